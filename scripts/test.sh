@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The whole test suite, on a fresh machine: installs what is missing
+# (Dovecot, Postfix, PostgreSQL, Chromium, LibreOffice), starts PostgreSQL,
+# then runs formatting, lints and every test. Mail servers and the browser are
+# started by the tests themselves on loopback.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/install-deps.sh
+SOS_TEST_POSTGRES_URL=$(bash scripts/start-postgres.sh)
+export SOS_TEST_POSTGRES_URL
+echo "PostgreSQL for tests: $SOS_TEST_POSTGRES_URL"
+
+cargo fmt --check
+cargo clippy --all-targets --locked -- -D warnings
+cargo test --locked --no-fail-fast 2>&1 | tee target/test-output.log

@@ -1,0 +1,82 @@
+//! The command line: global options and the subcommands, each dispatched to
+//! its own module under [`crate::commands`].
+
+use crate::commands;
+use crate::config::{Config, Settings};
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// sos-intake: 緊急配布要請シートのメール受付ゲートウェイ.
+#[derive(Debug, Parser)]
+#[command(name = "sos-intake", version, about, long_about = None)]
+pub struct Cli {
+    /// Data directory: database, raw mail, inbox, outbox (default ./data).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Configuration file (default ./sos-intake.toml when present).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Every subcommand.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Read and validate request sheets; report findings.
+    Check(commands::check::Args),
+    /// Write the blank request form.
+    Template(commands::template::Args),
+    /// Business calendar and the cut-off rule.
+    #[command(subcommand)]
+    Calendar(commands::calendar::Command),
+    /// Import the G-MIS SOS export.
+    #[command(subcommand)]
+    Gmis(commands::gmis::Command),
+    /// Inspect the queue.
+    #[command(subcommand)]
+    Queue(commands::queue::Command),
+    /// File one sheet by hand.
+    File(commands::file::Args),
+    /// Process one message (a file, or - for stdin).
+    Ingest(commands::ingest::Args),
+    /// Run the mail worker, the reply sender and the web UI.
+    Serve(commands::serve::Args),
+    /// IMAP diagnostics.
+    #[command(subcommand)]
+    Imap(commands::imap::Command),
+    /// Staff accounts of the web UI.
+    #[command(subcommand)]
+    Users(commands::users::Command),
+}
+
+/// Parses the command line, runs the command and returns its exit code.
+pub async fn run() -> ExitCode {
+    let cli = Cli::parse();
+    match dispatch(cli).await {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("エラー: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+    let config = Config::load(cli.config.as_deref())?;
+    let settings = Settings::resolve(config, cli.data_dir);
+    match cli.command {
+        Command::Check(args) => commands::check::run(&settings, args),
+        Command::Template(args) => commands::template::run(&settings, args),
+        Command::Calendar(cmd) => commands::calendar::run(&settings, cmd),
+        Command::Gmis(cmd) => commands::gmis::run(&settings, cmd).await,
+        Command::Queue(cmd) => commands::queue::run(&settings, cmd).await,
+        Command::File(args) => commands::file::run(&settings, args).await,
+        Command::Ingest(args) => commands::ingest::run(&settings, args).await,
+        Command::Serve(args) => commands::serve::run(&settings, args).await,
+        Command::Imap(cmd) => commands::imap::run(&settings, cmd).await,
+        Command::Users(cmd) => commands::users::run(&settings, cmd).await,
+    }
+}

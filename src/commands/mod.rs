@@ -1,0 +1,13 @@
+//! One module per subcommand: its arguments and the thin I/O layer that
+//! calls into the library and prints results.
+
+pub mod calendar;
+pub mod check;
+pub mod file;
+pub mod gmis;
+pub mod imap;
+pub mod ingest;
+pub mod queue;
+pub mod serve;
+pub mod template;
+pub mod users;
