@@ -1,0 +1,1 @@
+//! replies (being written).
