@@ -40,6 +40,124 @@ fn is_label_punctuation(c: char) -> bool {
     )
 }
 
+/// A count as typed in a quantity cell.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Quantity {
+    /// Nothing typed.
+    Blank,
+    /// A whole number (possibly negative) with the unit written after it.
+    Count {
+        /// The number as written (`1000双` gives 1000, unit [`Unit::Pairs`]).
+        value: i64,
+        /// The unit written after the number, if any.
+        unit: Unit,
+    },
+    /// Not a whole number: words, fractions, ranges.
+    Invalid,
+}
+
+/// The unit written after a number.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unit {
+    /// No unit.
+    None,
+    /// 枚 (sheets; gloves are counted in 枚).
+    Sheets,
+    /// 双 (pairs of gloves; 1 双 = 2 枚).
+    Pairs,
+    /// Another counter word (個, 着, 箱, 本, 組, 点, 袋).
+    Other,
+}
+
+/// Reads a count as officials type it: `1000`, `1,000`, `１０００`, `1000枚`,
+/// `1200.0`, ` 800 `, `1 000`. Fractions (`12.5`), words and ranges are
+/// [`Quantity::Invalid`]; nothing but whitespace is [`Quantity::Blank`].
+pub fn parse_quantity(s: &str) -> Quantity {
+    let t = normalize(s);
+    if t.is_empty() {
+        return Quantity::Blank;
+    }
+    let (number, unit) = split_unit(&t);
+    let number: String = number
+        .chars()
+        .filter(|c| !matches!(c, ',' | '_' | '\'') && !c.is_whitespace())
+        .collect();
+    let number = number.replace(['−', '‐', '－'], "-");
+    if number.is_empty() || number.len() > 19 {
+        return Quantity::Invalid;
+    }
+    if let Ok(value) = number.parse::<i64>() {
+        return Quantity::Count { value, unit };
+    }
+    // `1200.0` from a re-saved sheet, but never `12.5` or `1e3`.
+    match number.split_once('.') {
+        Some((int, frac))
+            if !int.is_empty()
+                && frac.chars().all(|c| c == '0')
+                && int
+                    .trim_start_matches('-')
+                    .chars()
+                    .all(|c| c.is_ascii_digit()) =>
+        {
+            int.parse::<i64>()
+                .map_or(Quantity::Invalid, |value| Quantity::Count { value, unit })
+        }
+        _ => Quantity::Invalid,
+    }
+}
+
+fn split_unit(t: &str) -> (&str, Unit) {
+    for (suffix, unit) in [
+        ("枚", Unit::Sheets),
+        ("双", Unit::Pairs),
+        ("個", Unit::Other),
+        ("着", Unit::Other),
+        ("箱", Unit::Other),
+        ("本", Unit::Other),
+        ("組", Unit::Other),
+        ("点", Unit::Other),
+        ("袋", Unit::Other),
+    ] {
+        if let Some(rest) = t.strip_suffix(suffix) {
+            return (rest.trim_end(), unit);
+        }
+    }
+    (t, Unit::None)
+}
+
+/// The ASCII digits of `s` after [`normalize`] when `s` holds only digits
+/// and the separators people put in codes, postcodes and phone numbers
+/// (hyphens and dashes of every width, spaces, brackets, `〒`, `TEL`);
+/// `None` when anything else is in it.
+pub fn separated_digits(s: &str) -> Option<String> {
+    let t = normalize(s);
+    let t = t.trim_start_matches('〒');
+    let t = t
+        .strip_prefix("TEL")
+        .or_else(|| t.strip_prefix("Tel"))
+        .or_else(|| t.strip_prefix("tel"))
+        .unwrap_or(t);
+    let t = t.trim_start_matches([':', '.']);
+    let mut digits = String::new();
+    for c in t.chars() {
+        if c.is_ascii_digit() {
+            digits.push(c);
+        } else if !(c.is_whitespace() || is_dash(c) || matches!(c, '(' | ')')) {
+            return None;
+        }
+    }
+    Some(digits)
+}
+
+/// Hyphen-like characters: ASCII hyphen, dashes, minus signs, the long
+/// vowel mark people type for a hyphen in Japanese input.
+pub fn is_dash(c: char) -> bool {
+    matches!(
+        c,
+        '-' | '‐' | '‑' | '‒' | '–' | '—' | '―' | '−' | '－' | 'ー' | 'ｰ' | '﹣'
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -52,8 +170,62 @@ mod tests {
 
     #[test]
     fn labels_fold_spacing_and_brackets() {
-        assert_eq!(fold_label("医療用（サージカル）マスク"), fold_label("医療用 (サージカル) マスク"));
+        assert_eq!(
+            fold_label("医療用（サージカル）マスク"),
+            fold_label("医療用 (サージカル) マスク")
+        );
         assert_eq!(fold_label("【医療機関記入欄】"), "医療機関記入欄");
         assert_eq!(fold_label(" Ｎ９５マスク\u{3000}"), "n95マスク");
+    }
+    #[test]
+    fn quantities_as_people_type_them() {
+        let n = |v| Quantity::Count {
+            value: v,
+            unit: Unit::None,
+        };
+        assert_eq!(parse_quantity("1,000"), n(1000));
+        assert_eq!(parse_quantity("１０００"), n(1000));
+        assert_eq!(parse_quantity("１，０００"), n(1000));
+        assert_eq!(parse_quantity("1200.0"), n(1200));
+        assert_eq!(parse_quantity(" 800 "), n(800));
+        assert_eq!(
+            parse_quantity("1000枚"),
+            Quantity::Count {
+                value: 1000,
+                unit: Unit::Sheets
+            }
+        );
+        assert_eq!(
+            parse_quantity("500双"),
+            Quantity::Count {
+                value: 500,
+                unit: Unit::Pairs
+            }
+        );
+        assert_eq!(parse_quantity("-5"), n(-5));
+        assert_eq!(parse_quantity(""), Quantity::Blank);
+        assert_eq!(parse_quantity("\u{3000}"), Quantity::Blank);
+        assert_eq!(parse_quantity("12.5"), Quantity::Invalid);
+        assert_eq!(parse_quantity("約1000"), Quantity::Invalid);
+        assert_eq!(parse_quantity("1000~2000"), Quantity::Invalid);
+        assert_eq!(parse_quantity("99999999999999999999999"), Quantity::Invalid);
+    }
+
+    #[test]
+    fn digits_of_codes_postcodes_and_phones() {
+        assert_eq!(separated_digits("〒160-0023").as_deref(), Some("1600023"));
+        assert_eq!(
+            separated_digits("１６０ー００２３").as_deref(),
+            Some("1600023")
+        );
+        assert_eq!(
+            separated_digits("03(1234)5678").as_deref(),
+            Some("0312345678")
+        );
+        assert_eq!(
+            separated_digits("TEL 03-1234-5678").as_deref(),
+            Some("0312345678")
+        );
+        assert_eq!(separated_digits("03-1234-567x"), None);
     }
 }

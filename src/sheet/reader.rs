@@ -1,0 +1,1188 @@
+//! Reading workbooks (.xlsx, .xlsm, .xls, .ods) from bytes with calamine and
+//! locating the form's blocks by their labels.
+//!
+//! The work happens in three steps:
+//!
+//! 1. [`detect`] tells the container format from the bytes (never from a file
+//!    name) and applies the guards that must run *before* calamine inflates
+//!    anything: input size, the zip central directory's uncompressed sizes and
+//!    compression ratios (zip bombs), encrypted packages.
+//! 2. Each worksheet is loaded into a small sparse [`Grid`] holding only the
+//!    first [`MAX_ROWS`] rows and [`MAX_COLS`] columns, with absolute
+//!    positions, display text, formulas and merged ranges. xlsx sheets are
+//!    streamed cell by cell, so a sheet with a million rows stops early.
+//! 3. [`locate`](fn@locate) finds the headings, labels and item rows by their
+//!    folded text and builds a [`RequestSheet`].
+//!
+//! calamine is wrapped in [`std::panic::catch_unwind`]: it has panicked on
+//! hostile input before, and a panic must become [`ReadError::Corrupt`], not
+//! a crashed worker.
+
+use super::{
+    CellPos, Field, InstitutionBlock, InstitutionRow, Layout, MhlwRow, PrefectureRow, RequestSheet,
+    Seen,
+};
+use crate::request::Item;
+use crate::text::fold_label;
+use calamine::{Data, DataRef, Dimensions, Ods, Range, Reader, Xls, Xlsx};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::io::Cursor;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+/// Largest input accepted, in bytes.
+pub const MAX_INPUT_BYTES: usize = 20 * 1024 * 1024;
+/// Largest uncompressed size of a zip entry that calamine reads whole
+/// (shared strings, styles, workbook, ODS content), in bytes.
+pub const MAX_WHOLE_ENTRY_BYTES: u64 = 64 * 1024 * 1024;
+/// Largest uncompressed size of an xlsx worksheet entry (streamed), in bytes.
+pub const MAX_SHEET_ENTRY_BYTES: u64 = 512 * 1024 * 1024;
+/// Largest total uncompressed size of all zip entries, in bytes.
+pub const MAX_TOTAL_UNCOMPRESSED_BYTES: u64 = 1024 * 1024 * 1024;
+/// Largest compression ratio accepted for an entry over 1 MiB.
+pub const MAX_COMPRESSION_RATIO: u64 = 250;
+/// Largest number of zip entries.
+pub const MAX_ZIP_ENTRIES: usize = 10_000;
+/// Rows looked at per worksheet (the form has about 40).
+pub const MAX_ROWS: u32 = 400;
+/// Columns looked at per worksheet (the form has 8).
+pub const MAX_COLS: u32 = 64;
+/// Cells looked at per worksheet, empty ones included.
+pub const MAX_CELLS_SCANNED: usize = 200_000;
+/// Characters kept of one cell's text; the rest is cut off.
+pub const MAX_CELL_CHARS: usize = 10_000;
+/// Worksheets looked at per workbook.
+pub const MAX_SHEETS: usize = 64;
+/// An xlsx worksheet larger than this is read without its merged ranges
+/// (finding them would mean inflating the whole sheet).
+const MAX_MERGE_SCAN_BYTES: u64 = 16 * 1024 * 1024;
+
+/// The container format, told by content (not by file name).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// Office Open XML workbook.
+    Xlsx,
+    /// Office Open XML workbook with macros (never run).
+    Xlsm,
+    /// Legacy BIFF8 workbook (Excel 97–2003).
+    Xls,
+    /// OpenDocument spreadsheet.
+    Ods,
+}
+
+impl Format {
+    /// The usual file extension, without the dot.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Xlsx => "xlsx",
+            Format::Xlsm => "xlsm",
+            Format::Xls => "xls",
+            Format::Ods => "ods",
+        }
+    }
+}
+
+/// A workbook that was read: every worksheet that holds the form.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Workbook {
+    /// The container format.
+    pub format: Format,
+    /// One entry per worksheet holding the form, in workbook order (never
+    /// empty: a workbook without the form is [`ReadError::NoForm`]).
+    pub forms: Vec<RequestSheet>,
+}
+
+/// Why a file could not be read as a request sheet at all.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ReadError {
+    /// The workbook is password-protected or encrypted.
+    #[error("the workbook is password-protected or encrypted")]
+    Encrypted,
+    /// The bytes are not a spreadsheet format we read.
+    #[error("not a spreadsheet (.xlsx, .xlsm, .xls or .ods)")]
+    NotASpreadsheet,
+    /// The file claims to be a spreadsheet but cannot be parsed.
+    #[error("corrupt workbook: {0}")]
+    Corrupt(String),
+    /// A readable workbook in which no worksheet holds the form.
+    #[error("no 緊急配布要請シート found in the workbook")]
+    NoForm,
+    /// Over a size guard (file, decompressed size, rows or cells).
+    #[error("too large: {0}")]
+    TooLarge(String),
+    /// The file is empty (zero bytes).
+    #[error("the file is empty")]
+    Empty,
+}
+
+impl ReadError {
+    /// A stable machine code: `encrypted`, `not_a_spreadsheet`, `corrupt`,
+    /// `no_form`, `too_large`, `empty`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ReadError::Encrypted => "encrypted",
+            ReadError::NotASpreadsheet => "not_a_spreadsheet",
+            ReadError::Corrupt(_) => "corrupt",
+            ReadError::NoForm => "no_form",
+            ReadError::TooLarge(_) => "too_large",
+            ReadError::Empty => "empty",
+        }
+    }
+
+    /// What to tell the sender, in Japanese.
+    pub fn message_ja(&self) -> String {
+        crate::messages::findings::read_error(self)
+    }
+}
+
+/// Reads every worksheet of `bytes` that holds the form.
+///
+/// Never panics and returns quickly on hostile input: see the module
+/// documentation for the guards.
+pub fn read_workbook(bytes: &[u8]) -> Result<Workbook, ReadError> {
+    let format = detect(bytes)?;
+    let grids = catch_unwind(AssertUnwindSafe(|| load_grids(format, bytes)))
+        .map_err(|_| ReadError::Corrupt("the spreadsheet library failed on this file".into()))??;
+    let forms: Vec<RequestSheet> = grids
+        .iter()
+        .filter_map(|(name, grid)| locate(name, grid))
+        .collect();
+    if forms.is_empty() {
+        return Err(ReadError::NoForm);
+    }
+    Ok(Workbook { format, forms })
+}
+
+const CFB_MAGIC: [u8; 8] = [0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1];
+const ODS_MIMETYPE: &str = "application/vnd.oasis.opendocument.spreadsheet";
+
+/// Tells the format from the bytes and applies the pre-inflation guards.
+pub fn detect(bytes: &[u8]) -> Result<Format, ReadError> {
+    if bytes.is_empty() {
+        return Err(ReadError::Empty);
+    }
+    if bytes.len() > MAX_INPUT_BYTES {
+        return Err(ReadError::TooLarge(format!(
+            "{} bytes (limit {MAX_INPUT_BYTES})",
+            bytes.len()
+        )));
+    }
+    if bytes.starts_with(&CFB_MAGIC) {
+        // A password-protected .xlsx is an OLE2 container holding the
+        // encrypted package; a plain .xls holds a "Workbook" stream.
+        if contains_utf16le(bytes, "EncryptedPackage") || contains_utf16le(bytes, "EncryptionInfo")
+        {
+            return Err(ReadError::Encrypted);
+        }
+        return Ok(Format::Xls);
+    }
+    if bytes.starts_with(b"PK") {
+        return catch_unwind(AssertUnwindSafe(|| detect_zip(bytes)))
+            .map_err(|_| ReadError::Corrupt("unreadable zip directory".into()))?;
+    }
+    Err(ReadError::NotASpreadsheet)
+}
+
+fn contains_utf16le(haystack: &[u8], needle: &str) -> bool {
+    let pattern: Vec<u8> = needle.encode_utf16().flat_map(u16::to_le_bytes).collect();
+    haystack
+        .windows(pattern.len())
+        .any(|w| w == pattern.as_slice())
+}
+
+/// What the zip central directory says, checked before anything inflates.
+fn detect_zip(bytes: &[u8]) -> Result<Format, ReadError> {
+    let mut archive = zip::ZipArchive::new(Cursor::new(bytes))
+        .map_err(|e| ReadError::Corrupt(format!("zip: {e}")))?;
+    if archive.len() > MAX_ZIP_ENTRIES {
+        return Err(ReadError::TooLarge(format!(
+            "{} zip entries",
+            archive.len()
+        )));
+    }
+    let mut names = Vec::with_capacity(archive.len());
+    let mut total: u64 = 0;
+    for i in 0..archive.len() {
+        let entry = archive
+            .by_index_raw(i)
+            .map_err(|e| ReadError::Corrupt(format!("zip entry {i}: {e}")))?;
+        if entry.encrypted() {
+            return Err(ReadError::Encrypted);
+        }
+        let name = entry.name().map(|n| n.to_string()).unwrap_or_default();
+        let size = entry.size();
+        let packed = entry.compressed_size().max(1);
+        let streamed = name.starts_with("xl/worksheets/") && name.ends_with(".xml");
+        let limit = if streamed {
+            MAX_SHEET_ENTRY_BYTES
+        } else {
+            MAX_WHOLE_ENTRY_BYTES
+        };
+        if size > limit {
+            return Err(ReadError::TooLarge(format!(
+                "{name}: {size} bytes uncompressed"
+            )));
+        }
+        if size > 1024 * 1024 && size / packed > MAX_COMPRESSION_RATIO {
+            return Err(ReadError::TooLarge(format!(
+                "{name}: compression ratio {} (zip bomb?)",
+                size / packed
+            )));
+        }
+        total = total.saturating_add(size);
+        names.push(name);
+    }
+    if total > MAX_TOTAL_UNCOMPRESSED_BYTES {
+        return Err(ReadError::TooLarge(format!(
+            "{total} bytes uncompressed in total"
+        )));
+    }
+    if names.iter().any(|n| n == "mimetype") {
+        let mut mimetype = String::new();
+        if let Ok(entry) = archive.by_name("mimetype") {
+            use std::io::Read;
+            let _ = entry.take(200).read_to_string(&mut mimetype);
+        }
+        if mimetype.trim() == ODS_MIMETYPE {
+            return Ok(Format::Ods);
+        }
+        return Err(ReadError::NotASpreadsheet);
+    }
+    if names.iter().any(|n| n == "xl/workbook.xml") {
+        let mut types = String::new();
+        if let Ok(entry) = archive.by_name("[Content_Types].xml") {
+            use std::io::Read;
+            let _ = entry.take(MAX_WHOLE_ENTRY_BYTES).read_to_string(&mut types);
+        }
+        return Ok(if types.contains("macroEnabled") {
+            Format::Xlsm
+        } else {
+            Format::Xlsx
+        });
+    }
+    Err(ReadError::NotASpreadsheet)
+}
+
+/// One cell as loaded, before the form is located.
+#[derive(Clone, Debug, Default)]
+struct RawCell {
+    /// Display text (numbers without `.0`, dates as `YYYY-MM-DD`).
+    text: String,
+    /// Formula text without the leading `=`.
+    formula: Option<String>,
+    /// True when the value is a number (not text that looks like one).
+    numeric: bool,
+}
+
+/// The first rows and columns of one worksheet, at absolute positions.
+#[derive(Debug, Default)]
+struct Grid {
+    cells: BTreeMap<(u32, u32), RawCell>,
+    merges: Vec<Dimensions>,
+}
+
+impl Grid {
+    fn get(&self, row: u32, col: u32) -> Option<&RawCell> {
+        self.cells.get(&(row, col))
+    }
+
+    fn text(&self, row: u32, col: u32) -> &str {
+        self.get(row, col).map(|c| c.text.as_str()).unwrap_or("")
+    }
+
+    fn is_blank(&self, row: u32, col: u32) -> bool {
+        self.get(row, col)
+            .is_none_or(|c| c.text.trim().is_empty() && c.formula.is_none())
+    }
+
+    fn seen(&self, row: u32, col: u32) -> Seen {
+        let cell = CellPos::new(row, col);
+        match self.get(row, col) {
+            Some(raw) => Seen {
+                cell,
+                text: raw.text.clone(),
+                formula: raw.formula.clone(),
+            },
+            None => Seen::blank(cell),
+        }
+    }
+
+    /// The merged range whose top-left cell is (row, col), if any.
+    fn merge_at(&self, row: u32, col: u32) -> Option<&Dimensions> {
+        self.merges.iter().find(|d| d.start == (row, col))
+    }
+
+    fn insert(&mut self, row: u32, col: u32, cell: RawCell) {
+        if row < MAX_ROWS && col < MAX_COLS && (!cell.text.is_empty() || cell.formula.is_some()) {
+            self.cells.insert((row, col), cell);
+        }
+    }
+}
+
+fn corrupt(e: impl std::fmt::Display) -> ReadError {
+    ReadError::Corrupt(e.to_string())
+}
+
+/// Loads every worksheet (up to [`MAX_SHEETS`]) into a [`Grid`].
+fn load_grids(format: Format, bytes: &[u8]) -> Result<Vec<(String, Grid)>, ReadError> {
+    let mut grids = match format {
+        Format::Xlsx | Format::Xlsm => load_xlsx(bytes)?,
+        Format::Xls => load_xls(bytes)?,
+        Format::Ods => load_ods(bytes)?,
+    };
+    for (_, grid) in &mut grids {
+        evaluate_missing_formulas(grid);
+    }
+    Ok(grids)
+}
+
+fn load_xlsx(bytes: &[u8]) -> Result<Vec<(String, Grid)>, ReadError> {
+    let big_sheet = largest_sheet_entry(bytes) > MAX_MERGE_SCAN_BYTES;
+    let mut book: Xlsx<_> = Xlsx::new(Cursor::new(bytes)).map_err(|e| match e {
+        calamine::XlsxError::Password => ReadError::Encrypted,
+        e => corrupt(e),
+    })?;
+    let mut grids = Vec::new();
+    for name in book.sheet_names().into_iter().take(MAX_SHEETS) {
+        let mut grid = Grid::default();
+        {
+            let mut reader = match book.worksheet_cells_reader(&name) {
+                Ok(r) => r,
+                // Chart sheets and dialog sheets have no cells.
+                Err(calamine::XlsxError::WorksheetNotFound(_)) => continue,
+                Err(e) => return Err(corrupt(e)),
+            };
+            let mut scanned = 0usize;
+            while let Some(cell) = reader.next_cell_with_formula().map_err(corrupt)? {
+                scanned += 1;
+                let (row, col) = cell.pos;
+                if row >= MAX_ROWS || scanned > MAX_CELLS_SCANNED {
+                    break;
+                }
+                if col >= MAX_COLS {
+                    continue;
+                }
+                let mut raw = raw_from_ref(&cell.value);
+                raw.formula = cell
+                    .formula
+                    .filter(|f| !f.trim().is_empty())
+                    .map(clean_formula);
+                grid.insert(row, col, raw);
+            }
+        }
+        if !big_sheet {
+            grid.merges = book.merge_cells_by_sheet_name(&name).unwrap_or_default();
+        }
+        grids.push((name, grid));
+    }
+    Ok(grids)
+}
+
+/// The uncompressed size of the largest worksheet entry of an xlsx zip.
+fn largest_sheet_entry(bytes: &[u8]) -> u64 {
+    let Ok(mut archive) = zip::ZipArchive::new(Cursor::new(bytes)) else {
+        return 0;
+    };
+    (0..archive.len())
+        .filter_map(|i| {
+            let e = archive.by_index_raw(i).ok()?;
+            let is_sheet = e.name().ok()?.starts_with("xl/worksheets/");
+            is_sheet.then(|| e.size())
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+fn load_xls(bytes: &[u8]) -> Result<Vec<(String, Grid)>, ReadError> {
+    let mut book: Xls<_> = Xls::new(Cursor::new(bytes)).map_err(|e| match e {
+        calamine::XlsError::Password => ReadError::Encrypted,
+        e => corrupt(e),
+    })?;
+    let mut grids = Vec::new();
+    for name in book.sheet_names().into_iter().take(MAX_SHEETS) {
+        let Ok(range) = book.worksheet_range(&name) else {
+            continue;
+        };
+        let formulas = book.worksheet_formula(&name).unwrap_or_default();
+        let mut grid = grid_from_range(&range, &formulas);
+        grid.merges = book.merge_cells_by_sheet_name(&name).unwrap_or_default();
+        grids.push((name, grid));
+    }
+    Ok(grids)
+}
+
+fn load_ods(bytes: &[u8]) -> Result<Vec<(String, Grid)>, ReadError> {
+    let mut book: Ods<_> = Ods::new(Cursor::new(bytes)).map_err(|e| match e {
+        calamine::OdsError::Password => ReadError::Encrypted,
+        e => corrupt(e),
+    })?;
+    let mut grids = Vec::new();
+    for name in book.sheet_names().into_iter().take(MAX_SHEETS) {
+        let Ok(range) = book.worksheet_range(&name) else {
+            continue;
+        };
+        let formulas = book.worksheet_formula(&name).unwrap_or_default();
+        // calamine does not report merged ranges for .ods; a blank merged
+        // value then points at the cell right of its label, which is the
+        // range's top-left cell anyway.
+        grids.push((name, grid_from_range(&range, &formulas)));
+    }
+    Ok(grids)
+}
+
+/// Copies the first rows and columns of a calamine range (whose positions
+/// are relative to its first non-empty cell) into a grid at absolute
+/// positions.
+fn grid_from_range(range: &Range<Data>, formulas: &Range<String>) -> Grid {
+    let mut grid = Grid::default();
+    if let Some((r0, c0)) = range.start() {
+        for (r, c, value) in range.used_cells() {
+            let (row, col) = (r0.saturating_add(r as u32), c0.saturating_add(c as u32));
+            if row >= MAX_ROWS {
+                break;
+            }
+            if col < MAX_COLS {
+                grid.insert(row, col, raw_from_data(value));
+            }
+        }
+    }
+    if let Some((r0, c0)) = formulas.start() {
+        for (r, c, f) in formulas.used_cells() {
+            let (row, col) = (r0.saturating_add(r as u32), c0.saturating_add(c as u32));
+            if row >= MAX_ROWS {
+                break;
+            }
+            if col < MAX_COLS && !f.trim().is_empty() {
+                let mut raw = grid.cells.remove(&(row, col)).unwrap_or_default();
+                raw.formula = Some(clean_formula(f.clone()));
+                grid.insert(row, col, raw);
+            }
+        }
+    }
+    grid
+}
+
+fn clean_formula(f: String) -> String {
+    // ODS formulas come as `of:=[.E31]+[.F31]`; xlsx without the `=`.
+    let f = f.trim();
+    let f = f.strip_prefix("of:").unwrap_or(f);
+    let f = f.strip_prefix('=').unwrap_or(f);
+    f.to_string()
+}
+
+fn cap(mut s: String) -> String {
+    if s.len() > MAX_CELL_CHARS {
+        let mut end = MAX_CELL_CHARS;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        s.truncate(end);
+    }
+    s
+}
+
+fn raw_from_data(value: &Data) -> RawCell {
+    match value {
+        Data::Int(i) => RawCell {
+            text: i.to_string(),
+            formula: None,
+            numeric: true,
+        },
+        Data::Float(f) => RawCell {
+            text: render_float(*f),
+            formula: None,
+            numeric: true,
+        },
+        Data::String(s) => RawCell {
+            text: cap(s.clone()),
+            ..RawCell::default()
+        },
+        Data::Bool(b) => RawCell {
+            text: if *b { "TRUE" } else { "FALSE" }.into(),
+            ..RawCell::default()
+        },
+        Data::DateTime(d) => RawCell {
+            text: render_excel_date(d),
+            ..RawCell::default()
+        },
+        Data::DateTimeIso(s) => RawCell {
+            text: render_iso_date(s),
+            ..RawCell::default()
+        },
+        Data::DurationIso(s) => RawCell {
+            text: cap(s.clone()),
+            ..RawCell::default()
+        },
+        Data::Error(e) => RawCell {
+            text: e.to_string(),
+            ..RawCell::default()
+        },
+        Data::Empty => RawCell::default(),
+    }
+}
+
+fn raw_from_ref(value: &DataRef<'_>) -> RawCell {
+    match value {
+        DataRef::SharedString(s) => RawCell {
+            text: cap(s.to_string()),
+            ..RawCell::default()
+        },
+        other => raw_from_data(&Data::from(other.clone())),
+    }
+}
+
+/// `1200.0` → `1200`; other floats in their shortest form.
+fn render_float(f: f64) -> String {
+    if f.is_finite() && f.fract() == 0.0 && f.abs() < 1e15 {
+        format!("{}", f as i64)
+    } else {
+        format!("{f}")
+    }
+}
+
+/// An Excel serial date as `YYYY-MM-DD` (with the time when there is one).
+fn render_excel_date(d: &calamine::ExcelDateTime) -> String {
+    let serial = d.as_f64();
+    if !d.is_datetime() || !serial.is_finite() || !(0.0..3_000_000.0).contains(&serial) {
+        return render_float(serial);
+    }
+    // The 1900 system counts from 1899-12-30 (Excel's leap-year bug included).
+    let Some(epoch) = chrono::NaiveDate::from_ymd_opt(1899, 12, 30) else {
+        return render_float(serial);
+    };
+    let days = serial.trunc() as i64;
+    let secs = ((serial - serial.trunc()) * 86_400.0).round() as i64;
+    let Some(date) = epoch.checked_add_signed(chrono::Duration::days(days)) else {
+        return render_float(serial);
+    };
+    if secs == 0 {
+        date.format("%Y-%m-%d").to_string()
+    } else {
+        let t = date
+            .and_hms_opt(0, 0, 0)
+            .map(|dt| dt + chrono::Duration::seconds(secs));
+        t.map(|dt| dt.format("%Y-%m-%d %H:%M").to_string())
+            .unwrap_or_default()
+    }
+}
+
+/// `2026-05-12T00:00:00` → `2026-05-12`; other ISO text as it is.
+fn render_iso_date(s: &str) -> String {
+    let s = s.trim();
+    match s.split_once('T') {
+        Some((date, time)) if time.trim_start_matches(['0', ':', '.']).is_empty() => {
+            date.to_string()
+        }
+        Some((date, time)) => format!("{date} {}", time.get(..5).unwrap_or(time)),
+        None => cap(s.to_string()),
+    }
+}
+
+/// Fills the text of formula cells that carry no cached value, when the
+/// formula is a simple sum (`E31+F31`, `SUM(E31:F31)`, `SUM(E31,F31)`).
+/// Other formulas keep an empty text; validation reports them.
+fn evaluate_missing_formulas(grid: &mut Grid) {
+    let missing: Vec<((u32, u32), String)> = grid
+        .cells
+        .iter()
+        .filter(|(_, c)| c.text.trim().is_empty())
+        .filter_map(|(pos, c)| c.formula.clone().map(|f| (*pos, f)))
+        .collect();
+    for (pos, formula) in missing {
+        if let Some(sum) = evaluate_sum(&formula, grid)
+            && let Some(cell) = grid.cells.get_mut(&pos)
+        {
+            cell.text = sum.to_string();
+            cell.numeric = true;
+        }
+    }
+}
+
+/// Evaluates a sum of cell references and integer literals; `None` for
+/// anything else or when a referenced cell is not a number.
+pub(crate) fn evaluate_sum(formula: &str, grid_values: &impl CellValues) -> Option<i64> {
+    let f: String = formula
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect::<String>()
+        .to_ascii_uppercase()
+        .replace(['[', ']'], "")
+        .replace(".", "");
+    let f = f.strip_prefix('=').unwrap_or(&f);
+    let terms: Vec<&str> = match f.strip_prefix("SUM(").and_then(|s| s.strip_suffix(')')) {
+        Some(args) => args.split([',', ';']).collect(),
+        None => f.split('+').collect(),
+    };
+    let mut total: i64 = 0;
+    for term in terms {
+        let value = if let Some((a, b)) = term.split_once(':') {
+            let (a, b) = (CellPos::parse_a1(a)?, CellPos::parse_a1(b)?);
+            let (rows, cols) = (
+                a.row.min(b.row)..=a.row.max(b.row),
+                a.col.min(b.col)..=a.col.max(b.col),
+            );
+            if (rows.end() - rows.start() + 1).saturating_mul(cols.end() - cols.start() + 1) > 1000
+            {
+                return None;
+            }
+            let mut sum: i64 = 0;
+            for r in rows {
+                for c in cols.clone() {
+                    sum = sum.checked_add(grid_values.integer_at(r, c)?)?;
+                }
+            }
+            sum
+        } else if let Some(pos) = CellPos::parse_a1(term) {
+            grid_values.integer_at(pos.row, pos.col)?
+        } else {
+            term.parse::<i64>().ok()?
+        };
+        total = total.checked_add(value)?;
+    }
+    Some(total)
+}
+
+/// Integer values of cells, for [`evaluate_sum`] (blank = 0).
+pub(crate) trait CellValues {
+    /// The integer at (row, col): `Some(0)` when blank, `None` when the cell
+    /// is not an integer or is an unevaluated formula.
+    fn integer_at(&self, row: u32, col: u32) -> Option<i64>;
+}
+
+impl CellValues for Grid {
+    fn integer_at(&self, row: u32, col: u32) -> Option<i64> {
+        match self.get(row, col) {
+            None => Some(0),
+            Some(c) if c.text.trim().is_empty() => c.formula.is_none().then_some(0),
+            Some(c) => match crate::text::parse_quantity(&c.text) {
+                crate::text::Quantity::Count { value, .. } => Some(value),
+                crate::text::Quantity::Blank => Some(0),
+                crate::text::Quantity::Invalid => None,
+            },
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Locating the form.
+
+/// Which of the three item tables a 配布物品一覧 header starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Block {
+    Institution,
+    Prefecture,
+    Mhlw,
+}
+
+/// The field labels of the institution block, as folded text. The first
+/// spelling is the form's; the others are variants seen in the wild.
+const FIELD_LABELS: [(&str, &[&str]); 7] = [
+    ("name", &["医療機関名", "医療機関名称", "医療機関の名称"]),
+    ("code", &["医療機関コード", "機関コード"]),
+    ("postcode", &["郵便番号"]),
+    ("prefecture", &["都道府県", "都道府県名"]),
+    (
+        "address",
+        &["医療機関住所", "住所", "所在地", "医療機関所在地"],
+    ),
+    ("phone", &["連絡先電話番号", "電話番号", "連絡先"]),
+    (
+        "contact",
+        &["医療機関担当者名", "担当者名", "担当者", "医療機関担当者"],
+    ),
+];
+
+fn is_field_label(folded: &str) -> bool {
+    FIELD_LABELS
+        .iter()
+        .any(|(_, labels)| labels.contains(&folded))
+}
+
+/// Folded text of every non-empty cell shorter than a label could be.
+fn folded_cells(grid: &Grid) -> BTreeMap<(u32, u32), String> {
+    grid.cells
+        .iter()
+        .filter(|(_, c)| !c.text.is_empty() && c.text.chars().count() <= 200)
+        .map(|(pos, c)| (*pos, fold_label(&c.text)))
+        .collect()
+}
+
+/// Builds the [`RequestSheet`] of one worksheet, or `None` when it does not
+/// hold the form.
+fn locate(name: &str, grid: &Grid) -> Option<RequestSheet> {
+    let folded = folded_cells(grid);
+    let headings = Headings::find(&folded);
+    let headers = classify_headers(grid, &folded, &headings);
+    let has_form = headings.institution.is_some() || !headers.is_empty();
+    if !has_form {
+        return None;
+    }
+    let header_of = |b: Block| headers.iter().find(|(_, k)| *k == b).map(|(p, _)| *p);
+    let inst_header = header_of(Block::Institution);
+    let pref_header = header_of(Block::Prefecture);
+    let mhlw_header = header_of(Block::Mhlw);
+
+    // Block boundaries: a table ends where the next heading or header starts.
+    let mut starts: Vec<u32> = headers.iter().map(|(p, _)| p.row).collect();
+    starts.extend(
+        [headings.prefecture, headings.mhlw]
+            .into_iter()
+            .flatten()
+            .map(|p| p.row),
+    );
+    starts.sort_unstable();
+    let end_after = |row: u32| {
+        starts
+            .iter()
+            .copied()
+            .find(|s| *s > row)
+            .unwrap_or(MAX_ROWS)
+    };
+
+    let field_limit = inst_header.map(|p| p.row).unwrap_or(MAX_ROWS);
+    let institution = find_fields(grid, &folded, field_limit);
+    let items = inst_header
+        .map(|h| institution_rows(grid, &folded, h, end_after(h.row)))
+        .unwrap_or_default();
+    let prefecture = pref_header
+        .map(|h| prefecture_rows(grid, &folded, h, end_after(h.row)))
+        .unwrap_or_default();
+    let mhlw = mhlw_header
+        .map(|h| mhlw_rows(grid, &folded, h, end_after(h.row)))
+        .unwrap_or_default();
+    Some(RequestSheet {
+        sheet: name.to_string(),
+        layout: Layout {
+            institution_heading: headings.institution,
+            institution_table: inst_header,
+            prefecture_table: pref_header.or(headings.prefecture),
+            mhlw_table: mhlw_header.or(headings.mhlw),
+        },
+        institution,
+        items,
+        prefecture,
+        mhlw,
+    })
+}
+
+/// The three block headings, where found.
+#[derive(Default)]
+struct Headings {
+    institution: Option<CellPos>,
+    prefecture: Option<CellPos>,
+    mhlw: Option<CellPos>,
+}
+
+impl Headings {
+    fn find(folded: &BTreeMap<(u32, u32), String>) -> Headings {
+        let mut h = Headings::default();
+        for (&(row, col), text) in folded {
+            let pos = CellPos::new(row, col);
+            if h.institution.is_none() && text.starts_with("医療機関記入欄") {
+                h.institution = Some(pos);
+            } else if h.prefecture.is_none() && text.starts_with("都道府県記入欄") {
+                h.prefecture = Some(pos);
+            } else if h.mhlw.is_none() && text.contains("厚生労働省記入欄") {
+                h.mhlw = Some(pos);
+            }
+        }
+        h
+    }
+
+    /// The block of the nearest heading above `row`.
+    fn above(&self, row: u32) -> Option<Block> {
+        [
+            (self.institution, Block::Institution),
+            (self.prefecture, Block::Prefecture),
+            (self.mhlw, Block::Mhlw),
+        ]
+        .into_iter()
+        .filter_map(|(p, b)| p.filter(|p| p.row < row).map(|p| (p.row, b)))
+        .max_by_key(|(r, _)| *r)
+        .map(|(_, b)| b)
+    }
+}
+
+/// Finds every 配布物品一覧 header and tells which table it starts, by the
+/// column titles of its row, then by the heading above it, then by order.
+fn classify_headers(
+    grid: &Grid,
+    folded: &BTreeMap<(u32, u32), String>,
+    headings: &Headings,
+) -> Vec<(CellPos, Block)> {
+    let mut found: Vec<(CellPos, Block)> = Vec::new();
+    let candidates: Vec<CellPos> = folded
+        .iter()
+        .filter(|(_, t)| t.starts_with("配布物品一覧"))
+        .map(|(&(r, c), _)| CellPos::new(r, c))
+        .collect();
+    for (n, pos) in candidates.into_iter().enumerate() {
+        let titles: String = header_titles(grid, folded, pos)
+            .into_iter()
+            .map(|(_, t)| t)
+            .collect();
+        let by_titles = if ["配布承認", "送付日", "受領日時"]
+            .iter()
+            .any(|k| titles.contains(k))
+        {
+            Some(Block::Mhlw)
+        } else if ["要否", "配布方法", "総配布", "意見"]
+            .iter()
+            .any(|k| titles.contains(k))
+        {
+            Some(Block::Prefecture)
+        } else if ["在庫", "見通し", "消費", "事由"]
+            .iter()
+            .any(|k| titles.contains(k))
+        {
+            Some(Block::Institution)
+        } else {
+            None
+        };
+        let by_order = [Block::Institution, Block::Prefecture, Block::Mhlw]
+            .get(n)
+            .copied();
+        if let Some(block) = by_titles.or_else(|| headings.above(pos.row)).or(by_order)
+            && !found.iter().any(|(_, b)| *b == block)
+        {
+            found.push((pos, block));
+        }
+    }
+    let _ = grid;
+    found
+}
+
+/// The column titles right of a header cell (its row, and the row below
+/// when a title spans two rows), folded, by column.
+fn header_titles(
+    grid: &Grid,
+    folded: &BTreeMap<(u32, u32), String>,
+    header: CellPos,
+) -> Vec<(u32, String)> {
+    let mut titles = Vec::new();
+    for col in header.col + 1..MAX_COLS {
+        let here = folded.get(&(header.row, col)).cloned().unwrap_or_default();
+        let text = if here.is_empty() {
+            // A title merged over two rows may sit one row lower... but
+            // never an item label.
+            let below = folded
+                .get(&(header.row + 1, col))
+                .cloned()
+                .unwrap_or_default();
+            if Item::parse(grid.text(header.row + 1, col)).is_some() {
+                String::new()
+            } else {
+                below
+            }
+        } else {
+            here
+        };
+        if !text.is_empty() {
+            titles.push((col, text));
+        }
+    }
+    titles
+}
+
+/// The column of the first title matching one of `keys`, in `titles` order.
+fn column_of(titles: &[(u32, String)], keys: &[&str], taken: &[u32]) -> Option<u32> {
+    titles
+        .iter()
+        .find(|(c, t)| !taken.contains(c) && keys.iter().any(|k| t.contains(k)))
+        .map(|(c, _)| *c)
+}
+
+/// Maps each wanted column (by title keywords, most specific first) to a
+/// column, falling back to the reference layout's offset from the header.
+fn map_columns<const N: usize>(
+    titles: &[(u32, String)],
+    header: CellPos,
+    wanted: [&[&str]; N],
+) -> [u32; N] {
+    let mut taken: Vec<u32> = Vec::new();
+    let mut cols = [0u32; N];
+    for (i, keys) in wanted.iter().enumerate() {
+        let col = column_of(titles, keys, &taken).unwrap_or(header.col + 1 + i as u32);
+        taken.push(col);
+        cols[i] = col;
+    }
+    cols
+}
+
+/// The item rows under a table header, up to `end` (exclusive): the row
+/// label is the first text left of the first data column.
+fn item_rows(
+    grid: &Grid,
+    folded: &BTreeMap<(u32, u32), String>,
+    header: CellPos,
+    first_data_col: u32,
+    end: u32,
+) -> Vec<(Item, CellPos)> {
+    let mut rows = Vec::new();
+    let last = end.min(header.row + 40);
+    for row in header.row + 1..last {
+        let label_cols = header.col.saturating_sub(1)..first_data_col.max(header.col + 1);
+        for col in label_cols {
+            let Some(text) = folded.get(&(row, col)) else {
+                continue;
+            };
+            if text.is_empty() {
+                continue;
+            }
+            if let Some(item) = Item::parse(grid.text(row, col)) {
+                rows.push((item, CellPos::new(row, col)));
+            }
+            break;
+        }
+    }
+    rows
+}
+
+fn institution_rows(
+    grid: &Grid,
+    folded: &BTreeMap<(u32, u32), String>,
+    header: CellPos,
+    end: u32,
+) -> Vec<InstitutionRow> {
+    let titles = header_titles(grid, folded, header);
+    // Most specific first: 備蓄見通し also contains 在庫.
+    let [outlook, stock, use_, purchase, reason, request] = map_columns(
+        &titles,
+        header,
+        [
+            &["見通し"],
+            &["在庫量", "在庫"],
+            &["消費"],
+            &["購入"],
+            &["事由"],
+            &["緊急配布要請", "要請"],
+        ],
+    );
+    // Fallback columns follow the reference layout (C..H).
+    let first = [outlook, stock, use_, purchase, reason, request]
+        .into_iter()
+        .min()
+        .unwrap_or(header.col + 1);
+    item_rows(grid, folded, header, first, end)
+        .into_iter()
+        .map(|(item, label)| InstitutionRow {
+            item,
+            label,
+            request: grid.seen(label.row, request),
+            stock: grid.seen(label.row, stock),
+            outlook: grid.seen(label.row, outlook),
+            weekly_use: grid.seen(label.row, use_),
+            weekly_purchase: grid.seen(label.row, purchase),
+            reason: grid.seen(label.row, reason),
+        })
+        .collect()
+}
+
+fn prefecture_rows(
+    grid: &Grid,
+    folded: &BTreeMap<(u32, u32), String>,
+    header: CellPos,
+    end: u32,
+) -> Vec<PrefectureRow> {
+    let titles = header_titles(grid, folded, header);
+    let [opinion, total, national, method, need, pref] = map_columns(
+        &titles,
+        header,
+        [
+            &["意見", "理由"],
+            &["総配布", "合計"],
+            &["国の", "国配布"],
+            &["配布方法", "方法"],
+            &["要否", "緊急配布要請"],
+            &["県の", "都道府県の", "県配布", "都道府県配布"],
+        ],
+    );
+    let first = [opinion, total, national, method, need, pref]
+        .into_iter()
+        .min()
+        .unwrap_or(header.col + 1);
+    item_rows(grid, folded, header, first, end)
+        .into_iter()
+        .map(|(item, label)| PrefectureRow {
+            item,
+            label,
+            need: grid.seen(label.row, need),
+            method: grid.seen(label.row, method),
+            prefecture_quantity: grid.seen(label.row, pref),
+            national_quantity: grid.seen(label.row, national),
+            total_quantity: grid.seen(label.row, total),
+            opinion: grid.seen(label.row, opinion),
+        })
+        .collect()
+}
+
+fn mhlw_rows(
+    grid: &Grid,
+    folded: &BTreeMap<(u32, u32), String>,
+    header: CellPos,
+    end: u32,
+) -> Vec<MhlwRow> {
+    let titles: Vec<(u32, String)> = header_titles(grid, folded, header)
+        .into_iter()
+        .map(|(col, _)| {
+            let shown = crate::text::normalize(grid.text(header.row, col));
+            let shown = if shown.is_empty() {
+                crate::text::normalize(grid.text(header.row + 1, col))
+            } else {
+                shown
+            };
+            (col, shown.replace(['\n', '\r'], ""))
+        })
+        .collect();
+    let first = titles.first().map(|(c, _)| *c).unwrap_or(header.col + 1);
+    item_rows(grid, folded, header, first, end)
+        .into_iter()
+        .map(|(item, label)| MhlwRow {
+            item,
+            label,
+            cells: titles
+                .iter()
+                .map(|(col, title)| (title.clone(), grid.seen(label.row, *col)))
+                .collect(),
+        })
+        .collect()
+}
+
+/// Finds the labelled fields above row `limit` (the item table).
+fn find_fields(grid: &Grid, folded: &BTreeMap<(u32, u32), String>, limit: u32) -> InstitutionBlock {
+    let mut block = InstitutionBlock::default();
+    for (key, labels) in FIELD_LABELS {
+        // The form's own spelling wins over a variant elsewhere.
+        let pos = labels.iter().find_map(|label| {
+            folded
+                .iter()
+                .find(|((r, _), t)| *r < limit && t.as_str() == *label)
+                .map(|(&(r, c), _)| CellPos::new(r, c))
+        });
+        let Some(label) = pos else { continue };
+        let mut value = field_value(grid, folded, label);
+        if key == "code" {
+            value = restore_code_zero(grid, value);
+        }
+        let field = Some(Field { label, value });
+        match key {
+            "name" => block.name = field,
+            "code" => block.code = field,
+            "postcode" => block.postcode = field,
+            "prefecture" => block.prefecture = field,
+            "address" => block.address = field,
+            "phone" => block.phone = field,
+            _ => block.contact = field,
+        }
+    }
+    block
+}
+
+/// The value of a label: the next non-empty cell to its right (stopping at
+/// another label), or the first cell right of the label's merged range.
+fn field_value(grid: &Grid, folded: &BTreeMap<(u32, u32), String>, label: CellPos) -> Seen {
+    let after = grid
+        .merge_at(label.row, label.col)
+        .map(|d| d.end.1)
+        .unwrap_or(label.col)
+        + 1;
+    for col in after..MAX_COLS {
+        if grid.is_blank(label.row, col) {
+            continue;
+        }
+        if folded
+            .get(&(label.row, col))
+            .is_some_and(|t| is_field_label(t))
+        {
+            break;
+        }
+        return grid.seen(label.row, col);
+    }
+    Seen::blank(CellPos::new(label.row, after))
+}
+
+/// A 医療機関コード typed as a number loses its leading zero (北海道
+/// 0110113719 → 110113719): put it back when the cell is numeric and nine
+/// digits long.
+fn restore_code_zero(grid: &Grid, mut value: Seen) -> Seen {
+    let numeric = grid
+        .get(value.cell.row, value.cell.col)
+        .is_some_and(|c| c.numeric);
+    if numeric && value.text.len() == 9 && value.text.bytes().all(|b| b.is_ascii_digit()) {
+        value.text = format!("0{}", value.text);
+    }
+    value
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_and_garbage_are_refused() {
+        assert_eq!(read_workbook(b""), Err(ReadError::Empty));
+        assert_eq!(
+            read_workbook(b"hello, world"),
+            Err(ReadError::NotASpreadsheet)
+        );
+        assert!(matches!(
+            read_workbook(b"PK\x03\x04garbage"),
+            Err(ReadError::Corrupt(_))
+        ));
+    }
+
+    #[test]
+    fn cfb_with_encrypted_package_is_encrypted() {
+        let mut bytes = CFB_MAGIC.to_vec();
+        bytes.extend(vec![0u8; 100]);
+        bytes.extend("EncryptedPackage".encode_utf16().flat_map(u16::to_le_bytes));
+        assert_eq!(read_workbook(&bytes), Err(ReadError::Encrypted));
+    }
+
+    #[test]
+    fn float_rendering_drops_point_zero() {
+        assert_eq!(render_float(1200.0), "1200");
+        assert_eq!(render_float(1.5), "1.5");
+        assert_eq!(render_iso_date("2026-05-12T00:00:00"), "2026-05-12");
+        assert_eq!(render_iso_date("2026-05-12"), "2026-05-12");
+    }
+
+    #[test]
+    fn simple_sums_are_evaluated() {
+        let mut grid = Grid::default();
+        grid.insert(
+            30,
+            4,
+            RawCell {
+                text: "1500".into(),
+                formula: None,
+                numeric: true,
+            },
+        );
+        grid.insert(
+            30,
+            5,
+            RawCell {
+                text: "500".into(),
+                formula: None,
+                numeric: true,
+            },
+        );
+        assert_eq!(evaluate_sum("E31+F31", &grid), Some(2000));
+        assert_eq!(evaluate_sum("=SUM(E31:F31)", &grid), Some(2000));
+        assert_eq!(evaluate_sum("SUM(E31,F31,G31)", &grid), Some(2000));
+        assert_eq!(evaluate_sum("[.E31]+[.F31]", &grid), Some(2000));
+        assert_eq!(evaluate_sum("E31*F31", &grid), None);
+        grid.insert(
+            30,
+            6,
+            RawCell {
+                text: "abc".into(),
+                formula: None,
+                numeric: false,
+            },
+        );
+        assert_eq!(evaluate_sum("E31+G31", &grid), None);
+    }
+}

@@ -1,0 +1,676 @@
+//! 【都道府県記入欄】 and the MHLW block.
+//!
+//! Codes: `prefecture.row_for_unrequested_item`, `prefecture.need.missing`,
+//! `prefecture.need.invalid`, `prefecture.method.missing`,
+//! `prefecture.method.invalid`, `prefecture.quantity.invalid`,
+//! `prefecture.total.mismatch`, `prefecture.total.zero`,
+//! `prefecture.method.stock_with_national`, `prefecture.opinion.count_missing`,
+//! `prefecture.opinion.reason_missing`, `prefecture.quantity.not_needed_nonzero`,
+//! `prefecture.total.guideline` (warning), `prefecture.gloves.size_limit`
+//! (warning), `mhlw.not_empty`.
+//!
+//! The gloves size rule: the manual honours a size wish (S/M/L…) for gloves
+//! only up to 1000 双 = 2000 枚. The form has no size column, so a wish can
+//! only be written in the opinion or the 調達不可事由; when either mentions a
+//! size and the total for gloves is over 2000 枚, we warn (staff decide; the
+//! sheet is not refused).
+
+use super::items::read_count;
+use super::{Finding, Severity, at, at_cell};
+use crate::messages::findings::{self as msg, labels};
+use crate::request::{Item, ItemLine, Method, Need, PrefectureDecision};
+use crate::sheet::{PrefectureRow, RequestSheet, Seen};
+use crate::text::{Quantity, fold_label, normalize, parse_quantity};
+use regex::Regex;
+use std::sync::LazyLock;
+
+/// 要 / 否 as typed.
+pub fn parse_need(text: &str) -> Option<Need> {
+    match fold_label(text).as_str() {
+        "要" => Some(Need::Needed),
+        "否" | "不要" => Some(Need::NotNeeded),
+        _ => None,
+    }
+}
+
+/// 都道府県の備蓄 / 国による直送 as typed.
+pub fn parse_method(text: &str) -> Option<Method> {
+    let t = fold_label(text);
+    if t.contains("備蓄") {
+        Some(Method::PrefectureStock)
+    } else if t.contains("直送") {
+        Some(Method::NationalDirect)
+    } else {
+        None
+    }
+}
+
+static COUNT: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"([0-9]+|[〇一二三四五六七八九十]+)\s*回|初回|初めて|はじめて|初の|(過去|これまで|以前|前回|今まで).{0,30}(なし|無し|ない|無い|ありません)|(配布|支給|受領|実績|利用).{0,10}(なし|無し|ない|無い)",
+    )
+    .expect("static regex")
+});
+
+static SIZE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"サイズ|(^|[^A-Za-z])(SS|S|M|L|LL|XL)([^A-Za-z]|$)").expect("static regex")
+});
+
+/// Words of a concrete reason an institution cannot procure.
+const REASON_WORDS: [&str; 28] = [
+    "欠品",
+    "品切",
+    "品薄",
+    "在庫切",
+    "在庫不足",
+    "在庫が不足",
+    "入荷",
+    "納品",
+    "納入",
+    "供給",
+    "調達",
+    "卸",
+    "出荷",
+    "流通",
+    "生産",
+    "メーカー",
+    "クラスター",
+    "感染",
+    "陽性",
+    "患者",
+    "急増",
+    "増加",
+    "発熱",
+    "不足",
+    "確保",
+    "購入でき",
+    "手に入らない",
+    "入手",
+];
+
+/// True when the opinion states how many distributions the institution
+/// received before (0回, 初回, 2回目, 過去の配布なし…).
+pub fn states_count(opinion: &str) -> bool {
+    COUNT.is_match(&normalize(opinion))
+}
+
+/// True when the opinion gives a concrete reason the institution cannot
+/// procure (欠品, 入荷見込みなし, クラスター発生…).
+pub fn states_reason(opinion: &str) -> bool {
+    let t = normalize(opinion);
+    REASON_WORDS.iter().any(|w| t.contains(w))
+}
+
+/// True when the text asks for a size.
+pub fn mentions_size(text: &str) -> bool {
+    SIZE.is_match(&normalize(text))
+}
+
+/// Largest glove quantity for which a size wish is honoured (1000 双).
+pub const GLOVES_SIZE_LIMIT: i64 = 2000;
+
+/// Checks every prefecture row against the institution's lines and fills
+/// each line's [`PrefectureDecision`].
+pub fn check(sheet: &RequestSheet, lines: &mut [ItemLine], findings: &mut Vec<Finding>) {
+    let has_table = !sheet.prefecture.is_empty() || sheet.layout.prefecture_table.is_some();
+    for line in lines.iter().filter(|l| l.requested) {
+        if has_table && !sheet.prefecture.iter().any(|r| r.item == line.item) {
+            findings.push(at_cell(
+                Severity::Error,
+                "prefecture.need.missing",
+                sheet.layout.prefecture_table,
+                &labels::for_item(labels::NEED, line.item),
+                "",
+                msg::need_missing(line.item.label()),
+            ));
+        }
+    }
+    let mut done: Vec<Item> = Vec::new();
+    for row in &sheet.prefecture {
+        if done.contains(&row.item) {
+            continue; // a duplicate row is a structural error already
+        }
+        done.push(row.item);
+        let line = lines.iter_mut().find(|l| l.item == row.item);
+        match line {
+            Some(line) if line.requested => {
+                line.prefecture = check_row(row, line, findings);
+            }
+            _ => unrequested(row, findings),
+        }
+    }
+}
+
+/// A row for an item the institution did not request must stay empty
+/// (formula cells and zeros do not count as filled: templates carry them).
+fn unrequested(row: &PrefectureRow, findings: &mut Vec<Finding>) {
+    let cells = [
+        (&row.need, labels::NEED),
+        (&row.method, labels::METHOD),
+        (&row.prefecture_quantity, labels::PREFECTURE_QUANTITY),
+        (&row.national_quantity, labels::NATIONAL_QUANTITY),
+        (&row.total_quantity, labels::TOTAL_QUANTITY),
+        (&row.opinion, labels::OPINION),
+    ];
+    let filled = cells.into_iter().find(|(seen, _)| {
+        !seen.is_blank()
+            && seen.formula.is_none()
+            && parse_quantity(&seen.text)
+                != Quantity::Count {
+                    value: 0,
+                    unit: crate::text::Unit::None,
+                }
+    });
+    if let Some((seen, label)) = filled {
+        findings.push(at(
+            Severity::Error,
+            "prefecture.row_for_unrequested_item",
+            seen,
+            &labels::for_item(label, row.item),
+            msg::row_for_unrequested_item(row.item.label()),
+        ));
+    }
+}
+
+fn check_row(
+    row: &PrefectureRow,
+    line: &ItemLine,
+    findings: &mut Vec<Finding>,
+) -> PrefectureDecision {
+    let item = row.item;
+    let field = |f: &str| labels::for_item(f, item);
+    let mut decision = PrefectureDecision {
+        opinion: normalize(&row.opinion.text),
+        ..PrefectureDecision::default()
+    };
+    decision.need = parse_need(&row.need.text);
+    if row.need.is_blank() {
+        findings.push(at(
+            Severity::Error,
+            "prefecture.need.missing",
+            &row.need,
+            &field(labels::NEED),
+            msg::need_missing(item.label()),
+        ));
+    } else if decision.need.is_none() {
+        findings.push(at(
+            Severity::Error,
+            "prefecture.need.invalid",
+            &row.need,
+            &field(labels::NEED),
+            msg::need_invalid(),
+        ));
+    }
+    decision.method = parse_method(&row.method.text);
+    if !row.method.is_blank() && decision.method.is_none() {
+        findings.push(at(
+            Severity::Error,
+            "prefecture.method.invalid",
+            &row.method,
+            &field(labels::METHOD),
+            msg::method_invalid(),
+        ));
+    }
+    let p = quantity(
+        &row.prefecture_quantity,
+        item,
+        &field(labels::PREFECTURE_QUANTITY),
+        findings,
+    );
+    let n = quantity(
+        &row.national_quantity,
+        item,
+        &field(labels::NATIONAL_QUANTITY),
+        findings,
+    );
+    let t = quantity(
+        &row.total_quantity,
+        item,
+        &field(labels::TOTAL_QUANTITY),
+        findings,
+    );
+    decision.prefecture_quantity = p;
+    decision.national_quantity = n;
+    decision.total_quantity = t;
+    match decision.need {
+        Some(Need::Needed) => needed(row, line, &decision, findings),
+        Some(Need::NotNeeded) => not_needed(row, &decision, findings),
+        None => {}
+    }
+    decision
+}
+
+/// A quantity of the prefecture part: blank counts as 0.
+fn quantity(seen: &Seen, item: Item, field: &str, findings: &mut Vec<Finding>) -> Option<i64> {
+    let mut out = Vec::new();
+    let value = read_count(seen, item, field, &mut out);
+    // Re-code the item-table findings for this table.
+    for mut f in out {
+        if f.code == "item.quantity.invalid" {
+            f.code = "prefecture.quantity.invalid".into();
+            f.message = msg::prefecture_quantity_invalid(field);
+        }
+        findings.push(f);
+    }
+    value.map(|v| v.unwrap_or(0))
+}
+
+fn needed(
+    row: &PrefectureRow,
+    line: &ItemLine,
+    d: &PrefectureDecision,
+    findings: &mut Vec<Finding>,
+) {
+    let field = |f: &str| labels::for_item(f, row.item);
+    if row.method.is_blank() {
+        findings.push(at(
+            Severity::Error,
+            "prefecture.method.missing",
+            &row.method,
+            &field(labels::METHOD),
+            msg::method_missing(),
+        ));
+    }
+    let mut consistent = false;
+    if let (Some(p), Some(n), Some(t)) =
+        (d.prefecture_quantity, d.national_quantity, d.total_quantity)
+    {
+        consistent = t == p.saturating_add(n);
+        if !consistent {
+            findings.push(at(
+                Severity::Error,
+                "prefecture.total.mismatch",
+                &row.total_quantity,
+                &field(labels::TOTAL_QUANTITY),
+                msg::total_mismatch(p, n),
+            ));
+        } else if t <= 0 {
+            findings.push(at(
+                Severity::Error,
+                "prefecture.total.zero",
+                &row.total_quantity,
+                &field(labels::TOTAL_QUANTITY),
+                msg::total_zero(),
+            ));
+        }
+    }
+    if d.method == Some(Method::PrefectureStock) && d.national_quantity.is_some_and(|n| n > 0) {
+        findings.push(at(
+            Severity::Error,
+            "prefecture.method.stock_with_national",
+            &row.national_quantity,
+            &field(labels::NATIONAL_QUANTITY),
+            msg::stock_with_national(),
+        ));
+    }
+    if !states_count(&d.opinion) {
+        findings.push(at(
+            Severity::Error,
+            "prefecture.opinion.count_missing",
+            &row.opinion,
+            &field(labels::OPINION),
+            msg::opinion_count_missing(),
+        ));
+    }
+    if !states_reason(&d.opinion) {
+        findings.push(at(
+            Severity::Error,
+            "prefecture.opinion.reason_missing",
+            &row.opinion,
+            &field(labels::OPINION),
+            msg::opinion_reason_missing("要"),
+        ));
+    }
+    if let (Some(guideline), Some(total), Some(use_), Some(purchase)) = (
+        line.guideline_quantity(),
+        d.total_quantity,
+        line.weekly_use,
+        line.weekly_purchase,
+    ) && consistent
+        && guideline > 0
+        && total > 0
+        && total != guideline
+    {
+        findings.push(at(
+            Severity::Warning,
+            "prefecture.total.guideline",
+            &row.total_quantity,
+            &field(labels::TOTAL_QUANTITY),
+            msg::total_guideline(guideline, use_, purchase),
+        ));
+    }
+    if row.item == Item::NonSterileGloves
+        && d.total_quantity.is_some_and(|t| t > GLOVES_SIZE_LIMIT)
+        && (mentions_size(&d.opinion) || mentions_size(&line.reason))
+    {
+        findings.push(at(
+            Severity::Warning,
+            "prefecture.gloves.size_limit",
+            &row.total_quantity,
+            &field(labels::TOTAL_QUANTITY),
+            msg::gloves_size_limit(d.total_quantity.unwrap_or(0)),
+        ));
+    }
+}
+
+fn not_needed(row: &PrefectureRow, d: &PrefectureDecision, findings: &mut Vec<Finding>) {
+    let field = |f: &str| labels::for_item(f, row.item);
+    // The reason for 否: something beyond the count statement.
+    let beyond_count = COUNT
+        .replace_all(&normalize(&d.opinion), "")
+        .chars()
+        .filter(|c| c.is_alphanumeric())
+        .count();
+    if beyond_count < 2 {
+        findings.push(at(
+            Severity::Error,
+            "prefecture.opinion.reason_missing",
+            &row.opinion,
+            &field(labels::OPINION),
+            msg::opinion_reason_missing("否"),
+        ));
+    }
+    for (seen, value, label) in [
+        (
+            &row.prefecture_quantity,
+            d.prefecture_quantity,
+            labels::PREFECTURE_QUANTITY,
+        ),
+        (
+            &row.national_quantity,
+            d.national_quantity,
+            labels::NATIONAL_QUANTITY,
+        ),
+        (
+            &row.total_quantity,
+            d.total_quantity,
+            labels::TOTAL_QUANTITY,
+        ),
+    ] {
+        if value.is_some_and(|v| v != 0) {
+            findings.push(at(
+                Severity::Error,
+                "prefecture.quantity.not_needed_nonzero",
+                seen,
+                &field(label),
+                msg::not_needed_nonzero(label),
+            ));
+        }
+    }
+}
+
+/// The MHLW block must be empty: one finding per filled cell.
+pub fn check_mhlw(sheet: &RequestSheet, findings: &mut Vec<Finding>) {
+    for row in &sheet.mhlw {
+        for (title, seen) in &row.cells {
+            if !seen.is_blank() {
+                let field = format!(
+                    "{}：{}",
+                    labels::MHLW_BLOCK,
+                    labels::for_item(title, row.item)
+                );
+                findings.push(at(
+                    Severity::Error,
+                    "mhlw.not_empty",
+                    seen,
+                    &field,
+                    msg::mhlw_not_empty(),
+                ));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sheet::{CellPos, MhlwRow};
+    use crate::validation::items::tests::{gloves_row, seen, sheet_with};
+    use crate::validation::{Policy, check as check_sheet};
+
+    /// The example's prefecture gloves row (row 31): 要, 2000 from stock.
+    fn pref_row() -> PrefectureRow {
+        PrefectureRow {
+            item: Item::NonSterileGloves,
+            label: CellPos::new(30, 1),
+            need: seen(30, 2, "要"),
+            method: seen(30, 3, "都道府県の備蓄"),
+            prefecture_quantity: seen(30, 4, "2000"),
+            national_quantity: seen(30, 5, "0"),
+            total_quantity: seen(30, 6, "2000"),
+            opinion: seen(
+                30,
+                7,
+                "過去の緊急配布回数：0回。卸での欠品により入荷見込みなし（聞き取り済）。",
+            ),
+        }
+    }
+
+    fn run(
+        inst: Vec<crate::sheet::InstitutionRow>,
+        pref: Vec<PrefectureRow>,
+    ) -> (Vec<ItemLine>, Vec<Finding>) {
+        let mut sheet = sheet_with(inst);
+        sheet.layout.prefecture_table = Some(CellPos::new(25, 1));
+        sheet.prefecture = pref;
+        let mut lines =
+            crate::validation::items::check(&sheet, &Policy::default(), &mut Vec::new());
+        let mut f = Vec::new();
+        check(&sheet, &mut lines, &mut f);
+        (lines, f)
+    }
+
+    fn codes(pref: PrefectureRow) -> Vec<(String, String)> {
+        run(vec![gloves_row()], vec![pref])
+            .1
+            .into_iter()
+            .map(|f| (f.code, f.cell.unwrap_or_default()))
+            .collect()
+    }
+
+    fn pair(code: &str, cell: &str) -> (String, String) {
+        (code.into(), cell.into())
+    }
+
+    #[test]
+    fn valid_row_fills_the_decision() {
+        let (lines, f) = run(vec![gloves_row()], vec![pref_row()]);
+        assert!(f.is_empty(), "{f:?}");
+        let d = &lines[0].prefecture;
+        assert_eq!(
+            (d.need, d.method),
+            (Some(Need::Needed), Some(Method::PrefectureStock))
+        );
+        assert_eq!(
+            (d.prefecture_quantity, d.national_quantity, d.total_quantity),
+            (Some(2000), Some(0), Some(2000))
+        );
+    }
+
+    #[test]
+    fn need_missing_and_invalid() {
+        let mut r = pref_row();
+        r.need.text = "".into();
+        assert_eq!(
+            codes(r.clone()),
+            vec![pair("prefecture.need.missing", "C31")]
+        );
+        r.need.text = "はい".into();
+        assert_eq!(codes(r), vec![pair("prefecture.need.invalid", "C31")]);
+    }
+
+    #[test]
+    fn missing_prefecture_row_for_requested_item() {
+        let (_, f) = run(vec![gloves_row()], vec![]);
+        assert_eq!(
+            f.iter().map(|f| f.code.as_str()).collect::<Vec<_>>(),
+            vec!["prefecture.need.missing"]
+        );
+    }
+
+    #[test]
+    fn row_for_unrequested_item_is_an_error() {
+        let mut mask = pref_row();
+        mask.item = Item::SurgicalMask;
+        mask.label = CellPos::new(26, 1);
+        mask.need = seen(26, 2, "");
+        mask.method = seen(26, 3, "");
+        mask.prefecture_quantity = seen(26, 4, "0");
+        mask.national_quantity = seen(26, 5, "");
+        mask.total_quantity = seen(26, 6, "");
+        mask.opinion = seen(26, 7, "");
+        // zeros alone are not "filled"
+        assert!(
+            run(vec![gloves_row()], vec![mask.clone(), pref_row()])
+                .1
+                .is_empty()
+        );
+        mask.national_quantity.text = "100".into();
+        let (_, f) = run(vec![gloves_row()], vec![mask, pref_row()]);
+        assert_eq!(
+            f.iter()
+                .map(|f| (f.code.as_str(), f.cell.as_deref()))
+                .collect::<Vec<_>>(),
+            vec![("prefecture.row_for_unrequested_item", Some("F27"))]
+        );
+    }
+
+    #[test]
+    fn method_missing_and_invalid() {
+        let mut r = pref_row();
+        r.method.text = "".into();
+        assert_eq!(
+            codes(r.clone()),
+            vec![pair("prefecture.method.missing", "D31")]
+        );
+        r.method.text = "宅配".into();
+        assert_eq!(codes(r), vec![pair("prefecture.method.invalid", "D31")]);
+    }
+
+    #[test]
+    fn quantities_must_be_integers_blank_is_zero() {
+        let mut r = pref_row();
+        r.national_quantity.text = "".into();
+        assert!(codes(r.clone()).is_empty());
+        r.prefecture_quantity.text = "二千".into();
+        assert_eq!(codes(r), vec![pair("prefecture.quantity.invalid", "E31")]);
+    }
+
+    #[test]
+    fn total_must_be_the_sum_and_positive() {
+        let mut r = pref_row();
+        r.total_quantity.text = "2500".into();
+        assert_eq!(
+            codes(r.clone()),
+            vec![pair("prefecture.total.mismatch", "G31")]
+        );
+        r.prefecture_quantity.text = "0".into();
+        r.total_quantity.text = "0".into();
+        assert_eq!(codes(r), vec![pair("prefecture.total.zero", "G31")]);
+    }
+
+    #[test]
+    fn stock_method_with_national_quantity() {
+        let mut r = pref_row();
+        r.prefecture_quantity.text = "1000".into();
+        r.national_quantity.text = "1000".into();
+        assert_eq!(
+            codes(r.clone()),
+            vec![pair("prefecture.method.stock_with_national", "F31")]
+        );
+        r.method.text = "国による直送".into();
+        assert!(codes(r).is_empty());
+    }
+
+    #[test]
+    fn opinion_needs_count_and_reason() {
+        let mut r = pref_row();
+        r.opinion.text = "卸での欠品により入荷見込みなし".into();
+        assert_eq!(
+            codes(r.clone()),
+            vec![pair("prefecture.opinion.count_missing", "H31")]
+        );
+        r.opinion.text = "過去の緊急配布回数：２回。よろしくお願いします。".into();
+        assert_eq!(
+            codes(r.clone()),
+            vec![pair("prefecture.opinion.reason_missing", "H31")]
+        );
+        r.opinion.text = "初回。院内でクラスター発生し消費が急増。".into();
+        assert!(codes(r).is_empty());
+    }
+
+    #[test]
+    fn not_needed_needs_reason_and_no_quantities() {
+        let mut r = pref_row();
+        r.need.text = "否".into();
+        r.method.text = "".into();
+        r.prefecture_quantity.text = "".into();
+        r.national_quantity.text = "0".into();
+        r.total_quantity.text = "".into();
+        r.opinion.text = "他院からの融通で確保できる見込みのため。".into();
+        assert!(codes(r.clone()).is_empty());
+        r.opinion.text = "0回".into();
+        assert_eq!(
+            codes(r.clone()),
+            vec![pair("prefecture.opinion.reason_missing", "H31")]
+        );
+        r.opinion.text = "在庫は十分と判断".into();
+        r.total_quantity.text = "500".into();
+        assert_eq!(
+            codes(r),
+            vec![pair("prefecture.quantity.not_needed_nonzero", "G31")]
+        );
+    }
+
+    #[test]
+    fn total_off_the_guideline_is_a_warning() {
+        let mut r = pref_row();
+        r.prefecture_quantity.text = "1500".into();
+        r.total_quantity.text = "1500".into();
+        let (_, f) = run(vec![gloves_row()], vec![r]);
+        assert_eq!(f.len(), 1);
+        assert_eq!(
+            (f[0].code.as_str(), f[0].severity),
+            ("prefecture.total.guideline", Severity::Warning)
+        );
+        assert!(f[0].message.contains("2000"), "{}", f[0].message);
+    }
+
+    #[test]
+    fn gloves_size_wish_over_2000_is_a_warning() {
+        let mut inst = gloves_row();
+        inst.weekly_use.text = "1700".into(); // guideline 3000
+        let mut r = pref_row();
+        r.prefecture_quantity.text = "3000".into();
+        r.total_quantity.text = "3000".into();
+        r.opinion.text = "過去0回。欠品のため。Mサイズ希望。".into();
+        let (_, f) = run(vec![inst.clone()], vec![r.clone()]);
+        assert_eq!(
+            f.iter().map(|f| f.code.as_str()).collect::<Vec<_>>(),
+            vec!["prefecture.gloves.size_limit"]
+        );
+        r.opinion.text = "過去0回。欠品のため。".into();
+        assert!(run(vec![inst], vec![r]).1.is_empty());
+    }
+
+    #[test]
+    fn mhlw_block_must_be_empty() {
+        let mut sheet = sheet_with(vec![gloves_row()]);
+        sheet.mhlw = vec![MhlwRow {
+            item: Item::NonSterileGloves,
+            label: CellPos::new(38, 1),
+            cells: vec![
+                ("配布承認".into(), seen(38, 2, "")),
+                ("配布数".into(), seen(38, 3, "2000")),
+            ],
+        }];
+        let checked = check_sheet(&sheet, &Policy::default());
+        let m: Vec<_> = checked
+            .findings
+            .iter()
+            .filter(|f| f.code.starts_with("mhlw"))
+            .collect();
+        assert_eq!(m.len(), 1);
+        assert_eq!(m[0].cell.as_deref(), Some("D39"));
+    }
+}
