@@ -1,0 +1,547 @@
+//! The annotated copy sent back with an error report.
+//!
+//! [`annotate`] re-reads the submitted workbook with calamine and writes a
+//! new .xlsx: a first worksheet listing every finding, then a copy of each
+//! worksheet with every cell value at the same position (formulas with their
+//! cached values, merged ranges kept) and the cells at fault filled (red for
+//! errors, yellow for warnings) with a note holding the message. Styles of
+//! the original are not carried over; the official corrects the file they
+//! sent, using the copy as a guide.
+
+use super::CellPos;
+use crate::messages::workbook as msg;
+use crate::validation::{Finding, Severity};
+use calamine::{Data, Dimensions, Range, Reader, Sheets};
+use rust_xlsxwriter::{Color, Format, FormatBorder, Formula, Note, Workbook, Worksheet, XlsxError};
+use std::collections::{BTreeMap, HashSet};
+use std::io::Cursor;
+
+/// Fill of a cell with an error.
+const ERROR_FILL: u32 = 0xFFC7CE;
+/// Fill of a cell with only warnings.
+const WARNING_FILL: u32 = 0xFFEB9C;
+/// Most cells copied per worksheet; the reader's guards reject larger
+/// sheets before anyone annotates them, this only bounds the work here.
+const MAX_CELLS_PER_SHEET: usize = 200_000;
+/// Excel's limit on the text of one cell.
+const MAX_CELL_CHARS: usize = 32_767;
+
+/// The findings of one worksheet (by its name, as in the submitted file).
+#[derive(Clone, Copy, Debug)]
+pub struct SheetFindings<'a> {
+    /// The worksheet name (タブ名) the findings' cells refer to.
+    pub sheet: &'a str,
+    /// Its findings; those without a cell are listed but mark nothing.
+    pub findings: &'a [Finding],
+}
+
+/// Why no annotated copy could be made.
+#[derive(Debug, thiserror::Error)]
+pub enum AnnotateError {
+    /// The submitted bytes could not be opened as a workbook.
+    #[error("cannot open the submitted workbook: {0}")]
+    Open(String),
+    /// A worksheet of the submitted workbook could not be read.
+    #[error("cannot read worksheet {sheet:?}: {reason}")]
+    Sheet {
+        /// The worksheet name.
+        sheet: String,
+        /// What calamine reported.
+        reason: String,
+    },
+    /// Writing the copy failed.
+    #[error("cannot write the annotated copy: {0}")]
+    Write(#[from] XlsxError),
+}
+
+/// Builds the annotated copy of `bytes` (any format calamine reads) with
+/// the cells of `findings` marked. Worksheets without findings are copied
+/// unmarked; findings naming a worksheet that does not exist are listed on
+/// the first sheet only.
+pub fn annotate(bytes: &[u8], findings: &[SheetFindings<'_>]) -> Result<Vec<u8>, AnnotateError> {
+    let mut source = calamine::open_workbook_auto_from_rs(Cursor::new(bytes))
+        .map_err(|e| AnnotateError::Open(e.to_string()))?;
+    let names = source.sheet_names();
+    let mut workbook = Workbook::new();
+    findings_sheet(workbook.add_worksheet(), findings)?;
+    for (index, name) in names.iter().enumerate() {
+        let values = source
+            .worksheet_range(name)
+            .map_err(|e| AnnotateError::Sheet {
+                sheet: name.clone(),
+                reason: e.to_string(),
+            })?;
+        // Formulas and merges are extras: a copy without them is still useful.
+        let formulas = source.worksheet_formula(name).ok();
+        let merges = merged_ranges(&mut source, name);
+        let marks = marks_for(name, findings);
+        let ws = workbook.add_worksheet();
+        if ws.set_name(name).is_err() {
+            // A name Excel refuses (possible in .ods): keep a neutral one.
+            ws.set_name(format!("Sheet{}", index + 1))?;
+        }
+        copy_sheet(ws, &values, formulas.as_ref(), &merges, &marks)?;
+    }
+    Ok(workbook.save_to_buffer()?)
+}
+
+/// What to do to one cell: the worst severity and the messages.
+struct Mark {
+    severity: Severity,
+    messages: Vec<String>,
+}
+
+/// The marks of one worksheet, by absolute position.
+fn marks_for(sheet: &str, findings: &[SheetFindings<'_>]) -> BTreeMap<CellPos, Mark> {
+    let mut marks: BTreeMap<CellPos, Mark> = BTreeMap::new();
+    for group in findings.iter().filter(|g| g.sheet == sheet) {
+        for finding in group.findings {
+            let Some(pos) = finding.cell.as_deref().and_then(CellPos::parse_a1) else {
+                continue;
+            };
+            let text = format!(
+                "【{}】{}",
+                msg::severity_word(finding.severity),
+                finding.message
+            );
+            let mark = marks.entry(pos).or_insert(Mark {
+                severity: finding.severity,
+                messages: Vec::new(),
+            });
+            // Severity orders Error before Warning: keep the worst.
+            mark.severity = mark.severity.min(finding.severity);
+            mark.messages.push(text);
+        }
+    }
+    marks
+}
+
+/// The merged ranges of a worksheet, where the format keeps them.
+fn merged_ranges(source: &mut Sheets<Cursor<&[u8]>>, name: &str) -> Vec<Dimensions> {
+    match source {
+        Sheets::Xlsx(xlsx) => xlsx.merge_cells_by_sheet_name(name).unwrap_or_default(),
+        Sheets::Xls(xls) => xls.merge_cells_by_sheet_name(name).unwrap_or_default(),
+        // calamine does not report merges for .ods and .xlsb.
+        _ => Vec::new(),
+    }
+}
+
+/// The first worksheet: one row per finding.
+fn findings_sheet(ws: &mut Worksheet, findings: &[SheetFindings<'_>]) -> Result<(), XlsxError> {
+    ws.set_name(msg::FINDINGS_SHEET)?;
+    let bold = Format::new().set_bold();
+    let header = Format::new()
+        .set_bold()
+        .set_border(FormatBorder::Thin)
+        .set_background_color(Color::RGB(0xD9D9D9));
+    let cell = Format::new().set_border(FormatBorder::Thin).set_text_wrap();
+    ws.write_string_with_format(0, 0, msg::FINDINGS_TITLE, &bold)?;
+    ws.write_string(1, 0, msg::FINDINGS_GUIDANCE)?;
+    for (col, name) in msg::FINDINGS_COLUMNS.iter().enumerate() {
+        ws.write_string_with_format(3, col as u16, *name, &header)?;
+    }
+    let mut row = 4;
+    for group in findings {
+        for finding in group.findings {
+            let fill = match finding.severity {
+                Severity::Error => ERROR_FILL,
+                Severity::Warning => WARNING_FILL,
+            };
+            let severity = cell.clone().set_background_color(Color::RGB(fill));
+            ws.write_string_with_format(row, 0, clip(group.sheet), &cell)?;
+            ws.write_string_with_format(row, 1, finding.cell.as_deref().unwrap_or(""), &cell)?;
+            ws.write_string_with_format(row, 2, msg::severity_word(finding.severity), &severity)?;
+            ws.write_string_with_format(row, 3, clip(&finding.field), &cell)?;
+            ws.write_string_with_format(row, 4, clip(&finding.value), &cell)?;
+            ws.write_string_with_format(row, 5, clip(&finding.message), &cell)?;
+            row += 1;
+        }
+    }
+    if row == 4 {
+        ws.write_string(row, 0, msg::NO_FINDINGS)?;
+    }
+    for (col, width) in [16.0, 8.0, 8.0, 24.0, 24.0, 80.0].into_iter().enumerate() {
+        ws.set_column_width(col as u16, width)?;
+    }
+    Ok(())
+}
+
+/// Copies values (and formulas with their cached values) to the same
+/// absolute positions, restores merges, and marks the cells at fault.
+fn copy_sheet(
+    ws: &mut Worksheet,
+    values: &Range<Data>,
+    formulas: Option<&Range<String>>,
+    merges: &[Dimensions],
+    marks: &BTreeMap<CellPos, Mark>,
+) -> Result<(), XlsxError> {
+    let (row0, col0) = values.start().unwrap_or((0, 0));
+    let formula_at = |pos: CellPos| -> Option<&String> {
+        let formulas = formulas?;
+        formulas
+            .get_value((pos.row, pos.col))
+            .filter(|f| !f.is_empty())
+    };
+    let plain = Format::new();
+    let date = Format::new().set_num_format("yyyy/mm/dd hh:mm");
+    // Merges first: merge_range blanks the whole range, values come after.
+    for merge in merges {
+        merge_range(ws, merge, marks);
+    }
+    let mut done: HashSet<CellPos> = HashSet::new();
+    for (r, c, data) in values.used_cells().take(MAX_CELLS_PER_SHEET) {
+        let pos = CellPos::new(row0 + r as u32, col0 + c as u32);
+        let Some(col) = column(pos) else { continue };
+        let format = match (mark_format(marks.get(&pos)), data) {
+            (Some(marked), _) => marked,
+            (None, Data::DateTime(_)) => date.clone(),
+            (None, _) => plain.clone(),
+        };
+        match formula_at(pos) {
+            Some(formula) => {
+                let formula = Formula::new(formula.as_str()).set_result(cached_text(data));
+                ws.write_formula_with_format(pos.row, col, formula, &format)?;
+            }
+            None => write_data(ws, pos.row, col, data, &format)?,
+        }
+        done.insert(pos);
+    }
+    // Formulas whose cached value was empty do not appear among used cells.
+    if let Some(formulas) = formulas {
+        let (frow0, fcol0) = formulas.start().unwrap_or((0, 0));
+        for (r, c, formula) in formulas.used_cells().take(MAX_CELLS_PER_SHEET) {
+            let pos = CellPos::new(frow0 + r as u32, fcol0 + c as u32);
+            let Some(col) = column(pos) else { continue };
+            if formula.is_empty() || done.contains(&pos) {
+                continue;
+            }
+            let format = mark_format(marks.get(&pos)).unwrap_or_else(|| plain.clone());
+            ws.write_formula_with_format(
+                pos.row,
+                col,
+                Formula::new(formula.as_str()).set_result(""),
+                &format,
+            )?;
+            done.insert(pos);
+        }
+    }
+    for (pos, mark) in marks {
+        let Some(col) = column(*pos) else { continue };
+        if !done.contains(pos) && !merges.iter().any(|m| covers(m, *pos)) {
+            if let Some(format) = mark_format(Some(mark)) {
+                ws.write_blank(pos.row, col, &format)?;
+            }
+        }
+        let note = Note::new(mark.messages.join("\n"))
+            .set_author(msg::NOTE_AUTHOR)
+            .add_author_prefix(false);
+        ws.insert_note(pos.row, col, &note)?;
+    }
+    Ok(())
+}
+
+/// The column as rust_xlsxwriter numbers it, when within Excel's limits.
+fn column(pos: CellPos) -> Option<u16> {
+    let col = u16::try_from(pos.col).ok()?;
+    (pos.row < 1_048_576 && col < 16_384).then_some(col)
+}
+
+fn covers(merge: &Dimensions, pos: CellPos) -> bool {
+    (merge.start.0..=merge.end.0).contains(&pos.row)
+        && (merge.start.1..=merge.end.1).contains(&pos.col)
+}
+
+/// Re-creates a merged range (blank; the values are written afterwards),
+/// with the mark of its top-left cell. A merge overlapping another or out of
+/// Excel's range is skipped: the copy is still useful without it.
+fn merge_range(ws: &mut Worksheet, merge: &Dimensions, marks: &BTreeMap<CellPos, Mark>) {
+    let first = CellPos::new(merge.start.0, merge.start.1);
+    let last = CellPos::new(merge.end.0, merge.end.1);
+    let (Some(first_col), Some(last_col)) = (column(first), column(last)) else {
+        return;
+    };
+    if first == last {
+        return;
+    }
+    let format = mark_format(marks.get(&first)).unwrap_or_default();
+    let _ = ws.merge_range(first.row, first_col, last.row, last_col, "", &format);
+}
+
+fn mark_format(mark: Option<&Mark>) -> Option<Format> {
+    let fill = match mark?.severity {
+        Severity::Error => ERROR_FILL,
+        Severity::Warning => WARNING_FILL,
+    };
+    Some(
+        Format::new()
+            .set_background_color(Color::RGB(fill))
+            .set_border(FormatBorder::Thin),
+    )
+}
+
+/// Writes one calamine value as the same kind of cell.
+fn write_data(
+    ws: &mut Worksheet,
+    row: u32,
+    col: u16,
+    data: &Data,
+    format: &Format,
+) -> Result<(), XlsxError> {
+    match data {
+        Data::Int(n) => {
+            // Cell integers are within f64's exact range in practice.
+            ws.write_number_with_format(row, col, *n as f64, format)?;
+        }
+        Data::Float(f) => {
+            ws.write_number_with_format(row, col, *f, format)?;
+        }
+        Data::String(s) | Data::DateTimeIso(s) | Data::DurationIso(s) => {
+            ws.write_string_with_format(row, col, clip(s), format)?;
+        }
+        Data::Bool(b) => {
+            ws.write_boolean_with_format(row, col, *b, format)?;
+        }
+        Data::DateTime(dt) => {
+            ws.write_number_with_format(row, col, dt.as_f64(), format)?;
+        }
+        Data::Error(e) => {
+            ws.write_string_with_format(row, col, e.to_string(), format)?;
+        }
+        Data::Empty => {
+            ws.write_blank(row, col, format)?;
+        }
+    }
+    Ok(())
+}
+
+/// The cached value of a formula cell as rust_xlsxwriter wants it.
+fn cached_text(data: &Data) -> String {
+    match data {
+        Data::Empty => String::new(),
+        Data::Float(f) => f.to_string(),
+        Data::Int(n) => n.to_string(),
+        Data::Bool(b) => if *b { "TRUE" } else { "FALSE" }.to_string(),
+        Data::DateTime(dt) => dt.as_f64().to_string(),
+        Data::String(s) | Data::DateTimeIso(s) | Data::DurationIso(s) => clip(s).to_string(),
+        Data::Error(e) => e.to_string(),
+    }
+}
+
+/// Text cut to what one Excel cell holds (on a char boundary).
+fn clip(s: &str) -> &str {
+    match s.char_indices().nth(MAX_CELL_CHARS) {
+        Some((at, _)) => &s[..at],
+        None => s,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::request::Item;
+    use crate::sheet::template::{self, FormFill, FormShape, ItemColumn, PrefectureColumn, Slot};
+    use std::io::Read;
+
+    fn finding(severity: Severity, cell: &str, message: &str) -> Finding {
+        Finding {
+            severity,
+            code: "test.code".into(),
+            cell: Some(cell.into()),
+            field: "項目".into(),
+            value: "値".into(),
+            message: message.into(),
+        }
+    }
+
+    fn zip_part(bytes: &[u8], name: &str) -> String {
+        let mut archive = zip::ZipArchive::new(Cursor::new(bytes)).expect("zip");
+        let mut part = archive.by_name(name).expect(name);
+        let mut text = String::new();
+        part.read_to_string(&mut text).expect("utf-8");
+        text
+    }
+
+    /// The fill colour (RRGGBB) of `cell` in worksheet part `sheet_xml`.
+    fn fill_of(bytes: &[u8], sheet_xml: &str, cell: &str) -> Option<String> {
+        let sheet = zip_part(bytes, sheet_xml);
+        let styles = zip_part(bytes, "xl/styles.xml");
+        let start = sheet.find(&format!("<c r=\"{cell}\""))?;
+        let tag = &sheet[start..start + sheet[start..].find('>')?];
+        let xf: usize = tag.split(" s=\"").nth(1)?.split('"').next()?.parse().ok()?;
+        let xfs = styles.split("<cellXfs").nth(1)?;
+        let xf_tag = xfs.split("<xf ").nth(xf + 1)?;
+        let fill: usize = xf_tag
+            .split("fillId=\"")
+            .nth(1)?
+            .split('"')
+            .next()?
+            .parse()
+            .ok()?;
+        let fills = styles.split("<fills").nth(1)?;
+        let fill_tag = fills.split("<fill>").nth(fill + 1)?;
+        let rgb = fill_tag.split("rgb=\"").nth(1)?.split('"').next()?;
+        Some(rgb.get(2..)?.to_string())
+    }
+
+    fn sample() -> Vec<u8> {
+        let mut fill = FormFill::example();
+        let gloves = Item::NonSterileGloves;
+        // A formula total with its cached value, to check formulas survive.
+        fill.set(
+            Slot::Prefecture(gloves, PrefectureColumn::TotalQuantity),
+            template::CellValue::Formula {
+                formula: "E31+F31".into(),
+                cached: Some("2000".into()),
+            },
+        );
+        fill.set(Slot::Item(gloves, ItemColumn::Stock), "800枚");
+        template::filled(
+            &FormShape {
+                protect: false,
+                ..FormShape::reference()
+            },
+            &fill,
+        )
+        .expect("sample")
+    }
+
+    #[test]
+    fn copy_keeps_every_value_at_its_position_and_adds_a_findings_sheet() {
+        let original = sample();
+        let findings = [finding(
+            Severity::Error,
+            "D23",
+            "在庫量が数値ではありません",
+        )];
+        let groups = [SheetFindings {
+            sheet: template::SHEET_NAME,
+            findings: &findings,
+        }];
+        let copy = annotate(&original, &groups).expect("annotate");
+
+        let mut before =
+            calamine::open_workbook_auto_from_rs(Cursor::new(&original[..])).expect("open");
+        let mut after =
+            calamine::open_workbook_auto_from_rs(Cursor::new(&copy[..])).expect("open copy");
+        assert_eq!(
+            after.sheet_names(),
+            vec![
+                msg::FINDINGS_SHEET.to_string(),
+                template::SHEET_NAME.to_string()
+            ]
+        );
+        let a = before.worksheet_range(template::SHEET_NAME).expect("range");
+        let b = after
+            .worksheet_range(template::SHEET_NAME)
+            .expect("copy range");
+        assert_eq!(a.start(), b.start());
+        let cells = |r: &Range<Data>| -> Vec<(u32, u32, String)> {
+            let (r0, c0) = r.start().unwrap_or((0, 0));
+            r.used_cells()
+                .map(|(y, x, d)| (r0 + y as u32, c0 + x as u32, d.to_string()))
+                .collect()
+        };
+        assert_eq!(cells(&a), cells(&b));
+        assert!(cells(&b).contains(&(22, 3, "800枚".to_string())));
+        assert!(cells(&b).contains(&(11, 2, "みどり内科クリニック".to_string())));
+        let formulas = after
+            .worksheet_formula(template::SHEET_NAME)
+            .expect("formulas");
+        assert_eq!(
+            formulas.get_value((30, 6)).map(String::as_str),
+            Some("E31+F31")
+        );
+
+        let list = after
+            .worksheet_range(msg::FINDINGS_SHEET)
+            .expect("findings sheet");
+        let listed: Vec<String> = list
+            .rows()
+            .flat_map(|r| r.iter().map(|d| d.to_string()))
+            .collect();
+        assert!(listed.contains(&"D23".to_string()));
+        assert!(listed.contains(&"在庫量が数値ではありません".to_string()));
+    }
+
+    #[test]
+    fn cells_at_fault_get_a_fill_by_severity_and_a_note_with_the_message() {
+        let original = sample();
+        let findings = [
+            finding(Severity::Error, "D23", "在庫量が数値ではありません"),
+            finding(Severity::Warning, "G31", "目安の配布枚数と異なります"),
+            finding(Severity::Warning, "D23", "在庫が多すぎます"),
+            // A blank cell at fault (a missing value) is marked too.
+            finding(Severity::Error, "C21", "空欄です"),
+        ];
+        let groups = [SheetFindings {
+            sheet: template::SHEET_NAME,
+            findings: &findings,
+        }];
+        let copy = annotate(&original, &groups).expect("annotate");
+        // sheet1 is the findings list, sheet2 the copy.
+        assert_eq!(
+            fill_of(&copy, "xl/worksheets/sheet2.xml", "D23").as_deref(),
+            Some("FFC7CE")
+        );
+        assert_eq!(
+            fill_of(&copy, "xl/worksheets/sheet2.xml", "G31").as_deref(),
+            Some("FFEB9C")
+        );
+        assert_eq!(
+            fill_of(&copy, "xl/worksheets/sheet2.xml", "C21").as_deref(),
+            Some("FFC7CE")
+        );
+        assert_eq!(fill_of(&copy, "xl/worksheets/sheet2.xml", "C23"), None);
+        let comments = zip_part(&copy, "xl/comments1.xml");
+        for cell in ["D23", "G31", "C21"] {
+            assert!(
+                comments.contains(&format!("ref=\"{cell}\"")),
+                "note on {cell}"
+            );
+        }
+        assert!(comments.contains("【エラー】在庫量が数値ではありません"));
+        assert!(comments.contains("【警告】在庫が多すぎます"));
+        assert!(!comments.contains("ref=\"C23\""));
+    }
+
+    #[test]
+    fn findings_for_an_unknown_sheet_or_without_a_cell_mark_nothing() {
+        let original = sample();
+        let mut no_cell = finding(Severity::Error, "A1", "差出人が登録されていません");
+        no_cell.cell = None;
+        let elsewhere = [finding(Severity::Error, "D23", "別シート")];
+        let here = [no_cell];
+        let groups = [
+            SheetFindings {
+                sheet: "存在しないシート",
+                findings: &elsewhere,
+            },
+            SheetFindings {
+                sheet: template::SHEET_NAME,
+                findings: &here,
+            },
+        ];
+        let copy = annotate(&original, &groups).expect("annotate");
+        let mut archive = zip::ZipArchive::new(Cursor::new(&copy[..])).expect("zip");
+        assert!(archive.by_name("xl/comments1.xml").is_err());
+        let mut after =
+            calamine::open_workbook_auto_from_rs(Cursor::new(&copy[..])).expect("open copy");
+        let list = after
+            .worksheet_range(msg::FINDINGS_SHEET)
+            .expect("findings sheet");
+        let listed: Vec<String> = list
+            .rows()
+            .flat_map(|r| r.iter().map(|d| d.to_string()))
+            .collect();
+        assert!(listed.contains(&"別シート".to_string()));
+        assert!(listed.contains(&"差出人が登録されていません".to_string()));
+    }
+
+    #[test]
+    fn garbage_is_an_open_error_not_a_panic() {
+        assert!(matches!(
+            annotate(b"not a workbook", &[]),
+            Err(AnnotateError::Open(_))
+        ));
+    }
+}
