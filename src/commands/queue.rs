@@ -1,0 +1,16 @@
+//! `sos-intake queue …`.
+
+use crate::config::Settings;
+use std::process::ExitCode;
+
+/// Subcommands of `sos-intake queue`.
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Placeholder until implemented.
+    Todo,
+}
+
+/// Runs the command.
+pub async fn run(_settings: &Settings, _cmd: Command) -> anyhow::Result<ExitCode> {
+    anyhow::bail!("queue: not implemented yet")
+}

@@ -1,0 +1,802 @@
+//! Filing: a checked sheet or a G-MIS request becomes a record.
+//!
+//! Idempotence and atomicity come from the database, not from luck: every
+//! filing has a `filing_key` under a UNIQUE constraint and is inserted with
+//! `ON CONFLICT DO NOTHING`, inside its own (nested) transaction. The first
+//! write of a filing takes the receipt counter's row, which serialises
+//! concurrent filings, so two processes never both supersede, or both miss,
+//! an earlier sheet.
+
+use super::audit::{self, Action};
+use super::db::{date_text, now_text, parse_date, time_text};
+use super::records::{parse_items_text, requested_items_text, upsert_lines};
+use crate::messages::queue as msg;
+use crate::prefecture::Prefecture;
+use crate::request::{Institution, Item, ItemLine, Source, Status};
+use crate::validation::{Finding, Severity, has_errors};
+use anyhow::Context;
+use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use sqlx::{AnyConnection, Connection, Row};
+
+/// One checked sheet to file (the mail pipeline and `sos-intake file`
+/// build it from the reader's and validation's output).
+#[derive(Clone, Debug)]
+pub struct SheetFiling {
+    /// Server receipt time (when the mail reached our mailbox).
+    pub received_at: DateTime<Utc>,
+    /// The batch (対応日) the cut-off rule gave.
+    pub batch_date: NaiveDate,
+    /// Why that batch (e.g. 13:00以降の受付のため翌営業日), shown to staff.
+    pub batch_reason: Option<String>,
+    /// The prefecture that sent it (the sender's).
+    pub prefecture: Prefecture,
+    /// The institution as read from the sheet.
+    pub institution: Institution,
+    /// Item lines as read and checked.
+    pub lines: Vec<ItemLine>,
+    /// Validation's findings (the queue adds its own).
+    pub findings: Vec<Finding>,
+    /// SHA-256 of the raw message (stored with [`super::blobs::put`]); None
+    /// when filed by hand.
+    pub source_message_sha256: Option<String>,
+    /// SHA-256 of the attachment's bytes (stored with [`super::blobs::put`]).
+    /// When both SHA-256s are None the filing cannot be recognised again and
+    /// each call makes a new record.
+    pub attachment_sha256: Option<String>,
+    /// The attachment's file name as sent.
+    pub attachment_name: String,
+    /// The worksheet the form was found on.
+    pub sheet_name: String,
+    /// Who files: `mail`, `cli:<user>`…
+    pub actor: String,
+}
+
+/// What became of a filed sheet.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct FilingOutcome {
+    /// The record's database id.
+    pub record_id: i64,
+    /// 受付番号.
+    pub receipt: String,
+    /// エラー有り or 都道府県・国確認中.
+    pub status: Status,
+    /// The batch the record is in.
+    pub batch_date: NaiveDate,
+    /// Receipt numbers of earlier records this one replaced.
+    pub superseded: Vec<String>,
+    /// Refused: the same institution and item are 受付完了 in this batch.
+    pub refused_because_completed: bool,
+    /// Earlier accepted distributions to the institution.
+    pub earlier_distributions: i64,
+    /// The findings the queue added (G-MIS registered, 受付完了 exists,
+    /// supersedes), also stored with the record.
+    pub findings_added: Vec<Finding>,
+    /// True when this very input had been filed before; nothing changed.
+    pub already_filed: bool,
+}
+
+/// Files one checked sheet. See the module and [`super`] docs for the rules.
+pub async fn file_sheet(
+    conn: &mut AnyConnection,
+    filing: &SheetFiling,
+) -> anyhow::Result<FilingOutcome> {
+    let key = sheet_filing_key(filing);
+    let mut tx = conn
+        .begin()
+        .await
+        .context("cannot start the filing transaction")?;
+    if let Some(id) = id_by_key(&mut tx, &key).await? {
+        return outcome_of(&mut tx, id, true).await;
+    }
+    let receipt = next_receipt(&mut tx, filing.received_at).await?;
+    let code = filing.institution.code.trim().to_string();
+
+    let mut added: Vec<Finding> = Vec::new();
+    if !code.is_empty() && is_gmis_registered(&mut tx, &code).await? {
+        added.push(queue_finding(
+            Severity::Error,
+            msg::GMIS_REGISTERED_CODE,
+            msg::INSTITUTION_CODE_FIELD,
+            &code,
+            msg::gmis_registered(&code),
+        ));
+    }
+    let earlier = earlier_distributions(&mut tx, &code).await?;
+
+    let mut findings = filing.findings.clone();
+    findings.extend(added.iter().cloned());
+    let mut to_supersede: Vec<(i64, String)> = Vec::new();
+    let mut refused = false;
+    if !has_errors(&findings) {
+        let requested: Vec<Item> = requested(&filing.lines);
+        let rivals = overlapping_sheets(&mut tx, &code, filing.batch_date, &requested).await?;
+        let completed: Vec<&Rival> = rivals
+            .iter()
+            .filter(|r| r.status == Status::Completed)
+            .collect();
+        if !completed.is_empty() {
+            refused = true;
+            let receipts: Vec<String> = completed.iter().map(|r| r.receipt.clone()).collect();
+            let mut items: Vec<Item> = completed
+                .iter()
+                .flat_map(|r| r.overlap.iter().copied())
+                .collect();
+            items.sort();
+            items.dedup();
+            let f = queue_finding(
+                Severity::Error,
+                msg::COMPLETED_EXISTS_CODE,
+                msg::ITEMS_FIELD,
+                &items
+                    .iter()
+                    .map(|i| i.label())
+                    .collect::<Vec<_>>()
+                    .join("、"),
+                msg::completed_exists(&receipts, &items, &date_text(filing.batch_date)),
+            );
+            added.push(f.clone());
+            findings.push(f);
+        } else if !rivals.is_empty() {
+            to_supersede = rivals.iter().map(|r| (r.id, r.receipt.clone())).collect();
+            let receipts: Vec<String> = to_supersede.iter().map(|(_, r)| r.clone()).collect();
+            let f = queue_finding(
+                Severity::Warning,
+                msg::SUPERSEDES_CODE,
+                msg::ITEMS_FIELD,
+                &receipts.join("、"),
+                msg::supersedes(&receipts),
+            );
+            added.push(f.clone());
+            findings.push(f);
+        }
+    }
+    let status = if has_errors(&findings) {
+        Status::HasErrors
+    } else {
+        Status::UnderReview
+    };
+
+    let now = now_text();
+    let inserted = sqlx::query(
+        "INSERT INTO requests (receipt, filing_key, source, status, received_at, batch_date, batch_reason, \
+         prefecture, institution_code, institution_name, institution_postcode, institution_prefecture, \
+         institution_address, institution_phone, institution_contact, requested_items, findings, error_count, \
+         warning_count, earlier_distributions, refused_because_completed, source_message_sha256, \
+         attachment_sha256, attachment_name, sheet_name, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, \
+         $21, $22, $23, $24, $25, $26, $26) ON CONFLICT (filing_key) DO NOTHING RETURNING id",
+    )
+    .bind(&receipt)
+    .bind(&key)
+    .bind(Source::Sheet.as_str())
+    .bind(status.as_str())
+    .bind(time_text(filing.received_at))
+    .bind(date_text(filing.batch_date))
+    .bind(filing.batch_reason.clone().unwrap_or_default())
+    .bind(filing.prefecture.name())
+    .bind(&code)
+    .bind(&filing.institution.name)
+    .bind(&filing.institution.postcode)
+    .bind(filing.institution.prefecture.map(|p| p.name()))
+    .bind(&filing.institution.address)
+    .bind(&filing.institution.phone)
+    .bind(&filing.institution.contact)
+    .bind(requested_items_text(&filing.lines))
+    .bind(serde_json::to_string(&findings).context("cannot serialise findings")?)
+    .bind(count(&findings, Severity::Error))
+    .bind(count(&findings, Severity::Warning))
+    .bind(earlier)
+    .bind(refused as i64)
+    .bind(filing.source_message_sha256.as_deref().map(str::to_ascii_lowercase))
+    .bind(filing.attachment_sha256.as_deref().map(str::to_ascii_lowercase))
+    .bind(&filing.attachment_name)
+    .bind(&filing.sheet_name)
+    .bind(&now)
+    .fetch_optional(&mut *tx)
+    .await
+    .with_context(|| format!("cannot file request {receipt}"))?;
+    let Some(row) = inserted else {
+        // Another process filed the same input between our check and our
+        // insert; it won, we report its record.
+        drop(tx);
+        let id = id_by_key(conn, &key)
+            .await?
+            .context("filing key vanished")?;
+        return outcome_of(conn, id, true).await;
+    };
+    let id: i64 = row.try_get(0)?;
+    upsert_lines(&mut tx, id, &filing.lines).await?;
+
+    for (old_id, old_receipt) in &to_supersede {
+        sqlx::query("UPDATE requests SET superseded_by = $1, updated_at = $2 WHERE id = $3")
+            .bind(id)
+            .bind(&now)
+            .bind(old_id)
+            .execute(&mut *tx)
+            .await
+            .with_context(|| format!("cannot mark {old_receipt} superseded"))?;
+        let detail = serde_json::json!({ "superseded_by": receipt });
+        audit::record(
+            &mut tx,
+            Some(*old_id),
+            &filing.actor,
+            Action::Superseded.as_str(),
+            &detail,
+            "",
+        )
+        .await?;
+    }
+    let detail = serde_json::json!({
+        "receipt": receipt,
+        "status": status.as_str(),
+        "batch_date": date_text(filing.batch_date),
+        "attachment_name": filing.attachment_name,
+        "sheet_name": filing.sheet_name,
+        "supersedes": to_supersede.iter().map(|(_, r)| r.clone()).collect::<Vec<_>>(),
+    });
+    let action = if refused {
+        Action::RefusedCompleted
+    } else {
+        Action::Filed
+    };
+    audit::record(
+        &mut tx,
+        Some(id),
+        &filing.actor,
+        action.as_str(),
+        &detail,
+        "",
+    )
+    .await?;
+    tx.commit()
+        .await
+        .with_context(|| format!("cannot commit filing {receipt}"))?;
+
+    Ok(FilingOutcome {
+        record_id: id,
+        receipt,
+        status,
+        batch_date: filing.batch_date,
+        superseded: to_supersede.into_iter().map(|(_, r)| r).collect(),
+        refused_because_completed: refused,
+        earlier_distributions: earlier,
+        findings_added: added,
+        already_filed: false,
+    })
+}
+
+/// `sheet:<message sha>:<attachment sha>:<sheet name>`; a hand filing with
+/// neither SHA gets a one-off key (a nonce), as it cannot be recognised.
+fn sheet_filing_key(f: &SheetFiling) -> String {
+    match (&f.source_message_sha256, &f.attachment_sha256) {
+        (None, None) => format!("sheet:unkeyed:{}", hex::encode(rand::random::<[u8; 16]>())),
+        (m, a) => format!(
+            "sheet:{}:{}:{}",
+            m.as_deref().unwrap_or("-").to_ascii_lowercase(),
+            a.as_deref().unwrap_or("-").to_ascii_lowercase(),
+            f.sheet_name
+        ),
+    }
+}
+
+async fn id_by_key(conn: &mut AnyConnection, key: &str) -> anyhow::Result<Option<i64>> {
+    let row = sqlx::query("SELECT id FROM requests WHERE filing_key = $1")
+        .bind(key)
+        .fetch_optional(&mut *conn)
+        .await
+        .context("cannot look up the filing key")?;
+    Ok(row.map(|r| r.try_get::<i64, _>(0)).transpose()?)
+}
+
+/// Rebuilds the outcome of an earlier filing from what was stored.
+async fn outcome_of(
+    conn: &mut AnyConnection,
+    id: i64,
+    already_filed: bool,
+) -> anyhow::Result<FilingOutcome> {
+    let row = sqlx::query(
+        "SELECT receipt, status, batch_date, refused_because_completed, earlier_distributions, findings \
+         FROM requests WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_one(&mut *conn)
+    .await
+    .with_context(|| format!("cannot read request {id}"))?;
+    let findings: Vec<Finding> = serde_json::from_str(&row.try_get::<String, _>("findings")?)?;
+    let superseded =
+        sqlx::query("SELECT receipt FROM requests WHERE superseded_by = $1 ORDER BY id")
+            .bind(id)
+            .fetch_all(&mut *conn)
+            .await?
+            .iter()
+            .map(|r| r.try_get::<String, _>(0))
+            .collect::<Result<Vec<_>, _>>()?;
+    Ok(FilingOutcome {
+        record_id: id,
+        receipt: row.try_get("receipt")?,
+        status: Status::parse(&row.try_get::<String, _>("status")?).context("unknown status")?,
+        batch_date: parse_date(&row.try_get::<String, _>("batch_date")?)?,
+        superseded,
+        refused_because_completed: row.try_get::<i64, _>("refused_because_completed")? != 0,
+        earlier_distributions: row.try_get("earlier_distributions")?,
+        findings_added: findings
+            .into_iter()
+            .filter(|f| f.code.starts_with("queue."))
+            .collect(),
+        already_filed,
+    })
+}
+
+/// Takes the next receipt number: `SOS-<JST date of receipt>-<6-digit
+/// sequence>`. The sequence is global and only grows, so numbers are unique
+/// whatever the date part; a rolled-back filing leaves no gap, a lost race
+/// may.
+async fn next_receipt(
+    conn: &mut AnyConnection,
+    received_at: DateTime<Utc>,
+) -> anyhow::Result<String> {
+    let row = sqlx::query(
+        "INSERT INTO receipt_sequence (name, last) VALUES ('receipt', 1) \
+         ON CONFLICT (name) DO UPDATE SET last = receipt_sequence.last + 1 RETURNING last",
+    )
+    .fetch_one(&mut *conn)
+    .await
+    .context("cannot take a receipt number")?;
+    let n: i64 = row.try_get(0)?;
+    let jst = FixedOffset::east_opt(9 * 3600).context("JST offset")?;
+    Ok(format!(
+        "SOS-{}-{n:06}",
+        received_at.with_timezone(&jst).format("%Y%m%d")
+    ))
+}
+
+async fn is_gmis_registered(conn: &mut AnyConnection, code: &str) -> anyhow::Result<bool> {
+    let row = sqlx::query("SELECT 1 FROM gmis_institutions WHERE code = $1")
+        .bind(code)
+        .fetch_optional(&mut *conn)
+        .await
+        .context("cannot look up G-MIS institutions")?;
+    Ok(row.is_some())
+}
+
+/// Earlier accepted distributions: 受付完了 records of this institution with
+/// at least one approved item.
+async fn earlier_distributions(conn: &mut AnyConnection, code: &str) -> anyhow::Result<i64> {
+    if code.is_empty() {
+        return Ok(0);
+    }
+    let row = sqlx::query(
+        "SELECT COUNT(*) FROM requests r WHERE r.institution_code = $1 AND r.status = $2 \
+         AND EXISTS (SELECT 1 FROM request_items i WHERE i.request_id = r.id AND i.mhlw_approved = 1)",
+    )
+    .bind(code)
+    .bind(Status::Completed.as_str())
+    .fetch_one(&mut *conn)
+    .await
+    .context("cannot count earlier distributions")?;
+    Ok(row.try_get::<i64, _>(0)?)
+}
+
+/// An earlier sheet of the same institution in the same batch sharing a
+/// requested item.
+struct Rival {
+    id: i64,
+    receipt: String,
+    status: Status,
+    overlap: Vec<Item>,
+}
+
+async fn overlapping_sheets(
+    conn: &mut AnyConnection,
+    code: &str,
+    batch_date: NaiveDate,
+    requested: &[Item],
+) -> anyhow::Result<Vec<Rival>> {
+    if code.is_empty() || requested.is_empty() {
+        return Ok(Vec::new());
+    }
+    // Error records stay out of review but are still replaced by a clean
+    // resend, so staff see one current version.
+    let rows = sqlx::query(
+        "SELECT id, receipt, status, requested_items FROM requests WHERE institution_code = $1 \
+         AND batch_date = $2 AND source = $3 AND superseded_by IS NULL AND refused_because_completed = 0 \
+         ORDER BY id",
+    )
+    .bind(code)
+    .bind(date_text(batch_date))
+    .bind(Source::Sheet.as_str())
+    .fetch_all(&mut *conn)
+    .await
+    .context("cannot look for earlier sheets")?;
+    let mut out = Vec::new();
+    for row in &rows {
+        let items = parse_items_text(&row.try_get::<String, _>("requested_items")?);
+        let overlap: Vec<Item> = items
+            .into_iter()
+            .filter(|i| requested.contains(i))
+            .collect();
+        if overlap.is_empty() {
+            continue;
+        }
+        out.push(Rival {
+            id: row.try_get("id")?,
+            receipt: row.try_get("receipt")?,
+            status: Status::parse(&row.try_get::<String, _>("status")?)
+                .context("unknown status")?,
+            overlap,
+        });
+    }
+    Ok(out)
+}
+
+fn requested(lines: &[ItemLine]) -> Vec<Item> {
+    lines
+        .iter()
+        .filter(|l| l.requested)
+        .map(|l| l.item)
+        .collect()
+}
+
+fn count(findings: &[Finding], severity: Severity) -> i64 {
+    findings.iter().filter(|f| f.severity == severity).count() as i64
+}
+
+fn queue_finding(
+    severity: Severity,
+    code: &str,
+    field: &str,
+    value: &str,
+    message: String,
+) -> Finding {
+    Finding {
+        severity,
+        code: code.to_string(),
+        cell: None,
+        field: field.to_string(),
+        value: value.to_string(),
+        message,
+    }
+}
+
+/// One G-MIS request (all rows of one レコードID) to file or update.
+#[derive(Clone, Debug)]
+pub struct GmisFiling {
+    /// レコードID: the key; the same ID is the same record.
+    pub record_id: String,
+    /// 申請日時, as the receipt time.
+    pub received_at: DateTime<Utc>,
+    /// The batch from 申請日時 by the cut-off rule.
+    pub batch_date: NaiveDate,
+    /// Why that batch.
+    pub batch_reason: Option<String>,
+    /// 都道府県.
+    pub prefecture: Prefecture,
+    /// The institution (name and code from the export).
+    pub institution: Institution,
+    /// 対応ステータス as G-MIS reports it.
+    pub status: Status,
+    /// The item lines (institution values and the prefecture's decision).
+    pub lines: Vec<ItemLine>,
+    /// Findings about the rows (usually none).
+    pub findings: Vec<Finding>,
+    /// Who imports: `gmis-import`, `cli:<user>`…
+    pub actor: String,
+}
+
+/// What an import did to one G-MIS request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GmisChange {
+    /// A new record.
+    Created,
+    /// The record changed (it was not 受付完了).
+    Updated,
+    /// The export says what the record already says.
+    Unchanged,
+    /// The record is 受付完了 here and was left alone.
+    KeptCompleted,
+}
+
+/// The result of [`import_gmis`] for one request.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct GmisImported {
+    /// The record's database id.
+    pub record_id: i64,
+    /// 受付番号.
+    pub receipt: String,
+    /// What happened.
+    pub change: GmisChange,
+}
+
+/// Files or updates one G-MIS request and remembers its institution as
+/// G-MIS-registered. A record that is 受付完了 here is never touched; an
+/// identical re-import changes nothing (not even the history).
+pub async fn import_gmis(conn: &mut AnyConnection, g: &GmisFiling) -> anyhow::Result<GmisImported> {
+    let key = format!("gmis:{}", g.record_id.trim());
+    let content = gmis_content_sha(g)?;
+    let mut tx = conn
+        .begin()
+        .await
+        .context("cannot start the import transaction")?;
+    remember_gmis_institution(&mut tx, &g.institution).await?;
+
+    let existing = sqlx::query("SELECT id, receipt, status, gmis_content_sha256, received_at FROM requests WHERE filing_key = $1")
+        .bind(&key)
+        .fetch_optional(&mut *tx)
+        .await
+        .context("cannot look up the G-MIS record")?;
+    let result = match existing {
+        Some(row) => {
+            let id: i64 = row.try_get("id")?;
+            let receipt: String = row.try_get("receipt")?;
+            let status: String = row.try_get("status")?;
+            let old_sha: Option<String> = row.try_get("gmis_content_sha256")?;
+            let change = if status == Status::Completed.as_str() {
+                GmisChange::KeptCompleted
+            } else if old_sha.as_deref() == Some(content.as_str()) {
+                GmisChange::Unchanged
+            } else {
+                let old_received: String = row.try_get("received_at")?;
+                update_gmis(
+                    &mut tx,
+                    id,
+                    g,
+                    &content,
+                    old_received != time_text(g.received_at),
+                )
+                .await?;
+                GmisChange::Updated
+            };
+            GmisImported {
+                record_id: id,
+                receipt,
+                change,
+            }
+        }
+        None => {
+            let receipt = next_receipt(&mut tx, g.received_at).await?;
+            match insert_gmis(&mut tx, g, &key, &receipt, &content).await? {
+                Some(id) => GmisImported {
+                    record_id: id,
+                    receipt,
+                    change: GmisChange::Created,
+                },
+                None => {
+                    // Lost a race with another import of the same record.
+                    drop(tx);
+                    let id = id_by_key(conn, &key).await?.context("G-MIS key vanished")?;
+                    let receipt = outcome_of(conn, id, true).await?.receipt;
+                    return Ok(GmisImported {
+                        record_id: id,
+                        receipt,
+                        change: GmisChange::Unchanged,
+                    });
+                }
+            }
+        }
+    };
+    tx.commit()
+        .await
+        .context("cannot commit the G-MIS import")?;
+    Ok(result)
+}
+
+/// A stable hash of what the export says about one request.
+fn gmis_content_sha(g: &GmisFiling) -> anyhow::Result<String> {
+    let value = serde_json::json!({
+        "received_at": time_text(g.received_at),
+        "prefecture": g.prefecture.name(),
+        "institution": g.institution,
+        "status": g.status.as_str(),
+        "lines": g.lines,
+        "findings": g.findings,
+    });
+    Ok(hex::encode(Sha256::digest(serde_json::to_vec(&value)?)))
+}
+
+async fn remember_gmis_institution(
+    conn: &mut AnyConnection,
+    inst: &Institution,
+) -> anyhow::Result<()> {
+    let code = inst.code.trim();
+    if code.is_empty() {
+        return Ok(());
+    }
+    let now = now_text();
+    sqlx::query(
+        "INSERT INTO gmis_institutions (code, name, first_seen_at, last_seen_at) VALUES ($1, $2, $3, $3) \
+         ON CONFLICT (code) DO UPDATE SET name = excluded.name, last_seen_at = excluded.last_seen_at",
+    )
+    .bind(code)
+    .bind(&inst.name)
+    .bind(&now)
+    .execute(&mut *conn)
+    .await
+    .with_context(|| format!("cannot remember G-MIS institution {code}"))?;
+    Ok(())
+}
+
+async fn insert_gmis(
+    conn: &mut AnyConnection,
+    g: &GmisFiling,
+    key: &str,
+    receipt: &str,
+    content: &str,
+) -> anyhow::Result<Option<i64>> {
+    let now = now_text();
+    let code = g.institution.code.trim();
+    let earlier = earlier_distributions(conn, code).await?;
+    // A request that arrives already 受付完了 is inserted as under review and
+    // completed after its lines: the triggers freeze a completed record's
+    // lines, including their first insert.
+    let first_status = if g.status == Status::Completed {
+        Status::UnderReview
+    } else {
+        g.status
+    };
+    let row = sqlx::query(
+        "INSERT INTO requests (receipt, filing_key, source, status, received_at, batch_date, batch_reason, \
+         prefecture, institution_code, institution_name, institution_postcode, institution_prefecture, \
+         institution_address, institution_phone, institution_contact, requested_items, findings, error_count, \
+         warning_count, earlier_distributions, gmis_record_id, gmis_content_sha256, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, \
+         $21, $22, $23, $23) ON CONFLICT (filing_key) DO NOTHING RETURNING id",
+    )
+    .bind(receipt)
+    .bind(key)
+    .bind(Source::Gmis.as_str())
+    .bind(first_status.as_str())
+    .bind(time_text(g.received_at))
+    .bind(date_text(g.batch_date))
+    .bind(g.batch_reason.clone().unwrap_or_default())
+    .bind(g.prefecture.name())
+    .bind(code)
+    .bind(&g.institution.name)
+    .bind(&g.institution.postcode)
+    .bind(g.institution.prefecture.map(|p| p.name()))
+    .bind(&g.institution.address)
+    .bind(&g.institution.phone)
+    .bind(&g.institution.contact)
+    .bind(requested_items_text(&g.lines))
+    .bind(serde_json::to_string(&g.findings)?)
+    .bind(count(&g.findings, Severity::Error))
+    .bind(count(&g.findings, Severity::Warning))
+    .bind(earlier)
+    .bind(g.record_id.trim())
+    .bind(content)
+    .bind(&now)
+    .fetch_optional(&mut *conn)
+    .await
+    .with_context(|| format!("cannot import G-MIS record {}", g.record_id))?;
+    let Some(row) = row else { return Ok(None) };
+    let id: i64 = row.try_get(0)?;
+    upsert_lines(conn, id, &g.lines).await?;
+    if g.status == Status::Completed {
+        mark_completed(conn, id, &g.actor).await?;
+    }
+    let detail = serde_json::json!({
+        "receipt": receipt,
+        "gmis_record_id": g.record_id,
+        "status": g.status.as_str(),
+        "batch_date": date_text(g.batch_date),
+    });
+    audit::record(
+        conn,
+        Some(id),
+        &g.actor,
+        Action::GmisImported.as_str(),
+        &detail,
+        "",
+    )
+    .await?;
+    Ok(Some(id))
+}
+
+async fn update_gmis(
+    conn: &mut AnyConnection,
+    id: i64,
+    g: &GmisFiling,
+    content: &str,
+    received_changed: bool,
+) -> anyhow::Result<()> {
+    let before = super::records::get(conn, id)
+        .await
+        .map_err(anyhow::Error::from)?;
+    let now = now_text();
+    let first_status = if g.status == Status::Completed {
+        Status::UnderReview
+    } else {
+        g.status
+    };
+    // A batch moved by hand stays moved unless G-MIS reports a new 申請日時.
+    let (batch_date, batch_reason) = if received_changed {
+        (
+            date_text(g.batch_date),
+            g.batch_reason.clone().unwrap_or_default(),
+        )
+    } else {
+        (date_text(before.batch_date), before.batch_reason.clone())
+    };
+    sqlx::query(
+        "UPDATE requests SET status = $1, received_at = $2, batch_date = $3, batch_reason = $4, prefecture = $5, \
+         institution_code = $6, institution_name = $7, institution_postcode = $8, institution_prefecture = $9, \
+         institution_address = $10, institution_phone = $11, institution_contact = $12, requested_items = $13, \
+         findings = $14, error_count = $15, warning_count = $16, gmis_content_sha256 = $17, updated_at = $18 \
+         WHERE id = $19",
+    )
+    .bind(first_status.as_str())
+    .bind(time_text(g.received_at))
+    .bind(&batch_date)
+    .bind(&batch_reason)
+    .bind(g.prefecture.name())
+    .bind(g.institution.code.trim())
+    .bind(&g.institution.name)
+    .bind(&g.institution.postcode)
+    .bind(g.institution.prefecture.map(|p| p.name()))
+    .bind(&g.institution.address)
+    .bind(&g.institution.phone)
+    .bind(&g.institution.contact)
+    .bind(requested_items_text(&g.lines))
+    .bind(serde_json::to_string(&g.findings)?)
+    .bind(count(&g.findings, Severity::Error))
+    .bind(count(&g.findings, Severity::Warning))
+    .bind(content)
+    .bind(&now)
+    .bind(id)
+    .execute(&mut *conn)
+    .await
+    .with_context(|| format!("cannot update G-MIS record {}", g.record_id))?;
+    // Lines no longer in the export go; the others are updated in place,
+    // keeping MHLW's decisions.
+    let keep: Vec<&str> = g.lines.iter().map(|l| l.item.code()).collect();
+    for line in &before.lines {
+        if !keep.contains(&line.item.code()) {
+            sqlx::query("DELETE FROM request_items WHERE request_id = $1 AND item = $2")
+                .bind(id)
+                .bind(line.item.code())
+                .execute(&mut *conn)
+                .await
+                .context("cannot drop an item line")?;
+        }
+    }
+    upsert_lines(conn, id, &g.lines).await?;
+    if g.status == Status::Completed {
+        mark_completed(conn, id, &g.actor).await?;
+    }
+    let detail = serde_json::json!({
+        "gmis_record_id": g.record_id,
+        "status": { "from": before.status.as_str(), "to": g.status.as_str() },
+        "received_at": { "from": time_text(before.received_at), "to": time_text(g.received_at) },
+        "requested_items": { "from": requested_items_text(&before.lines), "to": requested_items_text(&g.lines) },
+    });
+    audit::record(
+        conn,
+        Some(id),
+        &g.actor,
+        Action::GmisUpdated.as_str(),
+        &detail,
+        "",
+    )
+    .await?;
+    Ok(())
+}
+
+/// Sets 受付完了 (the last change a record ever gets).
+pub(crate) async fn mark_completed(
+    conn: &mut AnyConnection,
+    id: i64,
+    actor: &str,
+) -> anyhow::Result<()> {
+    let now = now_text();
+    sqlx::query("UPDATE requests SET status = $1, completed_at = $2, completed_by = $3, updated_at = $2 WHERE id = $4")
+        .bind(Status::Completed.as_str())
+        .bind(&now)
+        .bind(actor)
+        .bind(id)
+        .execute(&mut *conn)
+        .await
+        .with_context(|| format!("cannot complete request {id}"))?;
+    Ok(())
+}

@@ -1,0 +1,146 @@
+//! The queue: one store for sheet requests and G-MIS requests, each in the
+//! batch (対応日) the cut-off rule gave it, with item lines, findings, status,
+//! links to the raw bytes, and an audit history of every change.
+//!
+//! # Storage
+//!
+//! sqlx's `Any` driver over SQLite (default, `sqlite://./data/sos-intake.db`,
+//! created and migrated on first use, WAL) or PostgreSQL (`postgres://…`),
+//! same code paths. Schema: `migrations/{sqlite,postgres}/0001_queue.sql`.
+//! A 受付完了 record (and its item lines) is frozen by database triggers on
+//! both engines, so no code path — ours or a hand-typed `UPDATE` — can
+//! change it. The audit history is append-only, blobs never change.
+//!
+//! # API (stable; the mail pipeline and the web UI build on it)
+//!
+//! Connecting and transactions ([`db`]):
+//! - [`Db::connect`]`(url) -> Db` connects and migrates;
+//!   [`Db::begin`]`() -> Tx` starts a write transaction (SQLite:
+//!   `BEGIN IMMEDIATE`), [`Db::begin_read`] a read snapshot, [`Db::pool`].
+//! - Every operation below takes `conn: &mut AnyConnection`; pass `&mut tx`
+//!   for a [`Tx`]. Each runs in its own nested transaction (a savepoint
+//!   inside yours), so it is atomic alone, and several of them (a message
+//!   row, the filing of each sheet, the reply row) commit or roll back
+//!   together when you commit or drop your `Tx`.
+//!
+//! Raw bytes ([`blobs`]): [`blobs::put`]`(conn, bytes) -> sha256 hex`
+//! (idempotent), [`blobs::get`]`(conn, sha) -> Option<Vec<u8>>`.
+//!
+//! Filing ([`filing`]):
+//! - [`file_sheet`]`(conn, &SheetFiling) -> FilingOutcome` files one checked
+//!   sheet: receipt number (受付番号 `SOS-YYYYMMDD-NNNNNN`), status
+//!   (エラー有り / 都道府県・国確認中), G-MIS-registered check, supersession of
+//!   an earlier sheet for the same institution and item in the same batch
+//!   (or refusal when that one is 受付完了), earlier distributions. Filing
+//!   the same input again (same message SHA-256 + attachment SHA-256 + sheet
+//!   name) returns the first outcome with `already_filed = true`.
+//! - [`import_gmis`]`(conn, &GmisFiling) -> GmisImported` files or updates one
+//!   G-MIS request (key レコードID), never touching a 受付完了 one, and
+//!   remembers the institution as G-MIS-registered.
+//!
+//! Reading ([`listing`], [`records`]):
+//! - [`list`]`(conn, &ListFilter) -> Listing` (summaries, total, counts per
+//!   status) filtered by batch date, prefecture, status, source, item and a
+//!   search on institution name or code, paged.
+//! - [`get`]`(conn, id) -> RequestRecord` (everything: institution, item
+//!   lines with both decisions, findings, history, superseded versions, raw
+//!   references); [`resolve`]`(conn, "123" | "SOS-…") -> id`.
+//!
+//! Staff actions ([`decisions`]), each audited with actor and reason:
+//! - [`set_mhlw_decision`]`(conn, id, item, &MhlwDecision, actor, why)`,
+//! - [`complete`]`(conn, id, actor)` → 受付完了 (then frozen),
+//! - [`move_batch`]`(conn, id, new_date, actor, reason)`.
+//!
+//! Staff actions return [`QueueError`]: the refusals an official can get
+//! (in Japanese), apart from [`QueueError::Internal`] (something broke).
+//! [`audit::record`] lets other modules append their own history rows.
+
+pub mod audit;
+pub mod blobs;
+pub mod db;
+pub mod decisions;
+pub mod filing;
+pub mod listing;
+pub mod records;
+pub mod review;
+
+pub use db::{Backend, Db, Tx};
+pub use decisions::{complete, move_batch, set_mhlw_decision};
+pub use filing::{
+    FilingOutcome, GmisChange, GmisFiling, GmisImported, SheetFiling, file_sheet, import_gmis,
+};
+pub use listing::{ListFilter, Listing, RequestSummary, StatusCount, list};
+pub use records::{RequestRecord, SupersededVersion, get, resolve};
+
+use crate::messages::queue as msg;
+use crate::request::Item;
+
+/// Why a staff action on the queue was refused, or that something broke.
+#[derive(Debug, thiserror::Error)]
+pub enum QueueError {
+    /// No record with this id or receipt number.
+    #[error("{}", msg::not_found(.0))]
+    NotFound(String),
+    /// The record is 受付完了 and never changes again.
+    #[error("{}", msg::completed(.receipt))]
+    Completed {
+        /// The record's receipt number.
+        receipt: String,
+    },
+    /// Decisions and 受付完了 need a record under review (都道府県・国確認中).
+    #[error("{}", msg::not_in_review(.receipt, .status))]
+    NotInReview {
+        /// The record's receipt number.
+        receipt: String,
+        /// Its status word.
+        status: String,
+    },
+    /// The record was replaced by a newer sheet.
+    #[error("{}", msg::superseded(.receipt, .by))]
+    Superseded {
+        /// The record's receipt number.
+        receipt: String,
+        /// The receipt number of the record that replaced it.
+        by: String,
+    },
+    /// The item has no line in this request.
+    #[error("{}", msg::item_not_in_request(.receipt, *.item))]
+    ItemNotInRequest {
+        /// The record's receipt number.
+        receipt: String,
+        /// The item asked about.
+        item: Item,
+    },
+    /// 受付完了 needs a complete decision on every requested item.
+    #[error("{}", msg::undecided(.receipt, .items))]
+    Undecided {
+        /// The record's receipt number.
+        receipt: String,
+        /// The requested items without a complete decision.
+        items: Vec<Item>,
+    },
+    /// The decision itself is not valid (negative quantity, refusal without reason).
+    #[error("{}", msg::invalid_decision(.0))]
+    InvalidDecision(String),
+    /// A batch move needs a reason.
+    #[error("{}", msg::MOVE_NEEDS_REASON)]
+    ReasonRequired,
+    /// Something broke (database, I/O); not the official's fault.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<sqlx::Error> for QueueError {
+    fn from(err: sqlx::Error) -> Self {
+        QueueError::Internal(anyhow::Error::new(err))
+    }
+}
+
+/// True when `err` is the database refusing to change a 受付完了 record
+/// (the triggers of the migrations).
+pub fn is_completed_violation(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Database(db) => db.message().contains("受付完了 and cannot change"),
+        _ => false,
+    }
+}
