@@ -200,6 +200,7 @@ impl Config {
     pub fn parse(text: &str) -> anyhow::Result<Config> {
         let config: Config = toml::from_str(text)?;
         config.accepted_items()?;
+        config.cutoff_rule()?;
         Ok(config)
     }
 
@@ -215,6 +216,12 @@ impl Config {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read configuration {}", path.display()))?;
         Config::parse(&text).with_context(|| format!("invalid configuration {}", path.display()))
+    }
+
+    /// The cut-off rule, parsed (`daily-13` or `weekly-wed-17`).
+    pub fn cutoff_rule(&self) -> anyhow::Result<crate::calendar::CutoffRule> {
+        crate::calendar::CutoffRule::parse(&self.cutoff_rule)
+            .with_context(|| format!("cutoff_rule: unknown rule {:?} (daily-13 or weekly-wed-17)", self.cutoff_rule))
     }
 
     /// The accepted items, parsed.
