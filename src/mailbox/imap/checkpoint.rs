@@ -1,0 +1,193 @@
+//! Where a watched mailbox was read up to (UIDVALIDITY + last UID handled)
+//! and the folder moves still owed, in the database beside the queue
+//! (`migrations/*/0004_imap.sql`).
+//!
+//! Order of events per message: the pipeline's transaction commits, then
+//! [`record_handled`] advances the checkpoint and notes the owed move in one
+//! transaction, then the move runs and [`move_done`] clears the note. A crash
+//! between any two steps is harmless: before the checkpoint, the message is
+//! fetched again and the pipeline's key says it is already processed; after
+//! it, the owed move is retried on the next connection.
+
+use crate::queue::Db;
+use crate::queue::db::now_text;
+use anyhow::Context;
+use sqlx::Row;
+
+/// A mailbox's stored position.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Checkpoint {
+    /// The UIDVALIDITY the UIDs belong to.
+    pub uidvalidity: u32,
+    /// Every UID up to this one has been handled.
+    pub last_uid: u32,
+}
+
+/// A move that was owed when the connection last ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PendingMove {
+    /// The message's UID (under the checkpoint's UIDVALIDITY).
+    pub uid: u32,
+    /// The folder it goes to.
+    pub folder: String,
+    /// How many times the move was tried already.
+    pub attempts: u32,
+}
+
+/// Reads the checkpoint of `mailbox` (the watcher's key), if any.
+pub async fn load(db: &Db, mailbox: &str) -> anyhow::Result<Option<Checkpoint>> {
+    let row = sqlx::query("SELECT uidvalidity, last_uid FROM imap_checkpoints WHERE mailbox = $1")
+        .bind(mailbox)
+        .fetch_optional(db.pool())
+        .await
+        .context("cannot read the IMAP checkpoint")?;
+    row.map(|r| {
+        Ok(Checkpoint {
+            uidvalidity: to_u32(r.try_get::<i64, _>(0)?)?,
+            last_uid: to_u32(r.try_get::<i64, _>(1)?)?,
+        })
+    })
+    .transpose()
+}
+
+fn to_u32(v: i64) -> anyhow::Result<u32> {
+    u32::try_from(v).with_context(|| format!("stored UID out of range: {v}"))
+}
+
+/// Starts over under a new UIDVALIDITY: the position goes back to 0 and the
+/// moves owed under the old one are dropped (their UIDs mean nothing now;
+/// the rescan moves those messages again).
+pub async fn reset(db: &Db, mailbox: &str, uidvalidity: u32) -> anyhow::Result<()> {
+    let mut tx = db.begin().await?;
+    upsert(&mut tx, mailbox, uidvalidity, 0).await?;
+    sqlx::query("DELETE FROM imap_pending_moves WHERE mailbox = $1 AND uidvalidity <> $2")
+        .bind(mailbox)
+        .bind(i64::from(uidvalidity))
+        .execute(&mut *tx)
+        .await
+        .context("cannot drop stale IMAP moves")?;
+    tx.commit()
+        .await
+        .context("cannot reset the IMAP checkpoint")?;
+    Ok(())
+}
+
+async fn upsert(
+    conn: &mut sqlx::AnyConnection,
+    mailbox: &str,
+    uidvalidity: u32,
+    last_uid: u32,
+) -> anyhow::Result<()> {
+    sqlx::query(
+        "INSERT INTO imap_checkpoints (mailbox, uidvalidity, last_uid, updated_at) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (mailbox) DO UPDATE SET uidvalidity = excluded.uidvalidity, \
+         last_uid = excluded.last_uid, updated_at = excluded.updated_at",
+    )
+    .bind(mailbox)
+    .bind(i64::from(uidvalidity))
+    .bind(i64::from(last_uid))
+    .bind(now_text())
+    .execute(&mut *conn)
+    .await
+    .context("cannot write the IMAP checkpoint")?;
+    Ok(())
+}
+
+/// Marks `uid` handled (the checkpoint never moves backwards) and, when
+/// `folder` is given, notes that the message still has to go there.
+pub async fn record_handled(
+    db: &Db,
+    mailbox: &str,
+    uidvalidity: u32,
+    uid: u32,
+    folder: Option<&str>,
+) -> anyhow::Result<()> {
+    let mut tx = db.begin().await?;
+    let current =
+        sqlx::query("SELECT uidvalidity, last_uid FROM imap_checkpoints WHERE mailbox = $1")
+            .bind(mailbox)
+            .fetch_optional(&mut *tx)
+            .await
+            .context("cannot read the IMAP checkpoint")?;
+    let keep = match current {
+        Some(r) => {
+            r.try_get::<i64, _>(0)? == i64::from(uidvalidity)
+                && r.try_get::<i64, _>(1)? >= i64::from(uid)
+        }
+        None => false,
+    };
+    if !keep {
+        upsert(&mut tx, mailbox, uidvalidity, uid).await?;
+    }
+    if let Some(folder) = folder {
+        sqlx::query(
+            "INSERT INTO imap_pending_moves (mailbox, uidvalidity, uid, folder, attempts, created_at) \
+             VALUES ($1, $2, $3, $4, 0, $5) ON CONFLICT (mailbox, uidvalidity, uid) DO UPDATE SET folder = excluded.folder",
+        )
+        .bind(mailbox)
+        .bind(i64::from(uidvalidity))
+        .bind(i64::from(uid))
+        .bind(folder)
+        .bind(now_text())
+        .execute(&mut *tx)
+        .await
+        .context("cannot note the IMAP move")?;
+    }
+    tx.commit()
+        .await
+        .context("cannot commit the IMAP checkpoint")?;
+    Ok(())
+}
+
+/// The moves still owed under `uidvalidity`, oldest UID first.
+pub async fn pending_moves(
+    db: &Db,
+    mailbox: &str,
+    uidvalidity: u32,
+) -> anyhow::Result<Vec<PendingMove>> {
+    let rows = sqlx::query(
+        "SELECT uid, folder, attempts FROM imap_pending_moves WHERE mailbox = $1 AND uidvalidity = $2 ORDER BY uid",
+    )
+    .bind(mailbox)
+    .bind(i64::from(uidvalidity))
+    .fetch_all(db.pool())
+    .await
+    .context("cannot read owed IMAP moves")?;
+    rows.iter()
+        .map(|r| {
+            Ok(PendingMove {
+                uid: to_u32(r.try_get::<i64, _>(0)?)?,
+                folder: r.try_get(1)?,
+                attempts: to_u32(r.try_get::<i64, _>(2)?)?,
+            })
+        })
+        .collect()
+}
+
+/// The move of `uid` is done (or given up): forget it.
+pub async fn move_done(db: &Db, mailbox: &str, uidvalidity: u32, uid: u32) -> anyhow::Result<()> {
+    sqlx::query(
+        "DELETE FROM imap_pending_moves WHERE mailbox = $1 AND uidvalidity = $2 AND uid = $3",
+    )
+    .bind(mailbox)
+    .bind(i64::from(uidvalidity))
+    .bind(i64::from(uid))
+    .execute(db.pool())
+    .await
+    .context("cannot clear the IMAP move")?;
+    Ok(())
+}
+
+/// The move of `uid` failed once more.
+pub async fn move_failed(db: &Db, mailbox: &str, uidvalidity: u32, uid: u32) -> anyhow::Result<()> {
+    sqlx::query(
+        "UPDATE imap_pending_moves SET attempts = attempts + 1 WHERE mailbox = $1 AND uidvalidity = $2 AND uid = $3",
+    )
+    .bind(mailbox)
+    .bind(i64::from(uidvalidity))
+    .bind(i64::from(uid))
+    .execute(db.pool())
+    .await
+    .context("cannot count the failed IMAP move")?;
+    Ok(())
+}

@@ -1,0 +1,631 @@
+//! Reaching the IMAP server: TCP, TLS (implicit or STARTTLS, rustls with the
+//! `ring` provider, an optional private CA), the greeting and the login
+//! (AUTHENTICATE PLAIN when offered, else LOGIN).
+//!
+//! Every failure is sorted into an [`ImapError`] that says in plain Japanese
+//! what is wrong (bad password, TLS name mismatch, refused connection…),
+//! because `sos-intake imap check` and the watcher's log are read by
+//! officials, not by IMAP experts. The password is held in a [`Password`]
+//! that never prints.
+
+use crate::config::{ImapConfig, Tls};
+use crate::messages::imap as msg;
+use async_imap::imap_proto::types::{Capability, Response, ResponseCode, Status};
+use async_imap::{Client, Session};
+use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+use tokio_rustls::rustls::{self, CertificateError, ClientConfig, RootCertStore};
+
+/// How long to wait for TCP, TLS, the greeting and the login.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// The byte stream under an IMAP session: plain TCP or TLS over TCP.
+pub trait ImapIo: AsyncRead + AsyncWrite + Unpin + Send + fmt::Debug {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + fmt::Debug> ImapIo for T {}
+
+/// A logged-in IMAP session over whichever stream the configuration asked for.
+pub type ImapSession = Session<Box<dyn ImapIo>>;
+
+/// A password that never appears in logs or debug output.
+#[derive(Clone)]
+pub struct Password(String);
+
+impl Password {
+    /// Wraps a password (tests and tools).
+    pub fn new(secret: impl Into<String>) -> Password {
+        Password(secret.into())
+    }
+
+    /// The secret itself, only for the login command.
+    fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Password(***)")
+    }
+}
+
+/// Everything needed to reach and log in to the server, resolved from
+/// `[imap]` (password read, port defaulted).
+#[derive(Clone, Debug)]
+pub struct Endpoint {
+    /// Host name; also the name the certificate must carry.
+    pub host: String,
+    /// TCP port.
+    pub port: u16,
+    /// Implicit TLS, STARTTLS or none.
+    pub tls: Tls,
+    /// Login name.
+    pub user: String,
+    /// The password.
+    pub password: Password,
+    /// PEM file of a private CA, if any.
+    pub ca_file: Option<std::path::PathBuf>,
+}
+
+/// What went wrong talking to the IMAP server. Each variant's message is
+/// the plain Japanese explanation an official sees.
+#[derive(Debug, thiserror::Error)]
+pub enum ImapError {
+    /// No password_file or password_env in `[imap]`.
+    #[error("{}", msg::NO_PASSWORD)]
+    NoPassword,
+    /// The password file cannot be read.
+    #[error("{}", msg::password_file_unreadable(.path, .detail))]
+    PasswordFile {
+        /// The file.
+        path: String,
+        /// Why.
+        detail: String,
+    },
+    /// The password environment variable is unset.
+    #[error("{}", msg::password_env_missing(.0))]
+    PasswordEnv(String),
+    /// The CA file cannot be used.
+    #[error("{}", msg::ca_file_unusable(.path, .detail))]
+    CaFile {
+        /// The file.
+        path: String,
+        /// Why.
+        detail: String,
+    },
+    /// The host name does not resolve.
+    #[error("{}", msg::host_unknown(.host, .detail))]
+    HostUnknown {
+        /// The host.
+        host: String,
+        /// The resolver's words.
+        detail: String,
+    },
+    /// Nothing listens there.
+    #[error("{}", msg::connection_refused(.0))]
+    Refused(String),
+    /// No answer in time.
+    #[error("{}", msg::timed_out(.addr, .what))]
+    Timeout {
+        /// host:port.
+        addr: String,
+        /// The step that timed out.
+        what: String,
+    },
+    /// Another network failure (reset, closed…).
+    #[error("{}", msg::network_failed(.addr, .detail))]
+    Network {
+        /// host:port.
+        addr: String,
+        /// The system's words.
+        detail: String,
+    },
+    /// The certificate is for another name.
+    #[error("{}", msg::tls_name_mismatch(.host, .detail))]
+    TlsNameMismatch {
+        /// The name we dialled.
+        host: String,
+        /// rustls's words.
+        detail: String,
+    },
+    /// The certificate's issuer is not trusted.
+    #[error("{}", msg::tls_untrusted(.0))]
+    TlsUntrusted(String),
+    /// The certificate is expired or not yet valid.
+    #[error("{}", msg::tls_expired(.0))]
+    TlsExpired(String),
+    /// TLS failed otherwise.
+    #[error("{}", msg::tls_failed(.0))]
+    Tls(String),
+    /// The server refused STARTTLS.
+    #[error("{}", msg::starttls_refused(.0))]
+    StarttlsRefused(String),
+    /// Wrong user name or password.
+    #[error("{}", msg::login_refused(.user, .detail))]
+    LoginRefused {
+        /// The login name.
+        user: String,
+        /// The server's words.
+        detail: String,
+    },
+    /// The watched mailbox does not exist.
+    #[error("{}", msg::mailbox_missing(.mailbox, .detail))]
+    MailboxMissing {
+        /// Its name.
+        mailbox: String,
+        /// The server's words.
+        detail: String,
+    },
+    /// A target folder cannot be created.
+    #[error("{}", msg::folder_create_failed(.folder, .detail))]
+    FolderCreate {
+        /// Its name.
+        folder: String,
+        /// The server's words.
+        detail: String,
+    },
+    /// The server answered something unexpected, or the connection broke
+    /// in the middle of a command.
+    #[error("{}", msg::protocol_failed(.0))]
+    Protocol(String),
+}
+
+impl ImapError {
+    /// True when retrying cannot help until someone changes the
+    /// configuration or the server (the watcher still retries, slowly, and
+    /// says so loudly).
+    pub fn needs_attention(&self) -> bool {
+        matches!(
+            self,
+            ImapError::NoPassword
+                | ImapError::PasswordFile { .. }
+                | ImapError::PasswordEnv(_)
+                | ImapError::CaFile { .. }
+                | ImapError::HostUnknown { .. }
+                | ImapError::TlsNameMismatch { .. }
+                | ImapError::TlsUntrusted(_)
+                | ImapError::TlsExpired(_)
+                | ImapError::StarttlsRefused(_)
+                | ImapError::LoginRefused { .. }
+                | ImapError::MailboxMissing { .. }
+        )
+    }
+
+    /// Sorts an error from a command on an open session.
+    pub fn from_imap(err: async_imap::error::Error) -> ImapError {
+        ImapError::Protocol(err.to_string())
+    }
+}
+
+impl Endpoint {
+    /// Resolves `[imap]`: default port by TLS mode, password from its file
+    /// (trailing newline dropped) or environment variable.
+    pub fn from_config(config: &ImapConfig) -> Result<Endpoint, ImapError> {
+        let port = config.port.unwrap_or(match config.tls {
+            Tls::Implicit => 993,
+            Tls::Starttls | Tls::None => 143,
+        });
+        let password = read_password(config)?;
+        Ok(Endpoint {
+            host: config.host.clone(),
+            port,
+            tls: config.tls,
+            user: config.user.clone(),
+            password,
+            ca_file: config.ca_file.clone(),
+        })
+    }
+
+    /// `host:port`, for messages.
+    pub fn addr(&self) -> String {
+        format!("{}:{}", self.host, self.port)
+    }
+
+    /// A short label of the security mode, for `imap check`.
+    pub fn tls_label(&self) -> &'static str {
+        match self.tls {
+            Tls::Implicit => "TLS",
+            Tls::Starttls => "STARTTLS",
+            Tls::None => "暗号化なし",
+        }
+    }
+}
+
+fn read_password(config: &ImapConfig) -> Result<Password, ImapError> {
+    if let Some(path) = &config.password_file {
+        let text = std::fs::read_to_string(path).map_err(|e| ImapError::PasswordFile {
+            path: path.display().to_string(),
+            detail: e.to_string(),
+        })?;
+        // Files written by `echo` end in a newline that is not part of the password.
+        return Ok(Password(text.trim_end_matches(['\r', '\n']).to_string()));
+    }
+    if let Some(name) = &config.password_env {
+        return std::env::var(name)
+            .map(Password)
+            .map_err(|_| ImapError::PasswordEnv(name.clone()));
+    }
+    Err(ImapError::NoPassword)
+}
+
+/// A logged-in session plus what the login told us.
+pub struct Connected {
+    /// The session, authenticated, nothing selected.
+    pub session: ImapSession,
+    /// The mechanism used: `AUTHENTICATE PLAIN` or `LOGIN`.
+    pub mechanism: &'static str,
+}
+
+/// Connects, secures and logs in, each step under [`CONNECT_TIMEOUT`].
+pub async fn connect(endpoint: &Endpoint) -> Result<Connected, ImapError> {
+    let addr = endpoint.addr();
+    let timed = |what: &str| ImapError::Timeout {
+        addr: addr.clone(),
+        what: what.to_string(),
+    };
+    let tcp = tokio::time::timeout(CONNECT_TIMEOUT, dial(endpoint))
+        .await
+        .map_err(|_| timed("TCP 接続"))??;
+    tcp.set_nodelay(true).ok();
+    let stream: Box<dyn ImapIo> = match endpoint.tls {
+        Tls::None => Box::new(tcp),
+        Tls::Implicit => {
+            let tls = tokio::time::timeout(CONNECT_TIMEOUT, handshake(endpoint, tcp))
+                .await
+                .map_err(|_| timed("TLS ハンドシェイク"))??;
+            Box::new(tls)
+        }
+        Tls::Starttls => {
+            let tcp = tokio::time::timeout(CONNECT_TIMEOUT, starttls(endpoint, tcp))
+                .await
+                .map_err(|_| timed("STARTTLS"))??;
+            let tls = tokio::time::timeout(CONNECT_TIMEOUT, handshake(endpoint, tcp))
+                .await
+                .map_err(|_| timed("TLS ハンドシェイク"))??;
+            Box::new(tls)
+        }
+    };
+    let mut client = Client::new(stream);
+    let offers_plain = if endpoint.tls == Tls::Starttls {
+        // The greeting was read before STARTTLS and capabilities change
+        // after it (RFC 3501 6.2.1): ask again over TLS.
+        capability_offers_plain(&mut client, &addr).await?
+    } else {
+        let greeting = tokio::time::timeout(CONNECT_TIMEOUT, read_greeting(&mut client, &addr))
+            .await
+            .map_err(|_| timed("あいさつ（greeting）"))??;
+        match greeting {
+            Some(plain) => plain,
+            None => capability_offers_plain(&mut client, &addr).await?,
+        }
+    };
+    tokio::time::timeout(CONNECT_TIMEOUT, login(client, endpoint, offers_plain))
+        .await
+        .map_err(|_| timed("ログイン"))?
+}
+
+async fn dial(endpoint: &Endpoint) -> Result<TcpStream, ImapError> {
+    let addrs: Vec<_> = tokio::net::lookup_host((endpoint.host.as_str(), endpoint.port))
+        .await
+        .map_err(|e| ImapError::HostUnknown {
+            host: endpoint.host.clone(),
+            detail: e.to_string(),
+        })?
+        .collect();
+    let mut last = None;
+    for a in addrs {
+        match TcpStream::connect(a).await {
+            Ok(s) => return Ok(s),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(match last {
+        Some(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+            ImapError::Refused(endpoint.addr())
+        }
+        Some(e) => ImapError::Network {
+            addr: endpoint.addr(),
+            detail: e.to_string(),
+        },
+        None => ImapError::HostUnknown {
+            host: endpoint.host.clone(),
+            detail: "アドレスなし".into(),
+        },
+    })
+}
+
+/// Reads the `* OK` greeting; returns whether it advertised AUTH=PLAIN
+/// (None when it carried no capability list).
+async fn read_greeting(
+    client: &mut Client<Box<dyn ImapIo>>,
+    addr: &str,
+) -> Result<Option<bool>, ImapError> {
+    let response = client
+        .read_response()
+        .await
+        .map_err(|e| ImapError::Network {
+            addr: addr.to_string(),
+            detail: e.to_string(),
+        })?
+        .ok_or_else(|| ImapError::Network {
+            addr: addr.to_string(),
+            detail: "接続直後に切断されました".into(),
+        })?;
+    match response.parsed() {
+        Response::Data {
+            status: Status::Ok,
+            code,
+            ..
+        } => Ok(match code {
+            Some(ResponseCode::Capabilities(caps)) => Some(caps.iter().any(is_auth_plain)),
+            _ => None,
+        }),
+        Response::Data {
+            status: Status::Bye,
+            information,
+            ..
+        } => Err(ImapError::Protocol(format!(
+            "サーバーが接続を断りました: {}",
+            information.as_deref().unwrap_or("")
+        ))),
+        other => Err(ImapError::Protocol(format!(
+            "IMAP のあいさつではありません: {other:?}"
+        ))),
+    }
+}
+
+fn is_auth_plain(cap: &Capability<'_>) -> bool {
+    matches!(cap, Capability::Auth(m) if m.eq_ignore_ascii_case("PLAIN"))
+}
+
+/// Asks CAPABILITY before login (after STARTTLS, or when the greeting had
+/// none). The unauthenticated client of async-imap cannot read untagged
+/// data back from a command, so the command is written on the stream with
+/// our own tag and the answer read response by response.
+async fn capability_offers_plain(
+    client: &mut Client<Box<dyn ImapIo>>,
+    addr: &str,
+) -> Result<bool, ImapError> {
+    use tokio::io::AsyncWriteExt;
+    const TAG: &str = "sosCAP";
+    let io_err = |e: std::io::Error| ImapError::Network {
+        addr: addr.to_string(),
+        detail: e.to_string(),
+    };
+    let stream = client.get_mut();
+    stream
+        .write_all(format!("{TAG} CAPABILITY\r\n").as_bytes())
+        .await
+        .map_err(io_err)?;
+    stream.flush().await.map_err(io_err)?;
+    let mut plain = false;
+    loop {
+        let response = tokio::time::timeout(CONNECT_TIMEOUT, client.read_response())
+            .await
+            .map_err(|_| ImapError::Timeout {
+                addr: addr.to_string(),
+                what: "CAPABILITY".into(),
+            })?
+            .map_err(io_err)?
+            .ok_or_else(|| ImapError::Network {
+                addr: addr.to_string(),
+                detail: "切断されました".into(),
+            })?;
+        match response.parsed() {
+            Response::Capabilities(caps) => plain |= caps.iter().any(is_auth_plain),
+            Response::Done { tag, .. } if tag.0 == TAG => return Ok(plain),
+            _ => {}
+        }
+    }
+}
+
+fn network(addr: &str, e: async_imap::error::Error) -> ImapError {
+    ImapError::Network {
+        addr: addr.to_string(),
+        detail: e.to_string(),
+    }
+}
+
+/// Plain-text IMAP up to `STARTTLS`; returns the TCP stream to wrap.
+async fn starttls(endpoint: &Endpoint, tcp: TcpStream) -> Result<TcpStream, ImapError> {
+    let addr = endpoint.addr();
+    let mut client = Client::new(tcp);
+    let greeting = client
+        .read_response()
+        .await
+        .map_err(|e| ImapError::Network {
+            addr: addr.clone(),
+            detail: e.to_string(),
+        })?;
+    if greeting.is_none() {
+        return Err(ImapError::Network {
+            addr,
+            detail: "接続直後に切断されました".into(),
+        });
+    }
+    client
+        .run_command_and_check_ok("STARTTLS", None)
+        .await
+        .map_err(|e| match e {
+            async_imap::error::Error::Bad(s) | async_imap::error::Error::No(s) => {
+                ImapError::StarttlsRefused(s)
+            }
+            other => network(&addr, other),
+        })?;
+    Ok(client.into_inner())
+}
+
+async fn handshake(
+    endpoint: &Endpoint,
+    tcp: TcpStream,
+) -> Result<tokio_rustls::client::TlsStream<TcpStream>, ImapError> {
+    let config = tls_config(endpoint.ca_file.as_deref())?;
+    let name = rustls::pki_types::ServerName::try_from(endpoint.host.clone()).map_err(|e| {
+        ImapError::TlsNameMismatch {
+            host: endpoint.host.clone(),
+            detail: e.to_string(),
+        }
+    })?;
+    TlsConnector::from(Arc::new(config))
+        .connect(name, tcp)
+        .await
+        .map_err(|e| classify_tls(endpoint, e))
+}
+
+/// The rustls client configuration: the `ring` provider, and either the
+/// private CA from `ca_file` or the public web roots.
+pub fn tls_config(ca_file: Option<&Path>) -> Result<ClientConfig, ImapError> {
+    let mut roots = RootCertStore::empty();
+    match ca_file {
+        Some(path) => {
+            let ca_err = |detail: String| ImapError::CaFile {
+                path: path.display().to_string(),
+                detail,
+            };
+            let pem = std::fs::read(path).map_err(|e| ca_err(e.to_string()))?;
+            let certs: Vec<_> = rustls_pemfile::certs(&mut pem.as_slice())
+                .collect::<Result<_, _>>()
+                .map_err(|e| ca_err(e.to_string()))?;
+            if certs.is_empty() {
+                return Err(ca_err("PEM の証明書がありません".into()));
+            }
+            for cert in certs {
+                roots.add(cert).map_err(|e| ca_err(e.to_string()))?;
+            }
+        }
+        None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    Ok(ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| ImapError::Tls(e.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
+}
+
+fn classify_tls(endpoint: &Endpoint, err: std::io::Error) -> ImapError {
+    let detail = err.to_string();
+    let rustls_err = err
+        .get_ref()
+        .and_then(|e| e.downcast_ref::<rustls::Error>());
+    match rustls_err {
+        Some(rustls::Error::InvalidCertificate(cert)) => match cert {
+            CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
+                ImapError::TlsNameMismatch {
+                    host: endpoint.host.clone(),
+                    detail,
+                }
+            }
+            CertificateError::UnknownIssuer => ImapError::TlsUntrusted(detail),
+            CertificateError::Expired
+            | CertificateError::ExpiredContext { .. }
+            | CertificateError::NotValidYet
+            | CertificateError::NotValidYetContext { .. } => ImapError::TlsExpired(detail),
+            _ => ImapError::TlsUntrusted(detail),
+        },
+        Some(_) => ImapError::Tls(detail),
+        None => match err.kind() {
+            std::io::ErrorKind::ConnectionReset
+            | std::io::ErrorKind::UnexpectedEof
+            | std::io::ErrorKind::InvalidData => ImapError::Tls(detail),
+            _ => ImapError::Network {
+                addr: endpoint.addr(),
+                detail,
+            },
+        },
+    }
+}
+
+/// SASL PLAIN: one response, `\0user\0password`.
+struct PlainAuth<'a> {
+    user: &'a str,
+    password: &'a str,
+}
+
+impl async_imap::Authenticator for PlainAuth<'_> {
+    type Response = Vec<u8>;
+
+    fn process(&mut self, _challenge: &[u8]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.user.len() + self.password.len() + 2);
+        out.push(0);
+        out.extend_from_slice(self.user.as_bytes());
+        out.push(0);
+        out.extend_from_slice(self.password.as_bytes());
+        out
+    }
+}
+
+async fn login(
+    client: Client<Box<dyn ImapIo>>,
+    endpoint: &Endpoint,
+    offers_plain: bool,
+) -> Result<Connected, ImapError> {
+    let refused = |e: async_imap::error::Error| match e {
+        async_imap::error::Error::No(s) | async_imap::error::Error::Bad(s) => {
+            ImapError::LoginRefused {
+                user: endpoint.user.clone(),
+                detail: s,
+            }
+        }
+        other => network(&endpoint.addr(), other),
+    };
+    if offers_plain {
+        let auth = PlainAuth {
+            user: &endpoint.user,
+            password: endpoint.password.expose(),
+        };
+        let session = client
+            .authenticate("PLAIN", auth)
+            .await
+            .map_err(|(e, _)| refused(e))?;
+        Ok(Connected {
+            session,
+            mechanism: "AUTHENTICATE PLAIN",
+        })
+    } else {
+        let session = client
+            .login(&endpoint.user, endpoint.password.expose())
+            .await
+            .map_err(|(e, _)| refused(e))?;
+        Ok(Connected {
+            session,
+            mechanism: "LOGIN",
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn password_never_prints() {
+        let p = Password::new("hunter2");
+        assert_eq!(format!("{p:?}"), "Password(***)");
+        let e = Endpoint {
+            host: "h".into(),
+            port: 1,
+            tls: Tls::None,
+            user: "u".into(),
+            password: p,
+            ca_file: None,
+        };
+        assert!(!format!("{e:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn plain_auth_response_is_nul_separated() {
+        let mut a = PlainAuth {
+            user: "test",
+            password: "secret",
+        };
+        assert_eq!(
+            async_imap::Authenticator::process(&mut a, b""),
+            b"\0test\0secret".to_vec()
+        );
+    }
+}

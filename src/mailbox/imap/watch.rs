@@ -1,0 +1,762 @@
+//! The watcher: while this gateway holds the mailbox's lease, stay connected,
+//! catch up by UID, hand each message to the pipeline, file it into its
+//! folder, and wait for more with IDLE (or polling). Every failure ends the
+//! session; the next one starts after a capped exponential back-off and
+//! catches up from the checkpoint, so nothing appended meanwhile is missed.
+
+use super::checkpoint;
+use super::connect::{self, Endpoint, ImapError, ImapSession};
+use super::lease::Lease;
+use super::utf7;
+use super::{Destination, MessageSink, SinkError};
+use crate::config::ImapConfig;
+use crate::pipeline::Shutdown;
+use crate::queue::Db;
+use async_imap::extensions::idle::IdleResponse;
+use async_imap::types::Capability;
+use chrono::{DateTime, Utc};
+use futures::TryStreamExt;
+use std::collections::HashSet;
+use std::time::Duration;
+use tokio::time::{Instant, timeout};
+
+/// Tunables of the watcher. Defaults suit production; tests shorten them.
+#[derive(Clone, Debug)]
+pub struct WatchOptions {
+    /// IDLE is ended and re-issued after this long (RFC 2177: before 29
+    /// minutes). Servers send keep-alives while idling, so the library's
+    /// silence timeout alone would never re-issue it.
+    pub idle_renew: Duration,
+    /// While idling, this long without a byte from the server (not even a
+    /// keep-alive) counts as a dead connection.
+    pub idle_silence: Duration,
+    /// Polling interval when the server has no IDLE.
+    pub poll_interval: Duration,
+    /// Time allowed for one ordinary command.
+    pub command_timeout: Duration,
+    /// Time allowed for fetching one message (25 MB on a slow link).
+    pub fetch_timeout: Duration,
+    /// First reconnect delay; doubles up to `backoff_max`.
+    pub backoff_min: Duration,
+    /// Longest reconnect delay.
+    pub backoff_max: Duration,
+    /// How long a lease lasts without renewal (take-over time after a crash).
+    pub lease_ttl: Duration,
+    /// How often the holder renews (and a stand-by gateway retries).
+    pub lease_renew: Duration,
+    /// Honour the server's MOVE capability (false forces COPY + \Deleted).
+    pub use_move: bool,
+}
+
+impl Default for WatchOptions {
+    fn default() -> Self {
+        WatchOptions {
+            idle_renew: Duration::from_secs(25 * 60),
+            idle_silence: Duration::from_secs(5 * 60),
+            poll_interval: Duration::from_secs(30),
+            command_timeout: Duration::from_secs(60),
+            fetch_timeout: Duration::from_secs(10 * 60),
+            backoff_min: Duration::from_millis(250),
+            backoff_max: Duration::from_secs(60),
+            lease_ttl: Duration::from_secs(10),
+            lease_renew: Duration::from_secs(2),
+            use_move: true,
+        }
+    }
+}
+
+impl WatchOptions {
+    /// The defaults with the configuration's polling interval.
+    pub fn from_config(config: &ImapConfig) -> WatchOptions {
+        WatchOptions {
+            poll_interval: Duration::from_secs(config.poll_interval_secs.max(1)),
+            ..Default::default()
+        }
+    }
+}
+
+/// What the watcher is doing now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// Not started yet.
+    Starting,
+    /// Another gateway holds the lease; waiting to take over.
+    Standby,
+    /// Connecting and logging in.
+    Connecting,
+    /// Handling the messages above the checkpoint.
+    CatchingUp,
+    /// Waiting in IDLE.
+    Idle,
+    /// Waiting between polls (server without IDLE).
+    Polling,
+    /// Waiting before reconnecting after a failure.
+    Backoff,
+    /// Stopped (shutdown).
+    Stopped,
+}
+
+/// The watcher's state, published for tests and diagnostics.
+#[derive(Clone, Debug)]
+pub struct Status {
+    /// The current phase.
+    pub phase: Phase,
+    /// Messages handed to the pipeline and recorded, since start.
+    pub handled: u64,
+    /// Sessions started (logins), since start.
+    pub sessions: u64,
+    /// The last failure, in plain words.
+    pub last_error: Option<String>,
+}
+
+/// The server's capabilities that change what we do.
+#[derive(Clone, Copy, Debug)]
+struct Caps {
+    idle: bool,
+    mv: bool,
+    uidplus: bool,
+}
+
+/// Why a session ended.
+#[derive(Debug, thiserror::Error)]
+enum SessionEnd {
+    /// The server or the network failed.
+    #[error(transparent)]
+    Imap(#[from] ImapError),
+    /// The pipeline asked to try again later.
+    #[error("{0}")]
+    Pipeline(SinkError),
+    /// Our own database failed.
+    #[error("database: {0:#}")]
+    Db(anyhow::Error),
+}
+
+/// Watches one mailbox, handing each message to `S`.
+pub struct Watcher<S> {
+    endpoint: Endpoint,
+    mailbox: String,
+    done_folder: String,
+    error_folder: String,
+    quarantine_folder: String,
+    key: String,
+    db: Db,
+    sink: S,
+    options: WatchOptions,
+    status: tokio::sync::watch::Sender<Status>,
+}
+
+/// A fetched message.
+struct Fetched {
+    raw: Vec<u8>,
+    received_at: DateTime<Utc>,
+}
+
+impl<S: MessageSink> Watcher<S> {
+    /// A watcher for `[imap]`, recording its checkpoint in `db`.
+    pub fn new(config: &ImapConfig, db: Db, sink: S) -> Result<Watcher<S>, ImapError> {
+        let endpoint = Endpoint::from_config(config)?;
+        let key = checkpoint_key(&endpoint, &config.mailbox);
+        let (status, _) = tokio::sync::watch::channel(Status {
+            phase: Phase::Starting,
+            handled: 0,
+            sessions: 0,
+            last_error: None,
+        });
+        Ok(Watcher {
+            endpoint,
+            mailbox: config.mailbox.clone(),
+            done_folder: config.done_folder.clone(),
+            error_folder: config.error_folder.clone(),
+            quarantine_folder: config.quarantine_folder.clone(),
+            key,
+            db,
+            sink,
+            options: WatchOptions::from_config(config),
+            status,
+        })
+    }
+
+    /// Replaces the tunables.
+    pub fn with_options(mut self, options: WatchOptions) -> Watcher<S> {
+        self.options = options;
+        self
+    }
+
+    /// The checkpoint key of the watched mailbox (`user@host:port/mailbox`).
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    /// A receiver of the watcher's status.
+    pub fn status(&self) -> tokio::sync::watch::Receiver<Status> {
+        self.status.subscribe()
+    }
+
+    fn set_phase(&self, phase: Phase) {
+        self.status.send_modify(|s| s.phase = phase);
+    }
+
+    fn folder(&self, destination: Destination) -> &str {
+        match destination {
+            Destination::Done => &self.done_folder,
+            Destination::Error => &self.error_folder,
+            Destination::Quarantine => &self.quarantine_folder,
+        }
+    }
+
+    /// Runs until `shutdown`: waits for the lease, watches while holding it,
+    /// stands by again when it is lost. Releases the lease on shutdown.
+    pub async fn run(&self, mut shutdown: Shutdown) -> anyhow::Result<()> {
+        let lease = Lease::new(
+            self.db.clone(),
+            format!("imap:{}", self.key),
+            self.options.lease_ttl,
+        );
+        loop {
+            self.set_phase(Phase::Standby);
+            tokio::select! {
+                _ = lease.acquire(self.options.lease_renew) => {}
+                _ = shutdown.triggered() => break,
+            }
+            tracing::info!(mailbox = %self.key, holder = %lease.holder(), "this gateway now watches the IMAP mailbox");
+            let mut session_shutdown = shutdown.clone();
+            tokio::select! {
+                _ = self.watch_while_held(&mut session_shutdown) => {
+                    // Returns only on shutdown.
+                    break;
+                }
+                _ = lease.keep(self.options.lease_renew) => {
+                    tracing::warn!(mailbox = %self.key, "lost the IMAP lease; standing by");
+                }
+            }
+        }
+        if let Err(err) = lease.release().await {
+            tracing::warn!(error = %format!("{err:#}"), "could not release the IMAP lease");
+        }
+        self.set_phase(Phase::Stopped);
+        Ok(())
+    }
+
+    /// Sessions one after another, with back-off between failures, until
+    /// shutdown.
+    async fn watch_while_held(&self, shutdown: &mut Shutdown) {
+        let mut backoff = Backoff::new(self.options.backoff_min, self.options.backoff_max);
+        loop {
+            if shutdown.is_triggered() {
+                return;
+            }
+            match self.session(&mut backoff, shutdown).await {
+                Ok(()) => return,
+                Err(end) => {
+                    let delay = backoff.next_delay();
+                    let text = end.to_string();
+                    let attention = matches!(&end, SessionEnd::Imap(e) if e.needs_attention());
+                    if attention {
+                        tracing::error!(mailbox = %self.key, retry_in = ?delay, "IMAP: {text}");
+                    } else {
+                        tracing::warn!(mailbox = %self.key, retry_in = ?delay, "IMAP session ended: {text}");
+                    }
+                    self.status.send_modify(|s| {
+                        s.phase = Phase::Backoff;
+                        s.last_error = Some(text);
+                    });
+                    shutdown.sleep(delay).await;
+                }
+            }
+        }
+    }
+
+    /// One connection: log in, select, catch up, wait, catch up… Ok on
+    /// shutdown, Err when anything fails.
+    async fn session(
+        &self,
+        backoff: &mut Backoff,
+        shutdown: &mut Shutdown,
+    ) -> Result<(), SessionEnd> {
+        self.set_phase(Phase::Connecting);
+        let connected = connect::connect(&self.endpoint).await?;
+        self.status.send_modify(|s| s.sessions += 1);
+        let mut session = connected.session;
+        let caps = self.capabilities(&mut session).await?;
+        self.ensure_folders(&mut session).await?;
+        let uidvalidity = self.select(&mut session).await?;
+        let mut last_uid = self.starting_point(uidvalidity).await?;
+        self.retry_pending_moves(&mut session, uidvalidity, caps)
+            .await?;
+        loop {
+            last_uid = self
+                .catch_up(&mut session, uidvalidity, last_uid, caps, shutdown)
+                .await?;
+            if shutdown.is_triggered() {
+                self.logout(session).await;
+                return Ok(());
+            }
+            // Caught up on a working connection: the next failure starts
+            // the back-off from the beginning again.
+            backoff.reset();
+            let (next, stop) = if caps.idle {
+                self.idle(session, shutdown).await?
+            } else {
+                self.poll(session, shutdown).await?
+            };
+            session = next;
+            if stop {
+                self.logout(session).await;
+                return Ok(());
+            }
+        }
+    }
+
+    async fn logout(&self, mut session: ImapSession) {
+        let _ = timeout(self.options.command_timeout, session.logout()).await;
+    }
+
+    async fn command<T>(
+        &self,
+        what: &str,
+        fut: impl Future<Output = async_imap::error::Result<T>>,
+    ) -> Result<T, ImapError> {
+        self.timed(self.options.command_timeout, what, fut).await
+    }
+
+    async fn timed<T>(
+        &self,
+        limit: Duration,
+        what: &str,
+        fut: impl Future<Output = async_imap::error::Result<T>>,
+    ) -> Result<T, ImapError> {
+        match timeout(limit, fut).await {
+            Ok(r) => r.map_err(ImapError::from_imap),
+            Err(_) => Err(ImapError::Timeout {
+                addr: self.endpoint.addr(),
+                what: what.to_string(),
+            }),
+        }
+    }
+
+    async fn capabilities(&self, session: &mut ImapSession) -> Result<Caps, ImapError> {
+        let caps = self.command("CAPABILITY", session.capabilities()).await?;
+        let has = |name: &str| caps.has(&Capability::Atom(name.into()));
+        Ok(Caps {
+            idle: has("IDLE"),
+            mv: has("MOVE") && self.options.use_move,
+            uidplus: has("UIDPLUS"),
+        })
+    }
+
+    /// Creates the target folders that do not exist yet.
+    async fn ensure_folders(&self, session: &mut ImapSession) -> Result<(), ImapError> {
+        let existing = list_folders(session, self.options.command_timeout, &self.endpoint).await?;
+        let mut wanted = vec![
+            self.done_folder.as_str(),
+            self.error_folder.as_str(),
+            self.quarantine_folder.as_str(),
+        ];
+        wanted.dedup();
+        for folder in wanted {
+            if existing.contains(folder) {
+                continue;
+            }
+            let wire = utf7::encode(folder);
+            match timeout(self.options.command_timeout, session.create(&wire)).await {
+                Ok(Ok(())) => tracing::info!(folder, "created IMAP folder"),
+                // Someone else created it meanwhile ([ALREADYEXISTS]).
+                Ok(Err(async_imap::error::Error::No(s)))
+                    if s.to_ascii_lowercase().contains("exist") => {}
+                Ok(Err(async_imap::error::Error::No(s) | async_imap::error::Error::Bad(s))) => {
+                    return Err(ImapError::FolderCreate {
+                        folder: folder.to_string(),
+                        detail: s,
+                    });
+                }
+                Ok(Err(e)) => return Err(ImapError::from_imap(e)),
+                Err(_) => {
+                    return Err(ImapError::Timeout {
+                        addr: self.endpoint.addr(),
+                        what: "CREATE".into(),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn select(&self, session: &mut ImapSession) -> Result<u32, ImapError> {
+        let wire = utf7::encode(&self.mailbox);
+        let mailbox = match timeout(self.options.command_timeout, session.select(&wire)).await {
+            Ok(Ok(m)) => m,
+            Ok(Err(async_imap::error::Error::No(s))) => {
+                return Err(ImapError::MailboxMissing {
+                    mailbox: self.mailbox.clone(),
+                    detail: s,
+                });
+            }
+            Ok(Err(e)) => return Err(ImapError::from_imap(e)),
+            Err(_) => {
+                return Err(ImapError::Timeout {
+                    addr: self.endpoint.addr(),
+                    what: "SELECT".into(),
+                });
+            }
+        };
+        mailbox
+            .uid_validity
+            .ok_or_else(|| ImapError::Protocol("SELECT に UIDVALIDITY がありません".into()))
+    }
+
+    /// The last UID already handled under `uidvalidity`; 0 on the first
+    /// start or after the server changed UIDVALIDITY (a full rescan).
+    async fn starting_point(&self, uidvalidity: u32) -> Result<u32, SessionEnd> {
+        let stored = checkpoint::load(&self.db, &self.key)
+            .await
+            .map_err(SessionEnd::Db)?;
+        match stored {
+            Some(c) if c.uidvalidity == uidvalidity => Ok(c.last_uid),
+            other => {
+                if let Some(old) = other {
+                    tracing::warn!(
+                        mailbox = %self.key, old = old.uidvalidity, new = uidvalidity,
+                        "UIDVALIDITY changed: rescanning the whole mailbox (already handled mail is recognised by its key)"
+                    );
+                }
+                checkpoint::reset(&self.db, &self.key, uidvalidity)
+                    .await
+                    .map_err(SessionEnd::Db)?;
+                Ok(0)
+            }
+        }
+    }
+
+    async fn retry_pending_moves(
+        &self,
+        session: &mut ImapSession,
+        uidvalidity: u32,
+        caps: Caps,
+    ) -> Result<(), SessionEnd> {
+        let owed = checkpoint::pending_moves(&self.db, &self.key, uidvalidity)
+            .await
+            .map_err(SessionEnd::Db)?;
+        for m in owed {
+            if m.attempts >= MAX_MOVE_ATTEMPTS {
+                tracing::error!(uid = m.uid, folder = %m.folder, "giving up moving a handled message; it stays in the inbox (handled, not handled again)");
+                checkpoint::move_done(&self.db, &self.key, uidvalidity, m.uid)
+                    .await
+                    .map_err(SessionEnd::Db)?;
+                continue;
+            }
+            self.move_message(session, uidvalidity, m.uid, &m.folder, caps)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Handles every message above `last_uid`, repeating the search until
+    /// none is left; returns the new last UID.
+    async fn catch_up(
+        &self,
+        session: &mut ImapSession,
+        uidvalidity: u32,
+        mut last_uid: u32,
+        caps: Caps,
+        shutdown: &Shutdown,
+    ) -> Result<u32, SessionEnd> {
+        loop {
+            let query = format!("UID {}:*", last_uid.saturating_add(1));
+            let found = self
+                .command("UID SEARCH", session.uid_search(&query))
+                .await?;
+            // `n:*` always matches the highest UID, even one below n.
+            let mut uids: Vec<u32> = found.into_iter().filter(|u| *u > last_uid).collect();
+            if uids.is_empty() {
+                return Ok(last_uid);
+            }
+            uids.sort_unstable();
+            self.set_phase(Phase::CatchingUp);
+            for uid in uids {
+                if shutdown.is_triggered() {
+                    return Ok(last_uid);
+                }
+                self.handle(session, uidvalidity, uid, caps).await?;
+                last_uid = uid;
+            }
+        }
+    }
+
+    /// One message: fetch, pipeline, checkpoint, move.
+    async fn handle(
+        &self,
+        session: &mut ImapSession,
+        uidvalidity: u32,
+        uid: u32,
+        caps: Caps,
+    ) -> Result<(), SessionEnd> {
+        let fetched = self
+            .timed(
+                self.options.fetch_timeout,
+                "UID FETCH",
+                fetch_one(session, uid),
+            )
+            .await?;
+        let Some(message) = fetched else {
+            // Expunged by someone else between SEARCH and FETCH.
+            checkpoint::record_handled(&self.db, &self.key, uidvalidity, uid, None)
+                .await
+                .map_err(SessionEnd::Db)?;
+            return Ok(());
+        };
+        let size = message.raw.len();
+        let destination = match self.sink.process(message.raw, message.received_at).await {
+            Ok(d) => d,
+            Err(SinkError::Temporary(e)) => {
+                return Err(SessionEnd::Pipeline(SinkError::Temporary(e)));
+            }
+            Err(SinkError::Permanent(e)) => {
+                tracing::error!(uid, size, error = %format!("{e:#}"), "the pipeline cannot handle this message; filing it in the error folder");
+                Destination::Error
+            }
+        };
+        let folder = self.folder(destination).to_string();
+        checkpoint::record_handled(&self.db, &self.key, uidvalidity, uid, Some(&folder))
+            .await
+            .map_err(SessionEnd::Db)?;
+        self.status.send_modify(|s| s.handled += 1);
+        tracing::debug!(uid, size, folder = %folder, "handled IMAP message");
+        self.move_message(session, uidvalidity, uid, &folder, caps)
+            .await
+    }
+
+    /// Moves a handled message; a refusal is noted and retried on the next
+    /// connection, a broken connection ends the session.
+    async fn move_message(
+        &self,
+        session: &mut ImapSession,
+        uidvalidity: u32,
+        uid: u32,
+        folder: &str,
+        caps: Caps,
+    ) -> Result<(), SessionEnd> {
+        let wire = utf7::encode(folder);
+        let result = timeout(self.options.command_timeout, async {
+            if caps.mv {
+                session.uid_mv(uid.to_string(), &wire).await
+            } else {
+                copy_and_delete(session, uid, &wire, caps.uidplus).await
+            }
+        })
+        .await;
+        match result {
+            Ok(Ok(())) => checkpoint::move_done(&self.db, &self.key, uidvalidity, uid)
+                .await
+                .map_err(SessionEnd::Db),
+            Ok(Err(async_imap::error::Error::No(s) | async_imap::error::Error::Bad(s))) => {
+                tracing::warn!(uid, folder, reply = %s, "the server refused to move a handled message; will retry");
+                checkpoint::move_failed(&self.db, &self.key, uidvalidity, uid)
+                    .await
+                    .map_err(SessionEnd::Db)
+            }
+            Ok(Err(e)) => Err(ImapError::from_imap(e).into()),
+            Err(_) => Err(ImapError::Timeout {
+                addr: self.endpoint.addr(),
+                what: "MOVE".into(),
+            }
+            .into()),
+        }
+    }
+
+    /// IDLE until the server reports a change, the renewal time, silence,
+    /// or shutdown. Returns the session and whether to stop.
+    async fn idle(
+        &self,
+        session: ImapSession,
+        shutdown: &mut Shutdown,
+    ) -> Result<(ImapSession, bool), SessionEnd> {
+        let unsolicited = session.unsolicited_responses.clone();
+        while unsolicited.try_recv().is_ok() {}
+        let mut handle = session.idle();
+        self.command("IDLE", handle.init()).await?;
+        self.set_phase(Phase::Idle);
+        let deadline = Instant::now() + self.options.idle_renew;
+        // Changes reported while IDLE was starting went to the unsolicited
+        // channel, not to the idle stream: catch up at once.
+        let mut stop = false;
+        if unsolicited.is_empty() {
+            let (wait, _interrupt) = handle.wait_with_timeout(self.options.idle_silence);
+            tokio::select! {
+                r = wait => match r {
+                    Ok(IdleResponse::NewData(_)) => {}
+                    Ok(IdleResponse::Timeout) => {
+                        tracing::debug!("IMAP server silent while idling; checking the connection");
+                    }
+                    // Only our own interrupt or the end of the stream end the
+                    // wait this way; we never interrupt, so the server hung up.
+                    Ok(IdleResponse::ManualInterrupt) => {
+                        return Err(ImapError::Network {
+                            addr: self.endpoint.addr(),
+                            detail: "IDLE 中に接続が切れました".into(),
+                        }.into());
+                    }
+                    Err(e) => return Err(ImapError::from_imap(e).into()),
+                },
+                _ = tokio::time::sleep_until(deadline) => {}
+                _ = shutdown.triggered() => stop = true,
+            }
+        }
+        let session = self.command("DONE", handle.done()).await?;
+        Ok((session, stop))
+    }
+
+    /// Waits one polling interval, then NOOP (which also reports new mail).
+    async fn poll(
+        &self,
+        mut session: ImapSession,
+        shutdown: &mut Shutdown,
+    ) -> Result<(ImapSession, bool), SessionEnd> {
+        self.set_phase(Phase::Polling);
+        shutdown.sleep(self.options.poll_interval).await;
+        if shutdown.is_triggered() {
+            return Ok((session, true));
+        }
+        self.command("NOOP", session.noop()).await?;
+        Ok((session, false))
+    }
+}
+
+use std::future::Future;
+
+/// Moves after this many refusals are given up (logged; the message stays
+/// in the inbox and is not handled again).
+const MAX_MOVE_ATTEMPTS: u32 = 5;
+
+/// The watcher's checkpoint and lease key for a mailbox.
+pub fn checkpoint_key(endpoint: &Endpoint, mailbox: &str) -> String {
+    format!(
+        "{}@{}:{}/{}",
+        endpoint.user, endpoint.host, endpoint.port, mailbox
+    )
+}
+
+/// The folders on the server, decoded from modified UTF-7.
+pub(crate) async fn list_folders(
+    session: &mut ImapSession,
+    limit: Duration,
+    endpoint: &Endpoint,
+) -> Result<HashSet<String>, ImapError> {
+    let names = timeout(limit, async {
+        let stream = session.list(Some(""), Some("*")).await?;
+        stream.try_collect::<Vec<_>>().await
+    })
+    .await
+    .map_err(|_| ImapError::Timeout {
+        addr: endpoint.addr(),
+        what: "LIST".into(),
+    })?
+    .map_err(ImapError::from_imap)?;
+    Ok(names
+        .iter()
+        .map(|n| utf7::decode(n.name()).unwrap_or_else(|| n.name().to_string()))
+        .collect())
+}
+
+/// `UID FETCH uid (UID INTERNALDATE BODY.PEEK[])`: the whole message, one
+/// at a time so at most one message is in memory; PEEK leaves \Seen alone.
+async fn fetch_one(
+    session: &mut ImapSession,
+    uid: u32,
+) -> async_imap::error::Result<Option<Fetched>> {
+    let mut stream = session
+        .uid_fetch(uid.to_string(), "(UID INTERNALDATE BODY.PEEK[])")
+        .await?;
+    let mut found = None;
+    while let Some(fetch) = stream.try_next().await? {
+        // Unsolicited FETCH responses (flag changes) for other messages may
+        // be interleaved; keep only ours.
+        if found.is_none() && fetch.uid == Some(uid) {
+            if let Some(body) = fetch.body() {
+                let received_at = fetch
+                    .internal_date()
+                    .map(|d| d.with_timezone(&Utc))
+                    .unwrap_or_else(Utc::now);
+                found = Some(Fetched {
+                    raw: body.to_vec(),
+                    received_at,
+                });
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// Without MOVE: copy, flag \Deleted, and expunge exactly this UID (UIDPLUS).
+/// Without UIDPLUS the flag stays and nothing is expunged, since a plain
+/// EXPUNGE would also remove other messages someone flagged.
+async fn copy_and_delete(
+    session: &mut ImapSession,
+    uid: u32,
+    folder_wire: &str,
+    uidplus: bool,
+) -> async_imap::error::Result<()> {
+    let set = uid.to_string();
+    session.uid_copy(&set, folder_wire).await?;
+    {
+        let stream = session.uid_store(&set, "+FLAGS.SILENT (\\Deleted)").await?;
+        stream.try_collect::<Vec<_>>().await?;
+    }
+    if uidplus {
+        let stream = session.uid_expunge(&set).await?;
+        stream.try_collect::<Vec<_>>().await?;
+    }
+    Ok(())
+}
+
+/// Capped exponential back-off with a little jitter, so several gateways
+/// do not reconnect in lock-step.
+#[derive(Debug)]
+struct Backoff {
+    min: Duration,
+    max: Duration,
+    current: Duration,
+}
+
+impl Backoff {
+    fn new(min: Duration, max: Duration) -> Backoff {
+        Backoff {
+            min,
+            max,
+            current: min,
+        }
+    }
+
+    fn next_delay(&mut self) -> Duration {
+        let base = self.current;
+        self.current = (self.current * 2).min(self.max);
+        let jitter = rand::random::<f64>() * 0.2;
+        base.mul_f64(1.0 - jitter).max(Duration::from_millis(10))
+    }
+
+    fn reset(&mut self) {
+        self.current = self.min;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap_and_resets() {
+        let mut b = Backoff::new(Duration::from_millis(100), Duration::from_millis(800));
+        let delays: Vec<_> = (0..6).map(|_| b.next_delay()).collect();
+        assert!(delays[0] <= Duration::from_millis(100) && delays[0] >= Duration::from_millis(80));
+        assert!(delays[3] <= Duration::from_millis(800) && delays[3] >= Duration::from_millis(640));
+        assert!(delays[5] <= Duration::from_millis(800) && delays[5] >= Duration::from_millis(640));
+        b.reset();
+        assert!(b.next_delay() <= Duration::from_millis(100));
+    }
+
+    #[test]
+    fn idle_is_renewed_before_29_minutes() {
+        let o = WatchOptions::default();
+        assert!(o.idle_renew < Duration::from_secs(29 * 60));
+        assert!(o.idle_silence < o.idle_renew);
+    }
+}
