@@ -1,0 +1,468 @@
+//! Walking mail-parser's MIME tree into a [`ParsedMessage`]: header fields,
+//! text body, and the attachments (forwarded messages and zips included).
+
+use super::rfc2231::{self, RawHeader};
+use super::sniff::{self, Sniffed};
+use super::unzip::{self, Unpacked};
+use super::{
+    Attachment, AttachmentKind, HeaderField, Limits, Mailbox, OtherFile, ParsedMessage, Problem,
+    ReturnPath, SizeLimit, charset,
+};
+use mail_parser::{Address, HeaderValue, Message, MessageParser, MimeHeaders, PartType};
+use sha2::{Digest, Sha256};
+
+/// Reads `raw` as a mail message. Never fails and never panics: a broken
+/// message yields what could be read, with [`ParsedMessage::problems`]
+/// saying what could not.
+pub fn parse(raw: &[u8], limits: &Limits) -> ParsedMessage {
+    let result =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| parse_inner(raw, limits)));
+    match result {
+        Ok(parsed) => parsed,
+        Err(_) => {
+            let mut parsed = headers_only(raw);
+            parsed.problems.push(Problem::ParserPanicked);
+            parsed
+        }
+    }
+}
+
+fn parse_inner(raw: &[u8], limits: &Limits) -> ParsedMessage {
+    let too_large = raw.len() as u64 > limits.max_message_bytes;
+    let parser = MessageParser::default();
+    let message = if too_large {
+        parser.parse_headers(raw)
+    } else {
+        parser.parse(raw)
+    };
+    let Some(message) = message else {
+        let mut parsed = headers_only(raw);
+        parsed.problems.push(Problem::NotAMessage);
+        return parsed;
+    };
+    let root_header = message
+        .parts
+        .first()
+        .and_then(|p| raw.get(p.offset_header as usize..p.offset_body as usize))
+        .unwrap_or(raw);
+    let mut parsed = headers_only(root_header);
+    if too_large {
+        parsed.problems.push(Problem::MessageTooLarge {
+            size: raw.len() as u64,
+            limit: limits.max_message_bytes,
+        });
+    }
+    fill_from_mail_parser(&mut parsed, &message);
+    if !too_large {
+        parsed.text = body_text(&message);
+        let mut collector = Collector::new(limits);
+        collector.walk(&message, "", 0);
+        parsed.attachments = collector.attachments;
+        parsed.problems.extend(collector.problems);
+    }
+    parsed
+}
+
+/// What can be read from the raw header block alone.
+fn headers_only(raw: &[u8]) -> ParsedMessage {
+    let raw_headers = rfc2231::split_headers(raw);
+    let find = |name: &str| rfc2231::find(&raw_headers, name);
+    let subject = find("Subject").map(|h| rfc2231::decode_words(&h.value).0.trim().to_string());
+    let return_path = find("Return-Path").map(|h| {
+        let text = charset::guess(&h.value).0;
+        let addr = text
+            .trim()
+            .trim_start_matches('<')
+            .trim_end_matches('>')
+            .trim()
+            .to_string();
+        if addr.is_empty() {
+            ReturnPath::Null
+        } else {
+            ReturnPath::Address(addr)
+        }
+    });
+    let content_type = find("Content-Type")
+        .map(|h| rfc2231::parse_params(&h.value).0)
+        .filter(|t| !t.is_empty());
+    let message_id = find("Message-ID").and_then(|h| normalize_id(&charset::guess(&h.value).0));
+    let headers = raw_headers
+        .iter()
+        .map(|h| HeaderField {
+            name: h.name.clone(),
+            value: charset::guess(&h.value).0.trim().to_string(),
+        })
+        .collect();
+    ParsedMessage {
+        message_id,
+        from: None,
+        reply_to: None,
+        to: Vec::new(),
+        cc: Vec::new(),
+        subject,
+        date: None,
+        in_reply_to: Vec::new(),
+        references: Vec::new(),
+        return_path,
+        content_type,
+        headers,
+        text: String::new(),
+        attachments: Vec::new(),
+        problems: Vec::new(),
+    }
+}
+
+/// Addresses, ids and the date, from mail-parser's structured parse.
+fn fill_from_mail_parser(parsed: &mut ParsedMessage, message: &Message<'_>) {
+    parsed.from = message.from().and_then(first_mailbox);
+    if parsed.from.is_none() {
+        if let Some(raw) = parsed.header("From") {
+            parsed.problems.push(Problem::UnreadableFrom {
+                raw: raw.to_string(),
+            });
+        }
+    }
+    parsed.reply_to = message.reply_to().and_then(first_mailbox);
+    parsed.to = message.to().map(all_mailboxes).unwrap_or_default();
+    parsed.cc = message.cc().map(all_mailboxes).unwrap_or_default();
+    if let Some(id) = message.message_id().and_then(normalize_id) {
+        parsed.message_id = Some(id);
+    }
+    parsed.in_reply_to = id_list(message.in_reply_to());
+    parsed.references = id_list(message.references());
+    parsed.date = message
+        .date()
+        .and_then(|d| chrono::DateTime::parse_from_rfc3339(&d.to_rfc3339()).ok());
+}
+
+fn to_mailbox(addr: &mail_parser::Addr<'_>) -> Option<Mailbox> {
+    let address = addr.address()?.trim();
+    if address.is_empty() {
+        return None;
+    }
+    let name = addr
+        .name()
+        .map(|n| n.trim().to_string())
+        .filter(|n| !n.is_empty());
+    Some(Mailbox {
+        address: address.to_string(),
+        name,
+    })
+}
+
+fn first_mailbox(address: &Address<'_>) -> Option<Mailbox> {
+    address.iter().find_map(to_mailbox)
+}
+
+fn all_mailboxes(address: &Address<'_>) -> Vec<Mailbox> {
+    address.iter().filter_map(to_mailbox).collect()
+}
+
+/// A message id without brackets or whitespace; None when empty or absurd.
+fn normalize_id(id: &str) -> Option<String> {
+    let id = id
+        .trim()
+        .trim_start_matches('<')
+        .trim_end_matches('>')
+        .trim();
+    let ok = !id.is_empty()
+        && id.len() <= 998
+        && !id.chars().any(|c| c.is_whitespace() || c.is_control());
+    ok.then(|| id.to_string())
+}
+
+fn id_list(value: &HeaderValue<'_>) -> Vec<String> {
+    match value {
+        HeaderValue::Text(t) => normalize_id(t).into_iter().collect(),
+        HeaderValue::TextList(list) => list.iter().filter_map(|t| normalize_id(t)).collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn body_text(message: &Message<'_>) -> String {
+    (0..message.text_body_count())
+        .filter_map(|i| message.body_text(i))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Collects attachments while walking nested messages and zips, counting
+/// what was unpacked.
+struct Collector<'l> {
+    limits: &'l Limits,
+    attachments: Vec<Attachment>,
+    problems: Vec<Problem>,
+    unpack_budget: u64,
+    full: bool,
+}
+
+/// How an attachment was found, before its content is looked at.
+struct Found {
+    filename: Option<String>,
+    declared_type: Option<String>,
+    path: String,
+    is_inline: bool,
+}
+
+impl<'l> Collector<'l> {
+    fn new(limits: &'l Limits) -> Self {
+        Collector {
+            limits,
+            attachments: Vec::new(),
+            problems: Vec::new(),
+            unpack_budget: limits.max_unpacked_bytes,
+            full: false,
+        }
+    }
+
+    /// Visits the attachments of `message` (a top-level or forwarded one).
+    fn walk(&mut self, message: &Message<'_>, prefix: &str, depth: usize) {
+        let raw = message.raw_message.as_ref();
+        for (n, &id) in message.attachments.iter().enumerate() {
+            let Some(part) = message.parts.get(id as usize) else {
+                continue;
+            };
+            let header_bytes = raw
+                .get(part.offset_header as usize..part.offset_body as usize)
+                .unwrap_or_default();
+            let headers = rfc2231::split_headers(header_bytes);
+            let (declared, ct_params) = param_header(&headers, "Content-Type");
+            let (disposition, cd_params) = param_header(&headers, "Content-Disposition");
+            let decoded = rfc2231::param_text(&cd_params, "filename")
+                .or_else(|| rfc2231::param_text(&ct_params, "name"))
+                .or_else(|| part.attachment_name().map(|n| (n.to_string(), false)));
+            let filename = decoded.as_ref().and_then(|(name, _)| clean_filename(name));
+            let is_message = matches!(part.body, PartType::Message(_));
+            let default_name = if is_message {
+                "forwarded.eml".to_string()
+            } else {
+                format!("attachment-{}", n + 1)
+            };
+            let path = join(prefix, filename.as_deref().unwrap_or(&default_name));
+            if decoded.is_some_and(|(_, garbled)| garbled) {
+                self.problems
+                    .push(Problem::GarbledFilename { path: path.clone() });
+            }
+            if part.is_encoding_problem {
+                self.problems
+                    .push(Problem::DamagedPart { path: path.clone() });
+            }
+            let in_related = parent_is_related(message, id);
+            let is_inline = disposition != "attachment"
+                && (rfc2231::find(&headers, "Content-ID").is_some() || in_related);
+            let found = Found {
+                filename,
+                declared_type: (!declared.is_empty()).then_some(declared),
+                path,
+                is_inline,
+            };
+            match &part.body {
+                PartType::Message(nested) => {
+                    if depth + 1 > self.limits.max_depth {
+                        self.problems.push(Problem::TooDeep { path: found.path });
+                        continue;
+                    }
+                    self.walk(nested, &found.path, depth + 1);
+                }
+                PartType::Text(_) | PartType::Html(_) => {
+                    // mail-parser converted the text to UTF-8; the file's own
+                    // bytes are the transfer-decoded raw body.
+                    let body = raw
+                        .get(part.offset_body as usize..part.offset_end as usize)
+                        .unwrap_or_default();
+                    let cte = rfc2231::find(&headers, "Content-Transfer-Encoding")
+                        .map(|h| {
+                            String::from_utf8_lossy(&h.value)
+                                .trim()
+                                .to_ascii_lowercase()
+                        })
+                        .unwrap_or_default();
+                    self.add(found, transfer_decode(body, &cte), depth);
+                }
+                _ => self.add(found, part.contents().to_vec(), depth),
+            }
+        }
+    }
+
+    /// Classifies one file by content and lists it (a zip with its members).
+    fn add(&mut self, found: Found, bytes: Vec<u8>, depth: usize) {
+        if self.attachments.len() >= self.limits.max_attachments {
+            if !self.full {
+                self.full = true;
+                self.problems.push(Problem::TooManyAttachments {
+                    limit: self.limits.max_attachments,
+                });
+            }
+            return;
+        }
+        let size = bytes.len() as u64;
+        if size > self.limits.max_attachment_bytes {
+            let kind = AttachmentKind::TooLarge(SizeLimit::File {
+                size,
+                limit: self.limits.max_attachment_bytes,
+            });
+            self.push(found, bytes, kind);
+            return;
+        }
+        let kind = match sniff::sniff(
+            &bytes,
+            found.declared_type.as_deref(),
+            found.filename.as_deref(),
+        ) {
+            Sniffed::Sheet(format) => AttachmentKind::Sheet(format),
+            Sniffed::EncryptedOffice => AttachmentKind::EncryptedOffice,
+            Sniffed::Other(other) => AttachmentKind::Other(other),
+            Sniffed::PlainZip => return self.add_zip(found, bytes, depth),
+        };
+        self.push(found, bytes, kind);
+    }
+
+    fn add_zip(&mut self, found: Found, bytes: Vec<u8>, depth: usize) {
+        if depth + 1 > self.limits.max_depth {
+            self.problems.push(Problem::TooDeep {
+                path: found.path.clone(),
+            });
+            let kind = AttachmentKind::TooLarge(SizeLimit::TooDeep {
+                limit: self.limits.max_depth as u64,
+            });
+            return self.push(found, bytes, kind);
+        }
+        let limits = self.limits;
+        let unpacked = unzip::unpack(
+            &bytes,
+            limits.max_zip_entries,
+            limits.max_attachment_bytes,
+            &mut self.unpack_budget,
+        );
+        let members = match unpacked {
+            Unpacked::Members(members) => members,
+            Unpacked::Encrypted => return self.push(found, bytes, AttachmentKind::EncryptedZip),
+            Unpacked::TooLarge(limit) => {
+                return self.push(found, bytes, AttachmentKind::TooLarge(limit));
+            }
+            Unpacked::Damaged(reason) => {
+                self.problems.push(Problem::DamagedArchive {
+                    path: found.path.clone(),
+                    reason,
+                });
+                return self.push(
+                    found,
+                    bytes,
+                    AttachmentKind::Other(OtherFile::DamagedArchive),
+                );
+            }
+        };
+        let prefix = found.path.clone();
+        self.push(
+            found,
+            bytes,
+            AttachmentKind::Zip {
+                members: members.len(),
+            },
+        );
+        for member in members {
+            let filename = clean_filename(&member.name);
+            let path = join(&prefix, member.name.trim_start_matches(['/', '\\']));
+            let found = Found {
+                filename,
+                declared_type: None,
+                path,
+                is_inline: false,
+            };
+            self.add(found, member.bytes, depth + 1);
+        }
+    }
+
+    fn push(&mut self, found: Found, bytes: Vec<u8>, kind: AttachmentKind) {
+        let sha256 = hex::encode(Sha256::digest(&bytes));
+        self.attachments.push(Attachment {
+            filename: found.filename,
+            declared_type: found.declared_type,
+            size: bytes.len() as u64,
+            sha256,
+            bytes,
+            kind,
+            path: found.path,
+            is_inline: found.is_inline,
+        });
+    }
+}
+
+/// A structured header's leading token and parameters (empty when absent).
+fn param_header(headers: &[RawHeader], name: &str) -> (String, Vec<rfc2231::Param>) {
+    rfc2231::find(headers, name)
+        .map(|h| rfc2231::parse_params(&h.value))
+        .unwrap_or_default()
+}
+
+/// True when part `id` sits directly in a multipart/related part.
+fn parent_is_related(message: &Message<'_>, id: u32) -> bool {
+    message.parts.iter().any(|p| {
+        p.sub_parts().is_some_and(|subs| subs.contains(&id))
+            && p.content_type().is_some_and(|ct| {
+                ct.ctype().eq_ignore_ascii_case("multipart")
+                    && ct
+                        .subtype()
+                        .is_some_and(|s| s.eq_ignore_ascii_case("related"))
+            })
+    })
+}
+
+/// The base name of a decoded file name, control characters removed.
+fn clean_filename(name: &str) -> Option<String> {
+    let base = name.rsplit(['/', '\\']).next().unwrap_or(name);
+    let clean: String = base.chars().filter(|c| !c.is_control()).collect();
+    let clean = clean.trim();
+    (!clean.is_empty()).then(|| clean.to_string())
+}
+
+fn join(prefix: &str, name: &str) -> String {
+    if prefix.is_empty() {
+        name.to_string()
+    } else {
+        format!("{prefix}/{name}")
+    }
+}
+
+/// Undoes a Content-Transfer-Encoding (base64, quoted-printable; others are
+/// taken as they are).
+fn transfer_decode(body: &[u8], cte: &str) -> Vec<u8> {
+    match cte {
+        "base64" => rfc2231::base64_lenient(body).unwrap_or_default(),
+        "quoted-printable" => quoted_printable(body),
+        _ => body.to_vec(),
+    }
+}
+
+fn quoted_printable(body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(body.len());
+    let mut i = 0;
+    while i < body.len() {
+        if body[i] == b'=' {
+            match body.get(i + 1..i + 3) {
+                Some(b"\r\n") => {
+                    i += 3;
+                    continue;
+                }
+                Some([b'\n', ..]) => {
+                    i += 2;
+                    continue;
+                }
+                Some(pair) => {
+                    if let Some(byte) = std::str::from_utf8(pair)
+                        .ok()
+                        .and_then(|s| u8::from_str_radix(s, 16).ok())
+                    {
+                        out.push(byte);
+                        i += 3;
+                        continue;
+                    }
+                }
+                None => {}
+            }
+        }
+        out.push(body[i]);
+        i += 1;
+    }
+    out
+}
