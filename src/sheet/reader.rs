@@ -332,7 +332,7 @@ fn load_grids(format: Format, bytes: &[u8]) -> Result<Vec<(String, Grid)>, ReadE
         Format::Ods => load_ods(bytes)?,
     };
     for (_, grid) in &mut grids {
-        evaluate_missing_formulas(grid);
+        evaluate_formulas(grid);
     }
     Ok(grids)
 }
@@ -579,17 +579,18 @@ fn render_iso_date(s: &str) -> String {
     }
 }
 
-/// Fills the text of formula cells that carry no cached value, when the
-/// formula is a simple sum (`E31+F31`, `SUM(E31:F31)`, `SUM(E31,F31)`).
-/// Other formulas keep an empty text; validation reports them.
-fn evaluate_missing_formulas(grid: &mut Grid) {
-    let missing: Vec<((u32, u32), String)> = grid
+/// Gives formula cells the value Excel would show. A simple sum
+/// (`E31+F31`, `SUM(E31:F31)`, `SUM(E31,F31)`) is computed from the sheet's
+/// values, even over a cached value: some writers cache `0` for every
+/// formula, and Excel recomputes on opening anyway. Other formulas keep their
+/// cached value, or an empty text that validation reports.
+fn evaluate_formulas(grid: &mut Grid) {
+    let formulas: Vec<((u32, u32), String)> = grid
         .cells
         .iter()
-        .filter(|(_, c)| c.text.trim().is_empty())
         .filter_map(|(pos, c)| c.formula.clone().map(|f| (*pos, f)))
         .collect();
-    for (pos, formula) in missing {
+    for (pos, formula) in formulas {
         if let Some(sum) = evaluate_sum(&formula, grid)
             && let Some(cell) = grid.cells.get_mut(&pos)
         {
