@@ -1,1 +1,682 @@
-//! outbox (being written).
+//! The outbox: every mail we send (replies, 内示) is first a row in the
+//! database, written in the same transaction as whatever caused it, and a
+//! [`Sender`] delivers the rows with retries and exponential back-off.
+//!
+//! Delivery goes through lettre, either to an SMTP relay (`[smtp]` in the
+//! configuration: plain, STARTTLS or implicit TLS, optional AUTH) or, by
+//! default, into a directory of `.eml` files (`<data_dir>/outbox`), each
+//! written atomically under a name fixed by its row id, so a repeated attempt
+//! rewrites the same file instead of adding one.
+//!
+//! An SMTP outage only delays mail: temporary failures (4xx, connection
+//! refused, timeouts) are retried with back-off until
+//! [`RetryPolicy::give_up_after`]; a permanent 5xx is recorded as `failed`
+//! and never retried. Several senders may share one database: a row is
+//! claimed (`claimed_by`, `claimed_until`) before it is sent, with
+//! `FOR UPDATE SKIP LOCKED` on PostgreSQL and SQLite's single writer lock.
+
+use crate::config::{Settings, SmtpConfig, Tls};
+use crate::pipeline::Shutdown;
+use crate::queue::db::{Backend, Db, now_text, parse_time, time_text};
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use lettre::address::Envelope;
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Certificate, Tls as LettreTls, TlsParameters};
+use lettre::{Address, AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+use sqlx::{AnyConnection, Row};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// What kind of mail a row is; stored in `outbox.kind`.
+pub mod kind {
+    /// An automatic answer to a received message.
+    pub const REPLY: &str = "reply";
+    /// A 内示 (decision notice) written from the web UI.
+    pub const NAIJI: &str = "naiji";
+}
+
+/// A mail ready to be queued: the envelope and the complete message bytes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutgoingMail {
+    /// What it is ([`kind::REPLY`], [`kind::NAIJI`], …).
+    pub kind: String,
+    /// The `mail_messages` row it answers, when it is a reply.
+    pub mail_message_id: Option<i64>,
+    /// The envelope sender (MAIL FROM).
+    pub envelope_from: String,
+    /// The one envelope recipient (RCPT TO).
+    pub recipient: String,
+    /// The subject, decoded, for listings.
+    pub subject: String,
+    /// The Message-ID without angle brackets, for listings and threading.
+    pub message_id: String,
+    /// The RFC 5322 message as it will be sent.
+    pub raw: Vec<u8>,
+}
+
+impl OutgoingMail {
+    /// Takes the envelope, subject and Message-ID from a message built with
+    /// lettre's builder (its first To address is the recipient).
+    pub fn from_message(
+        kind: &str,
+        mail_message_id: Option<i64>,
+        subject: &str,
+        message: &lettre::Message,
+    ) -> anyhow::Result<OutgoingMail> {
+        let envelope = message.envelope();
+        let recipient = envelope
+            .to()
+            .first()
+            .context("the message has no recipient")?
+            .to_string();
+        let envelope_from = envelope.from().map(|a| a.to_string()).unwrap_or_default();
+        let message_id = message
+            .headers()
+            .get_raw("Message-ID")
+            .map(|v| {
+                v.trim()
+                    .trim_start_matches('<')
+                    .trim_end_matches('>')
+                    .to_string()
+            })
+            .unwrap_or_default();
+        Ok(OutgoingMail {
+            kind: kind.to_string(),
+            mail_message_id,
+            envelope_from,
+            recipient,
+            subject: subject.to_string(),
+            message_id,
+            raw: message.formatted(),
+        })
+    }
+}
+
+/// Queues `mail` for delivery as soon as possible, inside the caller's
+/// transaction (pass `&mut *tx`), and returns the row id.
+pub async fn enqueue(conn: &mut AnyConnection, mail: &OutgoingMail) -> anyhow::Result<i64> {
+    let now = now_text();
+    let row = sqlx::query(
+        "INSERT INTO outbox (kind, mail_message_id, envelope_from, recipient, subject, message_id, raw, \
+         status, attempts, next_attempt_at, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 'queued', 0, $8, $8) RETURNING id",
+    )
+    .bind(&mail.kind)
+    .bind(mail.mail_message_id)
+    .bind(&mail.envelope_from)
+    .bind(&mail.recipient)
+    .bind(&mail.subject)
+    .bind(&mail.message_id)
+    .bind(mail.raw.clone())
+    .bind(&now)
+    .fetch_one(&mut *conn)
+    .await
+    .with_context(|| format!("cannot queue mail to {}", mail.recipient))?;
+    row.try_get::<i64, _>(0)
+        .context("cannot read the new outbox id")
+}
+
+/// Replies of `kind` queued to `recipient` since `since`, for the rate limit.
+pub async fn count_since(
+    conn: &mut AnyConnection,
+    kind: &str,
+    recipient: &str,
+    since: DateTime<Utc>,
+) -> anyhow::Result<i64> {
+    let row = sqlx::query(
+        "SELECT COUNT(*) FROM outbox WHERE kind = $1 AND recipient = $2 AND created_at >= $3",
+    )
+    .bind(kind)
+    .bind(recipient)
+    .bind(time_text(since))
+    .fetch_one(&mut *conn)
+    .await
+    .context("cannot count recent replies")?;
+    row.try_get::<i64, _>(0)
+        .context("cannot read the reply count")
+}
+
+/// Where a row stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    /// Waiting for its (next) attempt.
+    Queued,
+    /// Accepted by the relay or written to the directory.
+    Sent,
+    /// Refused permanently, or retried until [`RetryPolicy::give_up_after`].
+    Failed,
+}
+
+impl Status {
+    /// The word stored in `outbox.status`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Queued => "queued",
+            Status::Sent => "sent",
+            Status::Failed => "failed",
+        }
+    }
+
+    /// Reads the stored word.
+    pub fn parse(s: &str) -> Option<Status> {
+        match s {
+            "queued" => Some(Status::Queued),
+            "sent" => Some(Status::Sent),
+            "failed" => Some(Status::Failed),
+            _ => None,
+        }
+    }
+}
+
+/// One outbox row, for listings and tests.
+#[derive(Clone, Debug)]
+pub struct Entry {
+    /// Row id.
+    pub id: i64,
+    /// [`kind::REPLY`], [`kind::NAIJI`], …
+    pub kind: String,
+    /// The message answered.
+    pub mail_message_id: Option<i64>,
+    /// RCPT TO.
+    pub recipient: String,
+    /// Decoded subject.
+    pub subject: String,
+    /// Message-ID without brackets.
+    pub message_id: String,
+    /// Where it stands.
+    pub status: Status,
+    /// Attempts made so far.
+    pub attempts: i64,
+    /// When the next attempt is due.
+    pub next_attempt_at: DateTime<Utc>,
+    /// The last answer of the relay (or the error), for staff.
+    pub last_response: String,
+    /// When it was delivered.
+    pub sent_at: Option<DateTime<Utc>>,
+}
+
+/// Every row, oldest first (tests, the CLI and the web UI's mail log).
+pub async fn list(conn: &mut AnyConnection) -> anyhow::Result<Vec<Entry>> {
+    let rows = sqlx::query(
+        "SELECT id, kind, mail_message_id, recipient, subject, message_id, status, attempts, \
+         next_attempt_at, last_response, sent_at FROM outbox ORDER BY id",
+    )
+    .fetch_all(&mut *conn)
+    .await
+    .context("cannot list the outbox")?;
+    rows.iter().map(entry_from_row).collect()
+}
+
+fn entry_from_row(r: &sqlx::any::AnyRow) -> anyhow::Result<Entry> {
+    let status: String = r.try_get("status")?;
+    let sent_at: Option<String> = r.try_get("sent_at")?;
+    Ok(Entry {
+        id: r.try_get("id")?,
+        kind: r.try_get("kind")?,
+        mail_message_id: r.try_get("mail_message_id")?,
+        recipient: r.try_get("recipient")?,
+        subject: r.try_get("subject")?,
+        message_id: r.try_get("message_id")?,
+        status: Status::parse(&status)
+            .with_context(|| format!("unknown outbox status {status:?}"))?,
+        attempts: r.try_get("attempts")?,
+        next_attempt_at: parse_time(&r.try_get::<String, _>("next_attempt_at")?)?,
+        last_response: r.try_get("last_response")?,
+        sent_at: sent_at.as_deref().map(parse_time).transpose()?,
+    })
+}
+
+/// The raw bytes of row `id` as queued.
+pub async fn raw(conn: &mut AnyConnection, id: i64) -> anyhow::Result<Option<Vec<u8>>> {
+    let row = sqlx::query("SELECT raw FROM outbox WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await
+        .context("cannot read an outbox row")?;
+    row.map(|r| r.try_get::<Vec<u8>, _>(0))
+        .transpose()
+        .context("cannot decode an outbox row")
+}
+
+/// How delivery is retried.
+#[derive(Clone, Debug)]
+pub struct RetryPolicy {
+    /// Wait after the first temporary failure; doubled each time.
+    pub first_delay: Duration,
+    /// The longest wait between attempts.
+    pub max_delay: Duration,
+    /// A row still undelivered this long after it was queued is failed.
+    pub give_up_after: Duration,
+    /// How long a claim holds before another sender may take the row
+    /// (longer than any single attempt can take).
+    pub claim_for: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            first_delay: Duration::from_secs(30),
+            max_delay: Duration::from_secs(30 * 60),
+            give_up_after: Duration::from_secs(5 * 24 * 3600),
+            claim_for: Duration::from_secs(10 * 60),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The wait after the `attempts`-th failed attempt (1-based).
+    pub fn delay(&self, attempts: i64) -> Duration {
+        let exp = u32::try_from(attempts.saturating_sub(1).clamp(0, 20)).unwrap_or(20);
+        self.first_delay
+            .saturating_mul(2u32.saturating_pow(exp))
+            .min(self.max_delay)
+    }
+}
+
+/// How mail leaves: an SMTP relay or a directory of `.eml` files.
+pub enum Transport {
+    /// Write each message to `<dir>/<id>.eml` (atomically).
+    Directory(PathBuf),
+    /// Send through this relay.
+    Smtp(Box<AsyncSmtpTransport<Tokio1Executor>>),
+}
+
+impl std::fmt::Debug for Transport {
+    // By hand: the SMTP transport holds the credentials.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Transport::Directory(dir) => write!(f, "Directory({})", dir.display()),
+            Transport::Smtp(_) => f.write_str("Smtp(..)"),
+        }
+    }
+}
+
+impl Transport {
+    /// The transport the configuration asks for: `[smtp]` when present,
+    /// else the directory `<data_dir>/outbox`.
+    pub fn from_settings(settings: &Settings) -> anyhow::Result<Transport> {
+        match &settings.config.smtp {
+            Some(smtp) => Transport::smtp(smtp),
+            None => Ok(Transport::Directory(settings.data_dir.join("outbox"))),
+        }
+    }
+
+    /// An SMTP transport for `[smtp]`. The password is read here (file or
+    /// environment variable) and never logged.
+    pub fn smtp(config: &SmtpConfig) -> anyhow::Result<Transport> {
+        let port = config.port.unwrap_or(match config.tls {
+            Tls::Implicit => 465,
+            Tls::Starttls => 587,
+            Tls::None => 25,
+        });
+        let mut builder =
+            AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(config.host.clone())
+                .port(port)
+                .timeout(Some(Duration::from_secs(config.timeout_secs.unwrap_or(30))));
+        if config.tls != Tls::None {
+            let mut params = TlsParameters::builder(config.host.clone());
+            if let Some(ca) = &config.ca_file {
+                let pem = std::fs::read(ca)
+                    .with_context(|| format!("cannot read smtp.ca_file {}", ca.display()))?;
+                let cert = Certificate::from_pem(&pem).with_context(|| {
+                    format!("smtp.ca_file {} is not a PEM certificate", ca.display())
+                })?;
+                params = params.add_root_certificate(cert);
+            }
+            let params = params
+                .build_rustls()
+                .context("cannot set up TLS for SMTP")?;
+            builder = builder.tls(match config.tls {
+                Tls::Implicit => LettreTls::Wrapper(params),
+                _ => LettreTls::Required(params),
+            });
+        }
+        if let Some(user) = &config.user {
+            let password = read_secret(
+                config.password_file.as_deref(),
+                config.password_env.as_deref(),
+            )
+            .context("smtp: a user is configured but no password")?;
+            builder = builder.credentials(Credentials::new(user.clone(), password));
+        }
+        Ok(Transport::Smtp(Box::new(builder.build())))
+    }
+
+    async fn deliver(&self, row: &Claimed) -> Attempt {
+        match self {
+            Transport::Directory(dir) => match write_eml(dir, row.id, &row.raw).await {
+                Ok(path) => Attempt::Sent(format!("written {}", path.display())),
+                // A full or read-only disk is an outage like any other.
+                Err(e) => Attempt::Temporary(format!("{e:#}")),
+            },
+            Transport::Smtp(smtp) => {
+                let envelope = match envelope(&row.envelope_from, &row.recipient) {
+                    Ok(e) => e,
+                    Err(e) => return Attempt::Permanent(format!("{e:#}")),
+                };
+                match smtp.send_raw(&envelope, trim_final_crlf(&row.raw)).await {
+                    Ok(resp) => Attempt::Sent(format!(
+                        "{} {}",
+                        resp.code(),
+                        resp.message().collect::<Vec<_>>().join(" ")
+                    )),
+                    Err(e) if e.is_permanent() => Attempt::Permanent(e.to_string()),
+                    Err(e) => Attempt::Temporary(e.to_string()),
+                }
+            }
+        }
+    }
+}
+
+/// lettre appends `\r\n.\r\n` itself; a message already ending in CRLF
+/// would gain an empty line.
+fn trim_final_crlf(raw: &[u8]) -> &[u8] {
+    raw.strip_suffix(b"\r\n").unwrap_or(raw)
+}
+
+fn envelope(from: &str, to: &str) -> anyhow::Result<Envelope> {
+    let from: Option<Address> = if from.is_empty() {
+        None
+    } else {
+        Some(
+            from.parse()
+                .with_context(|| format!("bad envelope sender {from:?}"))?,
+        )
+    };
+    let to: Address = to
+        .parse()
+        .with_context(|| format!("bad recipient address {to:?}"))?;
+    Envelope::new(from, vec![to]).context("bad envelope")
+}
+
+/// A password from a file (trailing newline dropped) or an environment
+/// variable.
+pub fn read_secret(file: Option<&Path>, env: Option<&str>) -> anyhow::Result<String> {
+    if let Some(path) = file {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read password file {}", path.display()))?;
+        return Ok(text.trim_end_matches(['\r', '\n']).to_string());
+    }
+    if let Some(var) = env {
+        return std::env::var(var)
+            .with_context(|| format!("environment variable {var} is not set"));
+    }
+    anyhow::bail!("neither password_file nor password_env is set")
+}
+
+/// Writes `raw` to `<dir>/<id>.eml` through a temporary file and a rename,
+/// so a reader never sees half a message and a repeat overwrites.
+async fn write_eml(dir: &Path, id: i64, raw: &[u8]) -> anyhow::Result<PathBuf> {
+    let dir = dir.to_path_buf();
+    let raw = raw.to_vec();
+    tokio::task::spawn_blocking(move || {
+        use std::io::Write;
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create outbox directory {}", dir.display()))?;
+        let path = dir.join(format!("{id:08}.eml"));
+        let tmp = dir.join(format!(".{id:08}.eml.tmp"));
+        let mut file = std::fs::File::create(&tmp)
+            .with_context(|| format!("cannot write {}", tmp.display()))?;
+        file.write_all(&raw)
+            .and_then(|_| file.sync_all())
+            .with_context(|| format!("cannot write {}", tmp.display()))?;
+        std::fs::rename(&tmp, &path)
+            .with_context(|| format!("cannot rename {} to {}", tmp.display(), path.display()))?;
+        Ok(path)
+    })
+    .await
+    .context("the outbox writer stopped")?
+}
+
+/// The result of one delivery attempt.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Attempt {
+    /// Delivered; the relay's answer.
+    Sent(String),
+    /// Try again later.
+    Temporary(String),
+    /// Never try again (5xx, an impossible address).
+    Permanent(String),
+}
+
+/// A row claimed for delivery.
+struct Claimed {
+    id: i64,
+    envelope_from: String,
+    recipient: String,
+    raw: Vec<u8>,
+    attempts: i64,
+    created_at: DateTime<Utc>,
+}
+
+/// What one pass of the sender did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Report {
+    /// Rows delivered.
+    pub sent: usize,
+    /// Rows that failed temporarily and were rescheduled.
+    pub deferred: usize,
+    /// Rows failed for good.
+    pub failed: usize,
+}
+
+/// Delivers due outbox rows.
+#[derive(Debug)]
+pub struct Sender {
+    db: Db,
+    transport: Transport,
+    policy: RetryPolicy,
+    worker: String,
+    idle_wait: Duration,
+}
+
+impl Sender {
+    /// A sender over `db` with the default [`RetryPolicy`]. `worker` names
+    /// this process in claims (host and pid are a good choice).
+    pub fn new(db: Db, transport: Transport) -> Sender {
+        Sender {
+            db,
+            transport,
+            policy: RetryPolicy::default(),
+            worker: format!("{}-{}", hostname(), std::process::id()),
+            idle_wait: Duration::from_millis(500),
+        }
+    }
+
+    /// Replaces the retry policy (tests use short delays).
+    pub fn with_policy(mut self, policy: RetryPolicy) -> Sender {
+        self.policy = policy;
+        self
+    }
+
+    /// How long [`Sender::run`] sleeps when nothing is due.
+    pub fn with_idle_wait(mut self, wait: Duration) -> Sender {
+        self.idle_wait = wait;
+        self
+    }
+
+    /// One pass: every row due now is attempted once (rows rescheduled
+    /// during the pass are not due again until their delay has passed).
+    pub async fn run_once(&self) -> anyhow::Result<Report> {
+        let mut report = Report::default();
+        let mut seen = std::collections::HashSet::new();
+        while let Some(row) = self.claim().await? {
+            if !seen.insert(row.id) {
+                // Rescheduled with no delay (e.g. a zero policy): leave it for the next pass.
+                self.release(row.id).await?;
+                break;
+            }
+            let attempt = self.transport.deliver(&row).await;
+            self.record(&row, &attempt, &mut report).await?;
+        }
+        Ok(report)
+    }
+
+    /// Delivers everything due now (one pass); used by `ingest` before it
+    /// exits.
+    pub async fn deliver_due(&self) -> anyhow::Result<Report> {
+        self.run_once().await
+    }
+
+    /// Runs passes until `shutdown`, sleeping when nothing is due. A failed
+    /// pass (database down) is logged and retried.
+    pub async fn run(&self, mut shutdown: Shutdown) -> anyhow::Result<()> {
+        while !shutdown.is_triggered() {
+            match self.run_once().await {
+                Ok(r) if r.sent + r.deferred + r.failed > 0 => {
+                    tracing::info!(
+                        sent = r.sent,
+                        deferred = r.deferred,
+                        failed = r.failed,
+                        "outbox pass"
+                    );
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!("outbox pass failed: {e:#}"),
+            }
+            shutdown.sleep(self.idle_wait).await;
+        }
+        Ok(())
+    }
+
+    async fn claim(&self) -> anyhow::Result<Option<Claimed>> {
+        let now = Utc::now();
+        let until = now
+            + chrono::Duration::from_std(self.policy.claim_for)
+                .unwrap_or(chrono::Duration::minutes(10));
+        let lock = match self.db.backend() {
+            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+            Backend::Sqlite => "",
+        };
+        let sql = format!(
+            "UPDATE outbox SET claimed_by = $1, claimed_until = $2, attempts = attempts + 1 \
+             WHERE id = (SELECT id FROM outbox WHERE status = 'queued' AND next_attempt_at <= $3 \
+             AND (claimed_until IS NULL OR claimed_until < $3) ORDER BY next_attempt_at, id LIMIT 1{lock}) \
+             AND status = 'queued' \
+             RETURNING id, envelope_from, recipient, raw, attempts, created_at"
+        );
+        let mut tx = self.db.begin().await?;
+        let row = sqlx::query(&sql)
+            .bind(&self.worker)
+            .bind(time_text(until))
+            .bind(time_text(now))
+            .fetch_optional(&mut *tx)
+            .await
+            .context("cannot claim an outbox row")?;
+        tx.commit().await.context("cannot commit an outbox claim")?;
+        let Some(r) = row else { return Ok(None) };
+        Ok(Some(Claimed {
+            id: r.try_get("id")?,
+            envelope_from: r.try_get("envelope_from")?,
+            recipient: r.try_get("recipient")?,
+            raw: r.try_get("raw")?,
+            attempts: r.try_get("attempts")?,
+            created_at: parse_time(&r.try_get::<String, _>("created_at")?)?,
+        }))
+    }
+
+    async fn release(&self, id: i64) -> anyhow::Result<()> {
+        sqlx::query("UPDATE outbox SET claimed_by = NULL, claimed_until = NULL, attempts = attempts - 1 WHERE id = $1 AND claimed_by = $2")
+            .bind(id)
+            .bind(&self.worker)
+            .execute(self.db.pool())
+            .await
+            .context("cannot release an outbox claim")?;
+        Ok(())
+    }
+
+    async fn record(
+        &self,
+        row: &Claimed,
+        attempt: &Attempt,
+        report: &mut Report,
+    ) -> anyhow::Result<()> {
+        let now = Utc::now();
+        let (status, response, next) = match attempt {
+            Attempt::Sent(resp) => {
+                report.sent += 1;
+                tracing::info!(id = row.id, to = %row.recipient, "mail delivered: {resp}");
+                (Status::Sent, resp.clone(), now)
+            }
+            Attempt::Permanent(resp) => {
+                report.failed += 1;
+                tracing::warn!(id = row.id, to = %row.recipient, "mail refused for good: {resp}");
+                (Status::Failed, resp.clone(), now)
+            }
+            Attempt::Temporary(resp) => {
+                let age = (now - row.created_at).to_std().unwrap_or_default();
+                if age >= self.policy.give_up_after {
+                    report.failed += 1;
+                    tracing::warn!(id = row.id, to = %row.recipient, "mail given up after {} attempts: {resp}", row.attempts);
+                    (
+                        Status::Failed,
+                        format!("{resp} (gave up after {} attempts)", row.attempts),
+                        now,
+                    )
+                } else {
+                    report.deferred += 1;
+                    let delay = self.policy.delay(row.attempts);
+                    tracing::info!(id = row.id, to = %row.recipient, "mail deferred {delay:?}: {resp}");
+                    (
+                        Status::Queued,
+                        resp.clone(),
+                        now + chrono::Duration::from_std(delay)
+                            .unwrap_or(chrono::Duration::minutes(30)),
+                    )
+                }
+            }
+        };
+        let sent_at = (status == Status::Sent).then(|| time_text(now));
+        sqlx::query(
+            "UPDATE outbox SET status = $1, last_response = $2, next_attempt_at = $3, sent_at = $4, \
+             claimed_by = NULL, claimed_until = NULL WHERE id = $5",
+        )
+        .bind(status.as_str())
+        .bind(truncate(&response, 2000))
+        .bind(time_text(next))
+        .bind(sent_at)
+        .bind(row.id)
+        .execute(self.db.pool())
+        .await
+        .with_context(|| format!("cannot record the delivery of outbox row {}", row.id))?;
+        Ok(())
+    }
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    s.chars().take(max).collect()
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .map(|s| s.trim().to_string())
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "localhost".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn back_off_doubles_up_to_the_cap() {
+        let p = RetryPolicy {
+            first_delay: Duration::from_secs(30),
+            max_delay: Duration::from_secs(300),
+            ..RetryPolicy::default()
+        };
+        assert_eq!(p.delay(1), Duration::from_secs(30));
+        assert_eq!(p.delay(2), Duration::from_secs(60));
+        assert_eq!(p.delay(4), Duration::from_secs(240));
+        assert_eq!(p.delay(5), Duration::from_secs(300));
+        assert_eq!(p.delay(500), Duration::from_secs(300));
+    }
+
+    #[test]
+    fn a_final_crlf_is_left_to_lettre() {
+        assert_eq!(trim_final_crlf(b"a\r\n\r\nbody\r\n"), b"a\r\n\r\nbody");
+        assert_eq!(trim_final_crlf(b"body"), b"body");
+    }
+}

@@ -1,0 +1,263 @@
+//! The Maildir source: `<data_dir>/inbox` with `new/`, `cur/` and `tmp/`,
+//! the embedded default inbox. A real MTA (or `scripts/demo.sh`) delivers
+//! into `new/`; the worker processes each file through
+//! [`Intake::process`] and then moves it to `cur/` with the `S` (seen) flag.
+//! Nothing is ever deleted.
+//!
+//! The receipt time is the file's modification time, which is when the MTA
+//! finished delivering it. A crash between the database commit and the move
+//! is harmless: the file is processed again on restart and the
+//! Message-ID + SHA-256 key turns that into [`Disposition::AlreadyProcessed`].
+
+use crate::pipeline::{Disposition, Intake, IntakeError, Outcome, Shutdown};
+use anyhow::Context;
+use chrono::{DateTime, FixedOffset, Utc};
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime};
+
+/// A Maildir on disk.
+#[derive(Clone, Debug)]
+pub struct Maildir {
+    root: PathBuf,
+}
+
+impl Maildir {
+    /// Opens the Maildir at `root`, creating `cur/`, `new/` and `tmp/`.
+    pub fn open(root: &Path) -> anyhow::Result<Maildir> {
+        for sub in ["cur", "new", "tmp"] {
+            let dir = root.join(sub);
+            std::fs::create_dir_all(&dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+        }
+        Ok(Maildir {
+            root: root.to_path_buf(),
+        })
+    }
+
+    /// The directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The messages waiting in `new/`, oldest delivery first.
+    pub fn waiting(&self) -> anyhow::Result<Vec<PathBuf>> {
+        let dir = self.root.join("new");
+        let mut found = Vec::new();
+        for entry in
+            std::fs::read_dir(&dir).with_context(|| format!("cannot read {}", dir.display()))?
+        {
+            let entry = entry.with_context(|| format!("cannot read {}", dir.display()))?;
+            let name = entry.file_name();
+            if name.to_string_lossy().starts_with('.') {
+                continue;
+            }
+            let Ok(meta) = entry.metadata() else { continue };
+            if meta.is_file() {
+                found.push((
+                    meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+                    entry.path(),
+                ));
+            }
+        }
+        found.sort();
+        Ok(found.into_iter().map(|(_, p)| p).collect())
+    }
+
+    /// Moves a handled message from `new/` to `cur/` with the seen flag.
+    pub fn mark_seen(&self, path: &Path) -> anyhow::Result<PathBuf> {
+        let name = path
+            .file_name()
+            .context("a Maildir entry without a name")?
+            .to_string_lossy();
+        // Maildir info: `:2,` then flags in ASCII order; keep any already there.
+        let base = name.split(':').next().unwrap_or(&name);
+        let target = self.root.join("cur").join(format!("{base}:2,S"));
+        std::fs::rename(path, &target)
+            .with_context(|| format!("cannot move {} to {}", path.display(), target.display()))?;
+        Ok(target)
+    }
+
+    /// Delivers `raw` the Maildir way (write to `tmp/`, then rename into
+    /// `new/`), for tests, the demo and tools. Returns the new path.
+    pub fn deliver(&self, raw: &[u8]) -> anyhow::Result<PathBuf> {
+        use std::io::Write;
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let now = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap_or_default();
+        let name = format!(
+            "{}.M{}P{}Q{}.sos-intake",
+            now.as_secs(),
+            now.subsec_micros(),
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        );
+        let tmp = self.root.join("tmp").join(&name);
+        let mut file = std::fs::File::create(&tmp)
+            .with_context(|| format!("cannot write {}", tmp.display()))?;
+        file.write_all(raw)
+            .and_then(|_| file.sync_all())
+            .with_context(|| format!("cannot write {}", tmp.display()))?;
+        let target = self.root.join("new").join(&name);
+        std::fs::rename(&tmp, &target)
+            .with_context(|| format!("cannot deliver {}", target.display()))?;
+        Ok(target)
+    }
+}
+
+/// When a file reached the mailbox: its modification time, in JST.
+pub fn delivery_time(path: &Path) -> anyhow::Result<DateTime<FixedOffset>> {
+    let modified = std::fs::metadata(path)
+        .and_then(|m| m.modified())
+        .with_context(|| format!("cannot read the delivery time of {}", path.display()))?;
+    let jst = FixedOffset::east_opt(9 * 3600).context("JST offset")?;
+    Ok(DateTime::<Utc>::from(modified).with_timezone(&jst))
+}
+
+/// What one scan of `new/` did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Drained {
+    /// Messages processed (including ones found already processed).
+    pub processed: usize,
+    /// Of those, already processed before (a crash before the move).
+    pub already_processed: usize,
+    /// Messages left in `new/` after a permanent failure (retried after a
+    /// restart; the raw bytes are kept in the database).
+    pub failed: usize,
+}
+
+/// Watches a Maildir and feeds every new message to the pipeline.
+#[derive(Debug)]
+pub struct MaildirSource {
+    maildir: Maildir,
+    intake: Intake,
+    poll: Duration,
+    /// Files that failed permanently in this run; not retried until restart.
+    failed: std::sync::Mutex<HashSet<PathBuf>>,
+}
+
+impl MaildirSource {
+    /// A source over `maildir`, polling every `poll`.
+    pub fn new(maildir: Maildir, intake: Intake, poll: Duration) -> MaildirSource {
+        MaildirSource {
+            maildir,
+            intake: intake.with_source("maildir"),
+            poll,
+            failed: Default::default(),
+        }
+    }
+
+    /// Processes every message waiting in `new/`, stopping early (between
+    /// messages) on shutdown. A temporary failure (database down) stops the
+    /// scan and is returned, so the caller backs off and the message is
+    /// tried again.
+    pub async fn drain(&self, shutdown: &Shutdown) -> Result<Drained, IntakeError> {
+        let mut drained = Drained::default();
+        let waiting = self.maildir.waiting().map_err(IntakeError::Storage)?;
+        for path in waiting {
+            if shutdown.is_triggered() {
+                break;
+            }
+            if self
+                .failed
+                .lock()
+                .map(|f| f.contains(&path))
+                .unwrap_or(false)
+            {
+                continue;
+            }
+            match self.one(&path).await {
+                Ok(Some(outcome)) => {
+                    drained.processed += 1;
+                    if outcome.disposition == Disposition::AlreadyProcessed {
+                        drained.already_processed += 1;
+                    }
+                }
+                Ok(None) => {}
+                Err(e) if e.is_temporary() => return Err(e),
+                Err(e) => {
+                    tracing::error!("{}: {e}; left in new/ until the next start", path.display());
+                    if let Ok(mut f) = self.failed.lock() {
+                        f.insert(path);
+                    }
+                    drained.failed += 1;
+                }
+            }
+        }
+        Ok(drained)
+    }
+
+    /// Processes one file and marks it seen. `None` when the file vanished
+    /// (another worker took it).
+    async fn one(&self, path: &Path) -> Result<Option<Outcome>, IntakeError> {
+        let received_at = match delivery_time(path) {
+            Ok(t) => t,
+            Err(_) if !path.exists() => return Ok(None),
+            Err(e) => return Err(IntakeError::Storage(e)),
+        };
+        let raw = match tokio::fs::read(path).await {
+            Ok(raw) => raw,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => {
+                return Err(IntakeError::Storage(
+                    anyhow::Error::new(e).context(format!("cannot read {}", path.display())),
+                ));
+            }
+        };
+        let outcome = self.intake.process(&raw, received_at).await?;
+        if let Err(e) = self.maildir.mark_seen(path) {
+            if path.exists() {
+                return Err(IntakeError::Storage(e));
+            }
+        }
+        Ok(Some(outcome))
+    }
+
+    /// Drains `new/` every poll interval until `shutdown`; after a temporary
+    /// failure waits with capped exponential back-off.
+    pub async fn run(&self, mut shutdown: Shutdown) -> anyhow::Result<()> {
+        let mut backoff = self.poll;
+        while !shutdown.is_triggered() {
+            match self.drain(&shutdown).await {
+                Ok(d) => {
+                    if d.processed > 0 {
+                        tracing::info!(
+                            processed = d.processed,
+                            already = d.already_processed,
+                            failed = d.failed,
+                            "inbox drained"
+                        );
+                    }
+                    backoff = self.poll;
+                    shutdown.sleep(self.poll).await;
+                }
+                Err(e) => {
+                    backoff = (backoff * 2).min(Duration::from_secs(60)).max(self.poll);
+                    tracing::warn!("inbox: {e}; retrying in {backoff:?}");
+                    shutdown.sleep(backoff).await;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deliver_then_mark_seen_keeps_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let md = Maildir::open(&dir.path().join("inbox")).unwrap();
+        let p1 = md.deliver(b"Subject: a\r\n\r\n1").unwrap();
+        let p2 = md.deliver(b"Subject: b\r\n\r\n2").unwrap();
+        assert_eq!(md.waiting().unwrap().len(), 2);
+        let seen = md.mark_seen(&p1).unwrap();
+        assert!(seen.to_string_lossy().ends_with(":2,S"));
+        assert_eq!(std::fs::read(&seen).unwrap(), b"Subject: a\r\n\r\n1");
+        assert_eq!(md.waiting().unwrap(), vec![p2]);
+    }
+}

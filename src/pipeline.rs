@@ -1,0 +1,928 @@
+//! The intake pipeline: one received message in, queue records and one
+//! queued reply out. Every mailbox source (Maildir, `ingest`, IMAP) calls
+//! [`Intake::process`] and nothing else.
+
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// A shutdown signal shared by the tasks of `serve`: each task checks it
+/// between units of work (a message, a delivery pass) and sleeps on it.
+#[derive(Clone, Debug)]
+pub struct Shutdown {
+    rx: watch::Receiver<bool>,
+}
+
+/// The side that triggers a [`Shutdown`].
+#[derive(Debug)]
+pub struct ShutdownTrigger {
+    tx: watch::Sender<bool>,
+}
+
+impl Shutdown {
+    /// A new signal and its trigger.
+    pub fn new() -> (ShutdownTrigger, Shutdown) {
+        let (tx, rx) = watch::channel(false);
+        (ShutdownTrigger { tx }, Shutdown { rx })
+    }
+
+    /// A signal that never fires (tests, one-shot commands).
+    pub fn never() -> Shutdown {
+        let (tx, rx) = watch::channel(false);
+        // Keep the sender alive for the whole program so `changed` pends.
+        std::mem::forget(tx);
+        Shutdown { rx }
+    }
+
+    /// True once triggered.
+    pub fn is_triggered(&self) -> bool {
+        *self.rx.borrow()
+    }
+
+    /// Waits until triggered.
+    pub async fn triggered(&mut self) {
+        while !*self.rx.borrow_and_update() {
+            if self.rx.changed().await.is_err() {
+                // The trigger is gone: nobody can stop us any more, so pend.
+                std::future::pending::<()>().await;
+            }
+        }
+    }
+
+    /// Sleeps for `d`, or less when triggered meanwhile.
+    pub async fn sleep(&mut self, d: Duration) {
+        tokio::select! {
+            _ = tokio::time::sleep(d) => {}
+            _ = self.triggered() => {}
+        }
+    }
+}
+
+impl ShutdownTrigger {
+    /// Fires the signal (idempotent).
+    pub fn trigger(&self) {
+        self.tx.send_replace(true);
+    }
+}
+
+use crate::calendar::{self, CutoffRule};
+use crate::config::Settings;
+use crate::mailbox::senders::{
+    self, AnswerPolicy, Classification, NeverReason, PrefectureDirectory, SenderClass,
+};
+use crate::message::{self, AttachmentKind, Limits, ParsedMessage};
+use crate::messages::mail as msg;
+use crate::outbox::{self, OutgoingMail};
+use crate::prefecture::Prefecture;
+use crate::queue::{self, Db, FilingOutcome, SheetFiling, blobs, db::time_text};
+use crate::replies::{
+    self, FindingView, Identity, ItemView, ProblemView, ReplyAttachment, ReplyStatus, ReplyView,
+    SheetView, Thread,
+};
+use crate::request::Status;
+use crate::sheet::{self, RequestSheet, annotate::SheetFindings};
+use crate::validation::{self, Finding, Policy, Severity};
+use anyhow::Context;
+use chrono::{DateTime, FixedOffset, Utc};
+use serde::Serialize;
+use sqlx::Row;
+use std::sync::Arc;
+
+/// What became of a message; a mailbox source acts on it (IMAP picks a
+/// folder by it, the Maildir source just marks the file seen).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Disposition {
+    /// Every sheet filed into review.
+    Accepted,
+    /// Some sheets filed into review, some refused.
+    Partial,
+    /// Nothing filed into review (errors, no sheet, unreadable files).
+    Rejected,
+    /// Unknown sender: kept and listed, nothing filed.
+    Quarantined,
+    /// Automatic mail (bounce, auto-reply, list, our own reply): kept,
+    /// nothing filed, never answered.
+    Ignored,
+    /// Handled before (same Message-ID and bytes): nothing changed.
+    AlreadyProcessed,
+}
+
+impl Disposition {
+    /// The word stored in `mail_messages.disposition`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Disposition::Accepted => "accepted",
+            Disposition::Partial => "partial",
+            Disposition::Rejected => "rejected",
+            Disposition::Quarantined => "quarantined",
+            Disposition::Ignored => "ignored",
+            Disposition::AlreadyProcessed => "already_processed",
+        }
+    }
+
+    /// Reads a stored word.
+    pub fn parse(s: &str) -> Option<Disposition> {
+        [
+            Disposition::Accepted,
+            Disposition::Partial,
+            Disposition::Rejected,
+            Disposition::Quarantined,
+            Disposition::Ignored,
+            Disposition::AlreadyProcessed,
+        ]
+        .into_iter()
+        .find(|d| d.as_str() == s)
+    }
+}
+
+/// The result of [`Intake::process`].
+#[derive(Clone, Debug, Serialize)]
+pub struct Outcome {
+    /// What became of the message now.
+    pub disposition: Disposition,
+    /// For [`Disposition::AlreadyProcessed`], what became of it the first
+    /// time; otherwise equal to `disposition`.
+    pub first_disposition: Disposition,
+    /// The `mail_messages` row.
+    pub mail_message_id: i64,
+    /// The Message-ID (no angle brackets), when the message had one.
+    pub message_id: Option<String>,
+    /// SHA-256 of the raw bytes (the blob key).
+    pub raw_sha256: String,
+    /// Receipt numbers filed from this message.
+    pub receipts: Vec<String>,
+    /// The outbox row of the reply, when one was queued (now).
+    pub reply: Option<i64>,
+    /// `queued`, or why no reply was queued.
+    pub reply_note: String,
+}
+
+/// Why a message could not be processed. Nothing is half-done: the
+/// database part is one transaction, so the message can simply be tried
+/// again.
+#[derive(Debug, thiserror::Error)]
+pub enum IntakeError {
+    /// The database is unreachable, busy or refused a write; try again
+    /// later (the MTA should retry: `ingest` exits 75).
+    #[error("database unavailable: {0:#}")]
+    Database(anyhow::Error),
+    /// Local storage failed (disk full, permissions); try again later.
+    #[error("storage failed: {0:#}")]
+    Storage(anyhow::Error),
+    /// Something broke that retrying will not fix (a defect); the raw
+    /// message is kept in the blobs table.
+    #[error("internal error: {0:#}")]
+    Internal(anyhow::Error),
+}
+
+impl IntakeError {
+    /// True when trying again later may succeed.
+    pub fn is_temporary(&self) -> bool {
+        matches!(self, IntakeError::Database(_) | IntakeError::Storage(_))
+    }
+}
+
+/// The pipeline, configured once and shared by every source (cheap to
+/// clone).
+#[derive(Clone)]
+pub struct Intake {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: Db,
+    source: String,
+    directory: PrefectureDirectory,
+    mail: crate::config::MailConfig,
+    limits: Limits,
+    policy: Policy,
+    rule: CutoffRule,
+    identity: Identity,
+}
+
+impl std::fmt::Debug for Intake {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Intake")
+            .field("source", &self.inner.source)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Intake {
+    /// The pipeline for `settings` over `db`. Fails on a configuration that
+    /// cannot work (unknown prefecture, item or cut-off rule).
+    pub fn new(db: Db, settings: &Settings) -> anyhow::Result<Intake> {
+        let config = &settings.config;
+        let rule = CutoffRule::parse(&config.cutoff_rule).with_context(|| {
+            format!(
+                "cutoff_rule: unknown rule {:?} (daily-13 or weekly-wed-17)",
+                config.cutoff_rule
+            )
+        })?;
+        Ok(Intake {
+            inner: Arc::new(Inner {
+                db,
+                source: "maildir".into(),
+                directory: PrefectureDirectory::from_config(config)?,
+                mail: config.mail.clone(),
+                limits: Limits::from_config(&config.mail),
+                policy: Policy::from_config(config)?,
+                rule,
+                identity: Identity {
+                    address: config.sos_address.clone(),
+                    name: config.sos_name.clone(),
+                },
+            }),
+        })
+    }
+
+    /// The same pipeline recording `source` (`maildir`, `ingest`, `imap`)
+    /// on the messages it handles.
+    pub fn with_source(&self, source: &str) -> Intake {
+        let inner = &self.inner;
+        Intake {
+            inner: Arc::new(Inner {
+                db: inner.db.clone(),
+                source: source.to_string(),
+                directory: inner.directory.clone(),
+                mail: inner.mail.clone(),
+                limits: inner.limits.clone(),
+                policy: inner.policy.clone(),
+                rule: inner.rule,
+                identity: inner.identity.clone(),
+            }),
+        }
+    }
+
+    /// The database.
+    pub fn db(&self) -> &Db {
+        &self.inner.db
+    }
+
+    /// Processes one received message: stores the raw bytes, reads it,
+    /// classifies the sender, checks and files every sheet, and queues one
+    /// reply, the database part in one transaction keyed by Message-ID +
+    /// SHA-256 of `raw`. `received_at` is when the message reached our
+    /// mailbox (never its Date header). Processing the same bytes again
+    /// returns [`Disposition::AlreadyProcessed`] and changes nothing.
+    pub async fn process(
+        &self,
+        raw: &[u8],
+        received_at: DateTime<FixedOffset>,
+    ) -> Result<Outcome, IntakeError> {
+        let inner = &self.inner;
+        // 1. The raw bytes first, committed on their own: whatever happens
+        //    next, what was sent is kept.
+        let raw_sha256 = {
+            let mut conn = inner
+                .db
+                .pool()
+                .acquire()
+                .await
+                .context("cannot reach the database")
+                .map_err(IntakeError::Database)?;
+            blobs::put(&mut conn, raw)
+                .await
+                .map_err(IntakeError::Database)?
+        };
+        // 2. Reading, checking and rendering are CPU work: off the runtime.
+        let work = {
+            let this = self.clone();
+            let raw = raw.to_vec();
+            tokio::task::spawn_blocking(move || this.analyse(&raw, received_at))
+                .await
+                .map_err(|e| {
+                    IntakeError::Internal(anyhow::anyhow!("the analysis task failed: {e}"))
+                })?
+        };
+        // 3. The database part, all or nothing.
+        self.commit(work, &raw_sha256, received_at).await
+    }
+
+    /// Parses, classifies and checks (no I/O).
+    fn analyse(&self, raw: &[u8], received_at: DateTime<FixedOffset>) -> Analysis {
+        let inner = &self.inner;
+        let parsed = message::parse(raw, &inner.limits);
+        let class = senders::classify(&parsed, &inner.directory, &inner.mail);
+        let batch = calendar::batch(inner.rule, &received_at);
+        let mut analysis = Analysis {
+            parsed,
+            class,
+            batch,
+            files: Vec::new(),
+        };
+        let prefecture = match (&analysis.class.sender, &analysis.class.policy) {
+            (_, AnswerPolicy::Never(NeverReason::AutoGenerated(_))) => return analysis,
+            (SenderClass::Prefecture { prefecture }, _) => *prefecture,
+            _ => return analysis,
+        };
+        if analysis.parsed.is_too_large() {
+            analysis.files.push(FileResult::Problem(ProblemView::new(
+                msg::WHOLE_MESSAGE,
+                "too_large",
+            )));
+        }
+        let mut files = Vec::new();
+        for a in &analysis.parsed.attachments {
+            let name = display_name(a);
+            let result = match &a.kind {
+                AttachmentKind::Sheet(_) => read_sheet(a, &name, prefecture, &inner.policy),
+                AttachmentKind::EncryptedOffice | AttachmentKind::EncryptedZip => {
+                    FileResult::Problem(ProblemView::new(&name, "encrypted"))
+                }
+                AttachmentKind::TooLarge(_) => {
+                    FileResult::Problem(ProblemView::new(&name, "too_large"))
+                }
+                AttachmentKind::Zip { .. } => continue,
+                AttachmentKind::Other(_) if a.is_inline => continue,
+                AttachmentKind::Other(file) => FileResult::Unsupported(ProblemView {
+                    file_name: name.clone(),
+                    kind: "unsupported".into(),
+                    message: format!(
+                        "{}（{}）",
+                        msg::file_problem("unsupported"),
+                        file.describe_ja()
+                    ),
+                }),
+            };
+            files.push(result);
+        }
+        analysis.files.extend(files);
+        analysis
+    }
+
+    async fn commit(
+        &self,
+        work: Analysis,
+        raw_sha256: &str,
+        received_at: DateTime<FixedOffset>,
+    ) -> Result<Outcome, IntakeError> {
+        let inner = &self.inner;
+        let message_id = work.parsed.message_id.clone();
+        let key_id = message_id.clone().unwrap_or_default();
+        let db_err = IntakeError::Database;
+        let mut tx = inner.db.begin().await.map_err(db_err)?;
+        // The key: a second delivery of the same bytes stops here. On
+        // PostgreSQL a concurrent twin waits on the unique index, then finds
+        // the row (ON CONFLICT DO NOTHING returns none).
+        let inserted = sqlx::query(
+            "INSERT INTO mail_messages (message_id, raw_sha256, source, received_at, processed_at, from_address, subject, prefecture, disposition) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'rejected') ON CONFLICT (message_id, raw_sha256) DO NOTHING RETURNING id",
+        )
+        .bind(&key_id)
+        .bind(raw_sha256)
+        .bind(&inner.source)
+        .bind(time_text(received_at.to_utc()))
+        .bind(queue::db::now_text())
+        .bind(work.parsed.from.as_ref().map(|f| f.address.clone()).unwrap_or_default())
+        .bind(work.parsed.subject.clone().unwrap_or_default())
+        .bind(match &work.class.sender {
+            SenderClass::Prefecture { prefecture } => Some(prefecture.name().to_string()),
+            _ => None,
+        })
+        .fetch_optional(&mut *tx)
+        .await
+        .context("cannot record the message")
+        .map_err(IntakeError::Database)?;
+        let Some(row) = inserted else {
+            drop(tx);
+            return self
+                .already_processed(&key_id, raw_sha256, message_id)
+                .await;
+        };
+        let mail_message_id: i64 = row
+            .try_get(0)
+            .context("cannot read the message id")
+            .map_err(IntakeError::Database)?;
+
+        let (disposition, filed) = match (&work.class.sender, &work.class.policy) {
+            (_, AnswerPolicy::Never(NeverReason::AutoGenerated(_))) => {
+                (Disposition::Ignored, Vec::new())
+            }
+            (SenderClass::Prefecture { prefecture }, _) => {
+                let filed = self
+                    .file_all(&mut tx, &work, *prefecture, raw_sha256, received_at)
+                    .await?;
+                (disposition_of(&filed), filed)
+            }
+            _ => (Disposition::Quarantined, Vec::new()),
+        };
+        if disposition == Disposition::Quarantined {
+            sqlx::query("INSERT INTO quarantine (mail_message_id, from_address, reason, at) VALUES ($1, $2, $3, $4)")
+                .bind(mail_message_id)
+                .bind(work.parsed.from.as_ref().map(|f| f.address.clone()).unwrap_or_default())
+                .bind(work.class.describe())
+                .bind(queue::db::now_text())
+                .execute(&mut *tx)
+                .await
+                .context("cannot list the message in quarantine")
+                .map_err(IntakeError::Database)?;
+        }
+        let receipts: Vec<String> = filed
+            .iter()
+            .filter_map(|f| f.outcome.as_ref().map(|o| o.receipt.clone()))
+            .collect();
+        let (reply, reply_note) = self
+            .queue_reply(
+                &mut tx,
+                &work,
+                &filed,
+                disposition,
+                mail_message_id,
+                received_at,
+            )
+            .await?;
+        let summary = serde_json::json!({
+            "sender": work.class.describe(),
+            "files": work.files.iter().map(FileResult::summary).collect::<Vec<_>>(),
+            "problems": work.parsed.problems.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
+        });
+        sqlx::query("UPDATE mail_messages SET disposition = $1, reply = $2, receipts = $3, summary = $4 WHERE id = $5")
+            .bind(disposition.as_str())
+            .bind(&reply_note)
+            .bind(receipts.join(","))
+            .bind(summary.to_string())
+            .bind(mail_message_id)
+            .execute(&mut *tx)
+            .await
+            .context("cannot record the outcome")
+            .map_err(IntakeError::Database)?;
+        tx.commit()
+            .await
+            .context("cannot commit the message")
+            .map_err(IntakeError::Database)?;
+        tracing::info!(
+            mail_message_id, disposition = disposition.as_str(), receipts = %receipts.join(","), reply = %reply_note,
+            "message {} processed ({})", message_id.as_deref().unwrap_or("(no Message-ID)"), work.class.describe()
+        );
+        Ok(Outcome {
+            disposition,
+            first_disposition: disposition,
+            mail_message_id,
+            message_id,
+            raw_sha256: raw_sha256.to_string(),
+            receipts,
+            reply,
+            reply_note,
+        })
+    }
+
+    async fn already_processed(
+        &self,
+        key_id: &str,
+        raw_sha256: &str,
+        message_id: Option<String>,
+    ) -> Result<Outcome, IntakeError> {
+        let row = sqlx::query("SELECT id, disposition, receipts, reply FROM mail_messages WHERE message_id = $1 AND raw_sha256 = $2")
+            .bind(key_id)
+            .bind(raw_sha256)
+            .fetch_one(self.inner.db.pool())
+            .await
+            .context("cannot read the earlier handling")
+            .map_err(IntakeError::Database)?;
+        let get = |i: usize| row.try_get::<String, _>(i).unwrap_or_default();
+        let first = Disposition::parse(&get(1)).unwrap_or(Disposition::Rejected);
+        tracing::info!(
+            "message {} already processed ({}); nothing changed",
+            message_id.as_deref().unwrap_or("(no Message-ID)"),
+            first.as_str()
+        );
+        Ok(Outcome {
+            disposition: Disposition::AlreadyProcessed,
+            first_disposition: first,
+            mail_message_id: row.try_get(0).unwrap_or_default(),
+            message_id,
+            raw_sha256: raw_sha256.to_string(),
+            receipts: get(2)
+                .split(',')
+                .filter(|s| !s.is_empty())
+                .map(String::from)
+                .collect(),
+            reply: None,
+            reply_note: get(3),
+        })
+    }
+
+    /// Files every form found; each result keeps its findings for the reply.
+    async fn file_all(
+        &self,
+        tx: &mut queue::Tx,
+        work: &Analysis,
+        prefecture: Prefecture,
+        raw_sha256: &str,
+        received_at: DateTime<FixedOffset>,
+    ) -> Result<Vec<Filed>, IntakeError> {
+        let mut filed = Vec::new();
+        let batch_reason = crate::messages::calendar::batch_reason(&work.batch.reason);
+        for (index, file) in work.files.iter().enumerate() {
+            let FileResult::Sheets {
+                name,
+                bytes,
+                sha256,
+                forms,
+            } = file
+            else {
+                continue;
+            };
+            blobs::put(tx, bytes).await.map_err(IntakeError::Database)?;
+            let count = forms.len();
+            for (form, checked) in forms {
+                let filing = SheetFiling {
+                    received_at: received_at.to_utc(),
+                    batch_date: work.batch.date.date(),
+                    batch_reason: Some(batch_reason.clone()),
+                    prefecture,
+                    institution: checked.institution.clone(),
+                    lines: checked.lines.clone(),
+                    findings: checked.findings.clone(),
+                    source_message_sha256: Some(raw_sha256.to_string()),
+                    attachment_sha256: Some(sha256.clone()),
+                    attachment_name: name.clone(),
+                    sheet_name: form.sheet.clone(),
+                    actor: "mail".into(),
+                };
+                let outcome = queue::file_sheet(tx, &filing)
+                    .await
+                    .map_err(IntakeError::Database)?;
+                let mut findings = checked.findings.clone();
+                findings.extend(outcome.findings_added.iter().cloned());
+                filed.push(Filed {
+                    file_name: name.clone(),
+                    sheet_name: form.sheet.clone(),
+                    sheet_count: count,
+                    bytes_index: Some(index),
+                    batch_reason: batch_reason.clone(),
+                    checked: checked.clone(),
+                    findings,
+                    outcome: Some(outcome),
+                });
+            }
+        }
+        // Files that were not sheets (or not readable) count as refused.
+        for file in &work.files {
+            if let FileResult::Problem(p) = file {
+                filed.push(Filed::problem(p));
+            }
+        }
+        Ok(filed)
+    }
+
+    /// Decides whether to answer, renders and queues the reply.
+    async fn queue_reply(
+        &self,
+        tx: &mut queue::Tx,
+        work: &Analysis,
+        filed: &[Filed],
+        disposition: Disposition,
+        mail_message_id: i64,
+        received_at: DateTime<FixedOffset>,
+    ) -> Result<(Option<i64>, String), IntakeError> {
+        let inner = &self.inner;
+        if let AnswerPolicy::Never(reason) = &work.class.policy {
+            let note = match reason {
+                NeverReason::AutoGenerated(r) => format!("not answered: automatic mail ({r})"),
+                NeverReason::UnauthenticatedUnknownSender => {
+                    "not answered: unknown sender not authenticated".to_string()
+                }
+                NeverReason::NoAddress => "not answered: no sender address".to_string(),
+            };
+            return Ok((None, note));
+        }
+        let Some(to) = work.parsed.reply_to.as_ref().or(work.parsed.from.as_ref()) else {
+            return Ok((None, "not answered: no sender address".into()));
+        };
+        let recipient = to.address.trim().to_string();
+        let since = Utc::now() - chrono::Duration::hours(1);
+        let recent = outbox::count_since(tx, outbox::kind::REPLY, &recipient, since)
+            .await
+            .map_err(IntakeError::Database)?;
+        if recent >= i64::from(inner.mail.reply_rate_limit_per_hour) {
+            tracing::warn!(to = %recipient, recent, "reply rate limit reached; not answering");
+            return Ok((
+                None,
+                format!("not answered: rate limit ({recent} replies in the last hour)"),
+            ));
+        }
+        let status = match disposition {
+            Disposition::Accepted => ReplyStatus::Accepted,
+            Disposition::Partial => ReplyStatus::Partial,
+            Disposition::Quarantined => ReplyStatus::Quarantined,
+            _ => ReplyStatus::Rejected,
+        };
+        let (view, attachments) = {
+            let this = self.clone();
+            let files = work.files.clone();
+            let filed = filed.to_vec();
+            let parsed_from = to.clone();
+            let subject = work.parsed.subject.clone().unwrap_or_default();
+            tokio::task::spawn_blocking(move || {
+                this.reply_view(status, &parsed_from, &subject, received_at, &files, &filed)
+            })
+            .await
+            .map_err(|e| IntakeError::Internal(anyhow::anyhow!("the reply task failed: {e}")))?
+        };
+        let thread = Thread {
+            to: recipient.clone(),
+            to_name: to.name.clone(),
+            message_id: work.parsed.message_id.clone(),
+            references: work.parsed.references.clone(),
+        };
+        let (subject, message) = replies::build(&inner.identity, &thread, &view, &attachments)
+            .map_err(IntakeError::Internal)?;
+        let mail = OutgoingMail::from_message(
+            outbox::kind::REPLY,
+            Some(mail_message_id),
+            &subject,
+            &message,
+        )
+        .map_err(IntakeError::Internal)?;
+        let id = outbox::enqueue(tx, &mail)
+            .await
+            .map_err(IntakeError::Database)?;
+        Ok((Some(id), "queued".into()))
+    }
+
+    /// The reply's content and the annotated copies (CPU work).
+    fn reply_view(
+        &self,
+        status: ReplyStatus,
+        to: &message::Mailbox,
+        subject: &str,
+        received_at: DateTime<FixedOffset>,
+        files: &[FileResult],
+        filed: &[Filed],
+    ) -> (ReplyView, Vec<ReplyAttachment>) {
+        let mut sheets = Vec::new();
+        let mut problems = Vec::new();
+        let mut attachments = Vec::new();
+        for f in filed {
+            if let Some(outcome) = &f.outcome {
+                sheets.push(sheet_view(f, outcome));
+            }
+        }
+        for file in files {
+            match file {
+                FileResult::Problem(p) | FileResult::Unsupported(p) => problems.push(p.clone()),
+                FileResult::Sheets { .. } => {}
+            }
+        }
+        // One annotated copy per file with errors, marking all its forms.
+        for (index, file) in files.iter().enumerate() {
+            let FileResult::Sheets { name, bytes, .. } = file else {
+                continue;
+            };
+            let mine: Vec<&Filed> = filed
+                .iter()
+                .filter(|f| f.bytes_index == Some(index))
+                .collect();
+            if !mine.iter().any(|f| validation::has_errors(&f.findings)) {
+                continue;
+            }
+            let marks: Vec<SheetFindings<'_>> = mine
+                .iter()
+                .map(|f| SheetFindings {
+                    sheet: &f.sheet_name,
+                    findings: &f.findings,
+                })
+                .collect();
+            match sheet::annotate::annotate(bytes, &marks) {
+                Ok(copy) => attachments.push(ReplyAttachment {
+                    file_name: msg::annotated_file_name(name),
+                    bytes: copy,
+                }),
+                Err(e) => tracing::warn!("cannot annotate {name}: {e}"),
+            }
+        }
+        let any_form = files.iter().any(|f| matches!(f, FileResult::Sheets { .. }));
+        let any_sheet_problem = files.iter().any(|f| matches!(f, FileResult::Problem(_)));
+        let view = ReplyView {
+            status,
+            sender_name: to
+                .name
+                .clone()
+                .filter(|n| !n.trim().is_empty())
+                .unwrap_or_else(|| to.address.clone()),
+            sender_address: to.address.clone(),
+            original_subject: subject.to_string(),
+            received_at: msg::received_at(received_at),
+            sheets,
+            problems,
+            no_sheet: status != ReplyStatus::Quarantined && !any_form && !any_sheet_problem,
+            annotated_files: attachments.iter().map(|a| a.file_name.clone()).collect(),
+            sos_name: self.inner.identity.name.clone(),
+            sos_address: self.inner.identity.address.clone(),
+            cutoff_note: msg::cutoff_note(self.inner.rule.as_str()).to_string(),
+        };
+        (view, attachments)
+    }
+}
+
+/// What the CPU stage learned about a message.
+struct Analysis {
+    parsed: ParsedMessage,
+    class: Classification,
+    batch: calendar::Batch,
+    files: Vec<FileResult>,
+}
+
+/// One attachment, as far as the pipeline is concerned.
+#[derive(Clone)]
+enum FileResult {
+    /// A workbook holding one or more forms, each checked.
+    Sheets {
+        /// Decoded name (with its path inside a zip or forwarded mail).
+        name: String,
+        /// The bytes (stored as a blob when filed; annotated on errors).
+        bytes: Vec<u8>,
+        /// SHA-256 of the bytes.
+        sha256: String,
+        /// Each form with its check.
+        forms: Vec<(RequestSheet, validation::Checked)>,
+    },
+    /// A file that should have been a sheet but could not be read.
+    Problem(ProblemView),
+    /// A file we do not take (a .docx, a PDF); listed, not a refusal.
+    Unsupported(ProblemView),
+}
+
+impl FileResult {
+    fn summary(&self) -> serde_json::Value {
+        match self {
+            FileResult::Sheets {
+                name,
+                sha256,
+                forms,
+                ..
+            } => serde_json::json!({
+                "file": name, "sha256": sha256, "kind": "sheet",
+                "forms": forms.iter().map(|(f, c)| serde_json::json!({
+                    "sheet": f.sheet, "errors": c.findings.iter().filter(|x| x.is_error()).count(),
+                    "warnings": c.findings.iter().filter(|x| !x.is_error()).count(),
+                })).collect::<Vec<_>>(),
+            }),
+            FileResult::Problem(p) | FileResult::Unsupported(p) => {
+                serde_json::json!({"file": p.file_name, "kind": p.kind})
+            }
+        }
+    }
+}
+
+/// One filed form, or one refused file.
+#[derive(Clone)]
+struct Filed {
+    file_name: String,
+    sheet_name: String,
+    sheet_count: usize,
+    /// Index of its file in `Analysis::files`.
+    bytes_index: Option<usize>,
+    /// Why the batch date (words).
+    batch_reason: String,
+    checked: validation::Checked,
+    /// Validation's findings plus the queue's.
+    findings: Vec<Finding>,
+    /// None for a refused file.
+    outcome: Option<FilingOutcome>,
+}
+
+impl Filed {
+    fn problem(p: &ProblemView) -> Filed {
+        Filed {
+            file_name: p.file_name.clone(),
+            sheet_name: String::new(),
+            sheet_count: 0,
+            bytes_index: None,
+            batch_reason: String::new(),
+            checked: validation::Checked {
+                institution: Default::default(),
+                lines: Vec::new(),
+                findings: Vec::new(),
+            },
+            findings: Vec::new(),
+            outcome: None,
+        }
+    }
+
+    /// Filed into review.
+    fn accepted(&self) -> bool {
+        self.outcome
+            .as_ref()
+            .is_some_and(|o| o.status == Status::UnderReview && !o.refused_because_completed)
+    }
+}
+
+fn disposition_of(filed: &[Filed]) -> Disposition {
+    let accepted = filed.iter().filter(|f| f.accepted()).count();
+    let refused = filed.len() - accepted;
+    match (accepted, refused) {
+        (a, 0) if a > 0 => Disposition::Accepted,
+        (a, _) if a > 0 => Disposition::Partial,
+        _ => Disposition::Rejected,
+    }
+}
+
+fn display_name(a: &message::Attachment) -> String {
+    if a.path.is_empty() {
+        a.filename
+            .clone()
+            .unwrap_or_else(|| msg::UNNAMED_FILE.to_string())
+    } else {
+        a.path.clone()
+    }
+}
+
+/// Reads and checks every form of a sheet attachment, adding the
+/// mail-level check (the sheet's 都道府県 is the sender's).
+fn read_sheet(
+    a: &message::Attachment,
+    name: &str,
+    sender: Prefecture,
+    policy: &Policy,
+) -> FileResult {
+    match sheet::read_workbook(&a.bytes) {
+        Ok(book) => {
+            let forms = book
+                .forms
+                .into_iter()
+                .map(|form| {
+                    let mut checked = validation::check(&form, policy);
+                    if let Some(f) = prefecture_mismatch(&form, &checked, sender) {
+                        checked.findings.push(f);
+                    }
+                    (form, checked)
+                })
+                .collect();
+            FileResult::Sheets {
+                name: name.to_string(),
+                bytes: a.bytes.clone(),
+                sha256: a.sha256.clone(),
+                forms,
+            }
+        }
+        Err(e) => {
+            let kind = match e {
+                sheet::ReadError::Encrypted => "encrypted",
+                sheet::ReadError::TooLarge(_) => "too_large",
+                sheet::ReadError::NoForm => "no_form",
+                _ => "unreadable",
+            };
+            FileResult::Problem(ProblemView {
+                file_name: name.to_string(),
+                kind: kind.into(),
+                message: e.message_ja(),
+            })
+        }
+    }
+}
+
+/// An error when the sheet names another prefecture than the sender's.
+fn prefecture_mismatch(
+    form: &RequestSheet,
+    checked: &validation::Checked,
+    sender: Prefecture,
+) -> Option<Finding> {
+    let on_sheet = checked.institution.prefecture?;
+    if on_sheet == sender {
+        return None;
+    }
+    let field = form.institution.prefecture.as_ref();
+    Some(Finding {
+        severity: Severity::Error,
+        code: msg::PREFECTURE_MISMATCH_CODE.into(),
+        cell: field.map(|f| f.value.cell.a1()),
+        field: msg::PREFECTURE_FIELD.into(),
+        value: field
+            .map(|f| f.value.text.clone())
+            .unwrap_or_else(|| on_sheet.name().to_string()),
+        message: msg::prefecture_mismatch(on_sheet.name(), sender.name()),
+    })
+}
+
+fn sheet_view(f: &Filed, outcome: &FilingOutcome) -> SheetView {
+    let accepted = f.accepted();
+    SheetView {
+        file_name: f.file_name.clone(),
+        sheet_name: f.sheet_name.clone(),
+        sheet_count: f.sheet_count,
+        receipt: Some(outcome.receipt.clone()),
+        accepted,
+        state: msg::sheet_state(accepted, outcome.refused_because_completed).to_string(),
+        institution_name: f.checked.institution.name.clone(),
+        institution_code: f.checked.institution.code.clone(),
+        items: f.checked.requested().map(ItemView::from_line).collect(),
+        batch_date: crate::messages::calendar::date(outcome.batch_date),
+        batch_reason: f.batch_reason.clone(),
+        errors: f
+            .findings
+            .iter()
+            .filter(|x| x.is_error())
+            .map(FindingView::from_finding)
+            .collect(),
+        warnings: f
+            .findings
+            .iter()
+            .filter(|x| !x.is_error())
+            .map(FindingView::from_finding)
+            .collect(),
+        superseded: outcome.superseded.clone(),
+    }
+}
