@@ -1,13 +1,233 @@
-//! `sos-intake file`.
+//! `sos-intake file SHEET --received-at TIME --prefecture P`: file one
+//! workbook by hand, exactly as the mail pipeline would: store the bytes,
+//! read and check every form in it, date it by the cut-off rule, file each
+//! sheet (one transaction), and print receipt, status, batch date and
+//! findings.
+//!
+//! Exit code: 0 when every sheet went to review, 1 when some sheet was filed
+//! with errors (エラー有り), 2 when the file could not be read as a sheet.
 
+use crate::calendar::{self, CutoffRule};
 use crate::config::Settings;
+use crate::messages::queue as msg;
+use crate::messages::queue::cli as label;
+use crate::prefecture::Prefecture;
+use crate::queue::{self, Db, FilingOutcome, SheetFiling, blobs};
+use crate::request::Status;
+use crate::sheet::read_workbook;
+use crate::validation::{self, Finding, Policy, Severity};
+use anyhow::Context;
+use chrono::Utc;
+use std::io::Write;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// Arguments of `sos-intake file`.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// The workbook (.xlsx, .xlsm, .xls, .ods).
+    #[arg(value_name = "SHEET")]
+    pub file: PathBuf,
+    /// When it was received (RFC 3339, e.g. 2026-11-20T10:15:00+09:00);
+    /// default: now.
+    #[arg(long, value_name = "TIME")]
+    pub received_at: Option<String>,
+    /// The prefecture submitting it (the sheet's 都道府県 must match).
+    #[arg(long, value_name = "P")]
+    pub prefecture: String,
+    /// Who files it, for the history (default: cli:$USER).
+    #[arg(long, value_name = "NAME")]
+    pub actor: Option<String>,
+    /// One JSON object per sheet filed, one per line.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// One filed sheet, for printing.
+struct Filed {
+    sheet: String,
+    outcome: FilingOutcome,
+    findings: Vec<Finding>,
+}
 
 /// Runs the command.
-pub async fn run(_settings: &Settings, _args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("file: not implemented yet")
+pub async fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
+    let prefecture = Prefecture::parse(&args.prefecture).ok_or_else(|| {
+        anyhow::anyhow!(msg::bad_argument(
+            label::PREFECTURE,
+            &args.prefecture,
+            msg::EXPECTED_PREFECTURE
+        ))
+    })?;
+    let received_at = match &args.received_at {
+        Some(text) => calendar::parse_time(text)
+            .ok_or_else(|| {
+                anyhow::anyhow!(msg::bad_argument(
+                    label::RECEIVED_AT,
+                    text,
+                    msg::EXPECTED_TIME
+                ))
+            })?
+            .with_timezone(&Utc),
+        None => Utc::now(),
+    };
+    let rule = CutoffRule::parse(&settings.config.cutoff_rule).with_context(|| {
+        format!(
+            "cutoff_rule: unknown rule {:?}",
+            settings.config.cutoff_rule
+        )
+    })?;
+    let policy = Policy::from_config(&settings.config)?;
+    let actor = args.actor.clone().unwrap_or_else(default_actor);
+
+    let bytes = std::fs::read(&args.file)
+        .with_context(|| format!("cannot read {}", args.file.display()))?;
+    let book = match read_workbook(&bytes) {
+        Ok(book) => book,
+        Err(err) => {
+            eprintln!(
+                "■ {}: {}（{}）\n  {}",
+                args.file.display(),
+                label::UNREADABLE,
+                err.code(),
+                err.message_ja()
+            );
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let batch = calendar::batch(rule, &received_at);
+    let batch_reason = crate::messages::calendar::batch_reason(&batch.reason);
+    let attachment_name = args
+        .file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+
+    let db = Db::connect(&settings.database_url).await?;
+    let mut tx = db.begin().await?;
+    let sha = blobs::put(&mut tx, &bytes).await?;
+    let mut filed = Vec::new();
+    for form in &book.forms {
+        let checked = validation::check(form, &policy);
+        let mut findings = checked.findings.clone();
+        if let Some(on_sheet) = checked.institution.prefecture.filter(|p| *p != prefecture) {
+            findings.push(Finding {
+                severity: Severity::Error,
+                code: msg::PREFECTURE_MISMATCH_CODE.into(),
+                cell: form
+                    .institution
+                    .prefecture
+                    .as_ref()
+                    .map(|f| f.value.cell.a1()),
+                field: msg::PREFECTURE_FIELD.into(),
+                value: on_sheet.name().into(),
+                message: msg::prefecture_mismatch(on_sheet.name(), prefecture.name()),
+            });
+        }
+        let filing = SheetFiling {
+            received_at,
+            batch_date: batch.date.date(),
+            batch_reason: Some(batch_reason.clone()),
+            prefecture,
+            institution: checked.institution.clone(),
+            lines: checked.lines.clone(),
+            findings: findings.clone(),
+            source_message_sha256: None,
+            attachment_sha256: Some(sha.clone()),
+            attachment_name: attachment_name.clone(),
+            sheet_name: form.sheet.clone(),
+            actor: actor.clone(),
+        };
+        let outcome = queue::file_sheet(&mut tx, &filing).await?;
+        findings.extend(outcome.findings_added.iter().cloned());
+        filed.push(Filed {
+            sheet: form.sheet.clone(),
+            outcome,
+            findings,
+        });
+    }
+    tx.commit().await.context("cannot commit the filing")?;
+    db.close().await;
+
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    for f in &filed {
+        if args.json {
+            let line = serde_json::json!({
+                "file": args.file.display().to_string(),
+                "sheet": f.sheet,
+                "outcome": f.outcome,
+                "batch_reason": batch_reason,
+                "findings": f.findings,
+            });
+            writeln!(out, "{line}")?;
+        } else {
+            write_human(&mut out, &args, f, &batch_reason)?;
+        }
+    }
+    let any_errors = filed
+        .iter()
+        .any(|f| f.outcome.status != Status::UnderReview);
+    Ok(if any_errors {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn write_human(
+    out: &mut impl Write,
+    args: &Args,
+    f: &Filed,
+    batch_reason: &str,
+) -> anyhow::Result<()> {
+    let o = &f.outcome;
+    writeln!(out, "■ {} [{}]", args.file.display(), f.sheet)?;
+    let note = if o.already_filed {
+        label::ALREADY_FILED
+    } else if o.refused_because_completed {
+        label::REFUSED
+    } else {
+        ""
+    };
+    writeln!(out, "  {}: {}{note}", label::RECEIPT, o.receipt)?;
+    writeln!(out, "  {}: {}", label::STATUS, o.status)?;
+    writeln!(
+        out,
+        "  {}: {}（{batch_reason}）",
+        label::BATCH_DATE,
+        o.batch_date
+    )?;
+    writeln!(out, "  {}: {}", label::EARLIER, o.earlier_distributions)?;
+    if !o.superseded.is_empty() {
+        writeln!(out, "  {}: {}", label::SUPERSEDES, o.superseded.join("、"))?;
+    }
+    for finding in &f.findings {
+        let sev = if finding.is_error() {
+            label::ERROR
+        } else {
+            label::WARNING
+        };
+        writeln!(
+            out,
+            "  [{sev}] {} {}「{}」: {}",
+            finding.cell.as_deref().unwrap_or("-"),
+            finding.field,
+            finding.value,
+            finding.message
+        )?;
+    }
+    Ok(())
+}
+
+/// `cli:<login name>`, for the history.
+pub fn default_actor() -> String {
+    let user = std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_default();
+    if user.is_empty() {
+        "cli".into()
+    } else {
+        format!("cli:{user}")
+    }
 }
