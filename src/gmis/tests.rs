@@ -434,3 +434,39 @@ fn never_panics_on_mangled_bytes() {
         }
     }
 }
+
+#[test]
+fn newcomer_sample_in_samples_reads_cleanly() {
+    let bytes = include_bytes!("../../samples/gmis/gmis-sos-export-sample.csv");
+    let export = parse(bytes).unwrap();
+    assert!(export.errors.is_empty(), "{:?}", export.errors);
+    assert_eq!((export.rows, export.requests.len()), (18, 15));
+    let prefectures: std::collections::BTreeSet<&str> = export
+        .requests
+        .iter()
+        .map(|r| r.prefecture.name())
+        .collect();
+    assert_eq!(prefectures.len(), 15);
+    let count = |s: Status| export.requests.iter().filter(|r| r.status == s).count();
+    assert_eq!(
+        (
+            count(Status::UnderReview),
+            count(Status::Completed),
+            count(Status::NotSubmitted)
+        ),
+        (13, 1, 1)
+    );
+    let chiba = export
+        .requests
+        .iter()
+        .find(|r| r.prefecture.name() == "千葉県")
+        .unwrap();
+    assert_eq!(chiba.lines[0].prefecture.opinion.lines().count(), 3);
+    for r in &export.requests {
+        assert!(
+            r.institution.code.starts_with(&r.prefecture.code()),
+            "{}",
+            r.record_id
+        );
+    }
+}
