@@ -427,13 +427,20 @@ pub fn template() -> Result<Vec<u8>, XlsxError> {
     filled(&FormShape::reference(), &FormFill::new())
 }
 
-/// A one-sheet workbook holding the form in `shape` with `fill`'s values.
+/// A one-sheet workbook holding the form in `shape` with `fill`'s values,
+/// as .xlsx bytes.
 pub fn filled(shape: &FormShape, fill: &FormFill) -> Result<Vec<u8>, XlsxError> {
+    workbook(shape, fill)?.save_to_buffer()
+}
+
+/// The same workbook before saving, for callers that add sheets or set
+/// document properties (the sample generator fixes the creation time).
+pub fn workbook(shape: &FormShape, fill: &FormFill) -> Result<Workbook, XlsxError> {
     let mut workbook = Workbook::new();
     let ws = workbook.add_worksheet();
     ws.set_name(SHEET_NAME)?;
     write_form(ws, shape, fill)?;
-    workbook.save_to_buffer()
+    Ok(workbook)
 }
 
 /// Writes the layout cell by cell, so that each cell gets its value and
