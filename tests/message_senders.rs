@@ -1,0 +1,175 @@
+//! Sender classification: the prefecture directory, our own server's
+//! Authentication-Results, and mail we must never answer.
+
+use sos_intake::config::{Config, MailConfig};
+use sos_intake::mailbox::senders::{
+    self, AnswerPolicy, AuthenticationResults, AutoReason, NeverReason, OWN_REPLY_HEADER, PrefectureDirectory,
+    SenderClass,
+};
+use sos_intake::message::{self, Limits, ParsedMessage};
+use sos_intake::prefecture::Prefecture;
+
+fn config() -> Config {
+    Config::parse(
+        "[prefectures]\n\
+         \"東京都\" = [\"sos@metro.tokyo.lg.jp\", \"@fukushi.metro.tokyo.lg.jp\"]\n\
+         \"北海道\" = [\"Iryo@Pref.Hokkaido.lg.jp\"]\n\
+         \"大阪府\" = [\"@pref.osaka.lg.jp\"]\n\
+         [mail]\nauthserv_id = \"mx.mhlw.go.jp\"\n",
+    )
+    .unwrap()
+}
+
+fn parsed(headers: &str) -> ParsedMessage {
+    let raw = format!("{headers}Subject: x\r\nContent-Type: text/plain\r\n\r\nbody\r\n");
+    message::parse(raw.as_bytes(), &Limits::default())
+}
+
+fn pref(name: &str) -> Option<Prefecture> {
+    Prefecture::parse(name)
+}
+
+#[test]
+fn directory_matches_addresses_and_exact_domains_case_insensitively() {
+    let dir = PrefectureDirectory::from_config(&config()).unwrap();
+    assert_eq!(dir.prefecture_of("sos@metro.tokyo.lg.jp"), pref("東京都"));
+    assert_eq!(dir.prefecture_of("SOS@Metro.Tokyo.LG.JP"), pref("東京都"));
+    assert_eq!(dir.prefecture_of("anyone@fukushi.metro.tokyo.lg.jp"), pref("東京都"));
+    assert_eq!(dir.prefecture_of("iryo@pref.hokkaido.lg.jp"), pref("北海道"));
+    assert_eq!(dir.prefecture_of("kansen@pref.osaka.lg.jp"), pref("大阪府"));
+    // Only the listed address of metro.tokyo.lg.jp, not its whole domain.
+    assert_eq!(dir.prefecture_of("other@metro.tokyo.lg.jp"), None);
+    // Subdomains of a listed domain are not trusted.
+    assert_eq!(dir.prefecture_of("x@sub.pref.osaka.lg.jp"), None);
+    assert_eq!(dir.prefecture_of("x@evilpref.osaka.lg.jp"), None);
+    assert_eq!(dir.prefecture_of("not-an-address"), None);
+}
+
+#[test]
+fn directory_refuses_unknown_prefectures_bad_entries_and_double_listing() {
+    for text in [
+        "[prefectures]\n\"東京県\" = [\"@x.lg.jp\"]",
+        "[prefectures]\n\"東京都\" = [\"no-at-sign\"]",
+        "[prefectures]\n\"東京都\" = [\"@\"]",
+        "[prefectures]\n\"東京都\" = [\"@a.lg.jp\"]\n\"大阪府\" = [\"@A.lg.jp\"]",
+    ] {
+        let c = Config::parse(text).unwrap();
+        assert!(PrefectureDirectory::from_config(&c).is_err(), "{text}");
+    }
+}
+
+#[test]
+fn only_our_authserv_id_counts_and_forged_lower_headers_are_ignored() {
+    let p = parsed(
+        "Authentication-Results: mx.mhlw.go.jp; spf=fail smtp.mailfrom=a@evil.example\r\n\
+         Received: from evil.example by mx.mhlw.go.jp; Mon, 16 Nov 2026 10:00:00 +0900\r\n\
+         Authentication-Results: mx.mhlw.go.jp; spf=pass smtp.mailfrom=kansen@pref.osaka.lg.jp\r\n\
+         Authentication-Results: other.example; dkim=pass header.d=pref.osaka.lg.jp\r\n\
+         From: kansen@pref.osaka.lg.jp\r\n",
+    );
+    let auth = AuthenticationResults::of(&p, Some("mx.mhlw.go.jp"));
+    assert_eq!(auth.results.len(), 1);
+    assert!(!auth.vouches_for("pref.osaka.lg.jp"));
+    // Nothing is trusted without a configured authserv-id.
+    assert!(AuthenticationResults::of(&p, None).results.is_empty());
+}
+
+#[test]
+fn milter_header_just_under_our_received_is_trusted() {
+    let p = parsed(
+        "Return-Path: <bounce@mail.pref.osaka.lg.jp>\r\n\
+         Received: from mail.pref.osaka.lg.jp by mx.mhlw.go.jp; Mon, 16 Nov 2026 10:00:00 +0900\r\n\
+         Authentication-Results: MX.MHLW.GO.JP (milter 1.0);\r\n\tspf=pass (sender SPF authorized) smtp.mailfrom=bounce@mail.pref.osaka.lg.jp;\r\n\tdkim=fail reason=\"bad; sig\" header.d=pref.osaka.lg.jp\r\n\
+         Authentication-Results: mx.mhlw.go.jp; dkim=pass header.d=evil.example\r\n\
+         From: kansen@pref.osaka.lg.jp\r\n",
+    );
+    let auth = AuthenticationResults::of(&p, Some("mx.mhlw.go.jp"));
+    assert_eq!(auth.results.len(), 2, "{auth:?}");
+    assert_eq!(auth.results[1].result, "fail");
+    // SPF for a subdomain of the From domain is aligned.
+    assert!(auth.vouches_for("pref.osaka.lg.jp"));
+    assert!(!auth.vouches_for("pref.kyoto.lg.jp"));
+    assert!(!auth.vouches_for("evil.example"));
+}
+
+#[test]
+fn dkim_and_dmarc_pass_vouch_for_their_domain_only() {
+    let (_, r) = senders::parse_authentication_results(
+        "mx.mhlw.go.jp 1; dkim = pass header.i=@fukushi.metro.tokyo.lg.jp; dmarc=pass header.from=pref.osaka.lg.jp",
+    )
+    .unwrap();
+    let auth = AuthenticationResults { results: r };
+    assert!(auth.vouches_for("fukushi.metro.tokyo.lg.jp"));
+    assert!(auth.vouches_for("pref.osaka.lg.jp"));
+    assert!(!auth.vouches_for("lg.jp.example"));
+    assert!(!auth.vouches_for(""));
+    assert_eq!(senders::parse_authentication_results("mx; none").unwrap().1.len(), 0);
+}
+
+#[test]
+fn every_kind_of_automatic_mail_is_recognised() {
+    let own = format!("{OWN_REPLY_HEADER}: sos-intake\r\n");
+    let cases: Vec<(&str, AutoReason)> = vec![
+        ("Auto-Submitted: auto-replied\r\n", AutoReason::AutoSubmitted("auto-replied".into())),
+        ("Auto-Submitted: Auto-Generated; owner-email=x@y\r\n", AutoReason::AutoSubmitted("auto-generated".into())),
+        ("Precedence: bulk\r\n", AutoReason::Precedence("bulk".into())),
+        ("Precedence: Junk\r\n", AutoReason::Precedence("junk".into())),
+        ("Precedence: list\r\n", AutoReason::Precedence("list".into())),
+        ("List-Id: <news.example>\r\n", AutoReason::ListHeader("List-Id".into())),
+        ("List-Unsubscribe: <mailto:u@x>\r\n", AutoReason::ListHeader("List-Unsubscribe".into())),
+        ("X-Auto-Response-Suppress: All\r\n", AutoReason::AutoResponseSuppress),
+        ("X-Autoreply: yes\r\n", AutoReason::AutoreplyHeader("X-Autoreply".into())),
+        ("X-Autorespond: on\r\n", AutoReason::AutoreplyHeader("X-Autorespond".into())),
+        ("Return-Path: <>\r\n", AutoReason::NullReturnPath),
+        ("Return-Path: <MAILER-DAEMON@mx.pref.osaka.lg.jp>\r\n", AutoReason::DaemonSender("MAILER-DAEMON@mx.pref.osaka.lg.jp".into())),
+        (&own, AutoReason::OwnReply),
+    ];
+    for (header, reason) in cases {
+        let p = parsed(&format!("From: kansen@pref.osaka.lg.jp\r\n{header}"));
+        assert_eq!(senders::auto_generated(&p), Some(reason), "{header}");
+    }
+    let p = parsed("From: postmaster@pref.osaka.lg.jp\r\n");
+    assert!(matches!(senders::auto_generated(&p), Some(AutoReason::DaemonSender(_))));
+    let report = message::parse(
+        b"From: MAILER-DAEMON@x\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=b\r\n\r\n--b\r\n\r\nx\r\n--b--\r\n",
+        &Limits::default(),
+    );
+    assert_eq!(senders::auto_generated(&report), Some(AutoReason::DeliveryReport));
+    // A person's mail, with Auto-Submitted: no, is not automatic.
+    let p = parsed("From: kansen@pref.osaka.lg.jp\r\nAuto-Submitted: no\r\nPrecedence: normal\r\n");
+    assert_eq!(senders::auto_generated(&p), None);
+}
+
+#[test]
+fn classify_answers_registered_and_authenticated_senders_only() {
+    let c = config();
+    let dir = PrefectureDirectory::from_config(&c).unwrap();
+    let registered = parsed("From: 大阪府 <kansen@pref.osaka.lg.jp>\r\n");
+    let v = senders::classify(&registered, &dir, &c.mail);
+    assert_eq!(v.sender, SenderClass::Prefecture { prefecture: pref("大阪府").unwrap() });
+    assert_eq!(v.policy, AnswerPolicy::Answer);
+
+    let unknown = parsed("From: someone@example.co.jp\r\n");
+    let v = senders::classify(&unknown, &dir, &c.mail);
+    assert_eq!(v.sender, SenderClass::Unknown { authenticated: false });
+    assert_eq!(v.policy, AnswerPolicy::Never(NeverReason::UnauthenticatedUnknownSender));
+    assert!(v.describe().contains("do not answer"));
+
+    let vouched = parsed(
+        "Authentication-Results: mx.mhlw.go.jp; dkim=pass header.d=example.co.jp\r\nFrom: someone@example.co.jp\r\n",
+    );
+    let v = senders::classify(&vouched, &dir, &c.mail);
+    assert_eq!(v.sender, SenderClass::Unknown { authenticated: true });
+    assert_eq!(v.policy, AnswerPolicy::Answer);
+    // The same header is worth nothing when another authserv-id is configured.
+    let v = senders::classify(&vouched, &dir, &MailConfig { authserv_id: Some("other".into()), ..MailConfig::default() });
+    assert_eq!(v.sender, SenderClass::Unknown { authenticated: false });
+
+    let auto = parsed("From: kansen@pref.osaka.lg.jp\r\nAuto-Submitted: auto-replied\r\n");
+    let v = senders::classify(&auto, &dir, &c.mail);
+    assert_eq!(v.sender, SenderClass::Prefecture { prefecture: pref("大阪府").unwrap() });
+    assert!(matches!(v.policy, AnswerPolicy::Never(NeverReason::AutoGenerated(_))));
+
+    let nobody = parsed("To: sos-busshi@mhlw.go.jp\r\n");
+    assert_eq!(senders::classify(&nobody, &dir, &c.mail).policy, AnswerPolicy::Never(NeverReason::NoAddress));
+}
