@@ -9,6 +9,8 @@
 
 pub mod annotate;
 pub mod reader;
+/// Structure scans that bound .xls and .ods grids before calamine opens them.
+pub mod guard;
 pub mod template;
 
 pub use reader::{read_workbook, ReadError, Workbook};

@@ -394,7 +394,16 @@ fn largest_sheet_entry(bytes: &[u8]) -> u64 {
         .unwrap_or(0)
 }
 
+fn refused(r: super::guard::Refusal) -> ReadError {
+    match r {
+        super::guard::Refusal::TooManyCells(n) => {
+            ReadError::TooLarge(format!("a worksheet grid of {n} cells"))
+        }
+    }
+}
+
 fn load_xls(bytes: &[u8]) -> Result<Vec<(String, Grid)>, ReadError> {
+    super::guard::check_xls(bytes).map_err(refused)?;
     let mut book: Xls<_> = Xls::new(Cursor::new(bytes)).map_err(|e| match e {
         calamine::XlsError::Password => ReadError::Encrypted,
         e => corrupt(e),
@@ -413,6 +422,18 @@ fn load_xls(bytes: &[u8]) -> Result<Vec<(String, Grid)>, ReadError> {
 }
 
 fn load_ods(bytes: &[u8]) -> Result<Vec<(String, Grid)>, ReadError> {
+    {
+        use std::io::Read;
+        let mut archive = zip::ZipArchive::new(Cursor::new(bytes)).map_err(corrupt)?;
+        let mut content = Vec::new();
+        if let Ok(entry) = archive.by_name("content.xml") {
+            entry
+                .take(MAX_WHOLE_ENTRY_BYTES)
+                .read_to_end(&mut content)
+                .map_err(corrupt)?;
+        }
+        super::guard::check_ods_content(&content).map_err(refused)?;
+    }
     let mut book: Ods<_> = Ods::new(Cursor::new(bytes)).map_err(|e| match e {
         calamine::OdsError::Password => ReadError::Encrypted,
         e => corrupt(e),
@@ -1185,5 +1206,199 @@ mod tests {
             },
         );
         assert_eq!(evaluate_sum("E31+G31", &grid), None);
+    }
+
+    const EXAMPLE_XLSX: &str = "/work/shared/forms/example-filled.xlsx";
+
+    fn fixture(name: &str) -> Vec<u8> {
+        std::fs::read(format!(
+            "{}/tests/fixtures/reader/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap()
+    }
+
+    /// Rewrites a zip, passing each entry's bytes through `edit`.
+    fn rezip(bytes: &[u8], edit: impl Fn(&str, Vec<u8>) -> Vec<u8>) -> Vec<u8> {
+        use std::io::{Read, Write};
+        let mut archive = zip::ZipArchive::new(Cursor::new(bytes)).unwrap();
+        let mut out = zip::ZipWriter::new(Cursor::new(Vec::new()));
+        for i in 0..archive.len() {
+            let mut entry = archive.by_index(i).unwrap();
+            let name = entry.name().unwrap().to_string();
+            let mut data = Vec::new();
+            entry.read_to_end(&mut data).unwrap();
+            let options = zip::write::SimpleFileOptions::default()
+                .compression_method(zip::CompressionMethod::Deflated);
+            out.start_file(name.as_str(), options).unwrap();
+            out.write_all(&edit(&name, data)).unwrap();
+        }
+        out.finish().unwrap().into_inner()
+    }
+
+    fn gloves_opinion(book: &Workbook) -> &str {
+        let row = book.forms[0]
+            .prefecture
+            .iter()
+            .find(|r| r.item == Item::NonSterileGloves)
+            .unwrap();
+        &row.opinion.text
+    }
+
+    #[test]
+    fn example_reads_in_every_format() {
+        for (bytes, format) in [
+            (std::fs::read(EXAMPLE_XLSX).unwrap(), Format::Xlsx),
+            (fixture("example.xls"), Format::Xls),
+            (fixture("example.ods"), Format::Ods),
+        ] {
+            let book = read_workbook(&bytes).unwrap();
+            assert_eq!(book.format, format);
+            assert_eq!(book.forms.len(), 1);
+            let form = &book.forms[0];
+            assert_eq!(
+                form.institution.code.as_ref().unwrap().value.text,
+                "1312345679"
+            );
+            assert_eq!(
+                form.institution
+                    .prefecture
+                    .as_ref()
+                    .unwrap()
+                    .value
+                    .cell
+                    .a1(),
+                "F14"
+            );
+            assert_eq!(form.items.len(), 5);
+            assert_eq!(form.items[4].stock.text, "800", "{format:?}");
+            assert_eq!(form.items[4].stock.cell.a1(), "D23");
+            assert_eq!(form.prefecture[4].total_quantity.text, "2000");
+            assert_eq!(form.mhlw.len(), 5);
+            assert_eq!(form.mhlw[4].cells.len(), 4);
+        }
+    }
+
+    #[test]
+    fn xlsm_is_told_by_content_types() {
+        let bytes = rezip(&std::fs::read(EXAMPLE_XLSX).unwrap(), |name, data| {
+            if name == "[Content_Types].xml" {
+                String::from_utf8(data)
+                    .unwrap()
+                    .replace("sheet.main+xml", "sheet.macroEnabled.main+xml")
+                    .into_bytes()
+            } else {
+                data
+            }
+        });
+        assert_eq!(detect(&bytes), Ok(Format::Xlsm));
+    }
+
+    #[test]
+    fn zip_bomb_is_refused_before_inflating() {
+        let bytes = rezip(&std::fs::read(EXAMPLE_XLSX).unwrap(), |name, data| {
+            if name == "xl/styles.xml" {
+                vec![b' '; 8 * 1024 * 1024]
+            } else {
+                data
+            }
+        });
+        assert!(matches!(read_workbook(&bytes), Err(ReadError::TooLarge(_))));
+    }
+
+    #[test]
+    fn ten_megabytes_in_one_cell_is_cut() {
+        // Pseudo-random kana: compresses like text, not like a bomb.
+        let mut seed: u32 = 1;
+        let long: String = (0..3_500_000)
+            .map(|_| {
+                seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+                char::from_u32(0x3041 + (seed >> 16) % 80).unwrap_or('あ')
+            })
+            .collect();
+        assert!(long.len() >= 10 * 1024 * 1024);
+        let bytes = rezip(&std::fs::read(EXAMPLE_XLSX).unwrap(), |name, data| {
+            if name.starts_with("xl/worksheets/") {
+                String::from_utf8(data)
+                    .unwrap()
+                    .replace("過去の緊急配布回数", &long)
+                    .into_bytes()
+            } else {
+                data
+            }
+        });
+        let book = read_workbook(&bytes).unwrap();
+        assert!(gloves_opinion(&book).len() <= MAX_CELL_CHARS);
+        assert!(gloves_opinion(&book).starts_with(&long[..300]));
+    }
+
+    #[test]
+    fn a_million_rows_below_the_form_are_not_read() {
+        let mut book = rust_xlsxwriter::Workbook::new();
+        let sheet = book.add_worksheet();
+        let form = read_workbook(&std::fs::read(EXAMPLE_XLSX).unwrap()).unwrap();
+        let form = &form.forms[0];
+        for row in &form.items {
+            sheet
+                .write_string(row.label.row, row.label.col as u16, row.item.label())
+                .unwrap();
+        }
+        sheet.write_string(0, 0, "【医療機関記入欄】").unwrap();
+        sheet.write_string(17, 1, "配布物品一覧").unwrap();
+        sheet.write_string(17, 3, "前日時点の在庫量").unwrap();
+        for row in 18..1_000_000u32 {
+            if row > 40 {
+                sheet.write_number(row, 0, f64::from(row)).unwrap();
+            }
+        }
+        let bytes = book.save_to_buffer().unwrap();
+        let read = read_workbook(&bytes).unwrap();
+        assert_eq!(read.forms[0].items.len(), 5);
+    }
+
+    #[test]
+    fn xls_with_cells_far_apart_is_refused() {
+        let mut bytes = fixture("example.xls");
+        assert!(read_workbook(&bytes).is_ok());
+        // Move the first RK cell (a number) to IV65536.
+        let at = bytes
+            .windows(4)
+            .position(|w| w == [0x7E, 0x02, 0x0A, 0x00])
+            .unwrap();
+        bytes[at + 4..at + 8].copy_from_slice(&[0xFF, 0xFF, 0xFF, 0x00]);
+        assert!(matches!(read_workbook(&bytes), Err(ReadError::TooLarge(_))));
+    }
+
+    #[test]
+    fn ods_with_a_million_repeated_value_cells_is_refused() {
+        let bytes = rezip(&fixture("example.ods"), |name, data| {
+            if name == "content.xml" {
+                let xml = String::from_utf8(data).unwrap();
+                let bomb = r#"<table:table-row table:number-rows-repeated="100000"><table:table-cell table:number-columns-repeated="1000" office:value-type="float" office:value="1"/></table:table-row></table:table>"#;
+                xml.replacen("</table:table>", bomb, 1).into_bytes()
+            } else {
+                data
+            }
+        });
+        assert!(matches!(read_workbook(&bytes), Err(ReadError::TooLarge(_))));
+    }
+
+    #[test]
+    fn truncated_and_damaged_files_never_panic() {
+        for bytes in [
+            std::fs::read(EXAMPLE_XLSX).unwrap(),
+            fixture("example.xls"),
+            fixture("example.ods"),
+        ] {
+            let step = (bytes.len() / 97).max(1);
+            for cut in (0..bytes.len()).step_by(step) {
+                let _ = read_workbook(&bytes[..cut]);
+            }
+            for at in (0..bytes.len()).step_by(step) {
+                let mut damaged = bytes.clone();
+                damaged[at] ^= 0x5A;
+                let _ = read_workbook(&damaged);
+            }
+        }
     }
 }
