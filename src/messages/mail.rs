@@ -140,6 +140,37 @@ pub const PREFECTURE_FIELD: &str = "都道府県";
 /// The finding code of the mail-level finding above.
 pub const PREFECTURE_MISMATCH_CODE: &str = "mail.prefecture_mismatch";
 
+/// `--received-at` could not be read.
+pub fn bad_time(text: &str) -> String {
+    format!("受信日時を読み取れません: {text:?}（例: 2026-11-20T12:59:00+09:00）")
+}
+
+/// `ingest` could not handle the message now; the MTA will retry.
+pub fn ingest_temporary(detail: &str) -> String {
+    format!("一時的な障害のため処理できませんでした（再送されます）: {detail}")
+}
+
+/// `ingest`'s one-line report.
+pub fn ingest_outcome(disposition: &str, receipts: &[String], reply: &str) -> String {
+    let what = match disposition {
+        "accepted" => "受付",
+        "partial" => "一部受付",
+        "rejected" => "受付不可",
+        "quarantined" => "隔離（未登録の送信元）",
+        "ignored" => "自動送信メールのため対象外",
+        "already_processed" => "処理済み（変更なし）",
+        _ => disposition,
+    };
+    let receipts = if receipts.is_empty() { String::new() } else { format!(" 受付番号 {}", receipts.join(", ")) };
+    let reply = if reply == "queued" { "返信を送信待ちに登録".to_string() } else { format!("返信なし: {reply}") };
+    format!("{what}{receipts}（{reply}）")
+}
+
+/// What `ingest` delivered before exiting.
+pub fn ingest_sent(sent: usize, deferred: usize, failed: usize) -> String {
+    format!(" 送信 {sent}件・再試行待ち {deferred}件・失敗 {failed}件")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
