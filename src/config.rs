@@ -153,11 +153,14 @@ pub struct WebConfig {
     pub listen: String,
     /// Serve the UI from `sos-intake serve`.
     pub enabled: bool,
+    /// Mark cookies `Secure` (set when the UI is reached over HTTPS, e.g.
+    /// behind a TLS-terminating proxy).
+    pub secure_cookies: bool,
 }
 
 impl Default for WebConfig {
     fn default() -> Self {
-        WebConfig { listen: "127.0.0.1:8080".into(), enabled: true }
+        WebConfig { listen: "127.0.0.1:8080".into(), enabled: true, secure_cookies: false }
     }
 }
 

@@ -4,3 +4,6 @@
 
 /// Fresh queue databases (SQLite, PostgreSQL) and `both_backends!`.
 pub mod db;
+
+/// The web UI on a free port, an HTTP client, headless Chromium.
+pub mod browser;

@@ -1,0 +1,146 @@
+//! Wording of the staff review desk: refusals, notices after an action, and
+//! the `users` command. Page text itself lives in `templates/web/`.
+
+/// `users add`: the name is empty or too long.
+pub fn bad_user_name() -> &'static str {
+    "ユーザー名を1〜64文字で指定してください。"
+}
+
+/// `users add`: the password is too short.
+pub fn weak_password(min: usize) -> String {
+    format!("パスワードは{min}文字以上にしてください。")
+}
+
+/// `users add`: the two passwords typed differ.
+pub fn passwords_differ() -> &'static str {
+    "2回入力したパスワードが一致しません。"
+}
+
+/// `users add`: prompt for the password.
+pub fn password_prompt(name: &str) -> String {
+    format!("{name} のパスワード: ")
+}
+
+/// `users add`: prompt for the password again.
+pub fn password_again_prompt() -> &'static str {
+    "もう一度入力してください: "
+}
+
+/// `users add`: done.
+pub fn user_saved(name: &str, role: &str, new: bool) -> String {
+    if new {
+        format!("ユーザー {name}（{role}）を作成しました。")
+    } else {
+        format!(
+            "ユーザー {name} のパスワードと権限（{role}）を更新しました。既存のセッションは終了しました。"
+        )
+    }
+}
+
+/// `users remove`: done or unknown.
+pub fn user_removed(name: &str, found: bool) -> String {
+    if found {
+        format!("ユーザー {name} を削除しました。")
+    } else {
+        format!("ユーザー {name} は登録されていません。")
+    }
+}
+
+/// Sign-in failed (never says which of the two was wrong).
+pub fn login_failed() -> &'static str {
+    "ユーザー名またはパスワードが正しくありません。"
+}
+
+/// A page that needs signing in was asked for anonymously.
+pub fn login_required() -> &'static str {
+    "ログインしてください。"
+}
+
+/// A form arrived without its CSRF token, or with a wrong one.
+pub fn csrf_refused() -> &'static str {
+    "フォームの有効期限が切れたか、不正な送信です。ページを再読み込みしてからやり直してください。"
+}
+
+/// A reviewer tried an admin action.
+pub fn admin_only() -> &'static str {
+    "この操作は管理者のみ行えます。"
+}
+
+/// Nothing here.
+pub fn not_found() -> &'static str {
+    "ページが見つかりません。"
+}
+
+/// Something broke on our side.
+pub fn internal_error() -> &'static str {
+    "システムエラーが発生しました。時間をおいて再度お試しください。問題が続く場合は管理者に連絡してください。"
+}
+
+/// A number field holds something other than a non-negative integer.
+pub fn bad_quantity(value: &str) -> String {
+    format!("配布数「{value}」は0以上の整数で入力してください。")
+}
+
+/// A date field holds something other than `YYYY-MM-DD`.
+pub fn bad_date(field: &str, value: &str) -> String {
+    format!("{field}「{value}」は YYYY-MM-DD 形式の日付で入力してください。")
+}
+
+/// Approve needs a quantity and a ship date.
+pub fn approve_needs_quantity_and_date() -> &'static str {
+    "承認には配布数（1以上）と送付日が必要です。"
+}
+
+/// Refusing needs a reason.
+pub fn refuse_needs_reason() -> &'static str {
+    "不承認には理由が必要です。"
+}
+
+/// The decision field is neither approve nor refuse.
+pub fn bad_decision() -> &'static str {
+    "承認または不承認を選んでください。"
+}
+
+/// Moving a batch needs a reason.
+pub fn move_needs_reason() -> &'static str {
+    "対応日の変更には理由が必要です。"
+}
+
+/// An unknown item in a form.
+pub fn bad_item(value: &str) -> String {
+    format!("物品「{value}」が不明です。")
+}
+
+/// A prefecture name that is not one of the 47.
+pub fn bad_prefecture(value: &str) -> String {
+    format!("都道府県「{value}」が不明です。")
+}
+
+/// Notice shown after an action, by its code in the redirect.
+pub fn notice(code: &str) -> Option<&'static str> {
+    Some(match code {
+        "decided" => "判断を保存しました。",
+        "completed" => "受付完了にしました。都道府県への内示メールを送信キューに入れました。",
+        "moved" => "対応日を変更しました。",
+        "released" => "隔離されたメールを処理しました。",
+        "authorised" => "送信元を許可リストに追加し、メールを処理しました。",
+        "resent" => "再送信を予約しました。",
+        "logged_out" => "ログアウトしました。",
+        _ => return None,
+    })
+}
+
+/// Subject of the 内示 mail.
+pub fn naiji_subject(receipt: &str, institution: &str) -> String {
+    format!("【内示】緊急配布要請 {receipt}（{institution}）")
+}
+
+/// 内示 body: an approved line.
+pub fn naiji_approved_line(item: &str, quantity: i64, ship_date: &str) -> String {
+    format!("・{item}：承認　配布数 {quantity}　送付日 {ship_date}")
+}
+
+/// 内示 body: a refused line.
+pub fn naiji_refused_line(item: &str, reason: &str) -> String {
+    format!("・{item}：不承認（理由：{reason}）")
+}

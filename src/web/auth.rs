@@ -1,0 +1,380 @@
+//! Staff accounts and sessions: argon2 password hashes, random session
+//! tokens stored only as their SHA-256, the per-session CSRF token, and the
+//! cookie that carries the session.
+//!
+//! Everything here is storage and crypto; the middleware that applies it to
+//! each request lives in [`super::guard`].
+
+use crate::queue::db::{now_text, parse_time, time_text};
+use anyhow::Context;
+use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use chrono::{DateTime, Duration, Utc};
+use rand::RngCore;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use sqlx::{AnyConnection, Row};
+
+/// The session cookie's name.
+pub const SESSION_COOKIE: &str = "sos_session";
+/// The cookie that carries the sign-in form's CSRF token (before a session
+/// exists).
+pub const LOGIN_CSRF_COOKIE: &str = "sos_login_csrf";
+/// How long a session lasts without signing in again: one working day.
+pub const SESSION_HOURS: i64 = 12;
+/// The shortest password accepted by `users add`.
+pub const MIN_PASSWORD_CHARS: usize = 8;
+
+/// What a staff member may do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Reviews the queue, decides, completes, exports.
+    Reviewer,
+    /// Everything a reviewer does, plus releasing and authorising
+    /// quarantined senders.
+    Admin,
+}
+
+impl Role {
+    /// The stored word.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Reviewer => "reviewer",
+            Role::Admin => "admin",
+        }
+    }
+
+    /// Parses `reviewer` / `admin`.
+    pub fn parse(text: &str) -> Option<Role> {
+        match text.trim() {
+            "reviewer" => Some(Role::Reviewer),
+            "admin" => Some(Role::Admin),
+            _ => None,
+        }
+    }
+}
+
+/// The signed-in staff member of a request, with the session's CSRF token.
+#[derive(Clone, Debug, Serialize)]
+pub struct Staff {
+    /// User id.
+    pub id: i64,
+    /// The name written into the audit history.
+    pub name: String,
+    /// What they may do.
+    pub role: Role,
+    /// The session's CSRF token (every form carries it).
+    pub csrf: String,
+}
+
+impl Staff {
+    /// True for admins.
+    pub fn is_admin(&self) -> bool {
+        self.role == Role::Admin
+    }
+}
+
+/// A new random token: 256 bits, hex.
+pub fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
+/// The SHA-256 (hex) under which a session token is stored.
+pub fn token_digest(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// Compares two secrets in time that does not depend on where they differ.
+pub fn same_secret(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Hashes a password with argon2id and a random salt (PHC string).
+pub fn hash_password(password: &str) -> anyhow::Result<String> {
+    let salt = SaltString::generate(&mut rand::rngs::OsRng);
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| anyhow::anyhow!("cannot hash password: {e}"))
+}
+
+/// Checks a password against a stored PHC string.
+pub fn verify_password(password: &str, phc: &str) -> bool {
+    PasswordHash::new(phc)
+        .map(|h| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &h)
+                .is_ok()
+        })
+        .unwrap_or(false)
+}
+
+/// Why `users add` refused.
+#[derive(Debug, thiserror::Error)]
+pub enum UserError {
+    /// The name is empty or too long.
+    #[error("{0}")]
+    BadName(String),
+    /// The password is too short.
+    #[error("{0}")]
+    WeakPassword(String),
+}
+
+/// Creates a user or, when the name exists, sets a new password and role.
+/// Returns true when the user was new.
+pub async fn upsert_user(
+    conn: &mut AnyConnection,
+    name: &str,
+    role: Role,
+    password: &str,
+) -> anyhow::Result<bool> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 64 {
+        return Err(UserError::BadName(crate::messages::web::bad_user_name().into()).into());
+    }
+    if password.chars().count() < MIN_PASSWORD_CHARS {
+        return Err(UserError::WeakPassword(crate::messages::web::weak_password(
+            MIN_PASSWORD_CHARS,
+        ))
+        .into());
+    }
+    let hash = hash_password(password)?;
+    let now = now_text();
+    let existing = sqlx::query("SELECT id FROM web_users WHERE name = $1")
+        .bind(name)
+        .fetch_optional(&mut *conn)
+        .await
+        .context("cannot look up user")?;
+    if let Some(row) = existing {
+        let id: i64 = row.try_get("id")?;
+        sqlx::query(
+            "UPDATE web_users SET role = $1, password_hash = $2, updated_at = $3 WHERE id = $4",
+        )
+        .bind(role.as_str())
+        .bind(&hash)
+        .bind(&now)
+        .bind(id)
+        .execute(&mut *conn)
+        .await
+        .context("cannot update user")?;
+        // A new password ends every session of the old one.
+        sqlx::query("DELETE FROM web_sessions WHERE user_id = $1")
+            .bind(id)
+            .execute(&mut *conn)
+            .await
+            .context("cannot end the user's sessions")?;
+        Ok(false)
+    } else {
+        sqlx::query(
+            "INSERT INTO web_users (name, role, password_hash, created_at, updated_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(name)
+        .bind(role.as_str())
+        .bind(&hash)
+        .bind(&now)
+        .bind(&now)
+        .execute(&mut *conn)
+        .await
+        .context("cannot create user")?;
+        Ok(true)
+    }
+}
+
+/// A staff account as listed by `users list`.
+#[derive(Clone, Debug, Serialize)]
+pub struct UserSummary {
+    /// Name.
+    pub name: String,
+    /// Role.
+    pub role: Role,
+    /// When created (stored text).
+    pub created_at: String,
+}
+
+/// Every account, by name.
+pub async fn list_users(conn: &mut AnyConnection) -> anyhow::Result<Vec<UserSummary>> {
+    let rows = sqlx::query("SELECT name, role, created_at FROM web_users ORDER BY name")
+        .fetch_all(&mut *conn)
+        .await
+        .context("cannot list users")?;
+    rows.iter()
+        .map(|r| {
+            let role: String = r.try_get("role")?;
+            Ok(UserSummary {
+                name: r.try_get("name")?,
+                role: Role::parse(&role)
+                    .with_context(|| format!("unknown stored role {role:?}"))?,
+                created_at: r.try_get("created_at")?,
+            })
+        })
+        .collect()
+}
+
+/// Removes an account and its sessions. Returns false when unknown.
+pub async fn remove_user(conn: &mut AnyConnection, name: &str) -> anyhow::Result<bool> {
+    sqlx::query(
+        "DELETE FROM web_sessions WHERE user_id IN (SELECT id FROM web_users WHERE name = $1)",
+    )
+    .bind(name)
+    .execute(&mut *conn)
+    .await
+    .context("cannot end the user's sessions")?;
+    let done = sqlx::query("DELETE FROM web_users WHERE name = $1")
+        .bind(name)
+        .execute(&mut *conn)
+        .await
+        .context("cannot remove user")?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// Checks a name and password. The hash is computed even for an unknown
+/// name so that timing does not tell which names exist.
+pub async fn authenticate(
+    conn: &mut AnyConnection,
+    name: &str,
+    password: &str,
+) -> anyhow::Result<Option<i64>> {
+    let row = sqlx::query("SELECT id, password_hash FROM web_users WHERE name = $1")
+        .bind(name.trim())
+        .fetch_optional(&mut *conn)
+        .await
+        .context("cannot look up user")?;
+    match row {
+        Some(row) => {
+            let phc: String = row.try_get("password_hash")?;
+            Ok(verify_password(password, &phc).then_some(row.try_get("id")?))
+        }
+        None => {
+            let _ = hash_password(password);
+            Ok(None)
+        }
+    }
+}
+
+/// A new session: the token for the cookie (never stored) and its expiry.
+#[derive(Clone, Debug)]
+pub struct NewSession {
+    /// The cookie value.
+    pub token: String,
+    /// When it stops working.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Starts a session for `user_id`, and clears expired ones while at it.
+pub async fn create_session(conn: &mut AnyConnection, user_id: i64) -> anyhow::Result<NewSession> {
+    let token = random_token();
+    let now = Utc::now();
+    let expires_at = now + Duration::hours(SESSION_HOURS);
+    sqlx::query("DELETE FROM web_sessions WHERE expires_at < $1")
+        .bind(time_text(now))
+        .execute(&mut *conn)
+        .await
+        .context("cannot clear expired sessions")?;
+    sqlx::query(
+        "INSERT INTO web_sessions (token_sha256, user_id, csrf_token, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(token_digest(&token))
+    .bind(user_id)
+    .bind(random_token())
+    .bind(time_text(now))
+    .bind(time_text(expires_at))
+    .execute(&mut *conn)
+    .await
+    .context("cannot create session")?;
+    Ok(NewSession { token, expires_at })
+}
+
+/// The staff member behind a session token, when the session exists and
+/// has not expired.
+pub async fn session_staff(conn: &mut AnyConnection, token: &str) -> anyhow::Result<Option<Staff>> {
+    let row = sqlx::query(
+        "SELECT u.id, u.name, u.role, s.csrf_token, s.expires_at FROM web_sessions s \
+         JOIN web_users u ON u.id = s.user_id WHERE s.token_sha256 = $1",
+    )
+    .bind(token_digest(token))
+    .fetch_optional(&mut *conn)
+    .await
+    .context("cannot look up session")?;
+    let Some(row) = row else { return Ok(None) };
+    let expires_at = parse_time(&row.try_get::<String, _>("expires_at")?)?;
+    if expires_at <= Utc::now() {
+        return Ok(None);
+    }
+    let role: String = row.try_get("role")?;
+    Ok(Some(Staff {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        role: Role::parse(&role).with_context(|| format!("unknown stored role {role:?}"))?,
+        csrf: row.try_get("csrf_token")?,
+    }))
+}
+
+/// Ends a session (log-out).
+pub async fn delete_session(conn: &mut AnyConnection, token: &str) -> anyhow::Result<()> {
+    sqlx::query("DELETE FROM web_sessions WHERE token_sha256 = $1")
+        .bind(token_digest(token))
+        .execute(&mut *conn)
+        .await
+        .context("cannot end session")?;
+    Ok(())
+}
+
+/// The value of cookie `name` in a `Cookie:` header.
+pub fn cookie_value<'a>(header: &'a str, name: &str) -> Option<&'a str> {
+    header.split(';').find_map(|pair| {
+        let (k, v) = pair.trim().split_once('=')?;
+        (k == name).then_some(v.trim())
+    })
+}
+
+/// A `Set-Cookie` value: HttpOnly, SameSite=Strict, Path=/, Secure when the
+/// UI is served over HTTPS. `max_age` 0 deletes the cookie.
+pub fn set_cookie(name: &str, value: &str, max_age_secs: i64, secure: bool) -> String {
+    let secure = if secure { "; Secure" } else { "" };
+    format!("{name}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age_secs}{secure}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn password_round_trip() {
+        let phc = hash_password("correct horse").unwrap();
+        assert!(phc.starts_with("$argon2id$"));
+        assert!(verify_password("correct horse", &phc));
+        assert!(!verify_password("correct horsf", &phc));
+        assert!(!verify_password("x", "not a hash"));
+    }
+
+    #[test]
+    fn tokens_are_256_bit_and_distinct() {
+        let a = random_token();
+        assert_eq!(a.len(), 64);
+        assert_ne!(a, random_token());
+        assert_ne!(token_digest(&a), a);
+    }
+
+    #[test]
+    fn cookies_parse_and_carry_flags() {
+        assert_eq!(
+            cookie_value("a=1; sos_session=abc; b=2", "sos_session"),
+            Some("abc")
+        );
+        assert_eq!(cookie_value("xsos_session=abc", "sos_session"), None);
+        let c = set_cookie("sos_session", "t", 60, true);
+        assert!(c.contains("HttpOnly") && c.contains("SameSite=Strict") && c.contains("Secure"));
+        assert!(!set_cookie("s", "t", 60, false).contains("Secure"));
+    }
+
+    #[test]
+    fn secrets_compare() {
+        assert!(same_secret("abc", "abc"));
+        assert!(!same_secret("abc", "abd"));
+        assert!(!same_secret("abc", "ab"));
+    }
+}

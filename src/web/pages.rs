@@ -1,0 +1,155 @@
+//! Sign-in, sign-out, the start page and the 404 page.
+
+use super::auth::{self, LOGIN_CSRF_COOKIE, SESSION_COOKIE, SESSION_HOURS, Staff};
+use super::guard::{self, form_field};
+use super::{AppState, WebError, error_page};
+use crate::messages::web as msg;
+use axum::Extension;
+use axum::body::Bytes;
+use axum::extract::{Query, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use minijinja::context;
+use serde::Deserialize;
+
+/// Query of the sign-in page.
+#[derive(Debug, Default, Deserialize)]
+pub struct LoginQuery {
+    /// Where to go after signing in (a local path).
+    #[serde(default)]
+    pub next: String,
+    /// Notice code (e.g. `logged_out`).
+    #[serde(default)]
+    pub notice: String,
+}
+
+/// GET /login: the form, with a fresh CSRF token in a cookie and the form.
+pub async fn login_form(
+    State(state): State<AppState>,
+    Query(q): Query<LoginQuery>,
+) -> Result<Response, WebError> {
+    Ok(login_page(
+        &state,
+        &q.next,
+        msg::notice(&q.notice),
+        None,
+        StatusCode::OK,
+    )?)
+}
+
+fn login_page(
+    state: &AppState,
+    next: &str,
+    notice: Option<&str>,
+    error: Option<&str>,
+    status: StatusCode,
+) -> Result<Response, WebError> {
+    let csrf = auth::random_token();
+    let html = state.render(
+        "login.html",
+        context! { csrf => &csrf, next => safe_next(next), notice => notice, error => error },
+    )?;
+    let cookie = auth::set_cookie(LOGIN_CSRF_COOKIE, &csrf, 3600, state.secure_cookies());
+    Ok((status, [(header::SET_COOKIE, cookie)], html).into_response())
+}
+
+/// POST /login: checks the CSRF pair and the password, starts a session.
+pub async fn login(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, WebError> {
+    let cookie_token = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|h| auth::cookie_value(h, LOGIN_CSRF_COOKIE).map(str::to_string));
+    let form_token = form_field(&body, guard::CSRF_FIELD);
+    let next = form_field(&body, "next").unwrap_or_default();
+    match (cookie_token, form_token) {
+        (Some(c), Some(f)) if !c.is_empty() && auth::same_secret(&c, &f) => {}
+        _ => return Ok(error_page(StatusCode::FORBIDDEN, msg::csrf_refused())),
+    }
+    let name = form_field(&body, "name").unwrap_or_default();
+    let password = form_field(&body, "password").unwrap_or_default();
+    let mut conn = state.db().pool().acquire().await?;
+    let Some(user_id) = auth::authenticate(&mut conn, &name, &password).await? else {
+        return login_page(
+            &state,
+            &next,
+            None,
+            Some(msg::login_failed()),
+            StatusCode::UNAUTHORIZED,
+        );
+    };
+    let session = auth::create_session(&mut conn, user_id).await?;
+    let secure = state.secure_cookies();
+    let mut resp = Redirect::to(&safe_next(&next)).into_response();
+    let h = resp.headers_mut();
+    h.append(
+        header::SET_COOKIE,
+        auth::set_cookie(SESSION_COOKIE, &session.token, SESSION_HOURS * 3600, secure)
+            .parse()
+            .map_err(|e| anyhow::anyhow!("bad cookie header: {e}"))?,
+    );
+    h.append(
+        header::SET_COOKIE,
+        auth::set_cookie(LOGIN_CSRF_COOKIE, "", 0, secure)
+            .parse()
+            .map_err(|e| anyhow::anyhow!("bad cookie header: {e}"))?,
+    );
+    Ok(resp)
+}
+
+/// POST /logout: ends the session and clears the cookie.
+pub async fn logout(State(state): State<AppState>, req: Request) -> Result<Response, WebError> {
+    if let Some(token) = guard::session_token(&req) {
+        let mut conn = state.db().pool().acquire().await?;
+        auth::delete_session(&mut conn, &token).await?;
+    }
+    let cookie = auth::set_cookie(SESSION_COOKIE, "", 0, state.secure_cookies());
+    Ok((
+        [(header::SET_COOKIE, cookie)],
+        Redirect::to("/login?notice=logged_out"),
+    )
+        .into_response())
+}
+
+/// GET /: the queue.
+pub async fn home(Extension(_staff): Extension<Staff>) -> Redirect {
+    Redirect::to("/queue")
+}
+
+/// Anything else: 404.
+pub async fn not_found() -> Response {
+    error_page(StatusCode::NOT_FOUND, msg::not_found())
+}
+
+/// A redirect target after sign-in: only local paths (`/…`, not `//host`),
+/// so the sign-in page cannot be used to send staff elsewhere.
+pub fn safe_next(next: &str) -> String {
+    let local = next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.contains('\\')
+        && !next.contains("://");
+    if local && !next.starts_with("/login") {
+        next.to_string()
+    } else {
+        "/queue".to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_is_local_only() {
+        assert_eq!(safe_next("/requests/3"), "/requests/3");
+        assert_eq!(safe_next("//evil.example/x"), "/queue");
+        assert_eq!(safe_next("https://evil.example/"), "/queue");
+        assert_eq!(safe_next("/\\evil.example"), "/queue");
+        assert_eq!(safe_next(""), "/queue");
+        assert_eq!(safe_next("/login?next=/x"), "/queue");
+    }
+}

@@ -1,0 +1,483 @@
+//! The request page and the staff actions on it: MHLW's decision per item,
+//! 受付完了 (with the 内示 mail), moving to another batch, and downloading
+//! the original mail and sheet.
+//!
+//! Decisions and 受付完了 go through the queue's own functions, which check
+//! the record's state, write the audit row with the staff member's name,
+//! and refuse any change to a 受付完了 record.
+
+use super::auth::Staff;
+use super::queue_page::{jst, source_label};
+use super::{AppState, WebError, naiji};
+use crate::messages::web as msg;
+use crate::queue::{self, RequestRecord, blobs};
+use crate::request::{Item, ItemLine, MhlwDecision, Status};
+use crate::validation::Finding;
+use axum::Extension;
+use axum::extract::{Form, Path, Query, State};
+use axum::http::header;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use chrono::NaiveDate;
+use minijinja::context;
+use serde::{Deserialize, Serialize};
+
+/// The institution fields in form order, with the labels findings use.
+const INSTITUTION_FIELDS: [&str; 7] = [
+    "医療機関名",
+    "医療機関コード",
+    "郵便番号",
+    "都道府県",
+    "医療機関住所",
+    "連絡先電話番号",
+    "医療機関担当者名",
+];
+
+/// Query of the request page.
+#[derive(Debug, Default, Deserialize)]
+pub struct ShowQuery {
+    /// Notice code after an action.
+    pub notice: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct FieldView {
+    label: &'static str,
+    value: String,
+    findings: Vec<Finding>,
+}
+
+#[derive(Debug, Serialize)]
+struct LineView {
+    code: &'static str,
+    label: &'static str,
+    requested: bool,
+    stock: Option<i64>,
+    outlook: Option<&'static str>,
+    weekly_use: Option<i64>,
+    weekly_purchase: Option<i64>,
+    guideline: Option<i64>,
+    reason: String,
+    need: Option<&'static str>,
+    method: Option<&'static str>,
+    prefecture_quantity: Option<i64>,
+    national_quantity: Option<i64>,
+    total_quantity: Option<i64>,
+    opinion: String,
+    approved: Option<bool>,
+    mhlw_quantity: Option<i64>,
+    ship_date: Option<String>,
+    mhlw_reason: String,
+    /// What the form shows as 配布数 before anything is decided.
+    suggested_quantity: Option<i64>,
+    findings: Vec<Finding>,
+}
+
+#[derive(Debug, Serialize)]
+struct HistoryView {
+    at: String,
+    actor: String,
+    action: &'static str,
+    detail: String,
+    reason: String,
+}
+
+/// GET /requests/{id}.
+pub async fn show(
+    State(state): State<AppState>,
+    Extension(staff): Extension<Staff>,
+    Path(id): Path<i64>,
+    Query(q): Query<ShowQuery>,
+) -> Result<Html<String>, WebError> {
+    let mut conn = state.db().pool().acquire().await?;
+    let record = queue::get(&mut conn, id).await?;
+    render(
+        &state,
+        &staff,
+        &record,
+        q.notice.as_deref().and_then(msg::notice),
+    )
+}
+
+fn render(
+    state: &AppState,
+    staff: &Staff,
+    r: &RequestRecord,
+    notice: Option<&str>,
+) -> Result<Html<String>, WebError> {
+    let (fields, lines, other) = place_findings(r);
+    let editable = r.status == Status::UnderReview && r.superseded_by.is_none();
+    state.render(
+        "request.html",
+        context! {
+            staff => staff,
+            nav => "queue",
+            notice => notice,
+            r => context! {
+                id => r.id,
+                receipt => &r.receipt,
+                source => source_label(r.source),
+                status => r.status.as_str(),
+                received_at => jst(r.received_at),
+                batch_date => r.batch_date.to_string(),
+                batch_reason => &r.batch_reason,
+                prefecture => &r.prefecture,
+                earlier_distributions => r.earlier_distributions,
+                refused_because_completed => r.refused_because_completed,
+                superseded_by => &r.superseded_by,
+                supersedes => &r.supersedes,
+                has_mail => r.source_message_sha256.is_some(),
+                has_sheet => r.attachment_sha256.is_some(),
+                attachment_name => &r.attachment_name,
+                sheet_name => &r.sheet_name,
+                gmis_record_id => &r.gmis_record_id,
+                completed_at => r.completed_at.map(jst),
+                completed_by => &r.completed_by,
+                is_completed => r.is_completed(),
+                error_count => r.findings.iter().filter(|f| f.is_error()).count(),
+                warning_count => r.findings.iter().filter(|f| !f.is_error()).count(),
+            },
+            fields => fields,
+            lines => lines,
+            other_findings => other,
+            history => r.history.iter().map(|h| HistoryView {
+                at: jst(h.at),
+                actor: h.actor.clone(),
+                action: action_label(&h.action),
+                detail: if h.detail.is_null() || h.detail == serde_json::json!({}) { String::new() } else { h.detail.to_string() },
+                reason: h.reason.clone(),
+            }).collect::<Vec<_>>(),
+            editable => editable,
+            movable => !r.is_completed() && r.superseded_by.is_none(),
+        },
+    )
+}
+
+/// Puts each finding next to the value it concerns: an institution field,
+/// an item line, or (mail and queue findings) the general list.
+fn place_findings(r: &RequestRecord) -> (Vec<FieldView>, Vec<LineView>, Vec<Finding>) {
+    let inst = &r.institution;
+    let values = [
+        inst.name.clone(),
+        inst.code.clone(),
+        inst.postcode.clone(),
+        inst.prefecture
+            .map(|p| p.name().to_string())
+            .unwrap_or_default(),
+        inst.address.clone(),
+        inst.phone.clone(),
+        inst.contact.clone(),
+    ];
+    let mut rest: Vec<Finding> = r.findings.clone();
+    let mut fields = Vec::new();
+    for (label, value) in INSTITUTION_FIELDS.into_iter().zip(values) {
+        let (mine, others): (Vec<_>, Vec<_>) = rest
+            .into_iter()
+            .partition(|f| f.field == label && f.code.starts_with("institution"));
+        rest = others;
+        fields.push(FieldView {
+            label,
+            value,
+            findings: mine,
+        });
+    }
+    let mut lines = Vec::new();
+    for line in r
+        .lines
+        .iter()
+        .filter(|l| l.requested || l.prefecture.need.is_some())
+    {
+        let (mine, others): (Vec<_>, Vec<_>) =
+            rest.into_iter().partition(|f| concerns_item(f, line.item));
+        rest = others;
+        lines.push(line_view(line, mine));
+    }
+    (fields, lines, rest)
+}
+
+fn concerns_item(f: &Finding, item: Item) -> bool {
+    f.field.contains(item.label())
+        || f.code.contains(item.code())
+        || f.message.starts_with(item.label())
+}
+
+fn line_view(l: &ItemLine, findings: Vec<Finding>) -> LineView {
+    let p = &l.prefecture;
+    LineView {
+        code: l.item.code(),
+        label: l.item.label(),
+        requested: l.requested,
+        stock: l.stock,
+        outlook: l.outlook.map(|o| o.as_str()),
+        weekly_use: l.weekly_use,
+        weekly_purchase: l.weekly_purchase,
+        guideline: l.guideline_quantity(),
+        reason: l.reason.clone(),
+        need: p.need.map(|n| match n {
+            crate::request::Need::Needed => "要",
+            crate::request::Need::NotNeeded => "否",
+        }),
+        method: p.method.map(|m| m.as_str()),
+        prefecture_quantity: p.prefecture_quantity,
+        national_quantity: p.national_quantity,
+        total_quantity: p.total_quantity,
+        opinion: p.opinion.clone(),
+        approved: l.mhlw.approved,
+        mhlw_quantity: l.mhlw.quantity,
+        ship_date: l.mhlw.ship_date.map(|d| d.to_string()),
+        mhlw_reason: l.mhlw.reason.clone(),
+        suggested_quantity: l.mhlw.quantity.or(p.total_quantity),
+        findings,
+    }
+}
+
+/// The history's action words, in Japanese.
+fn action_label(action: &str) -> &'static str {
+    match action {
+        "filed" => "受付（シート）",
+        "superseded" => "差し替え",
+        "refused_completed" => "受付完了済みのため不可",
+        "gmis_imported" => "G-MIS取込",
+        "gmis_updated" => "G-MIS更新",
+        "decided" => "判断",
+        "completed" => "受付完了",
+        "batch_moved" => "対応日変更",
+        "naiji_queued" => "内示メール送信予約",
+        "naiji_not_sent" => "内示メール送信先なし",
+        _ => "その他",
+    }
+}
+
+/// The decision form of one item.
+#[derive(Debug, Deserialize)]
+pub struct DecisionForm {
+    /// `approve` or `refuse`.
+    #[serde(default)]
+    pub decision: String,
+    /// 配布数.
+    #[serde(default)]
+    pub quantity: String,
+    /// 送付日 `YYYY-MM-DD`.
+    #[serde(default)]
+    pub ship_date: String,
+    /// Why (required to refuse; kept in the history either way).
+    #[serde(default)]
+    pub reason: String,
+}
+
+/// Reads the decision form into MHLW's decision.
+pub fn read_decision(form: &DecisionForm) -> Result<MhlwDecision, WebError> {
+    let reason = form.reason.trim().to_string();
+    let quantity = match crate::text::normalize(form.quantity.trim())
+        .replace([',', '，'], "")
+        .as_str()
+    {
+        "" => None,
+        q => Some(
+            q.parse::<i64>()
+                .ok()
+                .filter(|n| *n >= 0)
+                .ok_or_else(|| WebError::BadInput(msg::bad_quantity(q)))?,
+        ),
+    };
+    let ship_date = match form.ship_date.trim() {
+        "" => None,
+        d => Some(
+            NaiveDate::parse_from_str(d, "%Y-%m-%d")
+                .map_err(|_| WebError::BadInput(msg::bad_date("送付日", d)))?,
+        ),
+    };
+    match form.decision.as_str() {
+        "approve" => {
+            if !quantity.is_some_and(|q| q > 0) || ship_date.is_none() {
+                return Err(WebError::BadInput(
+                    msg::approve_needs_quantity_and_date().into(),
+                ));
+            }
+            Ok(MhlwDecision {
+                approved: Some(true),
+                quantity,
+                ship_date,
+                reason,
+            })
+        }
+        "refuse" => {
+            if reason.is_empty() {
+                return Err(WebError::BadInput(msg::refuse_needs_reason().into()));
+            }
+            Ok(MhlwDecision {
+                approved: Some(false),
+                quantity: None,
+                ship_date: None,
+                reason,
+            })
+        }
+        _ => Err(WebError::BadInput(msg::bad_decision().into())),
+    }
+}
+
+/// POST /requests/{id}/items/{item}/decision.
+pub async fn decide(
+    State(state): State<AppState>,
+    Extension(staff): Extension<Staff>,
+    Path((id, item)): Path<(i64, String)>,
+    Form(form): Form<DecisionForm>,
+) -> Result<Response, WebError> {
+    let item = Item::parse(&item).ok_or_else(|| WebError::BadInput(msg::bad_item(&item)))?;
+    let decision = read_decision(&form)?;
+    let mut tx = state.db().begin().await?;
+    queue::set_mhlw_decision(&mut tx, id, item, &decision, &staff.name, &decision.reason).await?;
+    tx.commit().await?;
+    Ok(Redirect::to(&format!(
+        "/requests/{id}?notice=decided#item-{}",
+        item.code()
+    ))
+    .into_response())
+}
+
+/// POST /requests/{id}/complete: 受付完了 and the 内示 mail, in one
+/// transaction.
+pub async fn complete(
+    State(state): State<AppState>,
+    Extension(staff): Extension<Staff>,
+    Path(id): Path<i64>,
+) -> Result<Response, WebError> {
+    let mut tx = state.db().begin().await?;
+    queue::complete(&mut tx, id, &staff.name).await?;
+    let record = queue::get(&mut tx, id).await?;
+    naiji::queue(&mut tx, state.settings(), &record, &staff.name).await?;
+    tx.commit().await?;
+    Ok(Redirect::to(&format!("/requests/{id}?notice=completed")).into_response())
+}
+
+/// The batch move form.
+#[derive(Debug, Deserialize)]
+pub struct MoveForm {
+    /// The new 対応日.
+    #[serde(default)]
+    pub batch_date: String,
+    /// Why (kept in the history and shown as the batch reason).
+    #[serde(default)]
+    pub reason: String,
+}
+
+/// POST /requests/{id}/batch.
+pub async fn move_batch(
+    State(state): State<AppState>,
+    Extension(staff): Extension<Staff>,
+    Path(id): Path<i64>,
+    Form(form): Form<MoveForm>,
+) -> Result<Response, WebError> {
+    let date = NaiveDate::parse_from_str(form.batch_date.trim(), "%Y-%m-%d")
+        .map_err(|_| WebError::BadInput(msg::bad_date("対応日", &form.batch_date)))?;
+    if form.reason.trim().is_empty() {
+        return Err(WebError::BadInput(msg::move_needs_reason().into()));
+    }
+    let mut tx = state.db().begin().await?;
+    queue::move_batch(&mut tx, id, date, &staff.name, form.reason.trim()).await?;
+    tx.commit().await?;
+    Ok(Redirect::to(&format!("/requests/{id}?notice=moved")).into_response())
+}
+
+/// GET /requests/{id}/files/mail: the original mail as received (.eml).
+pub async fn download_mail(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Response, WebError> {
+    let mut conn = state.db().pool().acquire().await?;
+    let record = queue::get(&mut conn, id).await?;
+    let sha = record
+        .source_message_sha256
+        .clone()
+        .ok_or_else(|| WebError::NotFound(msg::not_found().into()))?;
+    let bytes = blobs::get(&mut conn, &sha)
+        .await?
+        .ok_or_else(|| WebError::NotFound(msg::not_found().into()))?;
+    Ok(download(
+        bytes,
+        "message/rfc822",
+        &format!("{}.eml", record.receipt),
+    ))
+}
+
+/// GET /requests/{id}/files/sheet: the attachment the sheet was read from.
+pub async fn download_sheet(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Response, WebError> {
+    let mut conn = state.db().pool().acquire().await?;
+    let record = queue::get(&mut conn, id).await?;
+    let sha = record
+        .attachment_sha256
+        .clone()
+        .ok_or_else(|| WebError::NotFound(msg::not_found().into()))?;
+    let bytes = blobs::get(&mut conn, &sha)
+        .await?
+        .ok_or_else(|| WebError::NotFound(msg::not_found().into()))?;
+    let name = if record.attachment_name.is_empty() {
+        format!("{}.xlsx", record.receipt)
+    } else {
+        record.attachment_name.clone()
+    };
+    Ok(download(bytes, "application/octet-stream", &name))
+}
+
+/// A file download: attachment disposition with an RFC 5987 UTF-8 name and
+/// an ASCII fallback.
+pub fn download(bytes: Vec<u8>, content_type: &'static str, file_name: &str) -> Response {
+    let ascii: String = file_name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let disposition = format!(
+        "attachment; filename=\"{ascii}\"; filename*=UTF-8''{}",
+        super::guard::urlencode(file_name).replace('/', "%2F")
+    );
+    (
+        [
+            (header::CONTENT_TYPE, content_type.to_string()),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        bytes,
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn form(decision: &str, quantity: &str, ship: &str, reason: &str) -> DecisionForm {
+        DecisionForm {
+            decision: decision.into(),
+            quantity: quantity.into(),
+            ship_date: ship.into(),
+            reason: reason.into(),
+        }
+    }
+
+    #[test]
+    fn approve_needs_quantity_and_date() {
+        let d = read_decision(&form("approve", "２,０００", "2026-11-25", "")).unwrap();
+        assert_eq!(d.approved, Some(true));
+        assert_eq!(d.quantity, Some(2000));
+        assert!(read_decision(&form("approve", "0", "2026-11-25", "")).is_err());
+        assert!(read_decision(&form("approve", "100", "", "")).is_err());
+        assert!(read_decision(&form("approve", "-5", "2026-11-25", "")).is_err());
+        assert!(read_decision(&form("approve", "100", "25/11/2026", "")).is_err());
+    }
+
+    #[test]
+    fn refuse_needs_reason_and_drops_quantities() {
+        assert!(read_decision(&form("refuse", "", "", " ")).is_err());
+        let d = read_decision(&form("refuse", "100", "2026-11-25", "在庫1ヶ月分以上")).unwrap();
+        assert_eq!(d.approved, Some(false));
+        assert_eq!(d.quantity, None);
+        assert!(read_decision(&form("maybe", "", "", "")).is_err());
+    }
+}
