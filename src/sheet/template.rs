@@ -704,6 +704,159 @@ fn write_value(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::validation::{Policy, check};
+    use std::io::Read;
+
+    fn worksheet_xml(bytes: &[u8]) -> String {
+        let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).expect("zip");
+        let mut part = archive.by_name("xl/worksheets/sheet1.xml").expect("sheet1");
+        let mut xml = String::new();
+        part.read_to_string(&mut xml).expect("utf-8");
+        xml
+    }
+
+    fn findings_of(bytes: &[u8]) -> Vec<(String, Option<String>)> {
+        let workbook = crate::sheet::read_workbook(bytes).expect("readable");
+        assert_eq!(workbook.forms.len(), 1);
+        let checked = check(&workbook.forms[0], &Policy::default());
+        checked
+            .findings
+            .into_iter()
+            .map(|f| (f.code, f.cell))
+            .collect()
+    }
+
+    #[test]
+    fn template_filled_in_passes_check() {
+        let bytes = filled(&FormShape::reference(), &FormFill::example()).expect("filled");
+        assert_eq!(findings_of(&bytes), vec![]);
+    }
+
+    #[test]
+    fn template_filled_in_with_rows_inserted_passes_check() {
+        let shape = FormShape {
+            inserted_rows: vec![(0, 3), (24, 1)],
+            inserted_cols: vec![(0, 2)],
+            protect: false,
+        };
+        let bytes = filled(&shape, &FormFill::example()).expect("filled");
+        assert_eq!(findings_of(&bytes), vec![]);
+    }
+
+    #[test]
+    fn blank_template_is_read_as_the_form_and_asks_for_everything() {
+        let bytes = template().expect("template");
+        let workbook = crate::sheet::read_workbook(&bytes).expect("readable");
+        let form = &workbook.forms[0];
+        assert_eq!(form.sheet, SHEET_NAME);
+        assert_eq!(form.items.len(), 5);
+        assert_eq!(form.prefecture.len(), 5);
+        assert_eq!(form.mhlw.len(), 5);
+        let findings = findings_of(&bytes);
+        assert!(findings.contains(&("institution.field.missing".into(), Some("C12".into()))));
+        assert!(
+            findings
+                .iter()
+                .any(|(code, _)| code == "institution.no_item_requested")
+        );
+    }
+
+    #[test]
+    fn template_has_the_reference_merges_widths_and_dropdowns() {
+        let xml = worksheet_xml(&template().expect("template"));
+        for merge in [
+            "A1:H1", "A9:H9", "C12:H12", "C13:H13", "F14:H14", "C15:H15", "F16:H16",
+        ] {
+            assert!(
+                xml.contains(&format!("<mergeCell ref=\"{merge}\"/>")),
+                "merge {merge}"
+            );
+        }
+        assert!(xml.contains(r#"<col min="8" max="8" width="40.7109375" customWidth="1"/>"#));
+        for (range, list) in [
+            ("C19:C23", "要請する,要請しない"),
+            ("E19:E23", "1週間以内,2～3週間,4週間以上"),
+            ("C27:C31", "要,否"),
+            ("D27:D31", "都道府県の備蓄,国による直送"),
+        ] {
+            let validation = xml
+                .split("<dataValidation ")
+                .find(|v| v.contains(&format!("sqref=\"{range}\"")));
+            let validation = validation.unwrap_or_else(|| panic!("no dropdown on {range}"));
+            assert!(
+                validation.contains(&format!("<formula1>\"{list}\"</formula1>")),
+                "{range}: {validation}"
+            );
+        }
+    }
+
+    #[test]
+    fn template_is_protected_with_inputs_unlocked_and_mhlw_block_locked_and_grey() {
+        let bytes = template().expect("template");
+        let xml = worksheet_xml(&bytes);
+        assert!(xml.contains("<sheetProtection sheet=\"1\""));
+        assert!(!xml.contains("password="));
+        let mut archive = zip::ZipArchive::new(std::io::Cursor::new(&bytes[..])).expect("zip");
+        let mut styles = String::new();
+        archive
+            .by_name("xl/styles.xml")
+            .expect("styles")
+            .read_to_string(&mut styles)
+            .expect("utf-8");
+        let xfs: Vec<&str> = styles
+            .split("<cellXfs")
+            .nth(1)
+            .expect("cellXfs")
+            .split("<xf ")
+            .skip(1)
+            .collect();
+        let style_of = |cell: &str| -> &str {
+            let at = xml
+                .find(&format!("<c r=\"{cell}\""))
+                .unwrap_or_else(|| panic!("{cell}"));
+            let tag = &xml[at..at + xml[at..].find('>').expect("tag end")];
+            let index: usize = tag
+                .split(" s=\"")
+                .nth(1)
+                .and_then(|s| s.split('"').next())
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(0);
+            xfs[index]
+        };
+        for input in [
+            "C12", "C13", "C14", "F14", "C15", "C16", "F16", "C19", "H23", "C27", "H31",
+        ] {
+            assert!(
+                style_of(input).contains("locked=\"0\""),
+                "{input} must be unlocked"
+            );
+        }
+        for locked in ["B12", "B19", "C35", "F39"] {
+            assert!(
+                !style_of(locked).contains("locked=\"0\""),
+                "{locked} must stay locked"
+            );
+        }
+        let fills: Vec<&str> = styles
+            .split("<fills")
+            .nth(1)
+            .expect("fills")
+            .split("<fill>")
+            .skip(1)
+            .collect();
+        let grey = |cell: &str| -> bool {
+            let xf = style_of(cell);
+            let fill: usize = xf
+                .split("fillId=\"")
+                .nth(1)
+                .and_then(|s| s.split('"').next())
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(0);
+            fills.get(fill).is_some_and(|f| f.contains("FFD9D9D9"))
+        };
+        assert!(grey("C35") && grey("F39") && grey("C34"));
+        assert!(!grey("C31"));
+    }
 
     #[test]
     fn reference_cells_match_the_reference_form() {
