@@ -15,15 +15,17 @@ use std::path::{Path, PathBuf};
 /// The directory the samples are written for (as in samples/sos-intake.toml).
 const CONFIG: &str = r#"
 [prefectures]
-"東京都" = ["sos@metro.tokyo.lg.jp", "@fukushi.metro.tokyo.lg.jp"]
-"北海道" = ["iryo@pref.hokkaido.lg.jp"]
-"大阪府" = ["@pref.osaka.lg.jp"]
+"北海道" = ["iryo@pref.hokkaido.lg.jp", "@pref.hokkaido.lg.jp"]
+"東京都" = ["sos@fukushi.metro.tokyo.lg.jp", "@fukushi.metro.tokyo.lg.jp", "@section.metro.tokyo.lg.jp"]
+"大阪府" = ["kansen@pref.osaka.lg.jp", "@pref.osaka.lg.jp"]
 [mail]
-authserv_id = "mx.sos-busshi.mhlw.go.jp"
+authserv_id = "mx.mhlw.go.jp"
 "#;
 
 fn emls(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     let mut entries: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
     entries.sort();
     for path in entries {
@@ -84,7 +86,11 @@ fn parses_match_golden_files() {
         }
         match std::fs::read_to_string(&golden) {
             Ok(expected) if expected == actual => {}
-            Ok(_) => failures.push(format!("{} differs from {}", file.display(), golden.display())),
+            Ok(_) => failures.push(format!(
+                "{} differs from {}",
+                file.display(),
+                golden.display()
+            )),
             Err(_) => failures.push(format!("{} has no {}", file.display(), golden.display())),
         }
     }

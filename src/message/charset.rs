@@ -6,7 +6,7 @@
 //! every decoder here falls back to a guess among ISO-2022-JP, UTF-8,
 //! Shift_JIS and EUC-JP instead of failing.
 
-use encoding_rs::{EUC_JP, Encoding, ISO_2022_JP, SHIFT_JIS, UTF_8};
+use encoding_rs::{EUC_JP, Encoding, ISO_2022_JP, SHIFT_JIS, UTF_8, WINDOWS_1252};
 
 /// The encoding for a charset label, including the aliases Japanese mail
 /// programs use that the WHATWG table lacks (`cp932`, `ms932`, ...).
@@ -30,11 +30,11 @@ pub(crate) fn encoding_for_label(label: &str) -> Option<&'static Encoding> {
 /// or unknown. Returns the text and whether undecodable bytes were replaced.
 pub(crate) fn decode(bytes: &[u8], charset: Option<&str>) -> (String, bool) {
     match charset.and_then(encoding_for_label) {
-        // A UTF-8 label over bytes that are not UTF-8 is a mislabel seen in
-        // the wild (Shift_JIS written by an old client): guess instead.
-        Some(enc) if enc == UTF_8 && std::str::from_utf8(bytes).is_err() => guess(bytes),
         Some(enc) => {
             let (text, had_errors) = enc.decode_without_bom_handling(bytes);
+            // Bytes invalid in the declared charset are usually a mislabel
+            // (Shift_JIS labelled UTF-8 by an old client): a confident guess
+            // wins over replacement characters.
             if had_errors {
                 let (guessed, guess_errors) = guess(bytes);
                 if !guess_errors {
@@ -48,8 +48,9 @@ pub(crate) fn decode(bytes: &[u8], charset: Option<&str>) -> (String, bool) {
 }
 
 /// Guesses the charset of undeclared bytes: ISO-2022-JP when escape
-/// sequences appear, then UTF-8, Shift_JIS (CP932), EUC-JP; Shift_JIS with
-/// replacement characters as a last resort.
+/// sequences appear, then UTF-8, Shift_JIS (CP932), EUC-JP, and
+/// Windows-1252 as the last resort (it decodes any bytes). The flag is true
+/// when only that last resort fitted: the text may be garbled.
 pub(crate) fn guess(bytes: &[u8]) -> (String, bool) {
     if bytes.is_ascii() && !bytes.contains(&0x1b) {
         return (String::from_utf8_lossy(bytes).into_owned(), false);
@@ -65,11 +66,16 @@ pub(crate) fn guess(bytes: &[u8]) -> (String, bool) {
     }
     for enc in [SHIFT_JIS, EUC_JP] {
         let (text, had_errors) = enc.decode_without_bom_handling(bytes);
-        if !had_errors {
+        // User-defined (private use) characters mean the guess was wrong:
+        // Latin-1 `ö` (0xF6) followed by a letter is a "valid" Shift_JIS
+        // user-defined character.
+        if !had_errors && !text.chars().any(|c| ('\u{e000}'..='\u{f8ff}').contains(&c)) {
             return (text.into_owned(), false);
         }
     }
-    let (text, _) = SHIFT_JIS.decode_without_bom_handling(bytes);
+    // Western European 8-bit text (Latin-1 / Windows-1252) decodes always,
+    // but it is only a last guess: flagged as uncertain.
+    let (text, _) = WINDOWS_1252.decode_without_bom_handling(bytes);
     (text.into_owned(), true)
 }
 
@@ -93,6 +99,14 @@ mod tests {
         let (jis, _, _) = ISO_2022_JP.encode("東京都福祉局");
         assert_eq!(guess(&jis), ("東京都福祉局".to_string(), false));
         assert_eq!(guess("大阪府".as_bytes()), ("大阪府".to_string(), false));
+    }
+
+    #[test]
+    fn latin1_is_not_taken_for_shift_jis_user_defined_characters() {
+        assert_eq!(
+            guess(b"HasenundFr\xf6sche.txt"),
+            ("HasenundFrösche.txt".to_string(), true)
+        );
     }
 
     #[test]

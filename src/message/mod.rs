@@ -363,7 +363,8 @@ pub enum Problem {
         /// The attachment path.
         path: String,
     },
-    /// A file name had bytes that no charset could decode (replaced by �).
+    /// A file name's charset could not be told (declared wrongly or not at
+    /// all, and not Japanese): it was read as Windows-1252 or with �.
     GarbledFilename {
         /// The attachment path.
         path: String,

@@ -182,6 +182,15 @@ fn id_list(value: &HeaderValue<'_>) -> Vec<String> {
 fn body_text(message: &Message<'_>) -> String {
     (0..message.text_body_count())
         .filter_map(|i| message.body_text(i))
+        .map(|text| {
+            // ISO-2022-JP without a charset label reads as ASCII with escape
+            // sequences left in: decode it (old Japanese mailers do this).
+            if text.contains("\u{1b}$") {
+                charset::guess(text.as_bytes()).0
+            } else {
+                text.into_owned()
+            }
+        })
         .collect::<Vec<_>>()
         .join("\n")
 }

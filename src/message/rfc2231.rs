@@ -278,7 +278,9 @@ pub(crate) fn parse_params(value: &[u8]) -> (String, Vec<Param>) {
                     i += 2;
                     continue;
                 }
-                if b == b'\\' && i + 1 < value.len() {
+                // A quoted-pair only for `"` and `\`: Windows paths
+                // (`C:\TEMP\x.png`) are written with bare backslashes.
+                if b == b'\\' && matches!(value.get(i + 1), Some(b'"' | b'\\')) {
                     val.push(value[i + 1]);
                     i += 2;
                     continue;
@@ -472,6 +474,18 @@ mod tests {
         h.extend_from_slice(b"\"");
         let (_, params) = parse_params(&h);
         assert_eq!(param_text(&params, "filename").unwrap().0, "ソフト表.xlsx");
+    }
+
+    #[test]
+    fn bare_backslashes_of_windows_paths_are_kept() {
+        assert_eq!(
+            filename(r#"inline; filename="C:\TEMP\nsmailEG.png""#),
+            r"C:\TEMP\nsmailEG.png"
+        );
+        assert_eq!(
+            filename(r#"inline; filename="say \"hi\".png""#),
+            r#"say "hi".png"#
+        );
     }
 
     #[test]
