@@ -495,7 +495,7 @@ pub enum GmisChange {
     Updated,
     /// The export says what the record already says.
     Unchanged,
-    /// The record is 受付完了 here and was left alone.
+    /// The export differs but the record is 受付完了 here: left alone.
     KeptCompleted,
 }
 
@@ -533,10 +533,10 @@ pub async fn import_gmis(conn: &mut AnyConnection, g: &GmisFiling) -> anyhow::Re
             let receipt: String = row.try_get("receipt")?;
             let status: String = row.try_get("status")?;
             let old_sha: Option<String> = row.try_get("gmis_content_sha256")?;
-            let change = if status == Status::Completed.as_str() {
-                GmisChange::KeptCompleted
-            } else if old_sha.as_deref() == Some(content.as_str()) {
+            let change = if old_sha.as_deref() == Some(content.as_str()) {
                 GmisChange::Unchanged
+            } else if status == Status::Completed.as_str() {
+                GmisChange::KeptCompleted
             } else {
                 let old_received: String = row.try_get("received_at")?;
                 update_gmis(
