@@ -25,11 +25,19 @@ reply_rate_limit_per_hour = 3
 "#;
 
 fn settings(dir: &Path) -> Settings {
-    Settings::resolve(Config::parse(CONFIG).expect("test config"), Some(dir.to_path_buf()))
+    Settings::resolve(
+        Config::parse(CONFIG).expect("test config"),
+        Some(dir.to_path_buf()),
+    )
 }
 
 fn sheet(name: &str) -> Vec<u8> {
-    std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/sheets").join(name)).expect("sample sheet")
+    std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("samples/sheets")
+            .join(name),
+    )
+    .expect("sample sheet")
 }
 
 fn at(text: &str) -> DateTime<FixedOffset> {
@@ -62,7 +70,13 @@ fn mail(from: &str, id: &str, subject: &str, headers: &[&str], files: &[(&str, &
 
 fn percent(s: &str) -> String {
     s.bytes()
-        .map(|b| if b.is_ascii_alphanumeric() || b == b'.' || b == b'-' { (b as char).to_string() } else { format!("%{b:02X}") })
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b == b'.' || b == b'-' {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
         .collect()
 }
 
@@ -82,23 +96,54 @@ async fn replies(db: &sos_intake::queue::Db) -> Vec<String> {
 /// The reply with its text body decoded (lettre may base64 it).
 fn decode(raw: &[u8]) -> String {
     use mail_parser::MimeHeaders;
-    let parsed = mail_parser::MessageParser::default().parse(raw).expect("reply parses");
-    let headers = String::from_utf8_lossy(&raw[..raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap_or(raw.len())]).to_string();
-    let body = parsed.body_text(0).map(|b| b.to_string()).unwrap_or_default();
+    let parsed = mail_parser::MessageParser::default()
+        .parse(raw)
+        .expect("reply parses");
+    let headers = String::from_utf8_lossy(
+        &raw[..raw
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .unwrap_or(raw.len())],
+    )
+    .to_string();
+    let body = parsed
+        .body_text(0)
+        .map(|b| b.to_string())
+        .unwrap_or_default();
     let subject = parsed.subject().unwrap_or_default().to_string();
-    let names: Vec<String> = parsed.attachments().filter_map(|a| a.attachment_name().map(String::from)).collect();
-    format!("{headers}\r\nSUBJECT: {subject}\r\nATTACHMENTS: {}\r\n\r\n{body}", names.join(" | "))
+    let names: Vec<String> = parsed
+        .attachments()
+        .filter_map(|a| a.attachment_name().map(String::from))
+        .collect();
+    format!(
+        "{headers}\r\nSUBJECT: {subject}\r\nATTACHMENTS: {}\r\n\r\n{body}",
+        names.join(" | ")
+    )
 }
 
 async fn count(db: &sos_intake::queue::Db, sql: &str) -> i64 {
-    sqlx::query(sql).fetch_one(db.pool()).await.unwrap().try_get::<i64, _>(0).unwrap()
+    sqlx::query(sql)
+        .fetch_one(db.pool())
+        .await
+        .unwrap()
+        .try_get::<i64, _>(0)
+        .unwrap()
 }
 
 both_backends!(valid_sheet_is_filed_and_acknowledged_once, |t| {
     let intake = Intake::new(t.db.clone(), &settings(&t.data_dir())).unwrap();
-    let raw = mail(TOKYO, "valid-1@tokyo", "緊急配布要請（○○クリニック）", &[], &[("要請シート.xlsx", &sheet("valid.xlsx"))]);
+    let raw = mail(
+        TOKYO,
+        "valid-1@tokyo",
+        "緊急配布要請（○○クリニック）",
+        &[],
+        &[("要請シート.xlsx", &sheet("valid.xlsx"))],
+    );
     // Friday 2026-11-20 14:00 JST: after 13:00, and Monday 11-23 is 勤労感謝の日.
-    let out = intake.process(&raw, at("2026-11-20T14:00:00+09:00")).await.unwrap();
+    let out = intake
+        .process(&raw, at("2026-11-20T14:00:00+09:00"))
+        .await
+        .unwrap();
     assert_eq!(out.disposition, Disposition::Accepted);
     assert_eq!(out.receipts.len(), 1);
     let receipt = &out.receipts[0];
@@ -113,7 +158,10 @@ both_backends!(valid_sheet_is_filed_and_acknowledged_once, |t| {
     assert_eq!(row.try_get::<String, _>(2).unwrap(), "東京都");
     assert_eq!(row.try_get::<String, _>(3).unwrap(), "要請シート.xlsx");
     // The receipt time is the mailbox's, not the Date header's 09:00.
-    assert_eq!(row.try_get::<String, _>(4).unwrap(), "2026-11-20T05:00:00.000000Z");
+    assert_eq!(
+        row.try_get::<String, _>(4).unwrap(),
+        "2026-11-20T05:00:00.000000Z"
+    );
 
     let replies = replies(&t.db).await;
     assert_eq!(replies.len(), 1);
@@ -126,7 +174,9 @@ both_backends!(valid_sheet_is_filed_and_acknowledged_once, |t| {
         "To: =?utf-8?b?".into(),
         "From: =?utf-8?b?".into(),
         format!("{}: 1", sos_intake::replies::OWN_REPLY_HEADER),
-        format!("SUBJECT: 【緊急配布要請シート】受付しました 受付番号 {receipt} (Re: 緊急配布要請（○○クリニック）)"),
+        format!(
+            "SUBJECT: 【緊急配布要請シート】受付しました 受付番号 {receipt} (Re: 緊急配布要請（○○クリニック）)"
+        ),
         format!("受付番号：{receipt}"),
         "要請シート.xlsx".into(),
         "非滅菌手袋".into(),
@@ -138,7 +188,10 @@ both_backends!(valid_sheet_is_filed_and_acknowledged_once, |t| {
 
     // The same bytes again (a crash before the Maildir move, a re-delivery):
     // nothing new is filed or queued.
-    let again = intake.process(&raw, at("2026-11-20T14:05:00+09:00")).await.unwrap();
+    let again = intake
+        .process(&raw, at("2026-11-20T14:05:00+09:00"))
+        .await
+        .unwrap();
     assert_eq!(again.disposition, Disposition::AlreadyProcessed);
     assert_eq!(again.first_disposition, Disposition::Accepted);
     assert_eq!(&again.receipts, &out.receipts);
@@ -149,16 +202,32 @@ both_backends!(valid_sheet_is_filed_and_acknowledged_once, |t| {
 
 both_backends!(error_sheet_gets_a_report_with_the_annotated_copy, |t| {
     let intake = Intake::new(t.db.clone(), &settings(&t.data_dir())).unwrap();
-    let raw = mail(TOKYO, "err-1@tokyo", "要請", &[], &[("病院A.xlsx", &sheet("error-item-reason-economic.xlsx"))]);
-    let out = intake.process(&raw, at("2026-11-24T10:00:00+09:00")).await.unwrap();
+    let raw = mail(
+        TOKYO,
+        "err-1@tokyo",
+        "要請",
+        &[],
+        &[("病院A.xlsx", &sheet("error-item-reason-economic.xlsx"))],
+    );
+    let out = intake
+        .process(&raw, at("2026-11-24T10:00:00+09:00"))
+        .await
+        .unwrap();
     assert_eq!(out.disposition, Disposition::Rejected);
-    let status: String = sqlx::query("SELECT status FROM requests").fetch_one(t.db.pool()).await.unwrap().get(0);
+    let status: String = sqlx::query("SELECT status FROM requests")
+        .fetch_one(t.db.pool())
+        .await
+        .unwrap()
+        .get(0);
     assert_eq!(status, "エラー有り");
     let r = &replies(&t.db).await[0];
     assert!(r.contains("X-SOS-Status: rejected"), "{r}");
     assert!(r.contains("ATTACHMENTS: 病院A_指摘箇所.xlsx"), "{r}");
     assert!(r.contains("エラー（"), "{r}");
-    assert!(r.contains("経済的"), "the finding's message is quoted:\n{r}");
+    assert!(
+        r.contains("経済的"),
+        "the finding's message is quoted:\n{r}"
+    );
     assert!(r.contains("セル "), "the cell is named:\n{r}");
 });
 
@@ -169,14 +238,26 @@ both_backends!(one_good_one_bad_sheet_is_partial, |t| {
         "two@tokyo",
         "2件",
         &[],
-        &[("good.xlsx", &sheet("valid.xlsx")), ("bad.xlsx", &sheet("error-prefecture-total-mismatch.xlsx"))],
+        &[
+            ("good.xlsx", &sheet("valid.xlsx")),
+            ("bad.xlsx", &sheet("error-prefecture-total-mismatch.xlsx")),
+        ],
     );
-    let out = intake.process(&raw, at("2026-11-24T10:00:00+09:00")).await.unwrap();
+    let out = intake
+        .process(&raw, at("2026-11-24T10:00:00+09:00"))
+        .await
+        .unwrap();
     assert_eq!(out.disposition, Disposition::Partial);
     assert_eq!(out.receipts.len(), 2);
     let r = &replies(&t.db).await[0];
     assert!(r.contains("X-SOS-Status: partial"), "{r}");
-    assert!(r.contains(&format!("X-SOS-Receipt: {}, {}", out.receipts[0], out.receipts[1])), "{r}");
+    assert!(
+        r.contains(&format!(
+            "X-SOS-Receipt: {}, {}",
+            out.receipts[0], out.receipts[1]
+        )),
+        "{r}"
+    );
     assert!(r.contains("good.xlsx") && r.contains("bad.xlsx"), "{r}");
     assert!(r.contains("13時までの受信のため当日扱い"), "{r}");
 });
@@ -184,68 +265,185 @@ both_backends!(one_good_one_bad_sheet_is_partial, |t| {
 both_backends!(sheet_of_another_prefecture_is_an_error, |t| {
     let intake = Intake::new(t.db.clone(), &settings(&t.data_dir())).unwrap();
     // An Osaka sheet sent by Tokyo.
-    let raw = mail(TOKYO, "osaka-from-tokyo@tokyo", "大阪", &[], &[("osaka.xlsx", &sheet("valid-national-direct.xlsx"))]);
-    let out = intake.process(&raw, at("2026-11-24T10:00:00+09:00")).await.unwrap();
+    let raw = mail(
+        TOKYO,
+        "osaka-from-tokyo@tokyo",
+        "大阪",
+        &[],
+        &[("osaka.xlsx", &sheet("valid-national-direct.xlsx"))],
+    );
+    let out = intake
+        .process(&raw, at("2026-11-24T10:00:00+09:00"))
+        .await
+        .unwrap();
     assert_eq!(out.disposition, Disposition::Rejected);
-    let findings: String = sqlx::query("SELECT findings FROM requests").fetch_one(t.db.pool()).await.unwrap().get(0);
+    let findings: String = sqlx::query("SELECT findings FROM requests")
+        .fetch_one(t.db.pool())
+        .await
+        .unwrap()
+        .get(0);
     assert!(findings.contains("mail.prefecture_mismatch"), "{findings}");
     // The same sheet from Osaka is fine.
-    let raw = mail("kansen@pref.osaka.lg.jp", "osaka@osaka", "大阪", &[], &[("osaka.xlsx", &sheet("valid-national-direct.xlsx"))]);
-    let out = intake.process(&raw, at("2026-11-24T10:00:00+09:00")).await.unwrap();
+    let raw = mail(
+        "kansen@pref.osaka.lg.jp",
+        "osaka@osaka",
+        "大阪",
+        &[],
+        &[("osaka.xlsx", &sheet("valid-national-direct.xlsx"))],
+    );
+    let out = intake
+        .process(&raw, at("2026-11-24T10:00:00+09:00"))
+        .await
+        .unwrap();
     assert_eq!(out.disposition, Disposition::Accepted);
 });
 
-both_backends!(unknown_sender_is_quarantined_and_answered_only_when_vouched_for, |t| {
-    let intake = Intake::new(t.db.clone(), &settings(&t.data_dir())).unwrap();
-    let files: &[(&str, &[u8])] = &[("s.xlsx", &sheet("valid.xlsx"))];
-    let raw = mail("someone@example.com", "unknown-1@example.com", "要請", &[], files);
-    let out = intake.process(&raw, at("2026-11-24T10:00:00+09:00")).await.unwrap();
-    assert_eq!(out.disposition, Disposition::Quarantined);
-    assert_eq!(out.reply, None);
-    // A forged verdict from someone else's server does not count.
-    let forged = mail("someone@example.com", "unknown-2@example.com", "要請", &["Authentication-Results: mx.example.com; spf=pass smtp.mailfrom=example.com"], files);
-    assert_eq!(intake.process(&forged, at("2026-11-24T10:00:00+09:00")).await.unwrap().reply, None);
-    // Our own server vouches: answered, as quarantined.
-    let vouched = mail("someone@example.com", "unknown-3@example.com", "要請", &["Authentication-Results: mx.mhlw.go.jp; spf=pass smtp.mailfrom=example.com"], files);
-    let out = intake.process(&vouched, at("2026-11-24T10:00:00+09:00")).await.unwrap();
-    assert_eq!(out.disposition, Disposition::Quarantined);
-    assert!(out.reply.is_some());
-    assert_eq!(count(&t.db, "SELECT COUNT(*) FROM requests").await, 0, "nothing from unknown senders is filed");
-    assert_eq!(count(&t.db, "SELECT COUNT(*) FROM quarantine").await, 3);
-    let replies = replies(&t.db).await;
-    assert_eq!(replies.len(), 1);
-    assert!(replies[0].contains("X-SOS-Status: quarantined"), "{}", replies[0]);
-    assert!(replies[0].contains("登録されていない"), "{}", replies[0]);
-});
+both_backends!(
+    unknown_sender_is_quarantined_and_answered_only_when_vouched_for,
+    |t| {
+        let intake = Intake::new(t.db.clone(), &settings(&t.data_dir())).unwrap();
+        let files: &[(&str, &[u8])] = &[("s.xlsx", &sheet("valid.xlsx"))];
+        let raw = mail(
+            "someone@example.com",
+            "unknown-1@example.com",
+            "要請",
+            &[],
+            files,
+        );
+        let out = intake
+            .process(&raw, at("2026-11-24T10:00:00+09:00"))
+            .await
+            .unwrap();
+        assert_eq!(out.disposition, Disposition::Quarantined);
+        assert_eq!(out.reply, None);
+        // A forged verdict from someone else's server does not count.
+        let forged = mail(
+            "someone@example.com",
+            "unknown-2@example.com",
+            "要請",
+            &["Authentication-Results: mx.example.com; spf=pass smtp.mailfrom=example.com"],
+            files,
+        );
+        assert_eq!(
+            intake
+                .process(&forged, at("2026-11-24T10:00:00+09:00"))
+                .await
+                .unwrap()
+                .reply,
+            None
+        );
+        // Our own server vouches: answered, as quarantined.
+        let vouched = mail(
+            "someone@example.com",
+            "unknown-3@example.com",
+            "要請",
+            &["Authentication-Results: mx.mhlw.go.jp; spf=pass smtp.mailfrom=example.com"],
+            files,
+        );
+        let out = intake
+            .process(&vouched, at("2026-11-24T10:00:00+09:00"))
+            .await
+            .unwrap();
+        assert_eq!(out.disposition, Disposition::Quarantined);
+        assert!(out.reply.is_some());
+        assert_eq!(
+            count(&t.db, "SELECT COUNT(*) FROM requests").await,
+            0,
+            "nothing from unknown senders is filed"
+        );
+        assert_eq!(count(&t.db, "SELECT COUNT(*) FROM quarantine").await, 3);
+        let replies = replies(&t.db).await;
+        assert_eq!(replies.len(), 1);
+        assert!(
+            replies[0].contains("X-SOS-Status: quarantined"),
+            "{}",
+            replies[0]
+        );
+        assert!(replies[0].contains("登録されていない"), "{}", replies[0]);
+    }
+);
 
 both_backends!(automatic_mail_and_our_own_replies_are_never_answered, |t| {
     let intake = Intake::new(t.db.clone(), &settings(&t.data_dir())).unwrap();
     let files: &[(&str, &[u8])] = &[("s.xlsx", &sheet("valid.xlsx"))];
-    let ooo = mail(TOKYO, "ooo@tokyo", "不在", &["Auto-Submitted: auto-replied"], &[]);
-    assert_eq!(intake.process(&ooo, at("2026-11-24T10:00:00+09:00")).await.unwrap().disposition, Disposition::Ignored);
-    let list = mail(TOKYO, "list@tokyo", "お知らせ", &["Precedence: bulk"], files);
-    assert_eq!(intake.process(&list, at("2026-11-24T10:00:00+09:00")).await.unwrap().disposition, Disposition::Ignored);
+    let ooo = mail(
+        TOKYO,
+        "ooo@tokyo",
+        "不在",
+        &["Auto-Submitted: auto-replied"],
+        &[],
+    );
+    assert_eq!(
+        intake
+            .process(&ooo, at("2026-11-24T10:00:00+09:00"))
+            .await
+            .unwrap()
+            .disposition,
+        Disposition::Ignored
+    );
+    let list = mail(
+        TOKYO,
+        "list@tokyo",
+        "お知らせ",
+        &["Precedence: bulk"],
+        files,
+    );
+    assert_eq!(
+        intake
+            .process(&list, at("2026-11-24T10:00:00+09:00"))
+            .await
+            .unwrap()
+            .disposition,
+        Disposition::Ignored
+    );
     // One of our replies coming back (a loop through a forwarding rule).
     let good = mail(TOKYO, "loop-src@tokyo", "要請", &[], files);
-    intake.process(&good, at("2026-11-24T10:00:00+09:00")).await.unwrap();
+    intake
+        .process(&good, at("2026-11-24T10:00:00+09:00"))
+        .await
+        .unwrap();
     let mut conn = t.db.pool().acquire().await.unwrap();
     let first = outbox::list(&mut conn).await.unwrap().remove(0);
     let ours = outbox::raw(&mut conn, first.id).await.unwrap().unwrap();
     drop(conn);
-    let out = intake.process(&ours, at("2026-11-24T10:01:00+09:00")).await.unwrap();
+    let out = intake
+        .process(&ours, at("2026-11-24T10:01:00+09:00"))
+        .await
+        .unwrap();
     assert_eq!(out.disposition, Disposition::Ignored);
     assert_eq!(out.reply, None);
-    assert_eq!(count(&t.db, "SELECT COUNT(*) FROM outbox").await, 1, "only the real request was answered");
-    assert_eq!(count(&t.db, "SELECT COUNT(*) FROM requests").await, 1, "nothing filed from automatic mail");
-    assert_eq!(count(&t.db, "SELECT COUNT(*) FROM mail_messages").await, 4, "every message is kept");
+    assert_eq!(
+        count(&t.db, "SELECT COUNT(*) FROM outbox").await,
+        1,
+        "only the real request was answered"
+    );
+    assert_eq!(
+        count(&t.db, "SELECT COUNT(*) FROM requests").await,
+        1,
+        "nothing filed from automatic mail"
+    );
+    assert_eq!(
+        count(&t.db, "SELECT COUNT(*) FROM mail_messages").await,
+        4,
+        "every message is kept"
+    );
 });
 
 both_backends!(replies_stop_at_the_rate_limit_but_filing_goes_on, |t| {
     let intake = Intake::new(t.db.clone(), &settings(&t.data_dir())).unwrap();
     let mut answered = 0;
     for i in 0..5 {
-        let raw = mail(TOKYO, &format!("burst-{i}@tokyo"), "要請", &[], &[("s.xlsx", &sheet("valid.xlsx"))]);
-        let out = intake.process(&raw, at("2026-11-24T10:00:00+09:00")).await.unwrap();
+        let raw = mail(
+            TOKYO,
+            &format!("burst-{i}@tokyo"),
+            "要請",
+            &[],
+            &[("s.xlsx", &sheet("valid.xlsx"))],
+        );
+        let out = intake
+            .process(&raw, at("2026-11-24T10:00:00+09:00"))
+            .await
+            .unwrap();
         assert_eq!(out.receipts.len(), 1, "message {i} is filed");
         if out.reply.is_some() {
             answered += 1;
@@ -260,18 +458,59 @@ both_backends!(files_that_are_not_sheets_get_the_right_answer, |t| {
     let intake = Intake::new(t.db.clone(), &settings(&t.data_dir())).unwrap();
     // No attachment at all.
     let raw = mail(TOKYO, "none@tokyo", "添付忘れ", &[], &[]);
-    assert_eq!(intake.process(&raw, at("2026-11-24T10:00:00+09:00")).await.unwrap().disposition, Disposition::Rejected);
+    assert_eq!(
+        intake
+            .process(&raw, at("2026-11-24T10:00:00+09:00"))
+            .await
+            .unwrap()
+            .disposition,
+        Disposition::Rejected
+    );
     // A password-protected Office file (OLE2 with EncryptedPackage).
-    let raw = mail(TOKYO, "ppap@tokyo", "パスワード", &[], &[("要請.xlsx", &encrypted_office())]);
-    assert_eq!(intake.process(&raw, at("2026-11-24T10:00:00+09:00")).await.unwrap().disposition, Disposition::Rejected);
+    let raw = mail(
+        TOKYO,
+        "ppap@tokyo",
+        "パスワード",
+        &[],
+        &[("要請.xlsx", &encrypted_office())],
+    );
+    assert_eq!(
+        intake
+            .process(&raw, at("2026-11-24T10:00:00+09:00"))
+            .await
+            .unwrap()
+            .disposition,
+        Disposition::Rejected
+    );
     // A PDF.
-    let raw = mail(TOKYO, "pdf@tokyo", "PDF", &[], &[("要請.pdf", b"%PDF-1.4\n%\xe2\xe3\n1 0 obj<<>>endobj\n")]);
-    assert_eq!(intake.process(&raw, at("2026-11-24T10:00:00+09:00")).await.unwrap().disposition, Disposition::Rejected);
+    let raw = mail(
+        TOKYO,
+        "pdf@tokyo",
+        "PDF",
+        &[],
+        &[("要請.pdf", b"%PDF-1.4\n%\xe2\xe3\n1 0 obj<<>>endobj\n")],
+    );
+    assert_eq!(
+        intake
+            .process(&raw, at("2026-11-24T10:00:00+09:00"))
+            .await
+            .unwrap()
+            .disposition,
+        Disposition::Rejected
+    );
     let replies = replies(&t.db).await;
     assert_eq!(replies.len(), 3);
     assert!(replies[0].contains("添付されていません"), "{}", replies[0]);
-    assert!(replies[1].contains("パスワード") && replies[1].contains("要請.xlsx"), "{}", replies[1]);
-    assert!(replies[2].contains("受付対象外のファイル形式") && replies[2].contains("要請.pdf"), "{}", replies[2]);
+    assert!(
+        replies[1].contains("パスワード") && replies[1].contains("要請.xlsx"),
+        "{}",
+        replies[1]
+    );
+    assert!(
+        replies[2].contains("受付対象外のファイル形式") && replies[2].contains("要請.pdf"),
+        "{}",
+        replies[2]
+    );
     for r in &replies {
         assert!(r.contains("X-SOS-Status: rejected"), "{r}");
         assert!(!r.contains("X-SOS-Receipt"), "{r}");
@@ -299,20 +538,42 @@ fn encrypted_office() -> Vec<u8> {
 both_backends!(directory_outbox_writes_each_reply_once, |t| {
     let intake = Intake::new(t.db.clone(), &settings(&t.data_dir())).unwrap();
     for i in 0..3 {
-        let raw = mail(TOKYO, &format!("dir-{i}@tokyo"), "要請", &[], &[("s.xlsx", &sheet("valid.xlsx"))]);
-        intake.process(&raw, at("2026-11-24T10:00:00+09:00")).await.unwrap();
+        let raw = mail(
+            TOKYO,
+            &format!("dir-{i}@tokyo"),
+            "要請",
+            &[],
+            &[("s.xlsx", &sheet("valid.xlsx"))],
+        );
+        intake
+            .process(&raw, at("2026-11-24T10:00:00+09:00"))
+            .await
+            .unwrap();
     }
     let dir = t.data_dir().join("outbox");
     let sender = Sender::new(t.db.clone(), Transport::Directory(dir.clone()));
     let report = sender.run_once().await.unwrap();
     assert_eq!(report.sent, 3);
-    assert_eq!(sender.run_once().await.unwrap().sent, 0, "nothing is sent twice");
-    let files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(
+        sender.run_once().await.unwrap().sent,
+        0,
+        "nothing is sent twice"
+    );
+    let files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     assert_eq!(files.len(), 3, "{files:?}");
     for f in &files {
         let text = decode(&std::fs::read(f).unwrap());
         assert!(text.contains("X-SOS-Status: accepted"), "{text}");
     }
     let mut conn = t.db.pool().acquire().await.unwrap();
-    assert!(outbox::list(&mut conn).await.unwrap().iter().all(|e| e.status == outbox::Status::Sent && e.attempts == 1));
+    assert!(
+        outbox::list(&mut conn)
+            .await
+            .unwrap()
+            .iter()
+            .all(|e| e.status == outbox::Status::Sent && e.attempts == 1)
+    );
 });

@@ -59,7 +59,10 @@ pub async fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
 fn read_input(file: &std::path::Path) -> anyhow::Result<Vec<u8>> {
     if file.as_os_str() == "-" {
         let mut raw = Vec::new();
-        std::io::stdin().lock().read_to_end(&mut raw).context("cannot read the message from standard input")?;
+        std::io::stdin()
+            .lock()
+            .read_to_end(&mut raw)
+            .context("cannot read the message from standard input")?;
         Ok(raw)
     } else {
         std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))
@@ -67,15 +70,32 @@ fn read_input(file: &std::path::Path) -> anyhow::Result<Vec<u8>> {
 }
 
 /// Processes `raw` and, when `send`, delivers what is due in the outbox.
-async fn ingest(settings: &Settings, raw: &[u8], received_at: DateTime<FixedOffset>, send: bool) -> Result<String, IntakeError> {
-    let db = Db::connect(&settings.database_url).await.map_err(IntakeError::Database)?;
-    let intake = Intake::new(db.clone(), settings).map_err(IntakeError::Internal)?.with_source("ingest");
+async fn ingest(
+    settings: &Settings,
+    raw: &[u8],
+    received_at: DateTime<FixedOffset>,
+    send: bool,
+) -> Result<String, IntakeError> {
+    let db = Db::connect(&settings.database_url)
+        .await
+        .map_err(IntakeError::Database)?;
+    let intake = Intake::new(db.clone(), settings)
+        .map_err(IntakeError::Internal)?
+        .with_source("ingest");
     let outcome = intake.process(raw, received_at).await?;
-    let mut line = msg::ingest_outcome(outcome.disposition.as_str(), &outcome.receipts, &outcome.reply_note);
+    let mut line = msg::ingest_outcome(
+        outcome.disposition.as_str(),
+        &outcome.receipts,
+        &outcome.reply_note,
+    );
     if send {
         let transport = Transport::from_settings(settings).map_err(IntakeError::Internal)?;
         match Sender::new(db.clone(), transport).deliver_due().await {
-            Ok(report) => line.push_str(&msg::ingest_sent(report.sent, report.deferred, report.failed)),
+            Ok(report) => line.push_str(&msg::ingest_sent(
+                report.sent,
+                report.deferred,
+                report.failed,
+            )),
             // The reply is safely queued; a later run (or `serve`) sends it.
             Err(e) => tracing::warn!("outbox delivery failed: {e:#}"),
         }

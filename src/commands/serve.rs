@@ -41,7 +41,11 @@ pub async fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
 
     if args.once {
         let drained = source.drain(&Shutdown::never()).await?;
-        tracing::info!(processed = drained.processed, failed = drained.failed, "inbox drained once");
+        tracing::info!(
+            processed = drained.processed,
+            failed = drained.failed,
+            "inbox drained once"
+        );
         if !args.no_send {
             sender.deliver_due().await?;
         }
@@ -53,19 +57,40 @@ pub async fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
     let mut tasks: Vec<Task> = Vec::new();
     if let Some(imap) = &settings.config.imap {
         // `[imap]` replaces the Maildir as the source (issue 5).
-        let task = crate::mailbox::imap::serve_task(imap, db.clone(), intake.clone(), shutdown.clone())?;
+        let task =
+            crate::mailbox::imap::serve_task(imap, db.clone(), intake.clone(), shutdown.clone())?;
         tasks.push(("IMAP watcher", task));
     } else {
         let shutdown = shutdown.clone();
         tracing::info!("watching the Maildir {}", inbox.root().display());
-        tasks.push(("mail worker", Box::pin(async move { source.run(shutdown).await })));
+        tasks.push((
+            "mail worker",
+            Box::pin(async move { source.run(shutdown).await }),
+        ));
     }
     if !args.no_send {
         let shutdown = shutdown.clone();
-        tasks.push(("outbox sender", Box::pin(async move { sender.run(shutdown).await })));
+        tasks.push((
+            "outbox sender",
+            Box::pin(async move { sender.run(shutdown).await }),
+        ));
     }
 
-    let handles: Vec<_> = tasks.into_iter().map(|(name, task)| (name, tokio::spawn(task))).collect();
+    if settings.config.web.enabled {
+        // The staff review desk (issue 6) on `[web] listen`.
+        let mut shutdown = shutdown.clone();
+        let (settings, db) = (settings.clone(), db.clone());
+        tasks.push((
+            "web UI",
+            Box::pin(async move {
+                crate::web::serve(settings, db, async move { shutdown.triggered().await }).await
+            }),
+        ));
+    }
+    let handles: Vec<_> = tasks
+        .into_iter()
+        .map(|(name, task)| (name, tokio::spawn(task)))
+        .collect();
     wait_for_signal().await;
     tracing::info!("stopping: finishing the current message");
     trigger.trigger();
@@ -92,7 +117,10 @@ pub async fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
 pub fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }
 
 /// Waits for Ctrl-C (SIGINT) or SIGTERM.

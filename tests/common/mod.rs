@@ -7,3 +7,6 @@ pub mod db;
 
 /// The web UI on a free port, an HTTP client, headless Chromium.
 pub mod browser;
+
+/// Dovecot (IMAP, LMTP, auth) and Postfix (SMTP) on loopback.
+pub mod maillab;
