@@ -40,6 +40,24 @@ fn is_label_punctuation(c: char) -> bool {
     )
 }
 
+/// `s` without the notes people add to a label: bracketed parts
+/// (`医療機関コード（10桁）`, `郵便番号(半角)`) and everything from `※`, so that
+/// the label itself can be compared.
+pub fn strip_notes(s: &str) -> String {
+    let mut out = String::new();
+    let mut depth = 0usize;
+    for c in s.chars() {
+        match c {
+            '※' => break,
+            '(' | '（' | '［' | '[' => depth += 1,
+            ')' | '）' | '］' | ']' => depth = depth.saturating_sub(1),
+            _ if depth == 0 => out.push(c),
+            _ => {}
+        }
+    }
+    out
+}
+
 /// A count as typed in a quantity cell.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Quantity {
@@ -227,5 +245,11 @@ mod tests {
             Some("0312345678")
         );
         assert_eq!(separated_digits("03-1234-567x"), None);
+    }
+    #[test]
+    fn notes_are_stripped_from_labels() {
+        assert_eq!(strip_notes("医療機関コード（10桁）"), "医療機関コード");
+        assert_eq!(strip_notes("郵便番号(半角) ※ハイフン可"), "郵便番号 ");
+        assert_eq!(strip_notes("医療機関名"), "医療機関名");
     }
 }

@@ -579,3 +579,30 @@ fn merged_value_cells_read_from_the_top_left() {
     assert_eq!(lines[0]["institution"]["phone"], "03-1234-5678");
     let _ = V::T(String::new());
 }
+
+#[test]
+fn labels_with_notes_and_numbered_rows_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut form = Form::example()
+        .set("B13", V::S("医療機関コード（10桁・半角）"))
+        .set("B14", V::S("郵便番号 ※ハイフンあり"));
+    for (i, a1) in [
+        "A19", "A20", "A21", "A22", "A23", "A27", "A28", "A29", "A30", "A31",
+    ]
+    .iter()
+    .enumerate()
+    {
+        form = form.set(a1, V::T(format!("{}", i % 5 + 1)));
+    }
+    let path = form
+        .set("C13", V::S("1312345670"))
+        .save(dir.path(), "notes.xlsx");
+    let (_, lines) = check_json(&[&path]);
+    // The code is read from C13 (its check digit is wrong), gloves from row 23.
+    assert_eq!(
+        findings(&lines[0]),
+        vec![pair("institution.code.check_digit", "C13")]
+    );
+    assert_eq!(lines[0]["items"][4]["stock"], 800);
+    assert_eq!(lines[0]["items"][4]["prefecture"]["total_quantity"], 2000);
+}

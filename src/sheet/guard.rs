@@ -100,7 +100,7 @@ impl<'a> Cfb<'a> {
     /// The named stream's bytes (regular or mini stream).
     fn stream(&self, names: &[&str]) -> Option<Vec<u8>> {
         let dir_start = u32_at(self.bytes, 0x30)?;
-        let dir = self.chain(dir_start, usize::MAX.min(self.bytes.len()))?;
+        let dir = self.chain(dir_start, self.bytes.len())?;
         let cutoff = u32_at(self.bytes, 0x38)? as usize;
         let entry = |i: usize| dir.get(i * 128..i * 128 + 128);
         let name_of = |e: &[u8]| -> String {
@@ -125,8 +125,7 @@ impl<'a> Cfb<'a> {
             }
             // Small streams live in the mini stream (the root's chain).
             let mini_stream = self.chain(u32_at(root, 116)?, u32_at(root, 120)? as usize)?;
-            let mini_fat_bytes =
-                self.chain(u32_at(self.bytes, 0x3C)?, usize::MAX.min(self.bytes.len()))?;
+            let mini_fat_bytes = self.chain(u32_at(self.bytes, 0x3C)?, self.bytes.len())?;
             let mini_fat: Vec<u32> = (0..mini_fat_bytes.len() / 4)
                 .filter_map(|k| u32_at(&mini_fat_bytes, 4 * k))
                 .collect();

@@ -676,6 +676,8 @@ impl CellValues for Grid {
     fn integer_at(&self, row: u32, col: u32) -> Option<i64> {
         match self.get(row, col) {
             None => Some(0),
+            // Outside the window read, a blank is not known to be blank.
+            _ if row >= MAX_ROWS || col >= MAX_COLS => None,
             Some(c) if c.text.trim().is_empty() => c.formula.is_none().then_some(0),
             Some(c) => match crate::text::parse_quantity(&c.text) {
                 crate::text::Quantity::Count { value, .. } => Some(value),
@@ -952,10 +954,12 @@ fn item_rows(
             if text.is_empty() {
                 continue;
             }
+            // A row number or a note in the column left of the label is
+            // skipped; the first item name is the row label.
             if let Some(item) = Item::parse(grid.text(row, col)) {
                 rows.push((item, CellPos::new(row, col)));
+                break;
             }
-            break;
         }
     }
     rows
@@ -1079,7 +1083,11 @@ fn find_fields(grid: &Grid, folded: &BTreeMap<(u32, u32), String>, limit: u32) -
         let pos = labels.iter().find_map(|label| {
             folded
                 .iter()
-                .find(|((r, _), t)| *r < limit && t.as_str() == *label)
+                .find(|((r, c), t)| {
+                    *r < limit
+                        && (t.as_str() == *label
+                            || fold_label(&crate::text::strip_notes(grid.text(*r, *c))) == *label)
+                })
                 .map(|(&(r, c), _)| CellPos::new(r, c))
         });
         let Some(label) = pos else { continue };
