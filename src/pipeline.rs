@@ -545,6 +545,14 @@ impl Intake {
                     .await
                     .map_err(IntakeError::Database)?;
                 let mut findings = checked.findings.clone();
+                // The queue may check the prefecture itself; say it once.
+                if outcome
+                    .findings_added
+                    .iter()
+                    .any(|f| f.code == crate::messages::queue::PREFECTURE_MISMATCH_CODE)
+                {
+                    findings.retain(|f| f.code != msg::PREFECTURE_MISMATCH_CODE);
+                }
                 findings.extend(outcome.findings_added.iter().cloned());
                 filed.push(Filed {
                     file_name: name.clone(),
@@ -920,7 +928,8 @@ fn sheet_view(f: &Filed, outcome: &FilingOutcome) -> SheetView {
         warnings: f
             .findings
             .iter()
-            .filter(|x| !x.is_error())
+            // Supersession has its own paragraph in the reply.
+            .filter(|x| !x.is_error() && x.code != crate::messages::queue::SUPERSEDES_CODE)
             .map(FindingView::from_finding)
             .collect(),
         superseded: outcome.superseded.clone(),
