@@ -6,7 +6,7 @@
 use super::checkpoint;
 use super::connect::{self, Endpoint, ImapError, ImapSession};
 use super::utf7;
-use super::watch::{checkpoint_key, list_folders};
+use super::watch::{checkpoint_key, has_mailbox, list_folders};
 use crate::config::ImapConfig;
 use crate::messages::imap as msg;
 use crate::queue::Db;
@@ -88,12 +88,18 @@ async fn inspect(
         .lines
         .extend(folders.iter().map(|f| format!("  {f}")));
 
+    if !has_mailbox(&folders.iter().cloned().collect(), &config.mailbox) {
+        return Err(ImapError::MailboxMissing {
+            mailbox: config.mailbox.clone(),
+            detail: "LIST にありません".into(),
+        });
+    }
     let mailbox = match timeout(LIMIT, session.examine(utf7::encode(&config.mailbox))).await {
         Err(_) => return Err(timed("EXAMINE")),
         Ok(Err(async_imap::error::Error::No(s))) => {
             return Err(ImapError::MailboxMissing {
                 mailbox: config.mailbox.clone(),
-                detail: s,
+                detail: connect::server_words(&s),
             });
         }
         Ok(Err(e)) => return Err(ImapError::from_imap(e)),

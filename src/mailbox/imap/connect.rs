@@ -197,7 +197,12 @@ impl ImapError {
 
     /// Sorts an error from a command on an open session.
     pub fn from_imap(err: async_imap::error::Error) -> ImapError {
-        ImapError::Protocol(err.to_string())
+        match err {
+            async_imap::error::Error::No(s) | async_imap::error::Error::Bad(s) => {
+                ImapError::Protocol(server_words(&s))
+            }
+            other => ImapError::Protocol(other.to_string()),
+        }
     }
 }
 
@@ -423,6 +428,15 @@ async fn capability_offers_plain(
     }
 }
 
+/// The human part of a NO/BAD reply as async-imap reports it
+/// (`code: …, info: Some("…")`).
+pub fn server_words(reply: &str) -> String {
+    match reply.split_once("info: Some(\"") {
+        Some((_, rest)) => rest.strip_suffix("\")").unwrap_or(rest).to_string(),
+        None => reply.to_string(),
+    }
+}
+
 fn network(addr: &str, e: async_imap::error::Error) -> ImapError {
     ImapError::Network {
         addr: addr.to_string(),
@@ -452,7 +466,7 @@ async fn starttls(endpoint: &Endpoint, tcp: TcpStream) -> Result<TcpStream, Imap
         .await
         .map_err(|e| match e {
             async_imap::error::Error::Bad(s) | async_imap::error::Error::No(s) => {
-                ImapError::StarttlsRefused(s)
+                ImapError::StarttlsRefused(server_words(&s))
             }
             other => network(&addr, other),
         })?;
@@ -568,7 +582,7 @@ async fn login(
         async_imap::error::Error::No(s) | async_imap::error::Error::Bad(s) => {
             ImapError::LoginRefused {
                 user: endpoint.user.clone(),
-                detail: s,
+                detail: server_words(&s),
             }
         }
         other => network(&endpoint.addr(), other),
@@ -615,6 +629,17 @@ mod tests {
             ca_file: None,
         };
         assert!(!format!("{e:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn server_words_drop_the_debug_wrapping() {
+        assert_eq!(
+            server_words(
+                "code: None, info: Some(\"[AUTHENTICATIONFAILED] Authentication failed.\")"
+            ),
+            "[AUTHENTICATIONFAILED] Authentication failed."
+        );
+        assert_eq!(server_words("plain"), "plain");
     }
 
     #[test]

@@ -34,7 +34,8 @@ pub mod watch;
 pub use connect::{Endpoint, ImapError, Password};
 pub use watch::{Phase, Status, WatchOptions, Watcher};
 
-use chrono::{DateTime, Utc};
+use crate::pipeline::{Disposition, Intake};
+use chrono::{DateTime, FixedOffset};
 use std::future::Future;
 
 /// Where a handled message goes on the server, by the pipeline's outcome.
@@ -71,6 +72,94 @@ pub trait MessageSink: Send + Sync {
     fn process(
         &self,
         raw: Vec<u8>,
-        received_at: DateTime<Utc>,
+        received_at: DateTime<FixedOffset>,
     ) -> impl Future<Output = Result<Destination, SinkError>> + Send;
+}
+
+/// The IMAP watcher as a task of `sos-intake serve`: the pipeline recording
+/// `imap` as the source, the configuration's tunables, until `shutdown`.
+pub fn serve_task(
+    config: &crate::config::ImapConfig,
+    db: crate::queue::Db,
+    intake: Intake,
+    shutdown: crate::pipeline::Shutdown,
+) -> anyhow::Result<futures::future::BoxFuture<'static, anyhow::Result<()>>> {
+    let watcher = Watcher::new(config, db, intake.with_source("imap"))?;
+    tracing::info!(mailbox = %watcher.key(), "watching the IMAP mailbox");
+    Ok(Box::pin(async move { watcher.run(shutdown).await }))
+}
+
+impl Destination {
+    /// The folder for a pipeline disposition; an already processed message
+    /// goes where it went the first time.
+    pub fn for_disposition(disposition: Disposition, first: Disposition) -> Destination {
+        match disposition {
+            Disposition::Accepted | Disposition::Partial => Destination::Done,
+            Disposition::Rejected => Destination::Error,
+            Disposition::Quarantined | Disposition::Ignored => Destination::Quarantine,
+            Disposition::AlreadyProcessed => match first {
+                // A record of "already processed" the first time cannot
+                // exist; file it with the handled mail.
+                Disposition::AlreadyProcessed => Destination::Done,
+                other => Destination::for_disposition(other, other),
+            },
+        }
+    }
+}
+
+/// The mail pipeline as the IMAP source's sink: its transaction has
+/// committed when `process` returns.
+impl MessageSink for Intake {
+    async fn process(
+        &self,
+        raw: Vec<u8>,
+        received_at: DateTime<FixedOffset>,
+    ) -> Result<Destination, SinkError> {
+        match Intake::process(self, &raw, received_at).await {
+            Ok(outcome) => Ok(Destination::for_disposition(
+                outcome.disposition,
+                outcome.first_disposition,
+            )),
+            Err(e) if e.is_temporary() => Err(SinkError::Temporary(e.into())),
+            Err(e) => Err(SinkError::Permanent(e.into())),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folders_by_outcome() {
+        use Disposition::*;
+        assert_eq!(
+            Destination::for_disposition(Accepted, Accepted),
+            Destination::Done
+        );
+        assert_eq!(
+            Destination::for_disposition(Partial, Partial),
+            Destination::Done
+        );
+        assert_eq!(
+            Destination::for_disposition(Rejected, Rejected),
+            Destination::Error
+        );
+        assert_eq!(
+            Destination::for_disposition(Quarantined, Quarantined),
+            Destination::Quarantine
+        );
+        assert_eq!(
+            Destination::for_disposition(Ignored, Ignored),
+            Destination::Quarantine
+        );
+        assert_eq!(
+            Destination::for_disposition(AlreadyProcessed, Rejected),
+            Destination::Error
+        );
+        assert_eq!(
+            Destination::for_disposition(AlreadyProcessed, Quarantined),
+            Destination::Quarantine
+        );
+    }
 }

@@ -14,7 +14,7 @@ use crate::pipeline::Shutdown;
 use crate::queue::Db;
 use async_imap::extensions::idle::IdleResponse;
 use async_imap::types::Capability;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, FixedOffset, Utc};
 use futures::TryStreamExt;
 use std::collections::HashSet;
 use std::time::Duration;
@@ -58,8 +58,8 @@ impl Default for WatchOptions {
             fetch_timeout: Duration::from_secs(10 * 60),
             backoff_min: Duration::from_millis(250),
             backoff_max: Duration::from_secs(60),
-            lease_ttl: Duration::from_secs(10),
-            lease_renew: Duration::from_secs(2),
+            lease_ttl: Duration::from_secs(6),
+            lease_renew: Duration::from_millis(1500),
             use_move: true,
         }
     }
@@ -148,7 +148,7 @@ pub struct Watcher<S> {
 /// A fetched message.
 struct Fetched {
     raw: Vec<u8>,
-    received_at: DateTime<Utc>,
+    received_at: DateTime<FixedOffset>,
 }
 
 impl<S: MessageSink> Watcher<S> {
@@ -344,9 +344,17 @@ impl<S: MessageSink> Watcher<S> {
         })
     }
 
-    /// Creates the target folders that do not exist yet.
+    /// Checks that the watched mailbox exists (asking with LIST: Dovecot's
+    /// NO to a SELECT of a missing Japanese name carries raw UTF-8 that the
+    /// client cannot parse) and creates the target folders that do not.
     async fn ensure_folders(&self, session: &mut ImapSession) -> Result<(), ImapError> {
         let existing = list_folders(session, self.options.command_timeout, &self.endpoint).await?;
+        if !has_mailbox(&existing, &self.mailbox) {
+            return Err(ImapError::MailboxMissing {
+                mailbox: self.mailbox.clone(),
+                detail: "LIST にありません".into(),
+            });
+        }
         let mut wanted = vec![
             self.done_folder.as_str(),
             self.error_folder.as_str(),
@@ -366,7 +374,7 @@ impl<S: MessageSink> Watcher<S> {
                 Ok(Err(async_imap::error::Error::No(s) | async_imap::error::Error::Bad(s))) => {
                     return Err(ImapError::FolderCreate {
                         folder: folder.to_string(),
-                        detail: s,
+                        detail: connect::server_words(&s),
                     });
                 }
                 Ok(Err(e)) => return Err(ImapError::from_imap(e)),
@@ -388,7 +396,7 @@ impl<S: MessageSink> Watcher<S> {
             Ok(Err(async_imap::error::Error::No(s))) => {
                 return Err(ImapError::MailboxMissing {
                     mailbox: self.mailbox.clone(),
-                    detail: s,
+                    detail: connect::server_words(&s),
                 });
             }
             Ok(Err(e)) => return Err(ImapError::from_imap(e)),
@@ -549,6 +557,7 @@ impl<S: MessageSink> Watcher<S> {
                 .await
                 .map_err(SessionEnd::Db),
             Ok(Err(async_imap::error::Error::No(s) | async_imap::error::Error::Bad(s))) => {
+                let s = connect::server_words(&s);
                 tracing::warn!(uid, folder, reply = %s, "the server refused to move a handled message; will retry");
                 checkpoint::move_failed(&self.db, &self.key, uidvalidity, uid)
                     .await
@@ -657,6 +666,14 @@ pub(crate) async fn list_folders(
         .collect())
 }
 
+/// True when `folders` (decoded names) holds `mailbox`; INBOX is
+/// case-insensitive (RFC 3501 §5.1).
+pub(crate) fn has_mailbox(folders: &HashSet<String>, mailbox: &str) -> bool {
+    folders.contains(mailbox)
+        || (mailbox.eq_ignore_ascii_case("INBOX")
+            && folders.iter().any(|f| f.eq_ignore_ascii_case("INBOX")))
+}
+
 /// `UID FETCH uid (UID INTERNALDATE BODY.PEEK[])`: the whole message, one
 /// at a time so at most one message is in memory; PEEK leaves \Seen alone.
 async fn fetch_one(
@@ -672,10 +689,11 @@ async fn fetch_one(
         // be interleaved; keep only ours.
         if found.is_none() && fetch.uid == Some(uid) {
             if let Some(body) = fetch.body() {
+                // INTERNALDATE is when the server received it; a server
+                // that omits it gets our clock, never the Date header.
                 let received_at = fetch
                     .internal_date()
-                    .map(|d| d.with_timezone(&Utc))
-                    .unwrap_or_else(Utc::now);
+                    .unwrap_or_else(|| Utc::now().fixed_offset());
                 found = Some(Fetched {
                     raw: body.to_vec(),
                     received_at,
