@@ -1,0 +1,29 @@
+#!/bin/sh
+# Sheet benchmark: parse + validate one 緊急配布要請シート with sos-intake
+# (release build) and with Python openpyxl on the same .xlsx; prints both
+# mean times, the ratio, per-format figures, and the peak memory of a
+# `sos-intake check` run. Needs `pip install openpyxl`.
+# usage: scripts/bench-sheet.sh [FILE.xlsx]   (default samples/sheets/valid.xlsx)
+set -eu
+cd "$(dirname "$0")/.."
+FILE=${1:-samples/sheets/valid.xlsx}
+nice -n 10 cargo build --quiet --release --bin sos-intake --example sheet_timing
+
+ours=$(nice -n 10 target/release/examples/sheet_timing "$FILE" 2000 | tail -1)
+python=$(nice -n 10 python3 scripts/bench-openpyxl.py "$FILE" 100 | tail -1)
+echo "parse + validate $FILE"
+echo "  sos-intake : ${ours} µs per sheet"
+echo "  openpyxl   : ${python} µs per sheet"
+echo "  ratio      : $(python3 -c "print(f'{$python / $ours:.0f}x faster')")"
+
+echo "per format (sos-intake):"
+for f in samples/sheets/lo-xlsx/valid.xlsx samples/sheets/lo-xls/valid.xls samples/sheets/lo-ods/valid.ods; do
+    echo "  $f: $(nice -n 10 target/release/examples/sheet_timing "$f" 2000 | tail -1) µs"
+done
+
+echo "peak memory (maximum resident set size):"
+for f in "$FILE" samples/sheets/lo-xls/valid.xls samples/sheets/lo-ods/valid.ods; do
+    kb=$(/usr/bin/time -v target/release/sos-intake check --json "$f" 2>&1 >/dev/null \
+        | sed -n 's/.*Maximum resident set size (kbytes): //p')
+    echo "  sos-intake check $f: $kb KiB"
+done
