@@ -665,3 +665,105 @@ impl Drop for MailLab {
         self.stop_dovecot();
     }
 }
+
+/// Dovecot 2.3's default capability list, so an IMAP test can take one out.
+const DOVECOT_CAPABILITIES: &str = "IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE SORT \
+SORT=DISPLAY THREAD=REFERENCES THREAD=REFS THREAD=ORDEREDSUBJECT MULTIAPPEND URL-PARTIAL CATENATE \
+UNSELECT CHILDREN NAMESPACE UIDPLUS LIST-EXTENDED I18NLEVEL=1 CONDSTORE QRESYNC ESEARCH ESORT \
+SEARCHRES WITHIN CONTEXT=SEARCH LIST-STATUS BINARY MOVE SNIPPET=FUZZY PREVIEW=FUZZY PREVIEW \
+STATUS=SIZE SAVEDATE LITERAL+ NOTIFY SPECIAL-USE";
+
+/// IMAP-source helpers (issue 5), added to the lab by the IMAP tests.
+impl MailLab {
+    /// Dovecot alone, advertising its usual capabilities except `without`
+    /// (e.g. `&["MOVE"]`, `&["IDLE"]`) through `imap_capability`.
+    pub fn start_dovecot_without(without: &[&str]) -> MailLab {
+        let mut lab = MailLab::start_dovecot();
+        let caps: Vec<&str> = DOVECOT_CAPABILITIES
+            .split(' ')
+            .filter(|c| !without.contains(c))
+            .collect();
+        let mut conf = std::fs::OpenOptions::new()
+            .append(true)
+            .open(lab.dovecot_conf())
+            .expect("dovecot.conf");
+        writeln!(
+            conf,
+            "protocol imap {{\n  imap_capability = {}\n}}",
+            caps.join(" ")
+        )
+        .expect("imap_capability");
+        lab.stop_dovecot();
+        lab.start_dovecot_again();
+        lab
+    }
+
+    /// Kills Dovecot's master and every process it started (imap,
+    /// imap-login, auth…) with SIGKILL, so open IMAP connections drop at
+    /// once, as when the server machine crashes.
+    pub fn crash_dovecot(&mut self) {
+        let Some(mut child) = self.dovecot.take() else {
+            return;
+        };
+        let master = child.id();
+        let mut victims = vec![master];
+        // Breadth-first over /proc: the master's children, theirs, …
+        let mut i = 0;
+        while i < victims.len() {
+            let parent = victims[i];
+            if let Ok(entries) = std::fs::read_dir("/proc") {
+                for e in entries.flatten() {
+                    let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok())
+                    else {
+                        continue;
+                    };
+                    let stat =
+                        std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+                    // "pid (comm) state ppid …": the comm may hold spaces.
+                    let ppid = stat
+                        .rsplit_once(')')
+                        .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+                        .and_then(|s| s.parse::<u32>().ok());
+                    if ppid == Some(parent) && !victims.contains(&pid) {
+                        victims.push(pid);
+                    }
+                }
+            }
+            i += 1;
+        }
+        for pid in &victims {
+            let _ = Command::new("kill")
+                .arg("-KILL")
+                .arg(pid.to_string())
+                .status();
+        }
+        let _ = child.wait();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline
+            && TcpStream::connect(("127.0.0.1", self.ports.imap)).is_ok()
+        {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// An `[imap]` configuration for this lab's Dovecot as [`USER`]:
+    /// `implicit` on IMAPS, `starttls` / `none` on IMAP, trusting the lab's
+    /// CA, password from a file.
+    pub fn imap_config(&self, tls: sos_intake::config::Tls) -> sos_intake::config::ImapConfig {
+        use sos_intake::config::Tls;
+        let password_file = self.path("imap-password");
+        std::fs::write(&password_file, format!("{PASSWORD}\n")).expect("password file");
+        let (port, word) = match tls {
+            Tls::Implicit => (self.ports.imaps, "implicit"),
+            Tls::Starttls => (self.ports.imap, "starttls"),
+            Tls::None => (self.ports.imap, "none"),
+        };
+        let text = format!(
+            "host = \"localhost\"\nport = {port}\ntls = \"{word}\"\nuser = \"{USER}\"\n\
+             password_file = \"{}\"\nca_file = \"{}\"\n",
+            password_file.display(),
+            self.ca_file.display()
+        );
+        toml::from_str(&text).expect("[imap] for the lab")
+    }
+}
