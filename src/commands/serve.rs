@@ -24,6 +24,9 @@ pub struct Args {
     /// Process what is waiting, deliver what is due, then exit.
     #[arg(long)]
     pub once: bool,
+    /// Do not serve the web UI (also `[web] enabled = false`).
+    #[arg(long)]
+    pub no_web: bool,
 }
 
 /// One named task of `serve`.
@@ -76,40 +79,61 @@ pub async fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
         ));
     }
 
-    if settings.config.web.enabled {
+    if settings.config.web.enabled && !args.no_web {
         // The staff review desk (issue 6) on `[web] listen`.
         let mut shutdown = shutdown.clone();
-        let (settings, db) = (settings.clone(), db.clone());
-        tasks.push((
-            "web UI",
-            Box::pin(async move {
-                crate::web::serve(settings, db, async move { shutdown.triggered().await }).await
-            }),
-        ));
+        let web = crate::web::serve(settings.clone(), db.clone(), async move {
+            shutdown.triggered().await
+        });
+        tasks.push(("web UI", Box::pin(web)));
     }
-    let handles: Vec<_> = tasks
+
+    let (names, handles): (Vec<_>, Vec<_>) = tasks
         .into_iter()
         .map(|(name, task)| (name, tokio::spawn(task)))
-        .collect();
-    wait_for_signal().await;
-    tracing::info!("stopping: finishing the current message");
-    trigger.trigger();
+        .unzip();
     let mut code = ExitCode::SUCCESS;
-    for (name, handle) in handles {
-        match handle.await {
-            Ok(Ok(())) => tracing::info!("{name} stopped"),
-            Ok(Err(e)) => {
-                tracing::error!("{name} failed: {e:#}");
-                code = ExitCode::FAILURE;
-            }
-            Err(e) => {
-                tracing::error!("{name} panicked: {e}");
-                code = ExitCode::FAILURE;
-            }
+    // Run until a signal, or until a task ends on its own (it failed, e.g.
+    // the web port is taken): then stop the others too.
+    let rest = tokio::select! {
+        _ = wait_for_signal() => {
+            tracing::info!("stopping: finishing the current message");
+            handles.into_iter().zip(names.iter()).collect::<Vec<_>>()
         }
+        (result, index, rest) = futures::future::select_all(handles) => {
+            let name = names.get(index).copied().unwrap_or("task");
+            report(name, result, &mut code);
+            tracing::error!("{name} ended; stopping the others");
+            code = ExitCode::FAILURE;
+            let others: Vec<_> = names.iter().enumerate().filter(|(i, _)| *i != index).map(|(_, n)| n).collect();
+            rest.into_iter().zip(others).collect::<Vec<_>>()
+        }
+    };
+    trigger.trigger();
+    for (handle, name) in rest {
+        report(name, handle.await, &mut code);
     }
     db.close().await;
     Ok(code)
+}
+
+/// Logs how a task ended; a failure makes the exit status non-zero.
+fn report(
+    name: &str,
+    result: Result<anyhow::Result<()>, tokio::task::JoinError>,
+    code: &mut ExitCode,
+) {
+    match result {
+        Ok(Ok(())) => tracing::info!("{name} stopped"),
+        Ok(Err(e)) => {
+            tracing::error!("{name} failed: {e:#}");
+            *code = ExitCode::FAILURE;
+        }
+        Err(e) => {
+            tracing::error!("{name} panicked: {e}");
+            *code = ExitCode::FAILURE;
+        }
+    }
 }
 
 /// Logs to standard error, `info` and up unless `RUST_LOG` says otherwise

@@ -306,12 +306,37 @@ impl Http {
 }
 
 /// Exchanges one request over a fresh connection (blocking; loopback).
+/// Stops reading at Content-Length (some servers keep the connection open
+/// despite `Connection: close`).
 pub fn raw_exchange(addr: SocketAddr, request: &[u8]) -> Response {
     let mut stream = TcpStream::connect(addr).expect("connect");
-    stream.set_read_timeout(Some(Duration::from_secs(60))).ok();
+    stream.set_read_timeout(Some(Duration::from_secs(120))).ok();
     stream.write_all(request).expect("write request");
     let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).expect("read response");
+    let mut buf = [0u8; 64 * 1024];
+    loop {
+        if let Some(split) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&raw[..split]).to_ascii_lowercase();
+            let length = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse::<usize>().ok());
+            if let Some(n) = length
+                && raw.len() >= split + 4 + n
+            {
+                raw.truncate(split + 4 + n);
+                break;
+            }
+            if head.contains("transfer-encoding: chunked") && raw.ends_with(b"0\r\n\r\n") {
+                break;
+            }
+        }
+        match stream.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => raw.extend_from_slice(&buf[..n]),
+            Err(e) => panic!("read response: {e}"),
+        }
+    }
     parse_response(&raw)
 }
 
@@ -406,7 +431,7 @@ pub struct Browser {
 }
 
 /// The WebDriver element key.
-const ELEMENT: &str = "element-6066-11e4-a6b4-4a6a4f9e4c61";
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
 impl Browser {
     /// Starts chromedriver on a free port and opens a headless session.
@@ -537,7 +562,7 @@ impl Browser {
         );
         v[ELEMENT]
             .as_str()
-            .unwrap_or_else(|| panic!("no element {css}"))
+            .unwrap_or_else(|| panic!("no element {css}: {v}"))
             .to_string()
     }
 
