@@ -227,6 +227,11 @@ pub fn stock_with_national() -> String {
     "配布方法が「都道府県の備蓄」の場合、国の配布枚数は0としてください。県と国の両方から配布する場合は配布方法を「国による直送」とし、その理由を都道府県意見に記入してください。".into()
 }
 
+/// 国による直送 with both quantities and no reason (warning).
+pub fn both_sources_without_reason() -> String {
+    "県の備蓄と国の直送の両方から配布する場合は、その理由（例: 県の備蓄が不足するため残りを国に依頼）を都道府県意見に記入してください。".into()
+}
+
 /// Opinion does not state the earlier distribution count.
 pub fn opinion_count_missing() -> String {
     "都道府県意見に、これまでの緊急配布の回数（例: 「過去の緊急配布回数：0回」「初回」「2回目」）を記入してください。".into()

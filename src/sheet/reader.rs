@@ -142,14 +142,16 @@ impl ReadError {
 /// documentation for the guards.
 pub fn read_workbook(bytes: &[u8]) -> Result<Workbook, ReadError> {
     let format = detect(bytes)?;
-    let grids = catch_unwind(AssertUnwindSafe(|| load_grids(format, bytes)))
+    let loaded = catch_unwind(AssertUnwindSafe(|| load_grids(format, bytes)))
         .map_err(|_| ReadError::Corrupt("the spreadsheet library failed on this file".into()))??;
-    let forms: Vec<RequestSheet> = grids
+    let forms: Vec<RequestSheet> = loaded
+        .grids
         .iter()
         .filter_map(|(name, grid)| locate(name, grid))
         .collect();
     if forms.is_empty() {
-        return Err(ReadError::NoForm);
+        // A damaged worksheet may have been the form.
+        return Err(loaded.sheet_error.unwrap_or(ReadError::NoForm));
     }
     Ok(Workbook { format, forms })
 }
@@ -325,36 +327,61 @@ fn corrupt(e: impl std::fmt::Display) -> ReadError {
 }
 
 /// Loads every worksheet (up to [`MAX_SHEETS`]) into a [`Grid`].
-fn load_grids(format: Format, bytes: &[u8]) -> Result<Vec<(String, Grid)>, ReadError> {
-    let mut grids = match format {
+fn load_grids(format: Format, bytes: &[u8]) -> Result<Loaded, ReadError> {
+    let mut loaded = match format {
         Format::Xlsx | Format::Xlsm => load_xlsx(bytes)?,
         Format::Xls => load_xls(bytes)?,
         Format::Ods => load_ods(bytes)?,
     };
-    for (_, grid) in &mut grids {
+    for (_, grid) in &mut loaded.grids {
         evaluate_formulas(grid);
     }
-    Ok(grids)
+    Ok(loaded)
 }
 
-fn load_xlsx(bytes: &[u8]) -> Result<Vec<(String, Grid)>, ReadError> {
+/// The worksheets loaded, and the first error of a worksheet that could not
+/// be (the others are still checked).
+#[derive(Default)]
+struct Loaded {
+    grids: Vec<(String, Grid)>,
+    sheet_error: Option<ReadError>,
+}
+
+impl Loaded {
+    fn failed(&mut self, err: ReadError) {
+        self.sheet_error.get_or_insert(err);
+    }
+}
+
+fn load_xlsx(bytes: &[u8]) -> Result<Loaded, ReadError> {
     let big_sheet = largest_sheet_entry(bytes) > MAX_MERGE_SCAN_BYTES;
     let mut book: Xlsx<_> = Xlsx::new(Cursor::new(bytes)).map_err(|e| match e {
         calamine::XlsxError::Password => ReadError::Encrypted,
         e => corrupt(e),
     })?;
-    let mut grids = Vec::new();
-    for name in book.sheet_names().into_iter().take(MAX_SHEETS) {
+    let mut loaded = Loaded::default();
+    'sheets: for name in book.sheet_names().into_iter().take(MAX_SHEETS) {
         let mut grid = Grid::default();
         {
             let mut reader = match book.worksheet_cells_reader(&name) {
                 Ok(r) => r,
                 // Chart sheets and dialog sheets have no cells.
                 Err(calamine::XlsxError::WorksheetNotFound(_)) => continue,
-                Err(e) => return Err(corrupt(e)),
+                Err(e) => {
+                    loaded.failed(corrupt(e));
+                    continue;
+                }
             };
             let mut scanned = 0usize;
-            while let Some(cell) = reader.next_cell_with_formula().map_err(corrupt)? {
+            loop {
+                let cell = match reader.next_cell_with_formula() {
+                    Ok(Some(cell)) => cell,
+                    Ok(None) => break,
+                    Err(e) => {
+                        loaded.failed(corrupt(e));
+                        continue 'sheets;
+                    }
+                };
                 scanned += 1;
                 let (row, col) = cell.pos;
                 if row >= MAX_ROWS || scanned > MAX_CELLS_SCANNED {
@@ -374,9 +401,9 @@ fn load_xlsx(bytes: &[u8]) -> Result<Vec<(String, Grid)>, ReadError> {
         if !big_sheet {
             grid.merges = book.merge_cells_by_sheet_name(&name).unwrap_or_default();
         }
-        grids.push((name, grid));
+        loaded.grids.push((name, grid));
     }
-    Ok(grids)
+    Ok(loaded)
 }
 
 /// The uncompressed size of the largest worksheet entry of an xlsx zip.
@@ -402,7 +429,7 @@ fn refused(r: super::guard::Refusal) -> ReadError {
     }
 }
 
-fn load_xls(bytes: &[u8]) -> Result<Vec<(String, Grid)>, ReadError> {
+fn load_xls(bytes: &[u8]) -> Result<Loaded, ReadError> {
     super::guard::check_xls(bytes).map_err(refused)?;
     let mut book: Xls<_> = Xls::new(Cursor::new(bytes)).map_err(|e| match e {
         calamine::XlsError::Password => ReadError::Encrypted,
@@ -418,10 +445,13 @@ fn load_xls(bytes: &[u8]) -> Result<Vec<(String, Grid)>, ReadError> {
         grid.merges = book.merge_cells_by_sheet_name(&name).unwrap_or_default();
         grids.push((name, grid));
     }
-    Ok(grids)
+    Ok(Loaded {
+        grids,
+        sheet_error: None,
+    })
 }
 
-fn load_ods(bytes: &[u8]) -> Result<Vec<(String, Grid)>, ReadError> {
+fn load_ods(bytes: &[u8]) -> Result<Loaded, ReadError> {
     {
         use std::io::Read;
         let mut archive = zip::ZipArchive::new(Cursor::new(bytes)).map_err(corrupt)?;
@@ -449,7 +479,10 @@ fn load_ods(bytes: &[u8]) -> Result<Vec<(String, Grid)>, ReadError> {
         // range's top-left cell anyway.
         grids.push((name, grid_from_range(&range, &formulas)));
     }
-    Ok(grids)
+    Ok(Loaded {
+        grids,
+        sheet_error: None,
+    })
 }
 
 /// Copies the first rows and columns of a calamine range (whose positions
@@ -484,12 +517,20 @@ fn grid_from_range(range: &Range<Data>, formulas: &Range<String>) -> Grid {
     grid
 }
 
+/// A formula as Excel shows it, without the `=`: ODS formulas come as
+/// `of:=[.E31]+[.F31]` or `of:=SUM([.E31:.F31])`; xlsx ones are already bare.
 fn clean_formula(f: String) -> String {
-    // ODS formulas come as `of:=[.E31]+[.F31]`; xlsx without the `=`.
     let f = f.trim();
-    let f = f.strip_prefix("of:").unwrap_or(f);
     let f = f.strip_prefix('=').unwrap_or(f);
-    f.to_string()
+    match f.strip_prefix("of:") {
+        Some(ods) => ods
+            .trim_start_matches('=')
+            .replace("[.", "")
+            .replace(":.", ":")
+            .replace(['[', ']'], "")
+            .replace(';', ","),
+        None => f.to_string(),
+    }
 }
 
 fn cap(mut s: String) -> String {
@@ -1168,6 +1209,13 @@ mod tests {
         bytes.extend(vec![0u8; 100]);
         bytes.extend("EncryptedPackage".encode_utf16().flat_map(u16::to_le_bytes));
         assert_eq!(read_workbook(&bytes), Err(ReadError::Encrypted));
+    }
+
+    #[test]
+    fn ods_formulas_read_like_excel_ones() {
+        assert_eq!(clean_formula("of:=[.E31]+[.F31]".into()), "E31+F31");
+        assert_eq!(clean_formula("of:=SUM([.E31:.F31])".into()), "SUM(E31:F31)");
+        assert_eq!(clean_formula("=E31+F31".into()), "E31+F31");
     }
 
     #[test]

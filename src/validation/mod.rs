@@ -3,6 +3,59 @@
 //!
 //! The result is a typed request (what the queue files) and a list of
 //! [`Finding`]s, each pointing at the cell at fault in the file as submitted.
+//!
+//! Call [`check`] with a [`RequestSheet`] from
+//! [`read_workbook`](crate::sheet::read_workbook) and a [`Policy`] (built
+//! with [`Policy::from_config`]); it returns [`Checked`]. The rules live in
+//! [`structure`], [`institution`], [`items`] and [`prefecture`]; the Japanese
+//! wording in [`crate::messages::findings`].
+//!
+//! Finding codes (E = error, W = warning):
+//!
+//! | code | sev | meaning |
+//! |---|---|---|
+//! | `sheet.label.missing` | E | an institution label (医療機関名 …) is not on the sheet |
+//! | `sheet.block.missing` | E | the institution or prefecture item table is not found |
+//! | `sheet.item_row.missing` | W | a table lacks one of the five item rows |
+//! | `sheet.item_row.duplicate` | E | an item has two rows in one table |
+//! | `sheet.formula.no_value` | E | a quantity is a formula without a cached value that is not a simple sum |
+//! | `institution.field.missing` | E | a field of the institution block is blank |
+//! | `institution.code.format` | E | 医療機関コード is not 10 digits |
+//! | `institution.code.prefecture_mismatch` | E | its first two digits are not 都道府県's number |
+//! | `institution.code.check_digit` | W | its Luhn check digit does not match |
+//! | `institution.postcode.format` | E | 郵便番号 is not NNN-NNNN or 7 digits |
+//! | `institution.prefecture.unknown` | E | 都道府県 is not one of the 47 |
+//! | `institution.address.prefecture` | W | 住所 does not start with the prefecture |
+//! | `institution.phone.format` | E | 電話番号 is not 10–11 digits |
+//! | `institution.no_item_requested` | E | no item is 要請する |
+//! | `item.request.invalid` | E | 緊急配布要請 is not 要請する / 要請しない |
+//! | `item.not_accepted` | E | a requested item is not accepted now (policy) |
+//! | `item.quantity.missing` | E | stock / weekly use / weekly purchase blank |
+//! | `item.quantity.invalid` | E | one of them is not a non-negative integer |
+//! | `item.quantity.pairs` | W | gloves written in 双, read as 2 × 枚 |
+//! | `item.outlook.missing` | E | 備蓄見通し blank |
+//! | `item.outlook.invalid` | E | 備蓄見通し not a dropdown word |
+//! | `item.outlook.not_eligible` | E | 備蓄見通し 4週間以上 |
+//! | `item.reason.missing` | E | 調達不可事由 blank |
+//! | `item.reason.economic` | E | 調達不可事由 is economic (価格, 予算…) |
+//! | `item.stock.over_month` | W | stock > 4 × weekly use (在庫量が1ヶ月分以上の可能性あり（自動判定）) |
+//! | `item.no_shortfall` | W | weekly use ≤ weekly purchase |
+//! | `prefecture.need.missing` | E | 要否 blank (or no row) for a requested item |
+//! | `prefecture.need.invalid` | E | 要否 not 要 / 否 |
+//! | `prefecture.row_for_unrequested_item` | E | a prefecture row filled for an item not requested |
+//! | `prefecture.method.missing` | E | 要 without 配布方法 |
+//! | `prefecture.method.invalid` | E | 配布方法 not a dropdown word |
+//! | `prefecture.quantity.invalid` | E | a prefecture quantity is not a non-negative integer |
+//! | `prefecture.total.mismatch` | E | 総配布枚数 ≠ 県 + 国 |
+//! | `prefecture.total.zero` | E | 要 with 総配布枚数 0 |
+//! | `prefecture.method.stock_with_national` | E | 都道府県の備蓄 with 国の配布枚数 > 0 |
+//! | `prefecture.method.both_without_reason` | W | 国による直送 using both stocks, opinion does not say why |
+//! | `prefecture.opinion.count_missing` | E | 要: opinion lacks the earlier distribution count |
+//! | `prefecture.opinion.reason_missing` | E | 要: no concrete reason; 否: no reason |
+//! | `prefecture.quantity.not_needed_nonzero` | E | 否 with a quantity other than blank / 0 |
+//! | `prefecture.total.guideline` | W | total ≠ 2 × (weekly use − weekly purchase) |
+//! | `prefecture.gloves.size_limit` | W | gloves: a size wish with a total over 2000 枚 (1000 双) |
+//! | `mhlw.not_empty` | E | a cell of the MHLW block is filled in |
 
 pub mod institution;
 pub mod items;

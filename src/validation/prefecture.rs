@@ -4,7 +4,9 @@
 //! `prefecture.need.invalid`, `prefecture.method.missing`,
 //! `prefecture.method.invalid`, `prefecture.quantity.invalid`,
 //! `prefecture.total.mismatch`, `prefecture.total.zero`,
-//! `prefecture.method.stock_with_national`, `prefecture.opinion.count_missing`,
+//! `prefecture.method.stock_with_national`,
+//! `prefecture.method.both_without_reason` (warning),
+//! `prefecture.opinion.count_missing`,
 //! `prefecture.opinion.reason_missing`, `prefecture.quantity.not_needed_nonzero`,
 //! `prefecture.total.guideline` (warning), `prefecture.gloves.size_limit`
 //! (warning), `mhlw.not_empty`.
@@ -99,6 +101,23 @@ pub fn states_count(opinion: &str) -> bool {
 pub fn states_reason(opinion: &str) -> bool {
     let t = normalize(opinion);
     REASON_WORDS.iter().any(|w| t.contains(w))
+}
+
+/// True when the opinion says why both the prefecture's stock and the
+/// national direct shipment are used (備蓄が不足, 併用, 両方…).
+pub fn explains_both_sources(opinion: &str) -> bool {
+    let t = normalize(opinion);
+    [
+        "備蓄",
+        "併用",
+        "両方",
+        "不足分",
+        "残り",
+        "足りない",
+        "足りず",
+    ]
+    .iter()
+    .any(|w| t.contains(w))
 }
 
 /// True when the text asks for a size.
@@ -301,6 +320,19 @@ fn needed(
             &row.national_quantity,
             &field(labels::NATIONAL_QUANTITY),
             msg::stock_with_national(),
+        ));
+    }
+    if d.method == Some(Method::NationalDirect)
+        && d.prefecture_quantity.is_some_and(|p| p > 0)
+        && d.national_quantity.is_some_and(|n| n > 0)
+        && !explains_both_sources(&d.opinion)
+    {
+        findings.push(at(
+            Severity::Warning,
+            "prefecture.method.both_without_reason",
+            &row.opinion,
+            &field(labels::OPINION),
+            msg::both_sources_without_reason(),
         ));
     }
     if !states_count(&d.opinion) {
@@ -579,6 +611,24 @@ mod tests {
             vec![pair("prefecture.method.stock_with_national", "F31")]
         );
         r.method.text = "国による直送".into();
+        r.opinion.text = "初回。卸での欠品。県の備蓄が不足するため残りを国に依頼。".into();
+        assert!(codes(r).is_empty());
+    }
+
+    #[test]
+    fn both_sources_need_a_reason_in_the_opinion() {
+        let mut r = pref_row();
+        r.method.text = "国による直送".into();
+        r.prefecture_quantity.text = "1000".into();
+        r.national_quantity.text = "1000".into();
+        let (_, f) = run(vec![gloves_row()], vec![r.clone()]);
+        assert_eq!(
+            f.iter()
+                .map(|f| (f.code.as_str(), f.severity))
+                .collect::<Vec<_>>(),
+            vec![("prefecture.method.both_without_reason", Severity::Warning)]
+        );
+        r.opinion.text = "過去0回。卸での欠品。県の備蓄が1000枚のみのため残りを国に依頼。".into();
         assert!(codes(r).is_empty());
     }
 

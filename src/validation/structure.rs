@@ -103,3 +103,147 @@ fn rows(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sheet::{Field, InstitutionBlock, Layout, PrefectureRow, Seen};
+    use crate::validation::items::tests::{gloves_row, sheet_with};
+
+    fn full_block() -> InstitutionBlock {
+        let f = |row| {
+            Some(Field {
+                label: CellPos::new(row, 1),
+                value: Seen::blank(CellPos::new(row, 2)),
+            })
+        };
+        InstitutionBlock {
+            name: f(11),
+            code: f(12),
+            postcode: f(13),
+            prefecture: f(13),
+            address: f(14),
+            phone: f(15),
+            contact: f(15),
+        }
+    }
+
+    fn pref_row(item: Item, row: u32) -> PrefectureRow {
+        let s = |c| Seen::blank(CellPos::new(row, c));
+        PrefectureRow {
+            item,
+            label: CellPos::new(row, 1),
+            need: s(2),
+            method: s(3),
+            prefecture_quantity: s(4),
+            national_quantity: s(5),
+            total_quantity: s(6),
+            opinion: s(7),
+        }
+    }
+
+    /// A sheet with every label, all five rows in both tables.
+    fn complete() -> RequestSheet {
+        let mut sheet = sheet_with(
+            Item::ALL
+                .iter()
+                .enumerate()
+                .map(|(i, item)| {
+                    let mut r = gloves_row();
+                    r.item = *item;
+                    r.label = CellPos::new(18 + i as u32, 1);
+                    r
+                })
+                .collect(),
+        );
+        sheet.institution = full_block();
+        sheet.layout = Layout {
+            institution_heading: Some(CellPos::new(10, 0)),
+            institution_table: Some(CellPos::new(17, 1)),
+            prefecture_table: Some(CellPos::new(25, 1)),
+            mhlw_table: None,
+        };
+        sheet.prefecture = Item::ALL
+            .iter()
+            .enumerate()
+            .map(|(i, item)| pref_row(*item, 26 + i as u32))
+            .collect();
+        sheet
+    }
+
+    fn codes(sheet: &RequestSheet) -> Vec<(String, Option<String>, Severity)> {
+        let mut f = Vec::new();
+        check(sheet, &mut f);
+        f.into_iter()
+            .map(|f| (f.code, f.cell, f.severity))
+            .collect()
+    }
+
+    #[test]
+    fn complete_sheet_has_no_structural_findings() {
+        assert!(codes(&complete()).is_empty());
+    }
+
+    #[test]
+    fn missing_label_is_an_error() {
+        let mut sheet = complete();
+        sheet.institution.code = None;
+        assert_eq!(
+            codes(&sheet),
+            vec![(
+                "sheet.label.missing".into(),
+                Some("A11".into()),
+                Severity::Error
+            )]
+        );
+    }
+
+    #[test]
+    fn missing_tables_are_errors() {
+        let mut sheet = complete();
+        sheet.layout.institution_table = None;
+        sheet.layout.prefecture_table = None;
+        sheet.prefecture.clear();
+        let c = codes(&sheet);
+        assert_eq!(
+            c.iter()
+                .filter(|(code, _, _)| code == "sheet.block.missing")
+                .count(),
+            2,
+            "{c:?}"
+        );
+    }
+
+    #[test]
+    fn missing_row_is_a_warning_and_duplicate_an_error() {
+        let mut sheet = complete();
+        sheet.items.remove(0);
+        sheet.prefecture[3].item = Item::NonSterileGloves;
+        let c = codes(&sheet);
+        assert!(
+            c.contains(&(
+                "sheet.item_row.missing".into(),
+                Some("B18".into()),
+                Severity::Warning
+            )),
+            "{c:?}"
+        );
+        assert!(
+            c.contains(&(
+                "sheet.item_row.duplicate".into(),
+                Some("B31".into()),
+                Severity::Error
+            )),
+            "{c:?}"
+        );
+        // the prefecture table lost its isolation gown row to the duplicate
+        assert!(
+            c.contains(&(
+                "sheet.item_row.missing".into(),
+                Some("B26".into()),
+                Severity::Warning
+            )),
+            "{c:?}"
+        );
+    }
+}
