@@ -496,6 +496,41 @@ impl Sender {
         self
     }
 
+    /// Releases claims left by senders on this host that no longer run (a
+    /// crash or `kill -9` mid-delivery), so their rows are retried now
+    /// instead of when the claim expires. Claims of other hosts are left
+    /// to expire: we cannot tell whether those senders still run.
+    pub async fn release_stale_claims(&self) -> anyhow::Result<u64> {
+        let prefix = format!("{}-", hostname());
+        let rows = sqlx::query("SELECT DISTINCT claimed_by FROM outbox WHERE status = 'queued' AND claimed_by IS NOT NULL")
+            .fetch_all(self.db.pool())
+            .await
+            .context("cannot list outbox claims")?;
+        let mut released = 0;
+        for row in rows {
+            let holder: String = row.try_get(0)?;
+            let Some(pid) = holder
+                .strip_prefix(&prefix)
+                .and_then(|p| p.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            if pid == std::process::id() || Path::new(&format!("/proc/{pid}")).exists() {
+                continue;
+            }
+            let done = sqlx::query("UPDATE outbox SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by = $1 AND status = 'queued'")
+                .bind(&holder)
+                .execute(self.db.pool())
+                .await
+                .context("cannot release a stale outbox claim")?;
+            released += done.rows_affected();
+        }
+        if released > 0 {
+            tracing::info!(released, "released outbox claims of senders that stopped");
+        }
+        Ok(released)
+    }
+
     /// One pass: every row due now is attempted once (rows rescheduled
     /// during the pass are not due again until their delay has passed).
     pub async fn run_once(&self) -> anyhow::Result<Report> {
@@ -516,12 +551,16 @@ impl Sender {
     /// Delivers everything due now (one pass); used by `ingest` before it
     /// exits.
     pub async fn deliver_due(&self) -> anyhow::Result<Report> {
+        self.release_stale_claims().await?;
         self.run_once().await
     }
 
     /// Runs passes until `shutdown`, sleeping when nothing is due. A failed
     /// pass (database down) is logged and retried.
     pub async fn run(&self, mut shutdown: Shutdown) -> anyhow::Result<()> {
+        if let Err(e) = self.release_stale_claims().await {
+            tracing::warn!("cannot release stale outbox claims: {e:#}");
+        }
         while !shutdown.is_triggered() {
             match self.run_once().await {
                 Ok(r) if r.sent + r.deferred + r.failed > 0 => {

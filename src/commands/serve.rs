@@ -32,11 +32,19 @@ pub struct Args {
 /// One named task of `serve`.
 type Task = (&'static str, BoxFuture<'static, anyhow::Result<()>>);
 
+/// How a spawned task ended, with its name.
+type Ended = (
+    &'static str,
+    Result<anyhow::Result<()>, tokio::task::JoinError>,
+);
+
 /// Runs the command.
 pub async fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
     init_logging();
     let db = Db::connect(&settings.database_url).await?;
-    let intake = Intake::new(db.clone(), settings)?;
+    // Senders an admin authorised in the web UI join the directory (issue 6).
+    let intake_settings = crate::web::quarantine::with_allowlist(settings, &db).await?;
+    let intake = Intake::new(db.clone(), &intake_settings)?;
     let sender = Sender::new(db.clone(), Transport::from_settings(settings)?);
     let inbox = Maildir::open(&settings.data_dir.join("inbox"))?;
     let poll = Duration::from_millis(settings.config.mail.poll_interval_ms.max(10));
@@ -88,30 +96,37 @@ pub async fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
         tasks.push(("web UI", Box::pin(web)));
     }
 
-    let (names, handles): (Vec<_>, Vec<_>) = tasks
+    let running: Vec<BoxFuture<'static, Ended>> = tasks
         .into_iter()
-        .map(|(name, task)| (name, tokio::spawn(task)))
-        .unzip();
+        .map(|(name, task)| {
+            let handle = tokio::spawn(task);
+            Box::pin(async move { (name, handle.await) }) as BoxFuture<'static, Ended>
+        })
+        .collect();
     let mut code = ExitCode::SUCCESS;
     // Run until a signal, or until a task ends on its own (it failed, e.g.
     // the web port is taken): then stop the others too.
-    let rest = tokio::select! {
-        _ = wait_for_signal() => {
+    let mut all = futures::future::select_all(running);
+    let early = tokio::select! {
+        _ = wait_for_signal() => None,
+        (ended, _, rest) = &mut all => Some((ended, rest)),
+    };
+    let rest = match early {
+        None => {
             tracing::info!("stopping: finishing the current message");
-            handles.into_iter().zip(names.iter()).collect::<Vec<_>>()
+            all.into_inner()
         }
-        (result, index, rest) = futures::future::select_all(handles) => {
-            let name = names.get(index).copied().unwrap_or("task");
+        Some(((name, result), rest)) => {
             report(name, result, &mut code);
-            tracing::error!("{name} ended; stopping the others");
+            tracing::error!("{name} ended on its own; stopping the others");
             code = ExitCode::FAILURE;
-            let others: Vec<_> = names.iter().enumerate().filter(|(i, _)| *i != index).map(|(_, n)| n).collect();
-            rest.into_iter().zip(others).collect::<Vec<_>>()
+            rest
         }
     };
     trigger.trigger();
-    for (handle, name) in rest {
-        report(name, handle.await, &mut code);
+    for task in rest {
+        let (name, result) = task.await;
+        report(name, result, &mut code);
     }
     db.close().await;
     Ok(code)
