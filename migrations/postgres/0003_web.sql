@@ -31,3 +31,13 @@ CREATE INDEX web_sessions_expires ON web_sessions (expires_at);
 -- records.
 CREATE INDEX requests_batch_source ON requests (batch_date, source, status);
 CREATE INDEX requests_batch_prefecture_status ON requests (batch_date, prefecture, status);
+
+-- Senders an admin authorised from the quarantine page: an address and the
+-- prefecture it speaks for. `serve` adds them to the [prefectures]
+-- directory when it starts (the released mail itself is processed at once).
+CREATE TABLE web_sender_allowlist (
+    address    TEXT NOT NULL PRIMARY KEY,
+    prefecture TEXT NOT NULL,
+    added_by   TEXT NOT NULL,
+    added_at   TEXT NOT NULL
+);

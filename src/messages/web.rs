@@ -144,3 +144,13 @@ pub fn naiji_approved_line(item: &str, quantity: i64, ship_date: &str) -> String
 pub fn naiji_refused_line(item: &str, reason: &str) -> String {
     format!("・{item}：不承認（理由：{reason}）")
 }
+
+/// The quarantined mail was released already.
+pub fn already_released() -> &'static str {
+    "このメールはすでに処理済みです。"
+}
+
+/// The quarantined mail's sender address cannot be used.
+pub fn unusable_sender(address: &str) -> String {
+    format!("送信元アドレス「{address}」が不正なため、処理できません。")
+}

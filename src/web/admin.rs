@@ -177,35 +177,41 @@ pub async fn quarantine(
     )
 }
 
-/// The authorise form.
+/// The release and authorise forms: the prefecture the sender speaks for.
 #[derive(Debug, Deserialize)]
-pub struct AuthoriseForm {
-    /// The prefecture the address belongs to.
+pub struct ReleaseForm {
+    /// Prefecture name.
     #[serde(default)]
     pub prefecture: String,
 }
 
+fn prefecture_of(form: &ReleaseForm) -> Result<crate::prefecture::Prefecture, WebError> {
+    crate::prefecture::Prefecture::parse(&form.prefecture)
+        .ok_or_else(|| WebError::BadInput(msg::bad_prefecture(&form.prefecture)))
+}
+
 /// POST /admin/quarantine/{id}/release: process the mail now as if its
-/// sender were known.
+/// sender were known for the chosen prefecture (this mail only).
 pub async fn release(
     State(state): State<AppState>,
     Extension(staff): Extension<Staff>,
     Path(id): Path<i64>,
+    Form(form): Form<ReleaseForm>,
 ) -> Result<Response, WebError> {
-    super::quarantine::release(&state, id, &staff.name, None).await?;
+    let prefecture = prefecture_of(&form)?;
+    super::quarantine::release(&state, id, &staff.name, prefecture, false).await?;
     Ok(Redirect::to("/admin/quarantine?notice=released").into_response())
 }
 
-/// POST /admin/quarantine/{id}/authorise: add the sender to the prefecture's
-/// allow-list and process the mail.
+/// POST /admin/quarantine/{id}/authorise: remember the sender for the
+/// prefecture and process the mail.
 pub async fn authorise(
     State(state): State<AppState>,
     Extension(staff): Extension<Staff>,
     Path(id): Path<i64>,
-    Form(form): Form<AuthoriseForm>,
+    Form(form): Form<ReleaseForm>,
 ) -> Result<Response, WebError> {
-    let prefecture = crate::prefecture::Prefecture::parse(&form.prefecture)
-        .ok_or_else(|| WebError::BadInput(msg::bad_prefecture(&form.prefecture)))?;
-    super::quarantine::release(&state, id, &staff.name, Some(prefecture)).await?;
+    let prefecture = prefecture_of(&form)?;
+    super::quarantine::release(&state, id, &staff.name, prefecture, true).await?;
     Ok(Redirect::to("/admin/quarantine?notice=authorised").into_response())
 }

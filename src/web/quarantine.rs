@@ -1,19 +1,173 @@
-//! Releasing quarantined mail: process it now as if its sender were known,
-//! optionally remembering the sender for a prefecture first.
+//! Releasing quarantined mail: an admin says which prefecture an unknown
+//! sender speaks for, and the mail is processed now as if the sender were in
+//! the `[prefectures]` directory (filed, answered). "Authorise" also keeps
+//! the address in `web_sender_allowlist`, which [`with_allowlist`] merges
+//! into the directory when `serve` starts.
+//!
+//! The mail pipeline keys a message on Message-ID + SHA-256 of its bytes,
+//! and the quarantined copy is already recorded under that key. The released
+//! copy therefore carries one extra trace header naming the quarantine row
+//! (`X-SOS-Released-From-Quarantine: <id>`): it is a new message to the
+//! pipeline, keeps the original Message-ID for threading, and releasing the
+//! same row twice gives the same bytes, which the pipeline recognises and
+//! does not file again.
 
 use super::{AppState, WebError};
+use crate::config::Settings;
+use crate::messages::web as msg;
+use crate::pipeline::{Intake, Outcome};
 use crate::prefecture::Prefecture;
+use crate::queue::db::{now_text, parse_time};
+use crate::queue::{Db, audit, blobs};
+use anyhow::Context;
+use sqlx::Row;
 
-/// Releases quarantined message `id` (a `mail_messages` id) on behalf of
-/// `actor`; with `authorise`, the sender is first added to that
-/// prefecture's allow-list.
+/// The trace header of a released copy.
+pub const RELEASED_HEADER: &str = "X-SOS-Released-From-Quarantine";
+
+/// What a release did.
+#[derive(Debug)]
+pub struct Released {
+    /// The pipeline's outcome for the released copy.
+    pub outcome: Outcome,
+    /// The sender's address.
+    pub from_address: String,
+}
+
+/// Processes quarantined message `id` (a `mail_messages` id) as coming from
+/// `prefecture`, on behalf of `actor`; with `authorise`, the address is also
+/// remembered for that prefecture. The quarantine row is marked released
+/// only after the mail was processed, so a failure leaves it listed.
 pub async fn release(
-    _state: &AppState,
-    _id: i64,
-    _actor: &str,
-    _authorise: Option<Prefecture>,
-) -> Result<(), WebError> {
-    Err(WebError::Conflict(
-        "隔離メールの処理はまだ利用できません。".into(),
-    ))
+    state: &AppState,
+    id: i64,
+    actor: &str,
+    prefecture: Prefecture,
+    authorise: bool,
+) -> Result<Released, WebError> {
+    let db = state.db();
+    let mut conn = db.pool().acquire().await?;
+    let row = sqlx::query(
+        "SELECT q.from_address, q.released_at, m.raw_sha256, m.received_at FROM quarantine q \
+         JOIN mail_messages m ON m.id = q.mail_message_id WHERE q.mail_message_id = $1",
+    )
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or_else(|| WebError::NotFound(msg::not_found().into()))?;
+    if row.try_get::<Option<String>, _>("released_at")?.is_some() {
+        return Err(WebError::Conflict(msg::already_released().into()));
+    }
+    let from_address: String = row.try_get("from_address")?;
+    if from_address.parse::<lettre::Address>().is_err() {
+        return Err(WebError::BadInput(msg::unusable_sender(&from_address)));
+    }
+    let raw_sha: String = row.try_get("raw_sha256")?;
+    let received_at = parse_time(&row.try_get::<String, _>("received_at")?)?;
+    let raw = blobs::get(&mut conn, &raw_sha)
+        .await?
+        .with_context(|| format!("the raw bytes of quarantined message {id} are missing"))?;
+    drop(conn);
+
+    let mut settings = state.settings().clone();
+    settings
+        .config
+        .prefectures
+        .entry(prefecture.name().to_string())
+        .or_default()
+        .push(from_address.clone());
+    let intake = Intake::new(db.clone(), &settings)?.with_source("quarantine-release");
+    let copy = released_copy(&raw, id);
+    let outcome = intake
+        .process(&copy, received_at.fixed_offset())
+        .await
+        .map_err(|e| WebError::Internal(anyhow::anyhow!("releasing message {id}: {e}")))?;
+
+    let mut tx = db.begin().await?;
+    let now = now_text();
+    sqlx::query(
+        "UPDATE quarantine SET released_at = $1, released_by = $2 WHERE mail_message_id = $3",
+    )
+    .bind(&now)
+    .bind(actor)
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
+    if authorise {
+        sqlx::query(
+            "INSERT INTO web_sender_allowlist (address, prefecture, added_by, added_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (address) DO UPDATE SET prefecture = $2, added_by = $3, added_at = $4",
+        )
+        .bind(from_address.to_ascii_lowercase())
+        .bind(prefecture.name())
+        .bind(actor)
+        .bind(&now)
+        .execute(&mut *tx)
+        .await?;
+    }
+    let detail = serde_json::json!({
+        "mail_message_id": id,
+        "released_as": outcome.mail_message_id,
+        "from": from_address,
+        "prefecture": prefecture.name(),
+        "disposition": outcome.disposition.as_str(),
+        "receipts": outcome.receipts,
+    });
+    let action = if authorise {
+        "sender_authorised"
+    } else {
+        "quarantine_released"
+    };
+    audit::record(&mut tx, None, actor, action, &detail, "").await?;
+    tx.commit().await?;
+    Ok(Released {
+        outcome,
+        from_address,
+    })
+}
+
+/// The raw message with the trace header prepended (deterministic).
+pub fn released_copy(raw: &[u8], id: i64) -> Vec<u8> {
+    let mut copy = format!("{RELEASED_HEADER}: {id}\r\n").into_bytes();
+    copy.extend_from_slice(raw);
+    copy
+}
+
+/// The authorised senders, as (address, prefecture name).
+pub async fn allowlist(db: &Db) -> anyhow::Result<Vec<(String, String)>> {
+    let rows = sqlx::query("SELECT address, prefecture FROM web_sender_allowlist ORDER BY address")
+        .fetch_all(db.pool())
+        .await
+        .context("cannot read the sender allow-list")?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("address")?, r.try_get("prefecture")?)))
+        .collect()
+}
+
+/// `settings` with the authorised senders added to the prefecture
+/// directory (what `serve` runs the mail pipeline with).
+pub async fn with_allowlist(settings: &Settings, db: &Db) -> anyhow::Result<Settings> {
+    let mut settings = settings.clone();
+    for (address, prefecture) in allowlist(db).await? {
+        let entry = settings.config.prefectures.entry(prefecture).or_default();
+        if !entry.iter().any(|a| a.eq_ignore_ascii_case(&address)) {
+            entry.push(address);
+        }
+    }
+    Ok(settings)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn released_copy_is_deterministic_and_keeps_the_message() {
+        let raw = b"Message-ID: <a@b>\r\nSubject: x\r\n\r\nbody";
+        let a = released_copy(raw, 7);
+        assert_eq!(a, released_copy(raw, 7));
+        assert_ne!(a, released_copy(raw, 8));
+        assert!(a.ends_with(raw));
+        assert!(a.starts_with(b"X-SOS-Released-From-Quarantine: 7\r\n"));
+    }
 }
