@@ -537,6 +537,51 @@ mod tests {
         assert!(listed.contains(&"差出人が登録されていません".to_string()));
     }
 
+    fn used_cells(bytes: &[u8], sheet: &str) -> Vec<(u32, u32, String)> {
+        let mut book = calamine::open_workbook_auto_from_rs(Cursor::new(bytes)).expect("open");
+        let range = book.worksheet_range(sheet).expect("range");
+        let (r0, c0) = range.start().unwrap_or((0, 0));
+        range
+            .used_cells()
+            .map(|(y, x, d)| (r0 + y as u32, c0 + x as u32, d.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn libreoffice_xls_and_ods_copies_are_annotated_with_values_and_merges() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/samples/sheets");
+        for (path, keeps_merges) in [
+            ("lo-xls/valid-merged-values.xls", true),
+            ("lo-ods/valid-merged-values.ods", false),
+        ] {
+            let original = std::fs::read(format!("{dir}/{path}")).expect("sample");
+            let findings = [finding(Severity::Error, "C14", "郵便番号の形式が違います")];
+            let groups = [SheetFindings {
+                sheet: template::SHEET_NAME,
+                findings: &findings,
+            }];
+            let copy = annotate(&original, &groups).expect("annotate");
+            assert_eq!(
+                used_cells(&copy, template::SHEET_NAME),
+                used_cells(&original, template::SHEET_NAME),
+                "{path}"
+            );
+            let sheet = zip_part(&copy, "xl/worksheets/sheet2.xml");
+            // C14:D14 is merged in this sample; .ods merges are not reported by calamine.
+            assert_eq!(
+                sheet.contains("<mergeCell ref=\"C14:D14\"/>"),
+                keeps_merges,
+                "{path}"
+            );
+            assert_eq!(
+                fill_of(&copy, "xl/worksheets/sheet2.xml", "C14").as_deref(),
+                Some("FFC7CE"),
+                "{path}"
+            );
+            assert!(zip_part(&copy, "xl/comments1.xml").contains("郵便番号の形式が違います"));
+        }
+    }
+
     #[test]
     fn garbage_is_an_open_error_not_a_panic() {
         assert!(matches!(
