@@ -497,3 +497,36 @@ fn garbage_and_truncated_input_never_fail() {
     assert!(p.from.is_none());
     let _ = p.problems.iter().map(Problem::to_string).count();
 }
+
+#[test]
+fn smime_signature_is_not_a_file_to_complain_about_and_winmail_dat_is_named() {
+    let signed = format!(
+        "Content-Type: multipart/signed; protocol=\"application/pkcs7-signature\"; boundary=\"SIG\"\r\n\r\n--SIG\r\n{}--SIG\r\n{}--SIG--\r\n",
+        part(
+            "Content-Type: application/octet-stream\r\nContent-Disposition: attachment; filename=\"s.xlsx\"",
+            &xlsx()
+        ),
+        part(
+            "Content-Type: application/pkcs7-signature; name=\"smime.p7s\"\r\nContent-Disposition: attachment; filename=\"smime.p7s\"",
+            b"\x30\x82\x05\x00"
+        )
+    );
+    let tnef = part(
+        "Content-Type: application/ms-tnef; name=\"winmail.dat\"",
+        b"\x78\x9f\x3e\x22\x01\x00",
+    );
+    let p = message::parse(&mail("", &[signed, tnef]), &Limits::default());
+    let k: Vec<(AttachmentKind, bool)> = p
+        .attachments
+        .iter()
+        .map(|a| (a.kind.clone(), a.is_inline))
+        .collect();
+    assert_eq!(
+        k,
+        vec![
+            (AttachmentKind::Sheet(Format::Xlsx), false),
+            (AttachmentKind::Other(OtherFile::Signature), true),
+            (AttachmentKind::Other(OtherFile::OutlookTnef), false),
+        ]
+    );
+}

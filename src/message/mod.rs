@@ -226,9 +226,10 @@ pub struct Attachment {
     /// Where it sits: `forwarded.eml/受付.zip/sheet.xlsx`. Unnamed parts are
     /// called `attachment-N`, unnamed forwarded messages `forwarded.eml`.
     pub path: String,
-    /// Displayed in the body rather than attached (a signature logo):
-    /// Content-Disposition not `attachment`, and a Content-ID or a
-    /// multipart/related parent. Never reason to complain about the file.
+    /// Part of how the mail is shown or signed rather than a file the sender
+    /// attached: a signature logo (Content-Disposition not `attachment`, and
+    /// a Content-ID or a multipart/related parent) or an S/MIME or PGP
+    /// signature. Never reason to complain about the file.
     pub is_inline: bool,
 }
 
@@ -308,6 +309,11 @@ pub enum OtherFile {
     Text,
     /// gzip, 7-Zip, RAR, LHA.
     OtherArchive,
+    /// Outlook's rich-text wrapper (`winmail.dat`, TNEF): the real
+    /// attachments are inside, unreadable to us.
+    OutlookTnef,
+    /// An S/MIME or PGP signature (always [`Attachment::is_inline`]).
+    Signature,
     /// A zip (or zip-based file) that cannot be read.
     DamagedArchive,
     /// An empty file.
@@ -330,6 +336,8 @@ impl OtherFile {
             OtherFile::Html => "HTML",
             OtherFile::Text => "text",
             OtherFile::OtherArchive => "archive other than zip",
+            OtherFile::OutlookTnef => "Outlook TNEF (winmail.dat)",
+            OtherFile::Signature => "S/MIME or PGP signature",
             OtherFile::DamagedArchive => "damaged archive",
             OtherFile::Empty => "empty file",
             OtherFile::Unknown => "unknown type",

@@ -211,6 +211,8 @@ struct Found {
     declared_type: Option<String>,
     path: String,
     is_inline: bool,
+    /// An S/MIME or PGP signature part (by declared type).
+    is_signature: bool,
 }
 
 impl<'l> Collector<'l> {
@@ -257,13 +259,21 @@ impl<'l> Collector<'l> {
                     .push(Problem::DamagedPart { path: path.clone() });
             }
             let in_related = parent_is_related(message, id);
-            let is_inline = disposition != "attachment"
-                && (rfc2231::find(&headers, "Content-ID").is_some() || in_related);
+            let is_signature = matches!(
+                declared.as_str(),
+                "application/pkcs7-signature"
+                    | "application/x-pkcs7-signature"
+                    | "application/pgp-signature"
+            );
+            let is_inline = is_signature
+                || disposition != "attachment"
+                    && (rfc2231::find(&headers, "Content-ID").is_some() || in_related);
             let found = Found {
                 filename,
                 declared_type: (!declared.is_empty()).then_some(declared),
                 path,
                 is_inline,
+                is_signature,
             };
             match &part.body {
                 PartType::Message(nested) => {
@@ -312,6 +322,10 @@ impl<'l> Collector<'l> {
             });
             self.push(found, bytes, kind);
             return;
+        }
+        if found.is_signature {
+            let kind = AttachmentKind::Other(OtherFile::Signature);
+            return self.push(found, bytes, kind);
         }
         let kind = match sniff::sniff(
             &bytes,
@@ -377,6 +391,7 @@ impl<'l> Collector<'l> {
                 declared_type: None,
                 path,
                 is_inline: false,
+                is_signature: false,
             };
             self.add(found, member.bytes, depth + 1);
         }

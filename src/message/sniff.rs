@@ -49,6 +49,7 @@ pub(crate) fn sniff(bytes: &[u8], declared: Option<&str>, filename: Option<&str>
         (b"\x1F\x8B", OtherFile::OtherArchive),
         (b"7z\xBC\xAF\x27\x1C", OtherFile::OtherArchive),
         (b"Rar!\x1A\x07", OtherFile::OtherArchive),
+        (b"\x78\x9F\x3E\x22", OtherFile::OutlookTnef),
     ];
     for (m, kind) in magic {
         if bytes.starts_with(m) {
