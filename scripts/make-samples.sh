@@ -26,4 +26,10 @@ for fmt in xlsx xls ods; do
     soffice -env:UserInstallation=file://"$PROFILE" --headless --convert-to "$fmt" \
         --outdir "$DIR/lo-$fmt" "$DIR"/*.xlsx >/dev/null
 done
+# Macro-enabled copies (.xlsm; macros are never run) of two sheets.
+rm -rf "$DIR/lo-xlsm"
+mkdir -p "$DIR/lo-xlsm"
+soffice -env:UserInstallation=file://"$PROFILE" --headless \
+    --convert-to 'xlsm:Calc MS Excel 2007 VBA XML' --outdir "$DIR/lo-xlsm" \
+    "$DIR/valid.xlsx" "$DIR/error-prefecture-total-mismatch.xlsx" >/dev/null
 echo "samples written to $DIR"

@@ -1,8 +1,8 @@
 //! Golden tests: `sos-intake check --json` over every file of
 //! `samples/sheets/` (and `bad/`), compared with the reviewed
 //! `<name>.expected.jsonl` beside each file. The LibreOffice copies
-//! (`lo-xlsx/`, `lo-xls/`, `lo-ods/`) must give exactly the findings of their
-//! originals. `UPDATE_GOLDEN=1` rewrites the golden files (then review the
+//! (`lo-xlsx/`, `lo-xls/`, `lo-ods/`, and two in `lo-xlsm/`) must give exactly
+//! the findings of their originals. `UPDATE_GOLDEN=1` rewrites the golden files (then review the
 //! diff by hand).
 //!
 //! Besides the goldens, [`EXPECTED`] states per sample, by hand, which
@@ -479,6 +479,29 @@ fn libreoffice_copies_give_the_findings_of_their_originals() {
         }
         assert!(seen > 40, "{dir}: only {seen} copies");
     }
+}
+
+#[test]
+fn macro_enabled_copies_give_the_findings_of_their_originals() {
+    let config = default_config();
+    let dir = samples().join("lo-xlsm");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).expect("lo-xlsm").flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(stem) = name.strip_suffix(".xlsm") else {
+            continue;
+        };
+        let a = check(config.path(), &[&format!("samples/sheets/{stem}.xlsx")]);
+        let b = check(config.path(), &[&format!("samples/sheets/lo-xlsm/{name}")]);
+        assert_eq!(
+            finding_keys(&json_lines(&b)),
+            finding_keys(&json_lines(&a)),
+            "{name}"
+        );
+        assert_eq!(b.status.code(), a.status.code(), "{name}");
+        seen += 1;
+    }
+    assert_eq!(seen, 2);
 }
 
 #[test]
