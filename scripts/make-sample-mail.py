@@ -35,7 +35,7 @@ if not os.path.exists(FORM):
 
 SOS = "sos-busshi@mhlw.go.jp"
 SOS_NAME = "厚生労働省 緊急配布チーム"
-MX = "mx.sos-busshi.mhlw.go.jp"  # our MTA; also the authserv-id
+MX = "mx.mhlw.go.jp"  # our MTA; also the authserv-id
 
 
 # ---------------------------------------------------------------- sheets
@@ -503,6 +503,20 @@ def main():
         multipart("mixed", "=_mixed_07", [
             text_part("厚生労働省 ご担当者様\n\n直接送付で失礼いたします。要請シートを添付します。\n"),
             attachment(TOKYO, XLSX_TYPE, rfc2231("要請シート.xlsx")),
+        ])))
+
+    # 12: an unknown but authenticated sender: a prefecture not yet in the
+    # directory, whose mail our MTA verified (DKIM pass). Quarantined, and
+    # answered.
+    when = "Fri, 20 Nov 2026 17:20:03 +0900"
+    write("12-unknown-sender-authenticated.eml", message(
+        delivered("mail.pref.kyoto.lg.jp", "203.0.113.80", "bounce@mail.pref.kyoto.lg.jp", when,
+                  "spf=pass smtp.mailfrom=bounce@mail.pref.kyoto.lg.jp;\r\n\tdkim=pass header.d=pref.kyoto.lg.jp header.s=k1"),
+        "%s <iryo-shien@pref.kyoto.lg.jp>" % ew("京都府 医療課"), ew("緊急配布要請シートの送付（京都府）"),
+        "20261120172003.AB12@pref.kyoto.lg.jp", when,
+        multipart("mixed", "=_mixed_12", [
+            text_part("京都府医療課です。初めてお送りします。\n要請シートを添付いたします。\n"),
+            attachment(TOKYO, XLSX_TYPE, rfc2231("要請シート_京都府.xlsx")),
         ])))
 
     # 08: an out-of-office auto-reply (Exchange style).

@@ -3,8 +3,8 @@
 
 use sos_intake::config::{Config, MailConfig};
 use sos_intake::mailbox::senders::{
-    self, AnswerPolicy, AuthenticationResults, AutoReason, NeverReason, OWN_REPLY_HEADER, PrefectureDirectory,
-    SenderClass,
+    self, AnswerPolicy, AuthenticationResults, AutoReason, NeverReason, OWN_REPLY_HEADER,
+    PrefectureDirectory, SenderClass,
 };
 use sos_intake::message::{self, Limits, ParsedMessage};
 use sos_intake::prefecture::Prefecture;
@@ -34,8 +34,14 @@ fn directory_matches_addresses_and_exact_domains_case_insensitively() {
     let dir = PrefectureDirectory::from_config(&config()).unwrap();
     assert_eq!(dir.prefecture_of("sos@metro.tokyo.lg.jp"), pref("東京都"));
     assert_eq!(dir.prefecture_of("SOS@Metro.Tokyo.LG.JP"), pref("東京都"));
-    assert_eq!(dir.prefecture_of("anyone@fukushi.metro.tokyo.lg.jp"), pref("東京都"));
-    assert_eq!(dir.prefecture_of("iryo@pref.hokkaido.lg.jp"), pref("北海道"));
+    assert_eq!(
+        dir.prefecture_of("anyone@fukushi.metro.tokyo.lg.jp"),
+        pref("東京都")
+    );
+    assert_eq!(
+        dir.prefecture_of("iryo@pref.hokkaido.lg.jp"),
+        pref("北海道")
+    );
     assert_eq!(dir.prefecture_of("kansen@pref.osaka.lg.jp"), pref("大阪府"));
     // Only the listed address of metro.tokyo.lg.jp, not its whole domain.
     assert_eq!(dir.prefecture_of("other@metro.tokyo.lg.jp"), None);
@@ -103,25 +109,64 @@ fn dkim_and_dmarc_pass_vouch_for_their_domain_only() {
     assert!(auth.vouches_for("pref.osaka.lg.jp"));
     assert!(!auth.vouches_for("lg.jp.example"));
     assert!(!auth.vouches_for(""));
-    assert_eq!(senders::parse_authentication_results("mx; none").unwrap().1.len(), 0);
+    assert_eq!(
+        senders::parse_authentication_results("mx; none")
+            .unwrap()
+            .1
+            .len(),
+        0
+    );
 }
 
 #[test]
 fn every_kind_of_automatic_mail_is_recognised() {
     let own = format!("{OWN_REPLY_HEADER}: sos-intake\r\n");
     let cases: Vec<(&str, AutoReason)> = vec![
-        ("Auto-Submitted: auto-replied\r\n", AutoReason::AutoSubmitted("auto-replied".into())),
-        ("Auto-Submitted: Auto-Generated; owner-email=x@y\r\n", AutoReason::AutoSubmitted("auto-generated".into())),
-        ("Precedence: bulk\r\n", AutoReason::Precedence("bulk".into())),
-        ("Precedence: Junk\r\n", AutoReason::Precedence("junk".into())),
-        ("Precedence: list\r\n", AutoReason::Precedence("list".into())),
-        ("List-Id: <news.example>\r\n", AutoReason::ListHeader("List-Id".into())),
-        ("List-Unsubscribe: <mailto:u@x>\r\n", AutoReason::ListHeader("List-Unsubscribe".into())),
-        ("X-Auto-Response-Suppress: All\r\n", AutoReason::AutoResponseSuppress),
-        ("X-Autoreply: yes\r\n", AutoReason::AutoreplyHeader("X-Autoreply".into())),
-        ("X-Autorespond: on\r\n", AutoReason::AutoreplyHeader("X-Autorespond".into())),
+        (
+            "Auto-Submitted: auto-replied\r\n",
+            AutoReason::AutoSubmitted("auto-replied".into()),
+        ),
+        (
+            "Auto-Submitted: Auto-Generated; owner-email=x@y\r\n",
+            AutoReason::AutoSubmitted("auto-generated".into()),
+        ),
+        (
+            "Precedence: bulk\r\n",
+            AutoReason::Precedence("bulk".into()),
+        ),
+        (
+            "Precedence: Junk\r\n",
+            AutoReason::Precedence("junk".into()),
+        ),
+        (
+            "Precedence: list\r\n",
+            AutoReason::Precedence("list".into()),
+        ),
+        (
+            "List-Id: <news.example>\r\n",
+            AutoReason::ListHeader("List-Id".into()),
+        ),
+        (
+            "List-Unsubscribe: <mailto:u@x>\r\n",
+            AutoReason::ListHeader("List-Unsubscribe".into()),
+        ),
+        (
+            "X-Auto-Response-Suppress: All\r\n",
+            AutoReason::AutoResponseSuppress,
+        ),
+        (
+            "X-Autoreply: yes\r\n",
+            AutoReason::AutoreplyHeader("X-Autoreply".into()),
+        ),
+        (
+            "X-Autorespond: on\r\n",
+            AutoReason::AutoreplyHeader("X-Autorespond".into()),
+        ),
         ("Return-Path: <>\r\n", AutoReason::NullReturnPath),
-        ("Return-Path: <MAILER-DAEMON@mx.pref.osaka.lg.jp>\r\n", AutoReason::DaemonSender("MAILER-DAEMON@mx.pref.osaka.lg.jp".into())),
+        (
+            "Return-Path: <MAILER-DAEMON@mx.pref.osaka.lg.jp>\r\n",
+            AutoReason::DaemonSender("MAILER-DAEMON@mx.pref.osaka.lg.jp".into()),
+        ),
         (&own, AutoReason::OwnReply),
     ];
     for (header, reason) in cases {
@@ -129,12 +174,18 @@ fn every_kind_of_automatic_mail_is_recognised() {
         assert_eq!(senders::auto_generated(&p), Some(reason), "{header}");
     }
     let p = parsed("From: postmaster@pref.osaka.lg.jp\r\n");
-    assert!(matches!(senders::auto_generated(&p), Some(AutoReason::DaemonSender(_))));
+    assert!(matches!(
+        senders::auto_generated(&p),
+        Some(AutoReason::DaemonSender(_))
+    ));
     let report = message::parse(
         b"From: MAILER-DAEMON@x\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=b\r\n\r\n--b\r\n\r\nx\r\n--b--\r\n",
         &Limits::default(),
     );
-    assert_eq!(senders::auto_generated(&report), Some(AutoReason::DeliveryReport));
+    assert_eq!(
+        senders::auto_generated(&report),
+        Some(AutoReason::DeliveryReport)
+    );
     // A person's mail, with Auto-Submitted: no, is not automatic.
     let p = parsed("From: kansen@pref.osaka.lg.jp\r\nAuto-Submitted: no\r\nPrecedence: normal\r\n");
     assert_eq!(senders::auto_generated(&p), None);
@@ -146,30 +197,71 @@ fn classify_answers_registered_and_authenticated_senders_only() {
     let dir = PrefectureDirectory::from_config(&c).unwrap();
     let registered = parsed("From: 大阪府 <kansen@pref.osaka.lg.jp>\r\n");
     let v = senders::classify(&registered, &dir, &c.mail);
-    assert_eq!(v.sender, SenderClass::Prefecture { prefecture: pref("大阪府").unwrap() });
+    assert_eq!(
+        v.sender,
+        SenderClass::Prefecture {
+            prefecture: pref("大阪府").unwrap()
+        }
+    );
     assert_eq!(v.policy, AnswerPolicy::Answer);
 
     let unknown = parsed("From: someone@example.co.jp\r\n");
     let v = senders::classify(&unknown, &dir, &c.mail);
-    assert_eq!(v.sender, SenderClass::Unknown { authenticated: false });
-    assert_eq!(v.policy, AnswerPolicy::Never(NeverReason::UnauthenticatedUnknownSender));
+    assert_eq!(
+        v.sender,
+        SenderClass::Unknown {
+            authenticated: false
+        }
+    );
+    assert_eq!(
+        v.policy,
+        AnswerPolicy::Never(NeverReason::UnauthenticatedUnknownSender)
+    );
     assert!(v.describe().contains("do not answer"));
 
     let vouched = parsed(
         "Authentication-Results: mx.mhlw.go.jp; dkim=pass header.d=example.co.jp\r\nFrom: someone@example.co.jp\r\n",
     );
     let v = senders::classify(&vouched, &dir, &c.mail);
-    assert_eq!(v.sender, SenderClass::Unknown { authenticated: true });
+    assert_eq!(
+        v.sender,
+        SenderClass::Unknown {
+            authenticated: true
+        }
+    );
     assert_eq!(v.policy, AnswerPolicy::Answer);
     // The same header is worth nothing when another authserv-id is configured.
-    let v = senders::classify(&vouched, &dir, &MailConfig { authserv_id: Some("other".into()), ..MailConfig::default() });
-    assert_eq!(v.sender, SenderClass::Unknown { authenticated: false });
+    let v = senders::classify(
+        &vouched,
+        &dir,
+        &MailConfig {
+            authserv_id: Some("other".into()),
+            ..MailConfig::default()
+        },
+    );
+    assert_eq!(
+        v.sender,
+        SenderClass::Unknown {
+            authenticated: false
+        }
+    );
 
     let auto = parsed("From: kansen@pref.osaka.lg.jp\r\nAuto-Submitted: auto-replied\r\n");
     let v = senders::classify(&auto, &dir, &c.mail);
-    assert_eq!(v.sender, SenderClass::Prefecture { prefecture: pref("大阪府").unwrap() });
-    assert!(matches!(v.policy, AnswerPolicy::Never(NeverReason::AutoGenerated(_))));
+    assert_eq!(
+        v.sender,
+        SenderClass::Prefecture {
+            prefecture: pref("大阪府").unwrap()
+        }
+    );
+    assert!(matches!(
+        v.policy,
+        AnswerPolicy::Never(NeverReason::AutoGenerated(_))
+    ));
 
     let nobody = parsed("To: sos-busshi@mhlw.go.jp\r\n");
-    assert_eq!(senders::classify(&nobody, &dir, &c.mail).policy, AnswerPolicy::Never(NeverReason::NoAddress));
+    assert_eq!(
+        senders::classify(&nobody, &dir, &c.mail).policy,
+        AnswerPolicy::Never(NeverReason::NoAddress)
+    );
 }

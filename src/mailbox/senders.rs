@@ -64,12 +64,10 @@ impl PrefectureDirectory {
                         "[prefectures] {name}: {entry:?} is neither an address nor an @domain"
                     ),
                 };
-                if let Some(other) = map.insert(key, prefecture) {
-                    if other != prefecture {
-                        bail!(
-                            "[prefectures]: {entry:?} is listed for both {other} and {prefecture}"
-                        );
-                    }
+                if let Some(other) = map.insert(key, prefecture)
+                    && other != prefecture
+                {
+                    bail!("[prefectures]: {entry:?} is listed for both {other} and {prefecture}");
                 }
             }
         }
@@ -298,11 +296,15 @@ fn split_clauses(s: &str) -> Vec<String> {
         match c {
             '"' => {
                 quoted = !quoted;
-                out.last_mut().map(|l| l.push(c));
+                if let Some(l) = out.last_mut() {
+                    l.push(c)
+                }
             }
             ';' if !quoted => out.push(String::new()),
             _ => {
-                out.last_mut().map(|l| l.push(c));
+                if let Some(l) = out.last_mut() {
+                    l.push(c)
+                }
             }
         }
     }

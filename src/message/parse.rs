@@ -115,12 +115,12 @@ fn headers_only(raw: &[u8]) -> ParsedMessage {
 /// Addresses, ids and the date, from mail-parser's structured parse.
 fn fill_from_mail_parser(parsed: &mut ParsedMessage, message: &Message<'_>) {
     parsed.from = message.from().and_then(first_mailbox);
-    if parsed.from.is_none() {
-        if let Some(raw) = parsed.header("From") {
-            parsed.problems.push(Problem::UnreadableFrom {
-                raw: raw.to_string(),
-            });
-        }
+    if parsed.from.is_none()
+        && let Some(raw) = parsed.header("From")
+    {
+        parsed.problems.push(Problem::UnreadableFrom {
+            raw: raw.to_string(),
+        });
     }
     parsed.reply_to = message.reply_to().and_then(first_mailbox);
     parsed.to = message.to().map(all_mailboxes).unwrap_or_default();

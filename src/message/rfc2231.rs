@@ -80,28 +80,29 @@ pub(crate) fn decode_words(raw: &[u8]) -> (String, bool) {
     let mut raw_run: Vec<u8> = Vec::new();
     let mut i = 0;
     while i < raw.len() {
-        if raw[i] == b'=' && raw.get(i + 1) == Some(&b'?') {
-            if let Some((charset, bytes, len)) = encoded_word(&raw[i..]) {
-                if !raw_run.is_empty() {
-                    // Whitespace between two encoded-words is not part of
-                    // the text (RFC 2047 section 6.2).
-                    let between_words = matches!(segs.last(), Some(Seg::Word { .. }));
-                    if !(between_words && raw_run.iter().all(|b| b.is_ascii_whitespace())) {
-                        segs.push(Seg::Raw(std::mem::take(&mut raw_run)));
-                    } else {
-                        raw_run.clear();
-                    }
+        if raw[i] == b'='
+            && raw.get(i + 1) == Some(&b'?')
+            && let Some((charset, bytes, len)) = encoded_word(&raw[i..])
+        {
+            if !raw_run.is_empty() {
+                // Whitespace between two encoded-words is not part of
+                // the text (RFC 2047 section 6.2).
+                let between_words = matches!(segs.last(), Some(Seg::Word { .. }));
+                if !(between_words && raw_run.iter().all(|b| b.is_ascii_whitespace())) {
+                    segs.push(Seg::Raw(std::mem::take(&mut raw_run)));
+                } else {
+                    raw_run.clear();
                 }
-                match segs.last_mut() {
-                    Some(Seg::Word {
-                        charset: c,
-                        bytes: b,
-                    }) if c.eq_ignore_ascii_case(&charset) => b.extend_from_slice(&bytes),
-                    _ => segs.push(Seg::Word { charset, bytes }),
-                }
-                i += len;
-                continue;
             }
+            match segs.last_mut() {
+                Some(Seg::Word {
+                    charset: c,
+                    bytes: b,
+                }) if c.eq_ignore_ascii_case(&charset) => b.extend_from_slice(&bytes),
+                _ => segs.push(Seg::Word { charset, bytes }),
+            }
+            i += len;
+            continue;
         }
         raw_run.push(raw[i]);
         i += 1;
@@ -211,12 +212,12 @@ fn percent_decode(text: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(text.len());
     let mut i = 0;
     while i < text.len() {
-        if text[i] == b'%' {
-            if let Some(byte) = text.get(i + 1..i + 3).and_then(hex_byte) {
-                out.push(byte);
-                i += 3;
-                continue;
-            }
+        if text[i] == b'%'
+            && let Some(byte) = text.get(i + 1..i + 3).and_then(hex_byte)
+        {
+            out.push(byte);
+            i += 3;
+            continue;
         }
         out.push(text[i]);
         i += 1;

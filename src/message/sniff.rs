@@ -104,7 +104,7 @@ pub(crate) fn ole2_entry_names(bytes: &[u8]) -> Vec<String> {
         off += 128;
         let len = u16::from_le_bytes([entry[64], entry[65]]) as usize;
         let kind = entry[66];
-        if !matches!(kind, 1 | 2 | 5) || !(4..=64).contains(&len) || len % 2 != 0 {
+        if !matches!(kind, 1 | 2 | 5) || !(4..=64).contains(&len) || !len.is_multiple_of(2) {
             continue;
         }
         let units: Vec<u16> = entry[..len - 2]
@@ -114,13 +114,12 @@ pub(crate) fn ole2_entry_names(bytes: &[u8]) -> Vec<String> {
         if entry[len - 2] != 0 || entry[len - 1] != 0 {
             continue;
         }
-        if let Ok(name) = String::from_utf16(&units) {
-            if name
+        if let Ok(name) = String::from_utf16(&units)
+            && name
                 .chars()
                 .all(|c| !c.is_control() || ('\u{1}'..='\u{6}').contains(&c))
-            {
-                names.push(name);
-            }
+        {
+            names.push(name);
         }
     }
     names
