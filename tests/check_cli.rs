@@ -606,3 +606,32 @@ fn labels_with_notes_and_numbered_rows_read() {
     assert_eq!(lines[0]["items"][4]["stock"], 800);
     assert_eq!(lines[0]["items"][4]["prefecture"]["total_quantity"], 2000);
 }
+
+#[test]
+fn reason_merged_down_over_several_rows_reads_for_each() {
+    let dir = tempfile::tempdir().unwrap();
+    // 調達不可事由 merged H22:H23 with the text in H22: gloves (row 23) reads it.
+    let mut form = Form::example()
+        .set("H23", V::S(""))
+        .set("H22", V::S("欠品のため卸から入荷未定"));
+    form.merges.push((21, 7, 22, 7));
+    let path = form.save(dir.path(), "merged-down.xlsx");
+    let (_, lines) = check_json(&[&path]);
+    assert_eq!(findings(&lines[0]), vec![]);
+    assert_eq!(lines[0]["items"][4]["reason"], "欠品のため卸から入荷未定");
+}
+
+#[test]
+fn second_form_on_one_worksheet_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut form = Form::example();
+    let mut copy = Form::example().insert_rows(0, 45);
+    form.cells.append(&mut copy.cells);
+    let path = form.save(dir.path(), "stacked.xlsx");
+    let (code, lines) = check_json(&[&path]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        findings(&lines[0]),
+        vec![pair("sheet.form.repeated", "A56")]
+    );
+}

@@ -26,6 +26,11 @@ pub fn label_missing(field: &str) -> String {
     format!("「{field}」の欄が見つかりません。所定の様式の「{field}」欄に記入してください。")
 }
 
+/// A second form on the same worksheet.
+pub fn form_repeated() -> String {
+    "1つのシートに様式が複数あります。2つ目以降は読み取られません。1シートにつき1医療機関分とし、他の医療機関は別のシート（またはファイル）にしてください。".into()
+}
+
 /// A whole block (heading or table) was not found.
 pub fn block_missing(block: &str) -> String {
     format!(
@@ -316,6 +321,8 @@ pub mod labels {
     pub const PREFECTURE_TABLE: &str = "都道府県記入欄の配布物品一覧";
     /// The MHLW block.
     pub const MHLW_BLOCK: &str = "厚生労働省記入欄";
+    /// A second copy of the form on one worksheet.
+    pub const SECOND_FORM: &str = "2つ目の様式";
 
     /// `前日時点の在庫量（非滅菌手袋）`: a column label for one item row.
     pub fn for_item(field: &str, item: crate::request::Item) -> String {

@@ -190,6 +190,10 @@ pub struct Layout {
     pub prefecture_table: Option<CellPos>,
     /// The MHLW block's header.
     pub mhlw_table: Option<CellPos>,
+    /// Where a second copy of the form starts on the same worksheet (a
+    /// second 【医療機関記入欄】 or 配布物品一覧 table); it is not read.
+    #[serde(default)]
+    pub repeated_form: Option<CellPos>,
 }
 
 /// One worksheet holding the form, read but not yet interpreted.

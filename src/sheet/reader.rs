@@ -51,6 +51,8 @@ pub const MAX_COLS: u32 = 64;
 pub const MAX_CELLS_SCANNED: usize = 200_000;
 /// Characters kept of one cell's text; the rest is cut off.
 pub const MAX_CELL_CHARS: usize = 10_000;
+/// Merged ranges kept per worksheet.
+pub const MAX_MERGES: usize = 10_000;
 /// Worksheets looked at per workbook.
 pub const MAX_SHEETS: usize = 64;
 /// An xlsx worksheet larger than this is read without its merged ranges
@@ -306,8 +308,30 @@ impl Grid {
                 text: raw.text.clone(),
                 formula: raw.formula.clone(),
             },
-            None => Seen::blank(cell),
+            // Inside a merged range: the value is the top-left cell's.
+            None => match self
+                .merges
+                .iter()
+                .find(|d| d.contains(row, col) && d.start != (row, col))
+            {
+                Some(d) => match self.get(d.start.0, d.start.1) {
+                    Some(raw) => Seen {
+                        cell: CellPos::new(d.start.0, d.start.1),
+                        text: raw.text.clone(),
+                        formula: raw.formula.clone(),
+                    },
+                    None => Seen::blank(cell),
+                },
+                None => Seen::blank(cell),
+            },
         }
+    }
+
+    /// Keeps the merged ranges that start inside the window read.
+    fn set_merges(&mut self, mut merges: Vec<Dimensions>) {
+        merges.retain(|d| d.start.0 < MAX_ROWS && d.start.1 < MAX_COLS && d.start <= d.end);
+        merges.truncate(MAX_MERGES);
+        self.merges = merges;
     }
 
     /// The merged range whose top-left cell is (row, col), if any.
@@ -399,7 +423,7 @@ fn load_xlsx(bytes: &[u8]) -> Result<Loaded, ReadError> {
             }
         }
         if !big_sheet {
-            grid.merges = book.merge_cells_by_sheet_name(&name).unwrap_or_default();
+            grid.set_merges(book.merge_cells_by_sheet_name(&name).unwrap_or_default());
         }
         loaded.grids.push((name, grid));
     }
@@ -442,7 +466,7 @@ fn load_xls(bytes: &[u8]) -> Result<Loaded, ReadError> {
         };
         let formulas = book.worksheet_formula(&name).unwrap_or_default();
         let mut grid = grid_from_range(&range, &formulas);
-        grid.merges = book.merge_cells_by_sheet_name(&name).unwrap_or_default();
+        grid.set_merges(book.merge_cells_by_sheet_name(&name).unwrap_or_default());
         grids.push((name, grid));
     }
     Ok(Loaded {
@@ -778,7 +802,7 @@ fn folded_cells(grid: &Grid) -> BTreeMap<(u32, u32), String> {
 fn locate(name: &str, grid: &Grid) -> Option<RequestSheet> {
     let folded = folded_cells(grid);
     let headings = Headings::find(&folded);
-    let headers = classify_headers(grid, &folded, &headings);
+    let (headers, repeated_table) = classify_headers(grid, &folded, &headings);
     let has_form = headings.institution.is_some() || !headers.is_empty();
     if !has_form {
         return None;
@@ -788,14 +812,18 @@ fn locate(name: &str, grid: &Grid) -> Option<RequestSheet> {
     let pref_header = header_of(Block::Prefecture);
     let mhlw_header = header_of(Block::Mhlw);
 
-    // Block boundaries: a table ends where the next heading or header starts.
-    let mut starts: Vec<u32> = headers.iter().map(|(p, _)| p.row).collect();
-    starts.extend(
-        [headings.prefecture, headings.mhlw]
-            .into_iter()
-            .flatten()
-            .map(|p| p.row),
-    );
+    // Block boundaries: a table ends where the next heading or header
+    // starts (those of a repeated form included).
+    let mut starts: Vec<u32> = folded
+        .iter()
+        .filter(|(_, t)| {
+            t.starts_with("配布物品一覧")
+                || t.starts_with("医療機関記入欄")
+                || t.starts_with("都道府県記入欄")
+                || t.contains("厚生労働省記入欄")
+        })
+        .map(|(&(r, _), _)| r)
+        .collect();
     starts.sort_unstable();
     let end_after = |row: u32| {
         starts
@@ -823,6 +851,7 @@ fn locate(name: &str, grid: &Grid) -> Option<RequestSheet> {
             institution_table: inst_header,
             prefecture_table: pref_header.or(headings.prefecture),
             mhlw_table: mhlw_header.or(headings.mhlw),
+            repeated_form: headings.institution_again.or(repeated_table),
         },
         institution,
         items,
@@ -837,6 +866,8 @@ struct Headings {
     institution: Option<CellPos>,
     prefecture: Option<CellPos>,
     mhlw: Option<CellPos>,
+    /// A second 【医療機関記入欄】: a second form on the same worksheet.
+    institution_again: Option<CellPos>,
 }
 
 impl Headings {
@@ -844,8 +875,12 @@ impl Headings {
         let mut h = Headings::default();
         for (&(row, col), text) in folded {
             let pos = CellPos::new(row, col);
-            if h.institution.is_none() && text.starts_with("医療機関記入欄") {
-                h.institution = Some(pos);
+            if text.starts_with("医療機関記入欄") {
+                if h.institution.is_none() {
+                    h.institution = Some(pos);
+                } else {
+                    h.institution_again.get_or_insert(pos);
+                }
             } else if h.prefecture.is_none() && text.starts_with("都道府県記入欄") {
                 h.prefecture = Some(pos);
             } else if h.mhlw.is_none() && text.contains("厚生労働省記入欄") {
@@ -875,8 +910,9 @@ fn classify_headers(
     grid: &Grid,
     folded: &BTreeMap<(u32, u32), String>,
     headings: &Headings,
-) -> Vec<(CellPos, Block)> {
+) -> (Vec<(CellPos, Block)>, Option<CellPos>) {
     let mut found: Vec<(CellPos, Block)> = Vec::new();
+    let mut repeated: Option<CellPos> = None;
     let candidates: Vec<CellPos> = folded
         .iter()
         .filter(|(_, t)| t.starts_with("配布物品一覧"))
@@ -908,14 +944,15 @@ fn classify_headers(
         let by_order = [Block::Institution, Block::Prefecture, Block::Mhlw]
             .get(n)
             .copied();
-        if let Some(block) = by_titles.or_else(|| headings.above(pos.row)).or(by_order)
-            && !found.iter().any(|(_, b)| *b == block)
-        {
-            found.push((pos, block));
+        match by_titles.or_else(|| headings.above(pos.row)).or(by_order) {
+            Some(block) if !found.iter().any(|(_, b)| *b == block) => found.push((pos, block)),
+            // A second table of a kind already found: a second form.
+            _ => {
+                repeated.get_or_insert(pos);
+            }
         }
     }
-    let _ = grid;
-    found
+    (found, repeated)
 }
 
 /// The column titles right of a header cell (its row, and the row below

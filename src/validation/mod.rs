@@ -14,6 +14,7 @@
 //!
 //! | code | sev | meaning |
 //! |---|---|---|
+//! | `sheet.form.repeated` | E | a second form on the same worksheet (not read; use another sheet) |
 //! | `sheet.label.missing` | E | an institution label (医療機関名 …) is not on the sheet |
 //! | `sheet.block.missing` | E | the institution or prefecture item table is not found |
 //! | `sheet.item_row.missing` | W | a table lacks one of the five item rows |

@@ -172,7 +172,9 @@ fn unrequested(row: &PrefectureRow, findings: &mut Vec<Finding>) {
         (&row.opinion, labels::OPINION),
     ];
     let filled = cells.into_iter().find(|(seen, _)| {
-        !seen.is_blank()
+        // A value merged down from another row belongs to that row.
+        seen.cell.row == row.label.row
+            && !seen.is_blank()
             && seen.formula.is_none()
             && parse_quantity(&seen.text)
                 != Quantity::Count {

@@ -1,5 +1,6 @@
 //! Is the form all there? Missing blocks, missing labels, missing or
-//! duplicated item rows. Codes: `sheet.block.missing`, `sheet.label.missing`,
+//! duplicated item rows, a second form on one worksheet. Codes:
+//! `sheet.form.repeated`, `sheet.block.missing`, `sheet.label.missing`,
 //! `sheet.item_row.missing`, `sheet.item_row.duplicate`.
 
 use super::{Finding, Severity, at_cell};
@@ -30,6 +31,16 @@ pub fn check(sheet: &RequestSheet, findings: &mut Vec<Finding>) {
                 msg::label_missing(label),
             ));
         }
+    }
+    if let Some(at) = layout.repeated_form {
+        findings.push(at_cell(
+            Severity::Error,
+            "sheet.form.repeated",
+            Some(at),
+            labels::SECOND_FORM,
+            "",
+            msg::form_repeated(),
+        ));
     }
     if layout.institution_table.is_none() {
         findings.push(at_cell(
@@ -162,6 +173,7 @@ mod tests {
             institution_table: Some(CellPos::new(17, 1)),
             prefecture_table: Some(CellPos::new(25, 1)),
             mhlw_table: None,
+            repeated_form: None,
         };
         sheet.prefecture = Item::ALL
             .iter()
@@ -182,6 +194,20 @@ mod tests {
     #[test]
     fn complete_sheet_has_no_structural_findings() {
         assert!(codes(&complete()).is_empty());
+    }
+
+    #[test]
+    fn second_form_on_one_worksheet_is_an_error() {
+        let mut sheet = complete();
+        sheet.layout.repeated_form = Some(CellPos::new(44, 0));
+        assert_eq!(
+            codes(&sheet),
+            vec![(
+                "sheet.form.repeated".into(),
+                Some("A45".into()),
+                Severity::Error
+            )]
+        );
     }
 
     #[test]
