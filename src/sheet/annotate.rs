@@ -8,10 +8,11 @@
 //! the original are not carried over; the official corrects the file they
 //! sent, using the copy as a guide.
 
-use super::CellPos;
+use super::reader::{self, Format as SourceFormat};
+use super::{CellPos, guard};
 use crate::messages::workbook as msg;
 use crate::validation::{Finding, Severity};
-use calamine::{Data, Dimensions, Range, Reader, Sheets};
+use calamine::{Data, Dimensions, Range, Reader, Sheets, Xlsx};
 use rust_xlsxwriter::{Color, Format, FormatBorder, Formula, Note, Workbook, Worksheet, XlsxError};
 use std::collections::{BTreeMap, HashSet};
 use std::io::Cursor;
@@ -20,8 +21,7 @@ use std::io::Cursor;
 const ERROR_FILL: u32 = 0xFFC7CE;
 /// Fill of a cell with only warnings.
 const WARNING_FILL: u32 = 0xFFEB9C;
-/// Most cells copied per worksheet; the reader's guards reject larger
-/// sheets before anyone annotates them, this only bounds the work here.
+/// Most cells copied per worksheet.
 const MAX_CELLS_PER_SHEET: usize = 200_000;
 /// Excel's limit on the text of one cell.
 const MAX_CELL_CHARS: usize = 32_767;
@@ -57,32 +57,204 @@ pub enum AnnotateError {
 /// Builds the annotated copy of `bytes` (any format calamine reads) with
 /// the cells of `findings` marked. Worksheets without findings are copied
 /// unmarked; findings naming a worksheet that does not exist are listed on
-/// the first sheet only.
+/// the first sheet only. The reader's size guards apply here too, and only
+/// the first [`MAX_COPY_ROWS`] rows of a worksheet are copied.
 pub fn annotate(bytes: &[u8], findings: &[SheetFindings<'_>]) -> Result<Vec<u8>, AnnotateError> {
-    let mut source = calamine::open_workbook_auto_from_rs(Cursor::new(bytes))
-        .map_err(|e| AnnotateError::Open(e.to_string()))?;
-    let names = source.sheet_names();
+    let sheets = load(bytes)?;
     let mut workbook = Workbook::new();
     findings_sheet(workbook.add_worksheet(), findings)?;
-    for (index, name) in names.iter().enumerate() {
+    for (index, sheet) in sheets.iter().enumerate() {
+        let marks = marks_for(&sheet.name, findings);
+        let ws = workbook.add_worksheet();
+        if ws.set_name(&sheet.name).is_err() {
+            // A name Excel refuses (possible in .ods) or one taken by the
+            // findings sheet: keep a neutral one.
+            ws.set_name(format!("Sheet{}", index + 1))?;
+        }
+        copy_sheet(ws, sheet, &marks)?;
+    }
+    Ok(workbook.save_to_buffer()?)
+}
+
+/// Rows copied per worksheet: the form fits in the first hundred; junk
+/// below it is not worth sending back.
+pub const MAX_COPY_ROWS: u32 = 2_000;
+
+/// One cell of the submitted workbook.
+struct SourceCell {
+    pos: CellPos,
+    data: Data,
+    formula: Option<String>,
+}
+
+/// One worksheet of the submitted workbook, as far as it is copied.
+struct SourceSheet {
+    name: String,
+    cells: Vec<SourceCell>,
+    merges: Vec<Dimensions>,
+}
+
+/// Reads the worksheets behind the same guards as the reader: the zip and
+/// size checks of [`reader::detect`], the grid guards for .xls and .ods, and
+/// a streaming read of .xlsx worksheets.
+fn load(bytes: &[u8]) -> Result<Vec<SourceSheet>, AnnotateError> {
+    let open = |e: &dyn std::fmt::Display| AnnotateError::Open(e.to_string());
+    match reader::detect(bytes).map_err(|e| open(&e))? {
+        SourceFormat::Xlsx | SourceFormat::Xlsm => load_xlsx(bytes),
+        SourceFormat::Xls => {
+            guard::check_xls(bytes).map_err(|e| open(&format!("{e:?}")))?;
+            load_dense(bytes)
+        }
+        SourceFormat::Ods => {
+            guard::check_ods_content(&ods_content(bytes)?).map_err(|e| open(&format!("{e:?}")))?;
+            load_dense(bytes)
+        }
+    }
+}
+
+fn ods_content(bytes: &[u8]) -> Result<Vec<u8>, AnnotateError> {
+    use std::io::Read;
+    let mut archive =
+        zip::ZipArchive::new(Cursor::new(bytes)).map_err(|e| AnnotateError::Open(e.to_string()))?;
+    let mut content = Vec::new();
+    if let Ok(entry) = archive.by_name("content.xml") {
+        entry
+            .take(reader::MAX_WHOLE_ENTRY_BYTES)
+            .read_to_end(&mut content)
+            .map_err(|e| AnnotateError::Open(e.to_string()))?;
+    }
+    Ok(content)
+}
+
+/// .xlsx and .xlsm: cell by cell, stopping after [`MAX_COPY_ROWS`] rows, so
+/// a sheet with a million rows costs no more than the form.
+fn load_xlsx(bytes: &[u8]) -> Result<Vec<SourceSheet>, AnnotateError> {
+    let mut book: Xlsx<_> =
+        Xlsx::new(Cursor::new(bytes)).map_err(|e| AnnotateError::Open(e.to_string()))?;
+    let mut sheets = Vec::new();
+    for name in book.sheet_names().into_iter().take(reader::MAX_SHEETS) {
+        let mut cells = Vec::new();
+        let mut complete = true;
+        {
+            let mut cells_reader = match book.worksheet_cells_reader(&name) {
+                Ok(r) => r,
+                // Chart sheets have no cells.
+                Err(calamine::XlsxError::WorksheetNotFound(_)) => continue,
+                Err(e) => {
+                    return Err(AnnotateError::Sheet {
+                        sheet: name,
+                        reason: e.to_string(),
+                    });
+                }
+            };
+            while let Some(cell) =
+                cells_reader
+                    .next_cell_with_formula()
+                    .map_err(|e| AnnotateError::Sheet {
+                        sheet: name.clone(),
+                        reason: e.to_string(),
+                    })?
+            {
+                let (row, col) = cell.pos;
+                if row >= MAX_COPY_ROWS || cells.len() >= MAX_CELLS_PER_SHEET {
+                    complete = false;
+                    break;
+                }
+                let formula = cell.formula.filter(|f| !f.trim().is_empty());
+                let data = Data::from(cell.value);
+                if data != Data::Empty || formula.is_some() {
+                    cells.push(SourceCell {
+                        pos: CellPos::new(row, col),
+                        data,
+                        formula,
+                    });
+                }
+            }
+        }
+        // Merges are read from the whole worksheet XML: skip them on a sheet
+        // too long to copy anyway.
+        let merges = if complete {
+            book.merge_cells_by_sheet_name(&name).unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        sheets.push(SourceSheet {
+            name,
+            cells,
+            merges,
+        });
+    }
+    Ok(sheets)
+}
+
+/// .xls and .ods: calamine builds the whole grid (bounded by the guards).
+fn load_dense(bytes: &[u8]) -> Result<Vec<SourceSheet>, AnnotateError> {
+    let mut source = calamine::open_workbook_auto_from_rs(Cursor::new(bytes))
+        .map_err(|e| AnnotateError::Open(e.to_string()))?;
+    let mut sheets = Vec::new();
+    for name in source.sheet_names().into_iter().take(reader::MAX_SHEETS) {
         let values = source
-            .worksheet_range(name)
+            .worksheet_range(&name)
             .map_err(|e| AnnotateError::Sheet {
                 sheet: name.clone(),
                 reason: e.to_string(),
             })?;
         // Formulas and merges are extras: a copy without them is still useful.
-        let formulas = source.worksheet_formula(name).ok();
-        let merges = merged_ranges(&mut source, name);
-        let marks = marks_for(name, findings);
-        let ws = workbook.add_worksheet();
-        if ws.set_name(name).is_err() {
-            // A name Excel refuses (possible in .ods): keep a neutral one.
-            ws.set_name(format!("Sheet{}", index + 1))?;
-        }
-        copy_sheet(ws, &values, formulas.as_ref(), &merges, &marks)?;
+        let formulas = source.worksheet_formula(&name).unwrap_or_default();
+        let merges = match &mut source {
+            Sheets::Xls(xls) => xls.merge_cells_by_sheet_name(&name).unwrap_or_default(),
+            // calamine does not report merges for .ods.
+            _ => Vec::new(),
+        };
+        sheets.push(SourceSheet {
+            cells: dense_cells(&values, &formulas),
+            name,
+            merges,
+        });
     }
-    Ok(workbook.save_to_buffer()?)
+    Ok(sheets)
+}
+
+/// The non-empty cells (values or formulas) of a dense range, at absolute
+/// positions (calamine's ranges start at the first non-empty cell).
+fn dense_cells(values: &Range<Data>, formulas: &Range<String>) -> Vec<SourceCell> {
+    let mut cells: BTreeMap<CellPos, SourceCell> = BTreeMap::new();
+    let absolute = |range_start: Option<(u32, u32)>, r: usize, c: usize| -> Option<CellPos> {
+        let (r0, c0) = range_start.unwrap_or((0, 0));
+        let pos = CellPos::new(
+            r0.checked_add(u32::try_from(r).ok()?)?,
+            c0.checked_add(u32::try_from(c).ok()?)?,
+        );
+        (pos.row < MAX_COPY_ROWS).then_some(pos)
+    };
+    for (r, c, data) in values.used_cells().take(MAX_CELLS_PER_SHEET) {
+        if let Some(pos) = absolute(values.start(), r, c) {
+            cells.insert(
+                pos,
+                SourceCell {
+                    pos,
+                    data: data.clone(),
+                    formula: None,
+                },
+            );
+        }
+    }
+    for (r, c, formula) in formulas.used_cells().take(MAX_CELLS_PER_SHEET) {
+        if formula.trim().is_empty() {
+            continue;
+        }
+        if let Some(pos) = absolute(formulas.start(), r, c) {
+            cells
+                .entry(pos)
+                .or_insert(SourceCell {
+                    pos,
+                    data: Data::Empty,
+                    formula: None,
+                })
+                .formula = Some(formula.clone());
+        }
+    }
+    cells.into_values().collect()
 }
 
 /// What to do to one cell: the worst severity and the messages.
@@ -114,16 +286,6 @@ fn marks_for(sheet: &str, findings: &[SheetFindings<'_>]) -> BTreeMap<CellPos, M
         }
     }
     marks
-}
-
-/// The merged ranges of a worksheet, where the format keeps them.
-fn merged_ranges(source: &mut Sheets<Cursor<&[u8]>>, name: &str) -> Vec<Dimensions> {
-    match source {
-        Sheets::Xlsx(xlsx) => xlsx.merge_cells_by_sheet_name(name).unwrap_or_default(),
-        Sheets::Xls(xls) => xls.merge_cells_by_sheet_name(name).unwrap_or_default(),
-        // calamine does not report merges for .ods and .xlsb.
-        _ => Vec::new(),
-    }
 }
 
 /// The first worksheet: one row per finding.
@@ -170,64 +332,37 @@ fn findings_sheet(ws: &mut Worksheet, findings: &[SheetFindings<'_>]) -> Result<
 /// absolute positions, restores merges, and marks the cells at fault.
 fn copy_sheet(
     ws: &mut Worksheet,
-    values: &Range<Data>,
-    formulas: Option<&Range<String>>,
-    merges: &[Dimensions],
+    sheet: &SourceSheet,
     marks: &BTreeMap<CellPos, Mark>,
 ) -> Result<(), XlsxError> {
-    let (row0, col0) = values.start().unwrap_or((0, 0));
-    let formula_at = |pos: CellPos| -> Option<&String> {
-        let formulas = formulas?;
-        formulas
-            .get_value((pos.row, pos.col))
-            .filter(|f| !f.is_empty())
-    };
     let plain = Format::new();
     let date = Format::new().set_num_format("yyyy/mm/dd hh:mm");
     // Merges first: merge_range blanks the whole range, values come after.
-    for merge in merges {
+    for merge in &sheet.merges {
         merge_range(ws, merge, marks);
     }
     let mut done: HashSet<CellPos> = HashSet::new();
-    for (r, c, data) in values.used_cells().take(MAX_CELLS_PER_SHEET) {
-        let pos = CellPos::new(row0 + r as u32, col0 + c as u32);
-        let Some(col) = column(pos) else { continue };
-        let format = match (mark_format(marks.get(&pos)), data) {
+    for cell in &sheet.cells {
+        let Some(col) = column(cell.pos) else {
+            continue;
+        };
+        let format = match (mark_format(marks.get(&cell.pos)), &cell.data) {
             (Some(marked), _) => marked,
             (None, Data::DateTime(_)) => date.clone(),
             (None, _) => plain.clone(),
         };
-        match formula_at(pos) {
+        match &cell.formula {
             Some(formula) => {
-                let formula = Formula::new(formula.as_str()).set_result(cached_text(data));
-                ws.write_formula_with_format(pos.row, col, formula, &format)?;
+                let formula = Formula::new(formula.as_str()).set_result(cached_text(&cell.data));
+                ws.write_formula_with_format(cell.pos.row, col, formula, &format)?;
             }
-            None => write_data(ws, pos.row, col, data, &format)?,
+            None => write_data(ws, cell.pos.row, col, &cell.data, &format)?,
         }
-        done.insert(pos);
-    }
-    // Formulas whose cached value was empty do not appear among used cells.
-    if let Some(formulas) = formulas {
-        let (frow0, fcol0) = formulas.start().unwrap_or((0, 0));
-        for (r, c, formula) in formulas.used_cells().take(MAX_CELLS_PER_SHEET) {
-            let pos = CellPos::new(frow0 + r as u32, fcol0 + c as u32);
-            let Some(col) = column(pos) else { continue };
-            if formula.is_empty() || done.contains(&pos) {
-                continue;
-            }
-            let format = mark_format(marks.get(&pos)).unwrap_or_else(|| plain.clone());
-            ws.write_formula_with_format(
-                pos.row,
-                col,
-                Formula::new(formula.as_str()).set_result(""),
-                &format,
-            )?;
-            done.insert(pos);
-        }
+        done.insert(cell.pos);
     }
     for (pos, mark) in marks {
         let Some(col) = column(*pos) else { continue };
-        if !done.contains(pos) && !merges.iter().any(|m| covers(m, *pos)) {
+        if !done.contains(pos) && !sheet.merges.iter().any(|m| covers(m, *pos)) {
             if let Some(format) = mark_format(Some(mark)) {
                 ws.write_blank(pos.row, col, &format)?;
             }
@@ -580,6 +715,70 @@ mod tests {
             );
             assert!(zip_part(&copy, "xl/comments1.xml").contains("郵便番号の形式が違います"));
         }
+    }
+
+    /// `bytes` with every zip part passed through `change(name, text)`.
+    fn rewrite(bytes: &[u8], change: impl Fn(&str, String) -> String) -> Vec<u8> {
+        use std::io::Write;
+        let mut source = zip::ZipArchive::new(Cursor::new(bytes)).expect("zip");
+        let mut out = zip::ZipWriter::new(Cursor::new(Vec::new()));
+        let options = zip::write::SimpleFileOptions::default();
+        for i in 0..source.len() {
+            let mut part = source.by_index(i).expect("part");
+            let name = part.name().expect("name").to_string();
+            let mut text = String::new();
+            part.read_to_string(&mut text).expect("utf-8");
+            out.start_file(name.as_str(), options).expect("start");
+            out.write_all(change(&name, text).as_bytes())
+                .expect("write");
+        }
+        out.finish().expect("finish").into_inner()
+    }
+
+    #[test]
+    fn a_million_rows_below_the_form_are_not_copied() {
+        let bytes = rewrite(&sample(), |name, text| {
+            if name != "xl/worksheets/sheet1.xml" {
+                return text;
+            }
+            let rows: String = (41..=1_048_576u32)
+                .map(|r| format!("<row r=\"{r}\"><c r=\"A{r}\"><v>{r}</v></c></row>"))
+                .collect();
+            text.replace("</sheetData>", &format!("{rows}</sheetData>"))
+        });
+        let findings = [finding(
+            Severity::Error,
+            "D23",
+            "在庫量が数値ではありません",
+        )];
+        let groups = [SheetFindings {
+            sheet: template::SHEET_NAME,
+            findings: &findings,
+        }];
+        let copy = annotate(&bytes, &groups).expect("annotate");
+        let cells = used_cells(&copy, template::SHEET_NAME);
+        assert!(cells.contains(&(22, 3, "800枚".to_string())));
+        assert!(cells.contains(&(40, 0, "41".to_string())));
+        let last = cells.iter().map(|(row, _, _)| *row).max().unwrap_or(0);
+        assert_eq!(last, MAX_COPY_ROWS - 1);
+    }
+
+    #[test]
+    fn a_zip_bomb_is_refused_like_the_reader_refuses_it() {
+        let bomb = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/samples/sheets/bad/zip-bomb.xlsx"
+        ))
+        .expect("sample");
+        let findings = [finding(Severity::Error, "D23", "x")];
+        let groups = [SheetFindings {
+            sheet: template::SHEET_NAME,
+            findings: &findings,
+        }];
+        assert!(matches!(
+            annotate(&bomb, &groups),
+            Err(AnnotateError::Open(_))
+        ));
     }
 
     #[test]
