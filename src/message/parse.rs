@@ -229,6 +229,7 @@ impl<'l> Collector<'l> {
     /// Visits the attachments of `message` (a top-level or forwarded one).
     fn walk(&mut self, message: &Message<'_>, prefix: &str, depth: usize) {
         let raw = message.raw_message.as_ref();
+        let related = children_of_related(message);
         for (n, &id) in message.attachments.iter().enumerate() {
             let Some(part) = message.parts.get(id as usize) else {
                 continue;
@@ -258,7 +259,7 @@ impl<'l> Collector<'l> {
                 self.problems
                     .push(Problem::DamagedPart { path: path.clone() });
             }
-            let in_related = parent_is_related(message, id);
+            let in_related = related.get(id as usize).copied().unwrap_or(false);
             let is_signature = matches!(
                 declared.as_str(),
                 "application/pkcs7-signature"
@@ -419,17 +420,26 @@ fn param_header(headers: &[RawHeader], name: &str) -> (String, Vec<rfc2231::Para
         .unwrap_or_default()
 }
 
-/// True when part `id` sits directly in a multipart/related part.
-fn parent_is_related(message: &Message<'_>, id: u32) -> bool {
-    message.parts.iter().any(|p| {
-        p.sub_parts().is_some_and(|subs| subs.contains(&id))
-            && p.content_type().is_some_and(|ct| {
-                ct.ctype().eq_ignore_ascii_case("multipart")
-                    && ct
-                        .subtype()
-                        .is_some_and(|s| s.eq_ignore_ascii_case("related"))
-            })
-    })
+/// For each part of `message`, whether it sits directly in a
+/// multipart/related part (one pass: a message may have thousands of parts).
+fn children_of_related(message: &Message<'_>) -> Vec<bool> {
+    let mut related = vec![false; message.parts.len()];
+    for p in &message.parts {
+        let is_related = p.content_type().is_some_and(|ct| {
+            ct.ctype().eq_ignore_ascii_case("multipart")
+                && ct
+                    .subtype()
+                    .is_some_and(|s| s.eq_ignore_ascii_case("related"))
+        });
+        if let (true, Some(subs)) = (is_related, p.sub_parts()) {
+            for &id in subs {
+                if let Some(flag) = related.get_mut(id as usize) {
+                    *flag = true;
+                }
+            }
+        }
+    }
+    related
 }
 
 /// The base name of a decoded file name, control characters removed.
