@@ -16,7 +16,7 @@ pub fn other_file(file: OtherFile) -> &'static str {
         OtherFile::Html => "HTMLファイル",
         OtherFile::Text => "テキストファイル",
         OtherFile::OtherArchive => "zip以外の圧縮ファイル（lzh・7z・rar等）",
-        OtherFile::OutlookTnef => "Outlookのリッチテキスト形式の添付（winmail.dat）"
+        OtherFile::OutlookTnef => "Outlookのリッチテキスト形式の添付（winmail.dat）",
         OtherFile::Signature => "電子署名",
         OtherFile::DamagedArchive => "破損した圧縮ファイル",
         OtherFile::Empty => "空のファイル",
