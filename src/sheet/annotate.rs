@@ -362,10 +362,11 @@ fn copy_sheet(
     }
     for (pos, mark) in marks {
         let Some(col) = column(*pos) else { continue };
-        if !done.contains(pos) && !sheet.merges.iter().any(|m| covers(m, *pos)) {
-            if let Some(format) = mark_format(Some(mark)) {
-                ws.write_blank(pos.row, col, &format)?;
-            }
+        if !done.contains(pos)
+            && !sheet.merges.iter().any(|m| covers(m, *pos))
+            && let Some(format) = mark_format(Some(mark))
+        {
+            ws.write_blank(pos.row, col, &format)?;
         }
         let note = Note::new(mark.messages.join("\n"))
             .set_author(msg::NOTE_AUTHOR)

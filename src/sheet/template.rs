@@ -443,6 +443,14 @@ pub fn workbook(shape: &FormShape, fill: &FormFill) -> Result<Workbook, XlsxErro
     Ok(workbook)
 }
 
+/// A row of the institution block: label and field, and the second pair
+/// on the same row (郵便番号 | 都道府県, 電話番号 | 担当者名).
+type LabelRow = (
+    &'static str,
+    InstitutionField,
+    Option<(&'static str, InstitutionField)>,
+);
+
 /// Writes the layout cell by cell, so that each cell gets its value and
 /// format in one go (a value written later would drop the format).
 struct FormWriter<'a> {
@@ -521,7 +529,7 @@ impl FormWriter<'_> {
     /// 【医療機関記入欄】 upper part: label cells and (merged) value cells.
     fn institution_block(&mut self, f: &Formats) -> Result<(), XlsxError> {
         use InstitutionField as F;
-        let rows: [(&str, F, Option<(&str, F)>); 5] = [
+        let rows: [LabelRow; 5] = [
             ("医療機関名", F::Name, None),
             ("医療機関コード", F::Code, None),
             ("郵便番号", F::Postcode, Some(("都道府県", F::Prefecture))),
