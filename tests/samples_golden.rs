@@ -15,9 +15,12 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+/// A finding as reviewed: (severity, code, cell).
+type Key = (&'static str, &'static str, &'static str);
+
 /// Every sample and its findings as (severity, code, cell) per form, in
 /// output order. Unreadable files list their reason code instead.
-const EXPECTED: &[(&str, &[&[(&str, &str, &str)]])] = &[
+const EXPECTED: &[(&str, &[&[Key]])] = &[
     ("valid.xlsx", &[&[]]),
     ("valid-national-direct.xlsx", &[&[]]),
     ("valid-hokkaido-numeric-code.xlsx", &[&[]]),
