@@ -238,6 +238,57 @@ pub fn check_ods_content(xml: &[u8]) -> Result<(), Refusal> {
     Ok(())
 }
 
+/// A merged range: zero-based (row, col) of its top-left and bottom-right.
+pub type Span = ((u32, u32), (u32, u32));
+
+/// The merged ranges of each table (worksheet) of an .ods `content.xml`,
+/// in document order, as zero-based `(start, end)` positions; only ranges
+/// starting before row `max_row` are kept. calamine does not report them.
+pub fn ods_merges(xml: &[u8], max_row: u32) -> Vec<Vec<Span>> {
+    let mut tables: Vec<Vec<Span>> = Vec::new();
+    let (mut row, mut next_row, mut col) = (0u64, 0u64, 0u64);
+    let mut at = 0usize;
+    while let Some(off) = memfind(&xml[at..], b"<table:") {
+        let start = at + off;
+        let end = memfind(&xml[start..], b">").map_or(xml.len(), |e| start + e + 1);
+        let tag = &xml[start..end];
+        at = end;
+        if tag.starts_with(b"<table:table ") || tag.starts_with(b"<table:table>") {
+            tables.push(Vec::new());
+            (row, next_row, col) = (0, 0, 0);
+        } else if tag.starts_with(b"<table:table-row ") || tag.starts_with(b"<table:table-row>") {
+            row = next_row;
+            next_row =
+                row.saturating_add(attr_number(tag, b"table:number-rows-repeated=\"").unwrap_or(1));
+            col = 0;
+        } else if tag.starts_with(b"<table:table-cell")
+            || tag.starts_with(b"<table:covered-table-cell")
+        {
+            let cols = attr_number(tag, b"table:number-columns-repeated=\"").unwrap_or(1);
+            let spans = (
+                attr_number(tag, b"table:number-rows-spanned=\"").unwrap_or(1),
+                attr_number(tag, b"table:number-columns-spanned=\"").unwrap_or(1),
+            );
+            if (spans.0 > 1 || spans.1 > 1)
+                && row < u64::from(max_row)
+                && let Some(table) = tables.last_mut()
+                && table.len() < 10_000
+            {
+                let clamp = |v: u64| u32::try_from(v).unwrap_or(u32::MAX);
+                table.push((
+                    (clamp(row), clamp(col)),
+                    (
+                        clamp(row.saturating_add(spans.0 - 1)),
+                        clamp(col.saturating_add(spans.1 - 1)),
+                    ),
+                ));
+            }
+            col = col.saturating_add(cols);
+        }
+    }
+    tables
+}
+
 fn memfind(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
@@ -256,6 +307,12 @@ fn attr_number(tag: &[u8], attr: &[u8]) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ods_merges_are_found_with_absolute_positions() {
+        let xml = br#"<table:table table:name="A"><table:table-column/><table:table-row table:number-rows-repeated="11"><table:table-cell/></table:table-row><table:table-row><table:table-cell table:number-columns-repeated="2"/><table:table-cell table:number-columns-spanned="6" table:number-rows-spanned="1" office:value-type="string"><text:p>x</text:p></table:table-cell><table:covered-table-cell table:number-columns-repeated="5"/></table:table-row></table:table><table:table table:name="B"></table:table>"#;
+        assert_eq!(ods_merges(xml, 400), vec![vec![((11, 2), (11, 7))], vec![]]);
+    }
 
     #[test]
     fn ods_repeated_value_cells_are_counted() {

@@ -476,7 +476,7 @@ fn load_xls(bytes: &[u8]) -> Result<Loaded, ReadError> {
 }
 
 fn load_ods(bytes: &[u8]) -> Result<Loaded, ReadError> {
-    {
+    let merges = {
         use std::io::Read;
         let mut archive = zip::ZipArchive::new(Cursor::new(bytes)).map_err(corrupt)?;
         let mut content = Vec::new();
@@ -487,21 +487,28 @@ fn load_ods(bytes: &[u8]) -> Result<Loaded, ReadError> {
                 .map_err(corrupt)?;
         }
         super::guard::check_ods_content(&content).map_err(refused)?;
-    }
+        // calamine does not report merged ranges for .ods.
+        super::guard::ods_merges(&content, MAX_ROWS)
+    };
     let mut book: Ods<_> = Ods::new(Cursor::new(bytes)).map_err(|e| match e {
         calamine::OdsError::Password => ReadError::Encrypted,
         e => corrupt(e),
     })?;
     let mut grids = Vec::new();
-    for name in book.sheet_names().into_iter().take(MAX_SHEETS) {
+    for (i, name) in book.sheet_names().into_iter().take(MAX_SHEETS).enumerate() {
         let Ok(range) = book.worksheet_range(&name) else {
             continue;
         };
         let formulas = book.worksheet_formula(&name).unwrap_or_default();
-        // calamine does not report merged ranges for .ods; a blank merged
-        // value then points at the cell right of its label, which is the
-        // range's top-left cell anyway.
-        grids.push((name, grid_from_range(&range, &formulas)));
+        let mut grid = grid_from_range(&range, &formulas);
+        let sheet_merges = merges.get(i).cloned().unwrap_or_default();
+        grid.set_merges(
+            sheet_merges
+                .into_iter()
+                .map(|(a, b)| Dimensions::new(a, b))
+                .collect(),
+        );
+        grids.push((name, grid));
     }
     Ok(Loaded {
         grids,
@@ -1373,6 +1380,27 @@ mod tests {
     }
 
     #[test]
+    fn merged_ranges_are_known_in_every_format() {
+        for (bytes, format) in [
+            (std::fs::read(EXAMPLE_XLSX).unwrap(), Format::Xlsx),
+            (fixture("example.xls"), Format::Xls),
+            (fixture("example.ods"), Format::Ods),
+        ] {
+            let loaded = load_grids(format, &bytes).unwrap();
+            let merges = &loaded.grids[0].1.merges;
+            // 医療機関名's value C12:H12 and 都道府県's F14:H14.
+            assert!(
+                merges.contains(&Dimensions::new((11, 2), (11, 7))),
+                "{format:?} {merges:?}"
+            );
+            assert!(
+                merges.contains(&Dimensions::new((13, 5), (13, 7))),
+                "{format:?} {merges:?}"
+            );
+        }
+    }
+
+    #[test]
     fn xlsm_is_told_by_content_types() {
         let bytes = rezip(&std::fs::read(EXAMPLE_XLSX).unwrap(), |name, data| {
             if name == "[Content_Types].xml" {
@@ -1460,6 +1488,19 @@ mod tests {
             .unwrap();
         bytes[at + 4..at + 8].copy_from_slice(&[0xFF, 0xFF, 0xFF, 0x00]);
         assert!(matches!(read_workbook(&bytes), Err(ReadError::TooLarge(_))));
+    }
+
+    #[test]
+    fn xls_with_a_filepass_record_is_encrypted() {
+        let mut bytes = fixture("example.xls");
+        // Turn the WRITEACCESS record of the globals into FILEPASS (RC4).
+        let at = bytes
+            .windows(4)
+            .position(|w| w == [0x5C, 0x00, 0x70, 0x00])
+            .unwrap();
+        bytes[at..at + 2].copy_from_slice(&[0x2F, 0x00]);
+        bytes[at + 4..at + 6].copy_from_slice(&[0x01, 0x00]);
+        assert_eq!(read_workbook(&bytes), Err(ReadError::Encrypted));
     }
 
     #[test]
