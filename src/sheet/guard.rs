@@ -278,8 +278,8 @@ pub fn ods_merges(xml: &[u8], max_row: u32) -> Vec<Vec<Span>> {
                 table.push((
                     (clamp(row), clamp(col)),
                     (
-                        clamp(row.saturating_add(spans.0 - 1)),
-                        clamp(col.saturating_add(spans.1 - 1)),
+                        clamp(row.saturating_add(spans.0.saturating_sub(1))),
+                        clamp(col.saturating_add(spans.1.saturating_sub(1))),
                     ),
                 ));
             }
@@ -312,6 +312,8 @@ mod tests {
     fn ods_merges_are_found_with_absolute_positions() {
         let xml = br#"<table:table table:name="A"><table:table-column/><table:table-row table:number-rows-repeated="11"><table:table-cell/></table:table-row><table:table-row><table:table-cell table:number-columns-repeated="2"/><table:table-cell table:number-columns-spanned="6" table:number-rows-spanned="1" office:value-type="string"><text:p>x</text:p></table:table-cell><table:covered-table-cell table:number-columns-repeated="5"/></table:table-row></table:table><table:table table:name="B"></table:table>"#;
         assert_eq!(ods_merges(xml, 400), vec![vec![((11, 2), (11, 7))], vec![]]);
+        let zero = br#"<table:table><table:table-row><table:table-cell table:number-rows-spanned="0" table:number-columns-spanned="2"/></table:table-row></table:table>"#;
+        assert_eq!(ods_merges(zero, 400), vec![vec![((0, 0), (0, 1))]]);
     }
 
     #[test]

@@ -329,7 +329,12 @@ impl Grid {
 
     /// Keeps the merged ranges that start inside the window read.
     fn set_merges(&mut self, mut merges: Vec<Dimensions>) {
-        merges.retain(|d| d.start.0 < MAX_ROWS && d.start.1 < MAX_COLS && d.start <= d.end);
+        merges.retain(|d| {
+            d.start.0 < MAX_ROWS
+                && d.start.1 < MAX_COLS
+                && d.start.0 <= d.end.0
+                && d.start.1 <= d.end.1
+        });
         merges.truncate(MAX_MERGES);
         self.merges = merges;
     }

@@ -10,7 +10,7 @@ use crate::messages::findings::{self as msg, labels};
 use crate::prefecture::Prefecture;
 use crate::request::Institution;
 use crate::sheet::{Field, InstitutionBlock};
-use crate::text::{normalize, separated_digits};
+use crate::text::{normalize, separated_digits, strip_notes};
 
 /// Checks the block and returns the institution as understood.
 pub fn check(block: &InstitutionBlock, findings: &mut Vec<Finding>) -> Institution {
@@ -57,7 +57,7 @@ pub fn check(block: &InstitutionBlock, findings: &mut Vec<Finding>) -> Instituti
         &block.postcode,
         present(&block.postcode, labels::POSTCODE, findings),
     ) {
-        inst.postcode = match postcode(&text) {
+        inst.postcode = match postcode(&strip_notes(&text)) {
             Some(p) => p,
             None => {
                 findings.push(at(
@@ -91,7 +91,8 @@ pub fn check(block: &InstitutionBlock, findings: &mut Vec<Finding>) -> Instituti
     if let (Some(field), Some(text)) =
         (&block.phone, present(&block.phone, labels::PHONE, findings))
     {
-        let digits = separated_digits(&text);
+        // `03-1234-5678（内線12）`: the note is not part of the number.
+        let digits = separated_digits(&strip_notes(&text));
         let count = digits.as_ref().map_or(0, |d| d.len());
         if !(10..=11).contains(&count) || digits.is_none() {
             findings.push(at(
@@ -118,6 +119,7 @@ fn check_code(
     prefecture: Option<Prefecture>,
     findings: &mut Vec<Finding>,
 ) -> String {
+    let text = &strip_notes(text);
     let digits = separated_digits(text).unwrap_or_default();
     if digits.len() != 10 {
         let count = if separated_digits(text).is_some() {
@@ -360,6 +362,8 @@ mod tests {
             vec![("institution.phone.format".into(), Some("C16".into()))]
         );
         b.phone = field(15, "090-1234-5678");
+        assert!(codes(&b).is_empty());
+        b.phone = field(15, "03-1234-5678（内線123）");
         assert!(codes(&b).is_empty());
     }
 }
