@@ -434,3 +434,69 @@ async fn messages_of_25_mb_are_handled_one_at_a_time() {
         "a backlog of three 25 MB messages grew peak memory by {grown_mb} MB (one: {one_mb} MB)"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn message_over_the_size_limit_is_fetched_partly_and_kept_whole_on_the_server() {
+    const LIMIT: u64 = 200_000;
+    let server = MailLab::start_dovecot();
+    let t = TestDb::sqlite().await;
+    let raw = sheet_mail("huge@fukushi.metro.tokyo.lg.jp", 1_000_000);
+    append(&server, "INBOX", &raw).await;
+    // CONFIG ends inside its [mail] table.
+    let text = format!("{}max_message_bytes = {LIMIT}\n", lab::CONFIG);
+    let settings = sos_intake::config::Settings::resolve(
+        sos_intake::config::Config::parse(&text).expect("config"),
+        Some(t.dir.path().to_path_buf()),
+    );
+    let intake = Intake::new(t.db.clone(), &settings)
+        .expect("intake")
+        .with_source("imap");
+    let watcher = Watcher::new(&server.imap_config(Tls::Implicit), t.db.clone(), intake)
+        .expect("watcher")
+        .with_options(WatchOptions {
+            max_fetch_bytes: LIMIT + 1,
+            ..fast_options()
+        });
+    let watcher = Arc::new(watcher);
+    let status = watcher.status();
+    let (trigger, shutdown) = Shutdown::new();
+    let w = watcher.clone();
+    let task = tokio::spawn(async move { w.run(shutdown).await });
+    wait_until(Duration::from_secs(30), "handled", || {
+        let status = status.clone();
+        async move { status.borrow().handled >= 1 }
+    })
+    .await;
+    trigger.trigger();
+    task.await.unwrap().unwrap();
+
+    use sqlx::Row;
+    let row = sqlx::query(
+        "SELECT b.size, m.summary FROM mail_messages m JOIN blobs b ON b.sha256 = m.raw_sha256",
+    )
+    .fetch_one(t.db.pool())
+    .await
+    .unwrap();
+    let stored: i64 = row.get(0);
+    assert_eq!(stored as u64, LIMIT + 1, "only the limit (+1) was fetched");
+    assert_eq!(replies(&t).await, 1, "answered (too large)");
+    // The whole message is still on the server, in its folder.
+    let mut s = lab::client(&server).await;
+    let mut found = 0;
+    for folder in ["処理済", "エラー", "隔離"] {
+        let wire = sos_intake::mailbox::imap::utf7::encode(folder);
+        if s.examine(&wire).await.map(|m| m.exists).unwrap_or(0) == 1 {
+            use futures::TryStreamExt;
+            let fetched: Vec<_> = s
+                .fetch("1", "RFC822.SIZE")
+                .await
+                .unwrap()
+                .try_collect()
+                .await
+                .unwrap();
+            assert_eq!(fetched[0].size, Some(raw.len() as u32));
+            found += 1;
+        }
+    }
+    assert_eq!(found, 1, "the message is in one folder, whole");
+}

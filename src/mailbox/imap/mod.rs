@@ -76,15 +76,21 @@ pub trait MessageSink: Send + Sync {
     ) -> impl Future<Output = Result<Destination, SinkError>> + Send;
 }
 
-/// The IMAP watcher as a task of `sos-intake serve`: the pipeline recording
-/// `imap` as the source, the configuration's tunables, until `shutdown`.
+/// The IMAP watcher as a task of `sos-intake serve` for `[imap]` in
+/// `settings`: the pipeline recording `imap` as the source, fetches capped
+/// at the pipeline's message size limit, until `shutdown`.
 pub fn serve_task(
-    config: &crate::config::ImapConfig,
+    imap: &crate::config::ImapConfig,
+    settings: &crate::config::Settings,
     db: crate::queue::Db,
     intake: Intake,
     shutdown: crate::pipeline::Shutdown,
 ) -> anyhow::Result<futures::future::BoxFuture<'static, anyhow::Result<()>>> {
-    let watcher = Watcher::new(config, db, intake.with_source("imap"))?;
+    let options = WatchOptions {
+        max_fetch_bytes: settings.config.mail.max_message_bytes.saturating_add(1),
+        ..WatchOptions::from_config(imap)
+    };
+    let watcher = Watcher::new(imap, db, intake.with_source("imap"))?.with_options(options);
     tracing::info!(mailbox = %watcher.key(), "watching the IMAP mailbox");
     Ok(Box::pin(async move { watcher.run(shutdown).await }))
 }

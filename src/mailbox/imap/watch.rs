@@ -46,6 +46,11 @@ pub struct WatchOptions {
     pub lease_renew: Duration,
     /// Honour the server's MOVE capability (false forces COPY + \Deleted).
     pub use_move: bool,
+    /// At most this many bytes of a message are fetched (a partial fetch):
+    /// the pipeline's `max_message_bytes` + 1, so a message over the limit
+    /// reaches it just over the limit (headers only, answered "too large")
+    /// and never fills memory. The whole message stays on the server.
+    pub max_fetch_bytes: u64,
 }
 
 impl Default for WatchOptions {
@@ -61,6 +66,7 @@ impl Default for WatchOptions {
             lease_ttl: Duration::from_secs(6),
             lease_renew: Duration::from_millis(1500),
             use_move: true,
+            max_fetch_bytes: crate::config::MailConfig::default().max_message_bytes + 1,
         }
     }
 }
@@ -502,7 +508,7 @@ impl<S: MessageSink> Watcher<S> {
             .timed(
                 self.options.fetch_timeout,
                 "UID FETCH",
-                fetch_one(session, uid),
+                fetch_one(session, uid, self.options.max_fetch_bytes),
             )
             .await?;
         let Some(message) = fetched else {
@@ -674,15 +680,16 @@ pub(crate) fn has_mailbox(folders: &HashSet<String>, mailbox: &str) -> bool {
             && folders.iter().any(|f| f.eq_ignore_ascii_case("INBOX")))
 }
 
-/// `UID FETCH uid (UID INTERNALDATE BODY.PEEK[])`: the whole message, one
-/// at a time so at most one message is in memory; PEEK leaves \Seen alone.
+/// `UID FETCH uid (UID INTERNALDATE BODY.PEEK[]<0.limit>)`: the message
+/// (up to `limit` bytes), one at a time so at most one message is in
+/// memory; PEEK leaves \Seen alone.
 async fn fetch_one(
     session: &mut ImapSession,
     uid: u32,
+    limit: u64,
 ) -> async_imap::error::Result<Option<Fetched>> {
-    let mut stream = session
-        .uid_fetch(uid.to_string(), "(UID INTERNALDATE BODY.PEEK[])")
-        .await?;
+    let query = format!("(UID INTERNALDATE BODY.PEEK[]<0.{limit}>)");
+    let mut stream = session.uid_fetch(uid.to_string(), &query).await?;
     let mut found = None;
     while let Some(fetch) = stream.try_next().await? {
         // Unsolicited FETCH responses (flag changes) for other messages may
