@@ -69,7 +69,7 @@ pub async fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
     if let Some(imap) = &settings.config.imap {
         // `[imap]` replaces the Maildir as the source (issue 5).
         let task =
-            crate::mailbox::imap::serve_task(imap, db.clone(), intake.clone(), shutdown.clone())?;
+            crate::mailbox::imap::serve_task(imap, settings, db.clone(), intake.clone(), shutdown.clone())?;
         tasks.push(("IMAP watcher", task));
     } else {
         let shutdown = shutdown.clone();
