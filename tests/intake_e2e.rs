@@ -577,3 +577,37 @@ both_backends!(directory_outbox_writes_each_reply_once, |t| {
             .all(|e| e.status == outbox::Status::Sent && e.attempts == 1)
     );
 });
+
+both_backends!(two_senders_never_send_one_row_twice, |t| {
+    let intake = Intake::new(t.db.clone(), &settings(&t.data_dir())).unwrap();
+    let mut tx = t.db.begin().await.unwrap();
+    for i in 0..40 {
+        let mail = outbox::OutgoingMail {
+            kind: outbox::kind::NAIJI.into(),
+            mail_message_id: None,
+            envelope_from: "sos-busshi@mhlw.go.jp".into(),
+            recipient: format!("r{i}@pref.osaka.lg.jp"),
+            subject: format!("内示 {i}"),
+            message_id: format!("naiji-{i}@mhlw.go.jp"),
+            raw: format!("Subject: {i}\r\n\r\n{i}\r\n").into_bytes(),
+        };
+        outbox::enqueue(&mut tx, &mail).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+    drop(intake);
+    let dir = t.data_dir().join("outbox");
+    // Two senders, each with its own pool, as two gateways would have.
+    let a = Sender::new(t.second_handle().await, Transport::Directory(dir.clone()));
+    let b = Sender::new(t.second_handle().await, Transport::Directory(dir.clone()));
+    let (ra, rb) = tokio::join!(a.run_once(), b.run_once());
+    let (ra, rb) = (ra.unwrap(), rb.unwrap());
+    assert_eq!(ra.sent + rb.sent, 40, "{ra:?} {rb:?}");
+    let mut conn = t.db.pool().acquire().await.unwrap();
+    let entries = outbox::list(&mut conn).await.unwrap();
+    assert!(
+        entries
+            .iter()
+            .all(|e| e.status == outbox::Status::Sent && e.attempts == 1),
+        "{entries:?}"
+    );
+});

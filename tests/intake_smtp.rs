@@ -230,3 +230,31 @@ async fn a_permanent_refusal_is_recorded_and_not_retried() {
         e.last_response
     );
 }
+
+/// The harness's Dovecot alone, as the IMAP tests use it: IMAP login,
+/// IMAPS greeting, doveadm, and mail delivered by Postfix visible to IMAP.
+#[test]
+fn dovecot_alone_serves_imap_imaps_and_doveadm() {
+    use std::io::{BufRead, BufReader, Write};
+    let lab = MailLab::start_dovecot();
+    let stream = std::net::TcpStream::connect(("127.0.0.1", lab.ports.imap)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut writer = stream;
+    let mut line = String::new();
+    reader.read_line(&mut line).unwrap();
+    assert!(line.starts_with("* OK"), "{line}");
+    writeln!(writer, "a LOGIN {} {}\r", maillab::USER, maillab::PASSWORD).unwrap();
+    let mut reply = String::new();
+    while !reply.starts_with("a ") {
+        reply.clear();
+        reader.read_line(&mut reply).unwrap();
+    }
+    assert!(reply.starts_with("a OK"), "{reply}");
+    writeln!(writer, "b LOGOUT\r").unwrap();
+    assert!(std::net::TcpStream::connect(("127.0.0.1", lab.ports.imaps)).is_ok());
+    let boxes = lab.doveadm(&["mailbox", "list", "-u", maillab::USER]);
+    assert!(boxes.contains("INBOX"), "{boxes}");
+}

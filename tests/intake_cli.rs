@@ -1,0 +1,173 @@
+//! `sos-intake ingest` as an MTA calls it: a file or standard input, the
+//! receipt time override, `--no-send`, and exit 75 (EX_TEMPFAIL) when the
+//! message cannot be handled now, so the MTA keeps it and retries.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+const TOKYO: &str = "sos@fukushi.metro.tokyo.lg.jp";
+
+fn message(id: &str) -> Vec<u8> {
+    use base64::Engine;
+    let sheet = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/samples/sheets/valid.xlsx"
+    ))
+    .unwrap();
+    format!(
+        "From: {TOKYO}\r\nTo: sos-busshi@mhlw.go.jp\r\nSubject: cli\r\nDate: Mon, 30 Nov 2026 08:00:00 +0900\r\nMessage-ID: <{id}>\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nsheet\r\n--b\r\n\
+         Content-Type: application/octet-stream\r\nContent-Disposition: attachment; filename=\"s.xlsx\"\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\n{}\r\n--b--\r\n",
+        base64::engine::general_purpose::STANDARD.encode(sheet)
+    )
+    .into_bytes()
+}
+
+fn config(dir: &Path) -> std::path::PathBuf {
+    let path = dir.join("sos-intake.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "data_dir = \"{}\"\n[prefectures]\n\"東京都\" = [\"{TOKYO}\"]\n",
+            dir.join("data").display()
+        ),
+    )
+    .unwrap();
+    path
+}
+
+fn ingest(config: &Path, args: &[&str], stdin: Option<&[u8]>, env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sos-intake"));
+    cmd.arg("--config")
+        .arg(config)
+        .arg("ingest")
+        .args(args)
+        .env_remove("SOS_INTAKE_DATABASE_URL");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    if let Some(bytes) = stdin {
+        child.stdin.take().unwrap().write_all(bytes).unwrap();
+    } else {
+        drop(child.stdin.take());
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn outbox_files(dir: &Path) -> usize {
+    std::fs::read_dir(dir.join("data/outbox"))
+        .map(|d| d.count())
+        .unwrap_or(0)
+}
+
+#[test]
+fn ingest_a_file_then_the_same_from_stdin() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = config(tmp.path());
+    let file = tmp.path().join("m.eml");
+    std::fs::write(&file, message("cli-1@tokyo")).unwrap();
+    // Received Friday 2026-11-27 at 13:00:01: after the cut-off, next business day Monday.
+    let out = ingest(
+        &cfg,
+        &[
+            file.to_str().unwrap(),
+            "--received-at",
+            "2026-11-27T13:00:01+09:00",
+        ],
+        None,
+        &[],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("受付 受付番号 SOS-"), "{text}");
+    assert_eq!(
+        outbox_files(tmp.path()),
+        1,
+        "the reply is delivered before ingest exits"
+    );
+    let list = Command::new(env!("CARGO_BIN_EXE_sos-intake"))
+        .arg("--config")
+        .arg(&cfg)
+        .args(["queue", "list"])
+        .env_remove("SOS_INTAKE_DATABASE_URL")
+        .output()
+        .unwrap();
+    let list = String::from_utf8_lossy(&list.stdout);
+    assert!(
+        list.contains("2026-11-30"),
+        "batch from --received-at, not the Date header:\n{list}"
+    );
+
+    // The same message piped in again: already processed, nothing new sent.
+    let out = ingest(&cfg, &["-"], Some(&message("cli-1@tokyo")), &[]);
+    assert!(out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("処理済み"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_eq!(outbox_files(tmp.path()), 1);
+}
+
+#[test]
+fn no_send_leaves_the_reply_queued() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = config(tmp.path());
+    let out = ingest(
+        &cfg,
+        &["-", "--no-send"],
+        Some(&message("cli-2@tokyo")),
+        &[],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(outbox_files(tmp.path()), 0);
+    // The next ingest delivers what is due, its own reply and the earlier one.
+    let out = ingest(&cfg, &["-"], Some(&message("cli-3@tokyo")), &[]);
+    assert!(out.status.success());
+    assert_eq!(outbox_files(tmp.path()), 2);
+}
+
+#[test]
+fn an_unusable_database_exits_75_so_the_mta_retries() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = config(tmp.path());
+    // A database directory that cannot be created (a file is in the way).
+    std::fs::write(tmp.path().join("blocker"), "").unwrap();
+    let url = format!("sqlite://{}/blocker/db/q.db", tmp.path().display());
+    let out = ingest(
+        &cfg,
+        &["-"],
+        Some(&message("cli-4@tokyo")),
+        &[("SOS_INTAKE_DATABASE_URL", &url)],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(75),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("再送されます"));
+    // A message that cannot be read at all is still handled: kept, quarantined.
+    let out = ingest(&cfg, &["-"], Some(b"\x00\x01garbage"), &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
