@@ -13,6 +13,8 @@ pub const MAX_DENSE_CELLS: u64 = 2_000_000;
 pub enum Refusal {
     /// The grid would be this many cells.
     TooManyCells(u64),
+    /// The container could not be walked, so its size cannot be bounded.
+    Unreadable,
 }
 
 // ---------------------------------------------------------------------------
@@ -20,6 +22,8 @@ pub enum Refusal {
 
 const FREE: u32 = 0xFFFF_FFFF;
 const END_OF_CHAIN: u32 = 0xFFFF_FFFE;
+/// Streams shorter than this live in the mini stream (calamine's constant).
+const MINI_STREAM_CUTOFF: usize = 4096;
 
 fn u16_at(b: &[u8], at: usize) -> Option<u16> {
     Some(u16::from_le_bytes(b.get(at..at + 2)?.try_into().ok()?))
@@ -101,7 +105,6 @@ impl<'a> Cfb<'a> {
     fn stream(&self, names: &[&str]) -> Option<Vec<u8>> {
         let dir_start = u32_at(self.bytes, 0x30)?;
         let dir = self.chain(dir_start, self.bytes.len())?;
-        let cutoff = u32_at(self.bytes, 0x38)? as usize;
         let entry = |i: usize| dir.get(i * 128..i * 128 + 128);
         let name_of = |e: &[u8]| -> String {
             let len = (u16_at(e, 64).unwrap_or(0) as usize).min(64);
@@ -113,14 +116,17 @@ impl<'a> Cfb<'a> {
         };
         let root = entry(0)?;
         let count = dir.len() / 128;
-        for i in 0..count {
-            let e = entry(i)?;
-            if e.get(66) != Some(&2) || !names.contains(&name_of(e).as_str()) {
-                continue;
-            }
+        // calamine asks for "Workbook" first, then "Book" (ASCII case
+        // insensitive), and takes the first entry of that name.
+        let found = names.iter().find_map(|want| {
+            (0..count)
+                .filter_map(entry)
+                .find(|e| name_of(e).eq_ignore_ascii_case(want))
+        });
+        if let Some(e) = found {
             let start = u32_at(e, 116)?;
             let size = u32_at(e, 120)? as usize;
-            if size >= cutoff {
+            if size >= MINI_STREAM_CUTOFF {
                 return self.chain(start, size);
             }
             // Small streams live in the mini stream (the root's chain).
@@ -149,29 +155,86 @@ impl<'a> Cfb<'a> {
     }
 }
 
-/// Bounds the grids calamine would build for a .xls: walks the BIFF records
-/// of the Workbook stream and measures each worksheet's bounding box of
-/// value cells. `Ok` when the container cannot be walked (calamine then
-/// decides whether the file is readable at all).
+/// Bounds the grids calamine would build for a .xls, walking the BIFF
+/// records the way calamine does: the globals up to their EOF (collecting
+/// each worksheet's BoundSheet8 offset), then each worksheet from that
+/// offset to its EOF, skipping nested substreams. A worksheet's bounding box
+/// of value cells and its DIMENSIONS record (calamine reserves that many
+/// cells) must both stay under [`MAX_DENSE_CELLS`]. A container this walk
+/// cannot read is refused as [`Refusal::Unreadable`]: calamine is not
+/// trusted with what we could not bound.
 pub fn check_xls(bytes: &[u8]) -> Result<(), Refusal> {
-    let Some(stream) = Cfb::parse(bytes).and_then(|c| c.stream(&["Workbook", "Book"])) else {
-        return Ok(());
-    };
-    let mut bbox: Option<(u32, u32, u32, u32)> = None;
-    let check = |bbox: &mut Option<(u32, u32, u32, u32)>| -> Result<(), Refusal> {
-        if let Some((r0, r1, c0, c1)) = bbox.take() {
-            let cells = u64::from(r1 - r0 + 1) * u64::from(c1 - c0 + 1);
-            if cells > MAX_DENSE_CELLS {
-                return Err(Refusal::TooManyCells(cells));
-            }
+    let stream = Cfb::parse(bytes)
+        .and_then(|c| c.stream(&["workbook", "book"]))
+        .ok_or(Refusal::Unreadable)?;
+    let mut sheets = Vec::new();
+    for (kind, data) in Records::at(&stream, 0) {
+        match kind {
+            0x0085 => sheets.extend(u32_at(data, 0)),
+            0x000A => break,
+            _ => {}
         }
-        Ok(())
-    };
-    let mut at = 0usize;
-    while let (Some(kind), Some(len)) = (u16_at(&stream, at), u16_at(&stream, at + 2)) {
-        let data = stream.get(at + 4..at + 4 + len as usize).unwrap_or(&[]);
-        at += 4 + len as usize;
+    }
+    for pos in sheets {
+        check_xls_sheet(&stream, pos as usize)?;
+    }
+    Ok(())
+}
+
+/// The BIFF records of `stream` from `at`: (type, data). Stops at the first
+/// record that does not fit (calamine fails there).
+struct Records<'a> {
+    stream: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Records<'a> {
+    fn at(stream: &'a [u8], at: usize) -> Records<'a> {
+        Records { stream, at }
+    }
+}
+
+impl<'a> Iterator for Records<'a> {
+    type Item = (u16, &'a [u8]);
+
+    fn next(&mut self) -> Option<(u16, &'a [u8])> {
+        let kind = u16_at(self.stream, self.at)?;
+        let len = usize::from(u16_at(self.stream, self.at + 2)?);
+        let data = self.stream.get(self.at + 4..self.at + 4 + len)?;
+        self.at += 4 + len;
+        Some((kind, data))
+    }
+}
+
+fn check_xls_sheet(stream: &[u8], pos: usize) -> Result<(), Refusal> {
+    let mut bbox: Option<(u32, u32, u32, u32)> = None;
+    let mut seen_bof = false;
+    let mut depth = 0usize;
+    for (kind, data) in Records::at(stream, pos) {
+        if depth > 0 {
+            match kind {
+                0x0809 => depth += 1,
+                0x000A => depth -= 1,
+                _ => {}
+            }
+            continue;
+        }
         let cell = match kind {
+            0x0809 => {
+                if seen_bof {
+                    depth += 1;
+                }
+                seen_bof = true;
+                None
+            }
+            0x000A => break,
+            0x0200 => {
+                let cells = dimensions_cells(data);
+                if cells > MAX_DENSE_CELLS {
+                    return Err(Refusal::TooManyCells(cells));
+                }
+                None
+            }
             // FORMULA, NUMBER, RK, LABELSST, LABEL, BOOLERR, RSTRING
             0x0006 | 0x0203 | 0x027E | 0x00FD | 0x0204 | 0x0205 | 0x00D6 => {
                 u16_at(data, 0).zip(u16_at(data, 2)).map(|(r, c)| (r, c, c))
@@ -184,22 +247,55 @@ pub fn check_xls(bytes: &[u8]) -> Result<(), Refusal> {
                     .zip(last)
                     .map(|((r, c0), c1)| (r, c0, c1))
             }
-            // EOF closes a substream.
-            0x000A => {
-                check(&mut bbox)?;
-                None
-            }
             _ => None,
         };
         if let Some((r, c0, c1)) = cell {
-            let (r, c0, c1) = (u32::from(r), u32::from(c0), u32::from(c1.max(c0)));
+            let (r, c0, c1) = (u32::from(r), u32::from(c0.min(c1)), u32::from(c1.max(c0)));
             bbox = Some(match bbox {
                 None => (r, r, c0, c1),
                 Some((a, b, c, d)) => (a.min(r), b.max(r), c.min(c0), d.max(c1)),
             });
         }
     }
-    check(&mut bbox)
+    if let Some((r0, r1, c0, c1)) = bbox {
+        let cells = u64::from(r1 - r0 + 1) * u64::from(c1 - c0 + 1);
+        if cells > MAX_DENSE_CELLS {
+            return Err(Refusal::TooManyCells(cells));
+        }
+    }
+    Ok(())
+}
+
+/// The number of cells calamine reserves for a DIMENSIONS record (its
+/// arithmetic, without its wrap-around: a last row before the first counts
+/// as huge).
+fn dimensions_cells(r: &[u8]) -> u64 {
+    let (rf, rl, mut cf, cl) = match r.len() {
+        10 => (
+            u32::from(u16_at(r, 0).unwrap_or(0)),
+            u32::from(u16_at(r, 2).unwrap_or(0)),
+            u32::from(u16_at(r, 4).unwrap_or(0)),
+            u32::from(u16_at(r, 6).unwrap_or(0)),
+        ),
+        14 | 16 => (
+            u32_at(r, 0).unwrap_or(0),
+            u32_at(r, 4).unwrap_or(0),
+            u32::from(u16_at(r, 8).unwrap_or(0)),
+            u32::from(u16_at(r, 10).unwrap_or(0)),
+        ),
+        _ => return 0, // calamine refuses the record
+    };
+    if 0xFF < cf || cl < cf {
+        cf = 0;
+    }
+    if rl < 1 || cl < 1 {
+        return 1;
+    }
+    let (rows, cols) = (u64::from(rl - 1), u64::from(cl - 1));
+    if rows < u64::from(rf) || cols < u64::from(cf) {
+        return u64::MAX;
+    }
+    (rows - u64::from(rf) + 1) * (cols - u64::from(cf) + 1)
 }
 
 // ---------------------------------------------------------------------------

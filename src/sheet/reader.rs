@@ -455,6 +455,7 @@ fn refused(r: super::guard::Refusal) -> ReadError {
         super::guard::Refusal::TooManyCells(n) => {
             ReadError::TooLarge(format!("a worksheet grid of {n} cells"))
         }
+        super::guard::Refusal::Unreadable => ReadError::Corrupt("unreadable OLE2 container".into()),
     }
 }
 
@@ -1492,6 +1493,18 @@ mod tests {
             .position(|w| w == [0x7E, 0x02, 0x0A, 0x00])
             .unwrap();
         bytes[at + 4..at + 8].copy_from_slice(&[0xFF, 0xFF, 0xFF, 0x00]);
+        assert!(matches!(read_workbook(&bytes), Err(ReadError::TooLarge(_))));
+    }
+
+    #[test]
+    fn xls_with_a_huge_dimensions_record_is_refused() {
+        let mut bytes = fixture("example.xls");
+        // DIMENSIONS (0x0200, 14 bytes): last row + 1 = 0xFFFFFFFF.
+        let at = bytes
+            .windows(4)
+            .position(|w| w == [0x00, 0x02, 0x0E, 0x00])
+            .unwrap();
+        bytes[at + 8..at + 12].copy_from_slice(&[0xFF, 0xFF, 0xFF, 0xFF]);
         assert!(matches!(read_workbook(&bytes), Err(ReadError::TooLarge(_))));
     }
 
