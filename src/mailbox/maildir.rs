@@ -207,10 +207,11 @@ impl MaildirSource {
             }
         };
         let outcome = self.intake.process(&raw, received_at).await?;
-        if let Err(e) = self.maildir.mark_seen(path) {
-            if path.exists() {
-                return Err(IntakeError::Storage(e));
-            }
+        // Gone already: another worker moved it after processing it too.
+        if let Err(e) = self.maildir.mark_seen(path)
+            && path.exists()
+        {
+            return Err(IntakeError::Storage(e));
         }
         Ok(Some(outcome))
     }
