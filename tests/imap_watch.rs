@@ -500,3 +500,39 @@ async fn message_over_the_size_limit_is_fetched_partly_and_kept_whole_on_the_ser
     }
     assert_eq!(found, 1, "the message is in one folder, whole");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hung_server_times_out_and_is_reconnected_when_it_answers_again() {
+    let server = MailLab::start_dovecot();
+    let t = TestDb::sqlite().await;
+    // A server silent for a second while idling is checked with DONE; a
+    // command unanswered for two seconds ends the session.
+    let options = WatchOptions {
+        idle_silence: Duration::from_secs(1),
+        command_timeout: Duration::from_secs(2),
+        ..fast_options()
+    };
+    let running = Running::start(&server, &t, Tls::Implicit, options);
+    running
+        .wait_phase(Phase::Idle, Duration::from_secs(30))
+        .await;
+
+    server.pause_dovecot();
+    running
+        .wait_phase(Phase::Backoff, Duration::from_secs(30))
+        .await;
+    let error = running.status().last_error.unwrap_or_default();
+    assert!(error.contains("時間切れ"), "{error}");
+    // Mail delivered locally meanwhile; the server comes back.
+    deliver_to_maildir(&server, "1700000001.M2P2.lab", &plain_mail(1));
+    server.resume_dovecot();
+    running.wait_handled(1, Duration::from_secs(60)).await;
+    running
+        .wait_phase(Phase::Idle, Duration::from_secs(30))
+        .await;
+    let status = running.status();
+    running.stop().await;
+    assert!(status.sessions >= 2, "{status:?}");
+    assert_eq!(messages(&t).await, 1);
+    assert_eq!(folder_count(&server, "エラー").await.0, 1);
+}

@@ -698,19 +698,17 @@ impl MailLab {
         lab
     }
 
-    /// Kills Dovecot's master and every process it started (imap,
-    /// imap-login, auth…) with SIGKILL, so open IMAP connections drop at
-    /// once, as when the server machine crashes.
-    pub fn crash_dovecot(&mut self) {
-        let Some(mut child) = self.dovecot.take() else {
-            return;
+    /// Dovecot's master and every process it started (imap, imap-login,
+    /// auth…), found through /proc.
+    fn dovecot_processes(&self) -> Vec<u32> {
+        let Some(child) = self.dovecot.as_ref() else {
+            return Vec::new();
         };
-        let master = child.id();
-        let mut victims = vec![master];
-        // Breadth-first over /proc: the master's children, theirs, …
+        let mut found = vec![child.id()];
+        // Breadth-first: the master's children, theirs, …
         let mut i = 0;
-        while i < victims.len() {
-            let parent = victims[i];
+        while i < found.len() {
+            let parent = found[i];
             if let Ok(entries) = std::fs::read_dir("/proc") {
                 for e in entries.flatten() {
                     let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok())
@@ -724,26 +722,51 @@ impl MailLab {
                         .rsplit_once(')')
                         .and_then(|(_, rest)| rest.split_whitespace().nth(1))
                         .and_then(|s| s.parse::<u32>().ok());
-                    if ppid == Some(parent) && !victims.contains(&pid) {
-                        victims.push(pid);
+                    if ppid == Some(parent) && !found.contains(&pid) {
+                        found.push(pid);
                     }
                 }
             }
             i += 1;
         }
-        for pid in &victims {
+        found
+    }
+
+    fn signal_dovecot(&self, signal: &str) {
+        for pid in self.dovecot_processes() {
             let _ = Command::new("kill")
-                .arg("-KILL")
+                .arg(format!("-{signal}"))
                 .arg(pid.to_string())
                 .status();
         }
-        let _ = child.wait();
+    }
+
+    /// Kills Dovecot's master and every process it started with SIGKILL,
+    /// so open IMAP connections drop at once, as when the server machine
+    /// crashes.
+    pub fn crash_dovecot(&mut self) {
+        self.signal_dovecot("KILL");
+        if let Some(mut child) = self.dovecot.take() {
+            let _ = child.wait();
+        }
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline
             && TcpStream::connect(("127.0.0.1", self.ports.imap)).is_ok()
         {
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// Freezes every Dovecot process (SIGSTOP): connections stay open but
+    /// nothing answers, as with a hung server. [`MailLab::resume_dovecot`]
+    /// undoes it.
+    pub fn pause_dovecot(&self) {
+        self.signal_dovecot("STOP");
+    }
+
+    /// Lets a paused Dovecot run again (SIGCONT).
+    pub fn resume_dovecot(&self) {
+        self.signal_dovecot("CONT");
     }
 
     /// An `[imap]` configuration for this lab's Dovecot as [`USER`]:
