@@ -58,6 +58,7 @@ fn check(
         .arg(&config)
         .args(["imap", "check"])
         .env_remove("SOS_INTAKE_DATABASE_URL")
+        .env("SOS_TEST_IMAP_PASSWORD", common::maillab::PASSWORD)
         .output()
         .expect("run imap check");
     let text = format!(
@@ -93,7 +94,7 @@ async fn check_lists_folders_and_counts_the_backlog() {
     let lab = MailLab::start_dovecot();
     append_all(&lab, "INBOX", (0..3).map(plain_mail)).await;
     let dir = tempfile::tempdir().unwrap();
-    for tls in [Tls::Implicit, Tls::Starttls] {
+    for tls in [Tls::Implicit, Tls::Starttls, Tls::None] {
         let (code, out) = check(&lab, dir.path(), tls, |_| {});
         assert_eq!(code, 0, "{out}");
         assert!(
@@ -189,4 +190,26 @@ async fn check_names_a_refused_connection_and_a_missing_folder() {
     let (code, out) = check(&lab, dir.path(), Tls::Implicit, |_| {});
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("接続を拒否されました"), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_reads_the_password_from_the_environment_and_says_when_it_is_missing() {
+    let lab = MailLab::start_dovecot();
+    let dir = tempfile::tempdir().unwrap();
+    let from_env = |k: &mut Vec<(String, String)>, name: &str| {
+        k.retain(|(key, _)| key != "password_file");
+        k.push(("password_env".into(), name.into()));
+    };
+    let (code, out) = check(&lab, dir.path(), Tls::Implicit, |k| {
+        from_env(k, "SOS_TEST_IMAP_PASSWORD")
+    });
+    assert_eq!(code, 0, "{out}");
+    let (code, out) = check(&lab, dir.path(), Tls::Implicit, |k| {
+        from_env(k, "SOS_TEST_NO_SUCH_VARIABLE")
+    });
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("環境変数 SOS_TEST_NO_SUCH_VARIABLE が設定されていません"),
+        "{out}"
+    );
 }

@@ -694,18 +694,19 @@ async fn fetch_one(
     while let Some(fetch) = stream.try_next().await? {
         // Unsolicited FETCH responses (flag changes) for other messages may
         // be interleaved; keep only ours.
-        if found.is_none() && fetch.uid == Some(uid) {
-            if let Some(body) = fetch.body() {
-                // INTERNALDATE is when the server received it; a server
-                // that omits it gets our clock, never the Date header.
-                let received_at = fetch
-                    .internal_date()
-                    .unwrap_or_else(|| Utc::now().fixed_offset());
-                found = Some(Fetched {
-                    raw: body.to_vec(),
-                    received_at,
-                });
-            }
+        if found.is_none()
+            && fetch.uid == Some(uid)
+            && let Some(body) = fetch.body()
+        {
+            // INTERNALDATE is when the server received it; a server that
+            // omits it gets our clock, never the Date header.
+            let received_at = fetch
+                .internal_date()
+                .unwrap_or_else(|| Utc::now().fixed_offset());
+            found = Some(Fetched {
+                raw: body.to_vec(),
+                received_at,
+            });
         }
     }
     Ok(found)
