@@ -536,3 +536,71 @@ async fn hung_server_times_out_and_is_reconnected_when_it_answers_again() {
     assert_eq!(messages(&t).await, 1);
     assert_eq!(folder_count(&server, "エラー").await.0, 1);
 }
+
+/// Deletes `folder` on the server (as a careless administrator might).
+async fn delete_folder(server: &MailLab, folder: &str) {
+    let mut s = lab::client(server).await;
+    s.delete(sos_intake::mailbox::imap::utf7::encode(folder))
+        .await
+        .expect("DELETE");
+    s.logout().await.ok();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_move_is_retried_and_never_handles_the_mail_again() {
+    // An ASCII folder (the server's NO is read as such) and the Japanese
+    // default (Dovecot's NO carries raw UTF-8 the client cannot parse, so
+    // the session ends and the move is retried after reconnecting).
+    for done in ["Done", "処理済"] {
+        let server = MailLab::start_dovecot();
+        let t = TestDb::sqlite().await;
+        let mut config = server.imap_config(Tls::Implicit);
+        config.done_folder = done.to_string();
+        let watcher = Watcher::new(&config, t.db.clone(), intake(&t.db, t.dir.path()))
+            .expect("watcher")
+            .with_options(fast_options());
+        let watcher = Arc::new(watcher);
+        let status = watcher.status();
+        let (trigger, shutdown) = Shutdown::new();
+        let w = watcher.clone();
+        let task = tokio::spawn(async move { w.run(shutdown).await });
+        let phase = |p: Phase| {
+            let status = status.clone();
+            move || {
+                let status = status.clone();
+                async move { status.borrow().phase == p }
+            }
+        };
+        wait_until(Duration::from_secs(30), "idle", phase(Phase::Idle)).await;
+        delete_folder(&server, done).await;
+        append(
+            &server,
+            "INBOX",
+            &sheet_mail(
+                &format!("refused-{}@fukushi.metro.tokyo.lg.jp", done.len()),
+                0,
+            ),
+        )
+        .await;
+        wait_until(Duration::from_secs(30), "moved after all", || async {
+            folder_count(&server, done).await.0 == 1
+        })
+        .await;
+        wait_until(Duration::from_secs(30), "idle again", phase(Phase::Idle)).await;
+        trigger.trigger();
+        task.await.unwrap().unwrap();
+        assert_eq!(folder_count(&server, "INBOX").await.0, 0, "{done}");
+        assert_eq!(messages(&t).await, 1, "{done}: handled once");
+        assert_eq!(replies(&t).await, 1, "{done}: answered once");
+        let cp = checkpoint::load(&t.db, watcher.key())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            checkpoint::pending_moves(&t.db, watcher.key(), cp.uidvalidity)
+                .await
+                .unwrap(),
+            vec![]
+        );
+    }
+}

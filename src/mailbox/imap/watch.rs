@@ -17,6 +17,7 @@ use async_imap::types::Capability;
 use chrono::{DateTime, FixedOffset, Utc};
 use futures::TryStreamExt;
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tokio::time::{Instant, timeout};
 
@@ -149,6 +150,9 @@ pub struct Watcher<S> {
     sink: S,
     options: WatchOptions,
     status: tokio::sync::watch::Sender<Status>,
+    /// A move was refused in this session: re-create the folders and retry
+    /// the owed moves after the current catch-up.
+    moves_owed: AtomicBool,
 }
 
 /// A fetched message.
@@ -179,6 +183,7 @@ impl<S: MessageSink> Watcher<S> {
             sink,
             options: WatchOptions::from_config(config),
             status,
+            moves_owed: AtomicBool::new(false),
         })
     }
 
@@ -293,6 +298,13 @@ impl<S: MessageSink> Watcher<S> {
             last_uid = self
                 .catch_up(&mut session, uidvalidity, last_uid, caps, shutdown)
                 .await?;
+            if self.moves_owed.swap(false, Ordering::SeqCst) {
+                // A refused move (e.g. someone deleted the folder): make the
+                // folders again and retry, a few times at most.
+                self.ensure_folders(&mut session).await?;
+                self.retry_pending_moves(&mut session, uidvalidity, caps)
+                    .await?;
+            }
             if shutdown.is_triggered() {
                 self.logout(session).await;
                 return Ok(());
@@ -565,6 +577,7 @@ impl<S: MessageSink> Watcher<S> {
             Ok(Err(async_imap::error::Error::No(s) | async_imap::error::Error::Bad(s))) => {
                 let s = connect::server_words(&s);
                 tracing::warn!(uid, folder, reply = %s, "the server refused to move a handled message; will retry");
+                self.moves_owed.store(true, Ordering::SeqCst);
                 checkpoint::move_failed(&self.db, &self.key, uidvalidity, uid)
                     .await
                     .map_err(SessionEnd::Db)
