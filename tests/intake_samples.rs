@@ -52,12 +52,22 @@ async fn reply_of(db: &sos_intake::queue::Db, outcome: &Outcome) -> Option<Strin
     ))
 }
 
+/// A sample file, its disposition, how many forms it files, its reply's
+/// X-SOS-Status (None: no reply) and words the reply must hold.
+type Case = (
+    &'static str,
+    Disposition,
+    usize,
+    Option<&'static str>,
+    &'static [&'static str],
+);
+
 both_backends!(every_sample_gets_the_right_outcome_and_reply, |t| {
     let intake = Intake::new(t.db.clone(), &settings(&t.data_dir())).unwrap();
     // A Tuesday morning, before the 13:00 cut-off.
     let at = chrono::DateTime::parse_from_rfc3339("2026-11-24T10:00:00+09:00").unwrap();
     // (file, disposition, forms filed, X-SOS-Status or None for no reply, words the reply must hold)
-    let cases: &[(&str, Disposition, usize, Option<&str>, &[&str])] = &[
+    let cases: &[Case] = &[
         (
             "01-valid-submission.eml",
             Disposition::Accepted,
