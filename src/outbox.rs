@@ -93,6 +93,18 @@ impl OutgoingMail {
     }
 }
 
+/// Wakes the sender of this process waiting in [`Sender::run`].
+static WAKE: tokio::sync::Notify = tokio::sync::Notify::const_new();
+
+/// Tells the sender of this process that mail was queued: call it after
+/// the transaction holding [`enqueue`] commits, and the reply leaves at once
+/// instead of at the next poll. (Senders in other processes poll.)
+pub fn wake() {
+    // One permit is kept when no sender waits, so a reply queued during a
+    // pass is picked up by an immediate next pass.
+    WAKE.notify_one();
+}
+
 /// Queues `mail` for delivery as soon as possible, inside the caller's
 /// transaction (pass `&mut *tx`), and returns the row id.
 pub async fn enqueue(conn: &mut AnyConnection, mail: &OutgoingMail) -> anyhow::Result<i64> {
@@ -574,7 +586,10 @@ impl Sender {
                 Ok(_) => {}
                 Err(e) => tracing::warn!("outbox pass failed: {e:#}"),
             }
-            shutdown.sleep(self.idle_wait).await;
+            tokio::select! {
+                _ = shutdown.sleep(self.idle_wait) => {}
+                _ = WAKE.notified() => {}
+            }
         }
         Ok(())
     }

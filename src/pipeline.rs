@@ -451,6 +451,9 @@ impl Intake {
             .await
             .context("cannot commit the message")
             .map_err(IntakeError::Database)?;
+        if reply.is_some() {
+            outbox::wake();
+        }
         tracing::info!(
             mail_message_id, disposition = disposition.as_str(), receipts = %receipts.join(","), reply = %reply_note,
             "message {} processed ({})", message_id.as_deref().unwrap_or("(no Message-ID)"), work.class.describe()

@@ -611,3 +611,35 @@ both_backends!(two_senders_never_send_one_row_twice, |t| {
         "{entries:?}"
     );
 });
+
+both_backends!(a_queued_reply_wakes_the_sender_at_once, |t| {
+    let intake = Intake::new(t.db.clone(), &settings(&t.data_dir())).unwrap();
+    let dir = t.data_dir().join("outbox");
+    // Polling alone would wait a minute.
+    let sender = Sender::new(t.db.clone(), Transport::Directory(dir.clone()))
+        .with_idle_wait(std::time::Duration::from_secs(60));
+    let (trigger, shutdown) = sos_intake::pipeline::Shutdown::new();
+    let running = tokio::spawn(async move { sender.run(shutdown).await });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let raw = mail(
+        TOKYO,
+        "wake@tokyo",
+        "要請",
+        &[],
+        &[("s.xlsx", &sheet("valid.xlsx"))],
+    );
+    intake
+        .process(&raw, at("2026-11-24T10:00:00+09:00"))
+        .await
+        .unwrap();
+    let start = std::time::Instant::now();
+    while std::fs::read_dir(&dir).map(|d| d.count()).unwrap_or(0) == 0 {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(10),
+            "the reply waited for the poll"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    trigger.trigger();
+    running.await.unwrap().unwrap();
+});
