@@ -295,3 +295,108 @@ async fn users_add_reads_a_piped_password_and_the_account_signs_in() {
         "argon2 hash, never the password"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn superseded_versions_are_linked_and_the_replaced_one_cannot_be_decided() {
+    let app = TestApp::sqlite().await;
+    let old = browser::file(
+        &app,
+        &browser::sample_filing("さくら病院", "1311111116", batch(), Utc::now()),
+    )
+    .await;
+    let new = browser::file(
+        &app,
+        &browser::sample_filing("さくら病院", "1311111116", batch(), Utc::now()),
+    )
+    .await;
+    assert_ne!(old, new);
+    let (mut http, csrf) = app.signed_in(REVIEWER).await;
+    let page = http.get(&format!("/requests/{new}")).await.text();
+    assert!(
+        page.contains("差し替え前") && page.contains(&format!("/requests/{old}\"")),
+        "the new version links the old one"
+    );
+    let page = http.get(&format!("/requests/{old}")).await.text();
+    assert!(page.contains("差し替えられました") && page.contains(&format!("/requests/{new}\"")));
+    assert!(
+        !page.contains("/decision\""),
+        "no decision form on a replaced version"
+    );
+    let resp = http
+        .post_form(
+            &format!("/requests/{old}/items/non_sterile_gloves/decision"),
+            &[
+                ("csrf", &csrf),
+                ("decision", "approve"),
+                ("quantity", "10"),
+                ("ship_date", "2026-11-25"),
+            ],
+        )
+        .await;
+    assert_eq!(resp.status, 409);
+    let listing = http.get("/queue?date=2026-11-20").await.text();
+    assert!(
+        listing.contains(&format!("/requests/{new}\""))
+            && !listing.contains(&format!("/requests/{old}\""))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_reply_is_listed_and_resent() {
+    let app = TestApp::sqlite().await;
+    let id = {
+        let mut conn = app.test_db.db.pool().acquire().await.unwrap();
+        let mail = sos_intake::outbox::OutgoingMail {
+            kind: "reply".into(),
+            mail_message_id: None,
+            envelope_from: "sos-busshi@mhlw.go.jp".into(),
+            recipient: "nobody@pref.example.lg.jp".into(),
+            subject: "【受付】テスト".into(),
+            message_id: "x@mhlw.go.jp".into(),
+            raw: b"Subject: test\r\n\r\nbody".to_vec(),
+        };
+        let id = sos_intake::outbox::enqueue(&mut conn, &mail).await.unwrap();
+        sqlx::query("UPDATE outbox SET status = 'failed', attempts = 3, last_response = '550 5.1.1 no such user' WHERE id = $1")
+            .bind(id)
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+        id
+    };
+    let (mut http, csrf) = app.signed_in(REVIEWER).await;
+    let page = http.get("/outbox").await.text();
+    let failed = &page[page.find("id=\"failed\"").unwrap()..page.find("id=\"recent\"").unwrap()];
+    assert!(
+        failed.contains("nobody@pref.example.lg.jp") && failed.contains("550 5.1.1 no such user")
+    );
+    assert!(failed.contains(&format!("/outbox/{id}/resend")));
+    let resp = http
+        .post_form(&format!("/outbox/{id}/resend"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(resp.status, 303);
+    let mut conn = app.test_db.db.pool().acquire().await.unwrap();
+    let entry = sos_intake::outbox::list(&mut conn)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|e| e.id == id)
+        .unwrap();
+    assert_eq!(entry.status, sos_intake::outbox::Status::Queued);
+    assert_eq!(entry.attempts, 0);
+    let recent = sos_intake::queue::audit::recent(&mut conn, 5)
+        .await
+        .unwrap();
+    assert!(
+        recent
+            .iter()
+            .any(|h| h.action == "outbox_resent" && h.actor == REVIEWER)
+    );
+    drop(conn);
+    // Only failed mail can be resent.
+    assert_eq!(
+        http.post_form(&format!("/outbox/{id}/resend"), &[("csrf", &csrf)])
+            .await
+            .status,
+        404
+    );
+}

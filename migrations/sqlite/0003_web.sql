@@ -31,6 +31,9 @@ CREATE INDEX web_sessions_expires ON web_sessions (expires_at);
 -- records.
 CREATE INDEX requests_batch_source ON requests (batch_date, source, status);
 CREATE INDEX requests_batch_prefecture_status ON requests (batch_date, prefecture, status);
+-- The counts per status of the whole queue (the "all dates" view) read
+-- only this index instead of every row.
+CREATE INDEX requests_superseded_status ON requests (superseded_by, status);
 
 -- Senders an admin authorised from the quarantine page: an address and the
 -- prefecture it speaks for. `serve` adds them to the [prefectures]

@@ -228,6 +228,16 @@ pub fn summary_workbook(date: NaiveDate, summary: &[PrefectureSummary]) -> anyho
         .context("cannot write the summary workbook")
 }
 
+/// A cell that a spreadsheet would run as a formula (`=`, `+`, `-`, `@`,
+/// tab, carriage return first) gets a leading `'`, so a name typed into a
+/// sheet by anyone cannot become a formula in the ministry's Excel.
+pub fn defuse_formula(cell: &str) -> std::borrow::Cow<'_, str> {
+    match cell.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{cell}").into(),
+        _ => cell.into(),
+    }
+}
+
 /// CSV with a UTF-8 BOM.
 fn csv_bytes(
     headers: Vec<String>,
@@ -238,9 +248,25 @@ fn csv_bytes(
         let mut w = csv::Writer::from_writer(&mut out);
         w.write_record(&headers)?;
         for r in rows {
-            w.write_record(&r)?;
+            w.write_record(r.iter().map(|c| defuse_formula(c).into_owned()))?;
         }
         w.flush()?;
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formulas_are_defused_in_csv() {
+        assert_eq!(defuse_formula("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
+        assert_eq!(defuse_formula("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(defuse_formula("みどり内科"), "みどり内科");
+        assert_eq!(defuse_formula("03-1234-5678"), "03-1234-5678");
+        let bytes =
+            csv_bytes(vec!["a".into()], vec![vec!["=1+1".to_string()]].into_iter()).unwrap();
+        assert_eq!(String::from_utf8(bytes).unwrap(), "\u{feff}a\n'=1+1\n");
+    }
 }

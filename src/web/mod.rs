@@ -348,7 +348,7 @@ pub fn error_page(status: StatusCode, message: &str) -> Response {
          <style>body{{font-family:sans-serif;max-width:40em;margin:3em auto;line-height:1.7}}\
          .box{{border:1px solid #c33;background:#fdecec;padding:1em 1.5em;border-radius:6px}}</style></head>\
          <body><div class=\"box\"><h1>{code}</h1><p>{msg}</p></div>\
-         <p><a href=\"javascript:history.back()\">戻る</a>　<a href=\"/queue\">受付一覧へ</a></p></body></html>",
+         <p><a href=\"/queue\">受付一覧へ</a></p></body></html>",
         code = status.as_u16(),
         msg = escape_html(message)
     );

@@ -28,13 +28,13 @@ pub async fn login_form(
     State(state): State<AppState>,
     Query(q): Query<LoginQuery>,
 ) -> Result<Response, WebError> {
-    Ok(login_page(
+    login_page(
         &state,
         &q.next,
         msg::notice(&q.notice),
         None,
         StatusCode::OK,
-    )?)
+    )
 }
 
 fn login_page(

@@ -288,7 +288,7 @@ pub fn read_decision(form: &DecisionForm) -> Result<MhlwDecision, WebError> {
     };
     match form.decision.as_str() {
         "approve" => {
-            if !quantity.is_some_and(|q| q > 0) || ship_date.is_none() {
+            if quantity.is_none_or(|q| q <= 0) || ship_date.is_none() {
                 return Err(WebError::BadInput(
                     msg::approve_needs_quantity_and_date().into(),
                 ));
