@@ -261,3 +261,67 @@ fn dovecot_alone_serves_imap_imaps_and_doveadm() {
     let boxes = lab.doveadm(&["mailbox", "list", "-u", maillab::USER]);
     assert!(boxes.contains("INBOX"), "{boxes}");
 }
+
+/// `start_dovecot_without` hides capabilities; pause/resume freeze and
+/// thaw the server; `imap_config` points at it.
+#[test]
+fn dovecot_without_move_pauses_and_resumes() {
+    use std::io::{BufRead, BufReader, Write};
+    let lab = MailLab::start_dovecot_without(&["MOVE", "IDLE"]);
+    let config = lab.imap_config(Tls::None);
+    assert_eq!(config.port, Some(lab.ports.imap));
+    let session = |lab: &MailLab| -> String {
+        let stream = std::net::TcpStream::connect(("127.0.0.1", lab.ports.imap)).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(2)))
+            .unwrap();
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        let mut writer = stream;
+        let mut all = String::new();
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        writeln!(
+            writer,
+            "a LOGIN {} {}\r\nb CAPABILITY\r\nc LOGOUT\r",
+            maillab::USER,
+            maillab::PASSWORD
+        )
+        .unwrap();
+        while !line.starts_with("c ") {
+            line.clear();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                break;
+            }
+            all.push_str(&line);
+        }
+        all
+    };
+    let caps = session(&lab);
+    assert!(caps.contains("b OK"), "{caps}");
+    let listed = caps
+        .lines()
+        .find(|l| l.starts_with("* CAPABILITY"))
+        .unwrap_or_default()
+        .to_string();
+    assert!(listed.contains("UIDPLUS"), "{listed}");
+    assert!(
+        !listed
+            .split_whitespace()
+            .any(|c| c == "MOVE" || c == "IDLE"),
+        "{listed}"
+    );
+    lab.pause_dovecot();
+    let stream = std::net::TcpStream::connect(("127.0.0.1", lab.ports.imap));
+    if let Ok(stream) = stream {
+        stream
+            .set_read_timeout(Some(Duration::from_millis(700)))
+            .unwrap();
+        let mut line = String::new();
+        assert!(
+            BufReader::new(stream).read_line(&mut line).is_err() || line.is_empty(),
+            "a paused server greeted: {line}"
+        );
+    }
+    lab.resume_dovecot();
+    assert!(session(&lab).contains("b OK"));
+}
