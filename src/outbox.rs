@@ -355,6 +355,16 @@ impl Transport {
         Ok(Transport::Smtp(Box::new(builder.build())))
     }
 
+    /// Rows claimed at once: a claim must outlast sending all of them
+    /// ([`RetryPolicy::claim_for`] against the SMTP timeout), while local
+    /// files are quick.
+    fn batch_size(&self) -> usize {
+        match self {
+            Transport::Directory(_) => 32,
+            Transport::Smtp(_) => 8,
+        }
+    }
+
     async fn deliver(&self, row: &Claimed) -> Attempt {
         match self {
             Transport::Directory(dir) => match write_eml(dir, row.id, &row.raw).await {
@@ -548,14 +558,25 @@ impl Sender {
     pub async fn run_once(&self) -> anyhow::Result<Report> {
         let mut report = Report::default();
         let mut seen = std::collections::HashSet::new();
-        while let Some(row) = self.claim().await? {
-            if !seen.insert(row.id) {
-                // Rescheduled with no delay (e.g. a zero policy): leave it for the next pass.
-                self.release(row.id).await?;
+        loop {
+            let batch = self.claim(self.transport.batch_size()).await?;
+            if batch.is_empty() {
                 break;
             }
-            let attempt = self.transport.deliver(&row).await;
-            self.record(&row, &attempt, &mut report).await?;
+            let mut again = false;
+            for row in batch {
+                if !seen.insert(row.id) {
+                    // Rescheduled with no delay (e.g. a zero policy): leave it for the next pass.
+                    self.release(row.id).await?;
+                    again = true;
+                    continue;
+                }
+                let attempt = self.transport.deliver(&row).await;
+                self.record(&row, &attempt, &mut report).await?;
+            }
+            if again {
+                break;
+            }
         }
         Ok(report)
     }
@@ -594,7 +615,8 @@ impl Sender {
         Ok(())
     }
 
-    async fn claim(&self) -> anyhow::Result<Option<Claimed>> {
+    /// Claims up to `limit` due rows in one statement (one commit).
+    async fn claim(&self, limit: usize) -> anyhow::Result<Vec<Claimed>> {
         let now = Utc::now();
         let until = now
             + chrono::Duration::from_std(self.policy.claim_for)
@@ -605,29 +627,36 @@ impl Sender {
         };
         let sql = format!(
             "UPDATE outbox SET claimed_by = $1, claimed_until = $2, attempts = attempts + 1 \
-             WHERE id = (SELECT id FROM outbox WHERE status = 'queued' AND next_attempt_at <= $3 \
-             AND (claimed_until IS NULL OR claimed_until < $3) ORDER BY next_attempt_at, id LIMIT 1{lock}) \
+             WHERE id IN (SELECT id FROM outbox WHERE status = 'queued' AND next_attempt_at <= $3 \
+             AND (claimed_until IS NULL OR claimed_until < $3) ORDER BY next_attempt_at, id LIMIT {limit}{lock}) \
              AND status = 'queued' \
              RETURNING id, envelope_from, recipient, raw, attempts, created_at"
         );
         let mut tx = self.db.begin().await?;
-        let row = sqlx::query(&sql)
+        let rows = sqlx::query(&sql)
             .bind(&self.worker)
             .bind(time_text(until))
             .bind(time_text(now))
-            .fetch_optional(&mut *tx)
+            .fetch_all(&mut *tx)
             .await
-            .context("cannot claim an outbox row")?;
+            .context("cannot claim outbox rows")?;
         tx.commit().await.context("cannot commit an outbox claim")?;
-        let Some(r) = row else { return Ok(None) };
-        Ok(Some(Claimed {
-            id: r.try_get("id")?,
-            envelope_from: r.try_get("envelope_from")?,
-            recipient: r.try_get("recipient")?,
-            raw: r.try_get("raw")?,
-            attempts: r.try_get("attempts")?,
-            created_at: parse_time(&r.try_get::<String, _>("created_at")?)?,
-        }))
+        let mut claimed = rows
+            .iter()
+            .map(|r| {
+                Ok(Claimed {
+                    id: r.try_get("id")?,
+                    envelope_from: r.try_get("envelope_from")?,
+                    recipient: r.try_get("recipient")?,
+                    raw: r.try_get("raw")?,
+                    attempts: r.try_get("attempts")?,
+                    created_at: parse_time(&r.try_get::<String, _>("created_at")?)?,
+                })
+            })
+            .collect::<anyhow::Result<Vec<Claimed>>>()?;
+        // RETURNING gives no order guarantee; send oldest first.
+        claimed.sort_by_key(|c| c.id);
+        Ok(claimed)
     }
 
     async fn release(&self, id: i64) -> anyhow::Result<()> {
