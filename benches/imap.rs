@@ -6,12 +6,13 @@
 //!   the time from the start of its APPEND to (a) its pipeline transaction
 //!   (`mail_messages.processed_at`) and (b) its reply accepted by Postfix
 //!   (`outbox.sent_at`, recorded when the SMTP server answered 250).
-//!   Prints median, p95 and max.
+//!   A random pause (0–1 s) separates the mails so they do not arrive in
+//!   step with the sender's polling. Prints median, p95 and max.
 //! - `backlog` (printed): 1,000 mails (90 % a valid sheet, 10 % no
 //!   attachment) already in the inbox when the watcher starts; messages per
 //!   second until every one is filed, its reply queued and the mail moved.
 //! - `append_to_filed` (criterion): one sheet mail appended while the
-//!   watcher idles, until it is filed.
+//!   watcher idles (in IDLE), until it is filed.
 //!
 //! Run: `cargo bench --bench imap` (root: Postfix). `SOS_BENCH_LATENCY_N`
 //! and `SOS_BENCH_BACKLOG_N` change 200 and 1,000; a filter argument
@@ -207,6 +208,9 @@ async fn latency(n: usize) {
                 .to_std()
                 .unwrap_or_default(),
         );
+        // Mail arrives at random moments, not in step with the sender's
+        // polling: a random pause keeps the two from phase-locking.
+        tokio::time::sleep(Duration::from_millis(rand::random::<u64>() % 1000)).await;
     }
     imap.logout().await.ok();
     gateway.stop().await;
@@ -283,6 +287,9 @@ fn append_to_filed(c: &mut Criterion, rt: &tokio::runtime::Runtime) {
                         .expect("APPEND");
                     gateway.wait_handled(i).await;
                     total += start.elapsed();
+                    // The next mail finds the watcher idling (in IDLE), as
+                    // mail does in real life, not still busy with this one.
+                    gateway.wait_phase(Phase::Idle).await;
                 }
                 total
             })
