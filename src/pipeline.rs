@@ -603,6 +603,15 @@ impl Intake {
             return Ok((None, "not answered: no sender address".into()));
         };
         let recipient = to.address.trim().to_string();
+        // An address SMTP cannot take (a typo, a local-only name) is not
+        // answered; the message is still filed and kept.
+        if recipient.parse::<lettre::Address>().is_err() {
+            tracing::warn!(to = %recipient, "sender address unusable for a reply; not answering");
+            return Ok((
+                None,
+                format!("not answered: unusable address {recipient:?}"),
+            ));
+        }
         let since = Utc::now() - chrono::Duration::hours(1);
         let recent = outbox::count_since(tx, outbox::kind::REPLY, &recipient, since)
             .await

@@ -643,3 +643,35 @@ both_backends!(a_queued_reply_wakes_the_sender_at_once, |t| {
     trigger.trigger();
     running.await.unwrap().unwrap();
 });
+
+both_backends!(an_unusable_reply_address_files_without_answering, |t| {
+    let text = format!("{CONFIG}\n");
+    let mut config = Config::parse(&text).unwrap();
+    config
+        .prefectures
+        .insert("北海道".into(), vec!["@pref.hokkaido.lg.jp".into()]);
+    let settings = Settings::resolve(config, Some(t.data_dir()));
+    let intake = Intake::new(t.db.clone(), &settings).unwrap();
+    // A registered sender whose Reply-To cannot be mailed.
+    let raw = mail(
+        "iryo@pref.hokkaido.lg.jp",
+        "bad-reply-to@hokkaido",
+        "要請",
+        &["Reply-To: 担当 <iryo@@pref.hokkaido.lg.jp>"],
+        &[("s.xlsx", &sheet("valid-hokkaido-numeric-code.xlsx"))],
+    );
+    let out = intake
+        .process(&raw, at("2026-11-24T10:00:00+09:00"))
+        .await
+        .unwrap();
+    assert_eq!(out.receipts.len(), 1, "filed: {out:?}");
+    // Filed, not answered, and nothing stuck: before, building the reply
+    // failed and the message was left unprocessed.
+    assert_eq!(out.reply, None);
+    assert!(
+        out.reply_note.contains("unusable address"),
+        "{}",
+        out.reply_note
+    );
+    assert_eq!(count(&t.db, "SELECT COUNT(*) FROM outbox").await, 0);
+});
