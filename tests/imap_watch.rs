@@ -604,3 +604,35 @@ async fn refused_move_is_retried_and_never_handles_the_mail_again() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn receipt_time_is_the_internaldate_not_the_date_header() {
+    let server = MailLab::start_dovecot();
+    let t = TestDb::sqlite().await;
+    // The Date header says 20 Nov 09:00 +0900; the server received it on
+    // 2 Nov at 12:59:58 JST (an APPEND with an explicit INTERNALDATE).
+    let mut s = lab::client(&server).await;
+    s.append(
+        "INBOX",
+        None,
+        Some("\"02-Nov-2026 12:59:58 +0900\""),
+        sheet_mail("internaldate@fukushi.metro.tokyo.lg.jp", 0),
+    )
+    .await
+    .expect("APPEND");
+    s.logout().await.ok();
+    let running = Running::start(&server, &t, Tls::Implicit, fast_options());
+    running.wait_handled(1, Duration::from_secs(30)).await;
+    running.stop().await;
+    use sqlx::Row;
+    let row = sqlx::query(
+        "SELECT m.received_at, r.received_at, r.batch_date FROM mail_messages m, requests r",
+    )
+    .fetch_one(t.db.pool())
+    .await
+    .unwrap();
+    assert_eq!(row.get::<String, _>(0), "2026-11-02T03:59:58.000000Z");
+    assert_eq!(row.get::<String, _>(1), "2026-11-02T03:59:58.000000Z");
+    // Before 13:00 on a business day (Monday 2 Nov): that day's batch.
+    assert_eq!(row.get::<String, _>(2), "2026-11-02");
+}
