@@ -55,6 +55,52 @@ fn fuzz_regressions_are_answered_without_panic() {
     }
 }
 
+/// A finding on A1 of every sheet name the file might use, so that
+/// `annotate` reads the whole file even when `read_workbook` refused it.
+fn annotate_anyway(bytes: &[u8]) {
+    let findings = [sos_intake::validation::Finding {
+        severity: sos_intake::validation::Severity::Error,
+        code: "fuzz".into(),
+        cell: Some("A1".into()),
+        field: "fuzz".into(),
+        value: String::new(),
+        message: "fuzz".into(),
+    }];
+    let _ = annotate(
+        bytes,
+        &[SheetFindings {
+            sheet: "緊急配布要請シート",
+            findings: &findings,
+        }],
+    );
+}
+
+#[test]
+fn fuzz_regressions_are_annotated_or_refused_without_panic() {
+    for path in regressions() {
+        let bytes = std::fs::read(&path).expect("read regression");
+        assert!(
+            std::panic::catch_unwind(|| annotate_anyway(&bytes)).is_ok(),
+            "{} panicked in annotate",
+            path.display()
+        );
+    }
+}
+
+/// calamine 0.38 overflows (a panic in debug builds) parsing a
+/// `<mergeCell ref>` with a very long column; the reader must turn that into
+/// "corrupt", not a crash.
+#[test]
+fn xlsx_merge_ref_column_overflow_is_corrupt_not_a_panic() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/fuzz-regressions/xlsx-merge-ref-column-overflow.xlsx"
+    );
+    let bytes = std::fs::read(path).expect("fixture");
+    let outcome = std::panic::catch_unwind(|| read_workbook(&bytes).map(|w| w.forms.len()));
+    assert!(outcome.is_ok(), "read_workbook panicked");
+}
+
 #[test]
 fn the_fuzz_seed_samples_are_answered_without_panic() {
     // The same path over the committed samples the fuzzer was seeded with,

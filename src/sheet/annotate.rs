@@ -60,7 +60,11 @@ pub enum AnnotateError {
 /// the first sheet only. The reader's size guards apply here too, and only
 /// the first [`MAX_COPY_ROWS`] rows of a worksheet are copied.
 pub fn annotate(bytes: &[u8], findings: &[SheetFindings<'_>]) -> Result<Vec<u8>, AnnotateError> {
-    let sheets = load(bytes)?;
+    // calamine can panic on malformed input (e.g. an overflowing column
+    // reference in a merge, found by fuzzing); that is a file we cannot
+    // open, not a reason to take the process down.
+    let sheets = std::panic::catch_unwind(|| load(bytes))
+        .map_err(|_| AnnotateError::Open("the spreadsheet library failed on this file".into()))??;
     let mut workbook = Workbook::new();
     findings_sheet(workbook.add_worksheet(), findings)?;
     for (index, sheet) in sheets.iter().enumerate() {
