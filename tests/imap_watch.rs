@@ -14,7 +14,7 @@ use lab::{
     sheet_mail, wait_until,
 };
 use sos_intake::config::Tls;
-use sos_intake::mailbox::imap::{Phase, Status, WatchOptions, Watcher, checkpoint};
+use sos_intake::mailbox::imap::{Phase, Status, WatchOptions, Watcher, checkpoint, lease};
 use sos_intake::pipeline::{Intake, Shutdown, ShutdownTrigger};
 use std::sync::Arc;
 use std::time::Duration;
@@ -165,7 +165,20 @@ async fn mail_appended_while_idling_is_handled_by_idle_not_polling() {
         1,
         "handled on the same connection"
     );
+    // This watcher holds the mailbox's lease while it runs and hands it
+    // back when it stops, so another gateway can take over at once.
+    let lease = format!("imap:{}", running.watcher.key());
+    let holder = lease::current_holder(&t.db, &lease)
+        .await
+        .unwrap()
+        .expect("held");
+    assert!(holder.remaining_ms > 0, "{holder:?}");
     running.stop().await;
+    assert_eq!(
+        lease::current_holder(&t.db, &lease).await.unwrap(),
+        None,
+        "released on shutdown"
+    );
 
     assert_eq!(
         count(

@@ -17,6 +17,8 @@
 //!   Then IDLE (re-issued well before 29 minutes), or polling when the server
 //!   has no IDLE. Any failure reconnects with capped exponential back-off.
 //! - [`lease`]: several gateways on one database; exactly one watches.
+//!   The lease and the checkpoint are keyed by `user@host:port/mailbox`, so
+//!   every gateway must name the server the same way in `[imap]`.
 //!
 //! # API
 //!
