@@ -7,7 +7,8 @@ blocks and labels by their text on every worksheet, reads the value right of
 each label and the five item rows of each table, normalises the text (NFKC,
 digits, `1,000枚`) and runs a representative subset of the validation rules
 (code digits + Luhn, postcode, phone, request words, quantities, totals).
-Prints the mean time per sheet in microseconds on the last line.
+Prints the mean wall-clock and CPU time per sheet in microseconds on the
+last line (`WALL CPU`).
 
 usage: bench-openpyxl.py FILE.xlsx [ITERATIONS]
 """
@@ -104,12 +105,13 @@ def main():
     findings = read_and_check(data)
     if findings:
         print(f"findings: {findings}", file=sys.stderr)
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     for _ in range(iterations):
         read_and_check(data)
-    elapsed = time.perf_counter() - start
+    wall = (time.perf_counter() - start) / iterations
+    cpu = (time.process_time() - cpu_start) / iterations
     print(f"openpyxl {openpyxl.__version__}: {iterations} iterations")
-    print(f"{elapsed / iterations * 1e6:.1f}")
+    print(f"{wall * 1e6:.1f} {cpu * 1e6:.1f}")
 
 
 if __name__ == "__main__":

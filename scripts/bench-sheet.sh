@@ -1,8 +1,8 @@
 #!/bin/sh
 # Sheet benchmark: parse + validate one 緊急配布要請シート with sos-intake
 # (release build) and with Python openpyxl on the same .xlsx; prints both
-# mean times, the ratio, per-format figures, and the peak memory of a
-# `sos-intake check` run. Needs `pip install openpyxl`.
+# mean times (wall clock and CPU), the ratios, per-format figures, and the
+# peak memory of a `sos-intake check` run. Needs `pip install openpyxl`.
 # usage: scripts/bench-sheet.sh [FILE.xlsx]   (default samples/sheets/valid.xlsx)
 set -eu
 cd "$(dirname "$0")/.."
@@ -11,14 +11,20 @@ nice -n 10 cargo build --quiet --release --bin sos-intake --example sheet_timing
 
 ours=$(nice -n 10 target/release/examples/sheet_timing "$FILE" 2000 | tail -1)
 python=$(nice -n 10 python3 scripts/bench-openpyxl.py "$FILE" 100 | tail -1)
-echo "parse + validate $FILE"
-echo "  sos-intake : ${ours} µs per sheet"
-echo "  openpyxl   : ${python} µs per sheet"
-echo "  ratio      : $(python3 -c "print(f'{$python / $ours:.0f}x faster')")"
+python3 - "$FILE" "$ours" "$python" <<'PY'
+import sys
+path, ours, python = sys.argv[1], sys.argv[2].split(), sys.argv[3].split()
+ow, oc = map(float, ours)
+pw, pc = map(float, python)
+print(f"parse + validate {path}   (mean per sheet)")
+print(f"  sos-intake : {ow:8.1f} µs wall  {oc:8.1f} µs CPU")
+print(f"  openpyxl   : {pw:8.1f} µs wall  {pc:8.1f} µs CPU")
+print(f"  ratio      : {pw / ow:8.1f}x wall  {pc / oc:8.1f}x CPU")
+PY
 
-echo "per format (sos-intake):"
+echo "per format (sos-intake, µs wall / CPU):"
 for f in samples/sheets/lo-xlsx/valid.xlsx samples/sheets/lo-xls/valid.xls samples/sheets/lo-ods/valid.ods; do
-    echo "  $f: $(nice -n 10 target/release/examples/sheet_timing "$f" 2000 | tail -1) µs"
+    echo "  $f: $(nice -n 10 target/release/examples/sheet_timing "$f" 2000 | tail -1)"
 done
 
 echo "peak memory (maximum resident set size):"
