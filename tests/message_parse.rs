@@ -530,3 +530,37 @@ fn smime_signature_is_not_a_file_to_complain_about_and_winmail_dat_is_named() {
         ]
     );
 }
+
+#[test]
+fn sample_mail_attachments_are_the_attached_sheets_byte_for_byte() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/mail");
+    let read = |p: &str| std::fs::read(root.join(p)).unwrap();
+    for (mail, sheets) in [
+        (
+            "02-several-sheets.eml",
+            vec![
+                "sheets/osaka-naniwa.xlsx",
+                "sheets/osaka-sakai.xls",
+                "sheets/osaka-hokusetsu.ods",
+            ],
+        ),
+        (
+            "04-iso-2022-jp.eml",
+            vec!["sheets/hokkaido-sapporo-kita.xlsx"],
+        ),
+        (
+            "05-shift-jis-rfc2231-filename.eml",
+            vec!["sheets/tokyo-midori.xlsx"],
+        ),
+        ("06-forwarded.eml", vec!["sheets/tokyo-midori.xlsx"]),
+    ] {
+        let parsed = message::parse(&read(mail), &Limits::default());
+        let got: Vec<&[u8]> = parsed.sheets().map(|a| a.bytes.as_slice()).collect();
+        let want: Vec<Vec<u8>> = sheets.iter().map(|s| read(s)).collect();
+        assert_eq!(
+            got,
+            want.iter().map(Vec::as_slice).collect::<Vec<_>>(),
+            "{mail}"
+        );
+    }
+}
