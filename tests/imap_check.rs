@@ -110,6 +110,7 @@ async fn check_lists_folders_and_counts_the_backlog() {
             "{out}"
         );
         assert!(out.contains("IDLE あり"), "{out}");
+        assert!(out.contains("監視中のゲートウェイ: なし"), "{out}");
         assert!(out.contains("問題はありません"), "{out}");
     }
 }

@@ -190,6 +190,25 @@ async fn full_loop_sheet_appended_over_imap_is_answered_through_postfix() {
         .await,
         1
     );
+    // `imap check` beside the running gateway: nothing waiting, the
+    // folders exist, and this gateway is the one watching.
+    let out = Command::new(env!("CARGO_BIN_EXE_sos-intake"))
+        .arg("--config")
+        .arg(&config)
+        .args(["imap", "check"])
+        .env("SOS_INTAKE_DATABASE_URL", &t.url)
+        .output()
+        .expect("imap check");
+    let out = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.contains("監視フォルダー「INBOX」: 全 0 通、未処理 0 通"),
+        "{out}"
+    );
+    assert!(
+        out.contains("処理済み用フォルダー「処理済」… あり"),
+        "{out}"
+    );
+    assert!(out.contains(&format!(":{}:", gateway.pid())), "{out}");
     drop(gateway);
 }
 

@@ -136,6 +136,18 @@ pub fn check_checkpoint(uidvalidity: u32, last_uid: u32, current_uidvalidity: u3
 pub const CHECK_NO_CHECKPOINT: &str =
     "処理済みの位置: まだありません（最初の起動で受信箱の全件を処理します）";
 
+/// `imap check`: the gateway that holds the mailbox's lease now.
+pub fn check_watched_by(holder: &str, remaining_ms: i64) -> String {
+    format!(
+        "監視中のゲートウェイ: {holder}（リース残り {:.1} 秒）",
+        remaining_ms as f64 / 1000.0
+    )
+}
+
+/// `imap check`: no gateway watches the mailbox now.
+pub const CHECK_NOT_WATCHED: &str =
+    "監視中のゲートウェイ: なし（sos-intake serve が動いていません）";
+
 /// `imap check`: a target folder exists.
 pub fn check_folder_present(role: &str, folder: &str) -> String {
     format!("{role}フォルダー「{folder}」… あり")

@@ -5,6 +5,7 @@
 
 use super::checkpoint;
 use super::connect::{self, Endpoint, ImapError, ImapSession};
+use super::lease;
 use super::utf7;
 use super::watch::{checkpoint_key, has_mailbox, list_folders};
 use crate::config::ImapConfig;
@@ -146,6 +147,17 @@ async fn inspect(
     report
         .lines
         .push(msg::check_backlog(&config.mailbox, mailbox.exists, backlog));
+    if let Some(db) = db {
+        // Which gateway watches now (several may share the database).
+        let name = format!("imap:{}", checkpoint_key(endpoint, &config.mailbox));
+        let holder = lease::current_holder(db, &name)
+            .await
+            .map_err(|e| ImapError::Protocol(format!("{e:#}")))?;
+        report.lines.push(match holder {
+            Some(h) if h.remaining_ms > 0 => msg::check_watched_by(&h.holder, h.remaining_ms),
+            _ => msg::CHECK_NOT_WATCHED.to_string(),
+        });
+    }
 
     for (role, folder) in [
         (msg::ROLE_DONE, &config.done_folder),
