@@ -564,3 +564,21 @@ fn sample_mail_attachments_are_the_attached_sheets_byte_for_byte() {
         );
     }
 }
+
+#[test]
+fn unlimited_limits_do_not_overflow() {
+    let limits = Limits {
+        max_message_bytes: u64::MAX,
+        max_attachment_bytes: u64::MAX,
+        max_unpacked_bytes: u64::MAX,
+        max_zip_entries: usize::MAX,
+        max_depth: usize::MAX,
+        max_attachments: usize::MAX,
+    };
+    let z = zip_of(&[("s.xlsx", &xlsx())]);
+    let p = message::parse(
+        &mail("", &[part("Content-Type: application/zip; name=z.zip", &z)]),
+        &limits,
+    );
+    assert_eq!(p.sheets().count(), 1);
+}

@@ -76,7 +76,7 @@ pub(crate) fn unpack(
         // The declared size may lie: read one byte past the limits to see.
         let cap = max_member.min(*budget);
         let mut out = Vec::new();
-        if let Err(e) = file.take(cap + 1).read_to_end(&mut out) {
+        if let Err(e) = file.take(cap.saturating_add(1)).read_to_end(&mut out) {
             return Unpacked::Damaged(e.to_string());
         }
         let read = out.len() as u64;
