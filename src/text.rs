@@ -11,14 +11,23 @@ use unicode_normalization::UnicodeNormalization;
 /// full-width), maps every tilde-like dash to `~`, and trims whitespace
 /// including U+3000.
 pub fn normalize(s: &str) -> String {
-    let folded: String = s
-        .nfkc()
-        .map(|c| match c {
-            // wave dash, full-width tilde (NFKC already gives '~'), swung dash
-            '\u{301C}' | '\u{FF5E}' | '\u{2053}' | '\u{223C}' => '~',
-            _ => c,
-        })
-        .collect();
+    let tilde = |c: char| match c {
+        // wave dash, full-width tilde (NFKC already gives '~'), swung dash
+        '\u{301C}' | '\u{FF5E}' | '\u{2053}' | '\u{223C}' => '~',
+        _ => c,
+    };
+    // Most cell text (kanji, kana, ASCII) is already NFKC: skip the
+    // decomposition then, it dominates the time to read a sheet.
+    if unicode_normalization::is_nfkc_quick(s.chars()) == unicode_normalization::IsNormalized::Yes {
+        return s
+            .trim()
+            .chars()
+            .map(tilde)
+            .collect::<String>()
+            .trim()
+            .to_string();
+    }
+    let folded: String = s.nfkc().map(tilde).collect();
     folded.trim().to_string()
 }
 

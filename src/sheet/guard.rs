@@ -385,8 +385,19 @@ pub fn ods_merges(xml: &[u8], max_row: u32) -> Vec<Vec<Span>> {
     tables
 }
 
+/// The first position of `needle` in `hay`: a scan for its first byte,
+/// then a comparison (content.xml is scanned twice per sheet read).
 fn memfind(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
+    let (&first, rest) = needle.split_first()?;
+    let mut from = 0;
+    while let Some(off) = hay.get(from..)?.iter().position(|&b| b == first) {
+        let at = from + off;
+        if hay.get(at + 1..at + 1 + rest.len()) == Some(rest) {
+            return Some(at);
+        }
+        from = at + 1;
+    }
+    None
 }
 
 fn attr_number(tag: &[u8], attr: &[u8]) -> Option<u64> {

@@ -801,11 +801,15 @@ fn is_field_label(folded: &str) -> bool {
         .any(|(_, labels)| labels.contains(&folded))
 }
 
+/// Longest text taken for a label, heading or item name (the notes at the
+/// top of the form are longer and are not folded).
+const MAX_LABEL_CHARS: usize = 100;
+
 /// Folded text of every non-empty cell shorter than a label could be.
 fn folded_cells(grid: &Grid) -> BTreeMap<(u32, u32), String> {
     grid.cells
         .iter()
-        .filter(|(_, c)| !c.text.is_empty() && c.text.chars().count() <= 200)
+        .filter(|(_, c)| !c.text.is_empty() && c.text.chars().count() <= MAX_LABEL_CHARS)
         .map(|(pos, c)| (*pos, fold_label(&c.text)))
         .collect()
 }
@@ -1169,15 +1173,28 @@ fn mhlw_rows(
 /// Finds the labelled fields above row `limit` (the item table).
 fn find_fields(grid: &Grid, folded: &BTreeMap<(u32, u32), String>, limit: u32) -> InstitutionBlock {
     let mut block = InstitutionBlock::default();
+    // Labels with notes (`医療機関コード（10桁）`), folded once.
+    let stripped: BTreeMap<(u32, u32), String> = folded
+        .keys()
+        .filter(|(r, _)| *r < limit)
+        .filter(|(r, c)| grid.text(*r, *c).contains(['(', '（', '［', '[', '※']))
+        .map(|&(r, c)| {
+            (
+                (r, c),
+                fold_label(&crate::text::strip_notes(grid.text(r, c))),
+            )
+        })
+        .collect();
     for (key, labels) in FIELD_LABELS {
         // The form's own spelling wins over a variant elsewhere.
         let pos = labels.iter().find_map(|label| {
             folded
                 .iter()
-                .find(|((r, c), t)| {
-                    *r < limit
-                        && (t.as_str() == *label
-                            || fold_label(&crate::text::strip_notes(grid.text(*r, *c))) == *label)
+                .find(|((r, _), t)| *r < limit && t.as_str() == *label)
+                .or_else(|| {
+                    stripped
+                        .iter()
+                        .find(|((r, _), t)| *r < limit && t.as_str() == *label)
                 })
                 .map(|(&(r, c), _)| CellPos::new(r, c))
         });
