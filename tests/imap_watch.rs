@@ -649,3 +649,55 @@ async fn receipt_time_is_the_internaldate_not_the_date_header() {
     // Before 13:00 on a business day (Monday 2 Nov): that day's batch.
     assert_eq!(row.get::<String, _>(2), "2026-11-02");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_the_server_cannot_read_does_not_block_the_inbox() {
+    let server = MailLab::start_dovecot();
+    let t = TestDb::sqlite().await;
+    append_all(
+        &server,
+        "INBOX",
+        [plain_mail(1), plain_mail(2), plain_mail(3)],
+    )
+    .await;
+    // Message 2's file becomes unreadable to Dovecot: FETCH fails with
+    // "Internal error" and the server hangs up, every time.
+    let maildir = server.maildir(common::maillab::USER);
+    let mut broken = 0;
+    for sub in ["new", "cur"] {
+        for entry in std::fs::read_dir(maildir.join(sub))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
+            if text.lines().any(|l| l == "Subject: test 2") {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(entry.path(), std::fs::Permissions::from_mode(0)).unwrap();
+                broken += 1;
+            }
+        }
+    }
+    assert_eq!(broken, 1);
+    let running = Running::start(&server, &t, Tls::Implicit, fast_options());
+    running.wait_handled(2, Duration::from_secs(60)).await;
+    running
+        .wait_phase(Phase::Idle, Duration::from_secs(60))
+        .await;
+    let key = running.watcher.key().to_string();
+    let status = running.status();
+    running.stop().await;
+    assert!(status.sessions >= 3, "retried before skipping: {status:?}");
+    assert_eq!(messages(&t).await, 2, "messages 1 and 3 are filed");
+    assert_eq!(replies(&t).await, 2);
+    assert_eq!(
+        checkpoint::load(&t.db, &key)
+            .await
+            .unwrap()
+            .unwrap()
+            .last_uid,
+        3
+    );
+    let kept = folder_count(&server, "INBOX").await.0 + folder_count(&server, "エラー").await.0;
+    assert_eq!(kept, 3, "the unreadable message is kept on the server");
+}

@@ -153,6 +153,9 @@ pub struct Watcher<S> {
     /// A move was refused in this session: re-create the folders and retry
     /// the owed moves after the current catch-up.
     moves_owed: AtomicBool,
+    /// The message whose fetch failed last, and how many times in a row:
+    /// `(uidvalidity, uid, failures)`.
+    fetch_failures: std::sync::Mutex<(u32, u32, u32)>,
 }
 
 /// A fetched message.
@@ -184,6 +187,7 @@ impl<S: MessageSink> Watcher<S> {
             options: WatchOptions::from_config(config),
             status,
             moves_owed: AtomicBool::new(false),
+            fetch_failures: std::sync::Mutex::new((0, 0, 0)),
         })
     }
 
@@ -522,13 +526,21 @@ impl<S: MessageSink> Watcher<S> {
                 "UID FETCH",
                 fetch_one(session, uid, self.options.max_fetch_bytes),
             )
-            .await?;
-        let Some(message) = fetched else {
-            // Expunged by someone else between SEARCH and FETCH.
-            checkpoint::record_handled(&self.db, &self.key, uidvalidity, uid, None)
-                .await
-                .map_err(SessionEnd::Db)?;
-            return Ok(());
+            .await;
+        let message = match fetched {
+            Ok(Fetch::Message(m)) => m,
+            Ok(Fetch::Gone) => {
+                // Expunged by someone else between SEARCH and FETCH.
+                checkpoint::record_handled(&self.db, &self.key, uidvalidity, uid, None)
+                    .await
+                    .map_err(SessionEnd::Db)?;
+                return Ok(());
+            }
+            Ok(Fetch::NoBody) => {
+                let err = ImapError::Protocol(format!("UID {uid} の本文が返されません"));
+                return Err(self.fetch_failed(uidvalidity, uid, err).await);
+            }
+            Err(err) => return Err(self.fetch_failed(uidvalidity, uid, err).await),
         };
         let size = message.raw.len();
         let destination = match self.sink.process(message.raw, message.received_at).await {
@@ -549,6 +561,43 @@ impl<S: MessageSink> Watcher<S> {
         tracing::debug!(uid, size, folder = %folder, "handled IMAP message");
         self.move_message(session, uidvalidity, uid, &folder, caps)
             .await
+    }
+
+    /// A fetch of `uid` failed (the server cannot read the message and
+    /// hangs up, or sends no body). After [`MAX_FETCH_FAILURES`] failures in
+    /// a row the message is given up: recorded as handled and owed a move to
+    /// the error folder, so one unreadable message never blocks the inbox.
+    /// It stays on the server. Returns the error that ends the session.
+    async fn fetch_failed(&self, uidvalidity: u32, uid: u32, err: ImapError) -> SessionEnd {
+        let failures = {
+            let mut last = self
+                .fetch_failures
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            if last.0 == uidvalidity && last.1 == uid {
+                last.2 += 1;
+            } else {
+                *last = (uidvalidity, uid, 1);
+            }
+            last.2
+        };
+        if failures < MAX_FETCH_FAILURES {
+            return err.into();
+        }
+        tracing::error!(
+            uid,
+            failures,
+            error = %err,
+            "the server cannot give this message; skipping it (left on the server, filed in the error folder)"
+        );
+        let folder = self.error_folder.clone();
+        if let Err(e) =
+            checkpoint::record_handled(&self.db, &self.key, uidvalidity, uid, Some(&folder)).await
+        {
+            return SessionEnd::Db(e);
+        }
+        self.moves_owed.store(true, Ordering::SeqCst);
+        err.into()
     }
 
     /// Moves a handled message; a refusal is noted and retried on the next
@@ -655,6 +704,9 @@ use std::future::Future;
 /// in the inbox and is not handled again).
 const MAX_MOVE_ATTEMPTS: u32 = 5;
 
+/// Fetches of one message that may fail in a row before it is skipped.
+const MAX_FETCH_FAILURES: u32 = 3;
+
 /// The watcher's checkpoint and lease key for a mailbox.
 pub fn checkpoint_key(endpoint: &Endpoint, mailbox: &str) -> String {
     format!(
@@ -693,6 +745,16 @@ pub(crate) fn has_mailbox(folders: &HashSet<String>, mailbox: &str) -> bool {
             && folders.iter().any(|f| f.eq_ignore_ascii_case("INBOX")))
 }
 
+/// What a fetch of one UID gave.
+enum Fetch {
+    /// The message.
+    Message(Fetched),
+    /// No such message any more (expunged meanwhile).
+    Gone,
+    /// The server answered for the UID but without the message's bytes.
+    NoBody,
+}
+
 /// `UID FETCH uid (UID INTERNALDATE BODY.PEEK[]<0.limit>)`: the message
 /// (up to `limit` bytes), one at a time so at most one message is in
 /// memory; PEEK leaves \Seen alone.
@@ -700,27 +762,30 @@ async fn fetch_one(
     session: &mut ImapSession,
     uid: u32,
     limit: u64,
-) -> async_imap::error::Result<Option<Fetched>> {
+) -> async_imap::error::Result<Fetch> {
     let query = format!("(UID INTERNALDATE BODY.PEEK[]<0.{limit}>)");
     let mut stream = session.uid_fetch(uid.to_string(), &query).await?;
-    let mut found = None;
+    let mut found = Fetch::Gone;
     while let Some(fetch) = stream.try_next().await? {
         // Unsolicited FETCH responses (flag changes) for other messages may
         // be interleaved; keep only ours.
-        if found.is_none()
-            && fetch.uid == Some(uid)
-            && let Some(body) = fetch.body()
-        {
-            // INTERNALDATE is when the server received it; a server that
-            // omits it gets our clock, never the Date header.
-            let received_at = fetch
-                .internal_date()
-                .unwrap_or_else(|| Utc::now().fixed_offset());
-            found = Some(Fetched {
-                raw: body.to_vec(),
-                received_at,
-            });
+        if fetch.uid != Some(uid) || matches!(found, Fetch::Message(_)) {
+            continue;
         }
+        found = match fetch.body() {
+            Some(body) => {
+                // INTERNALDATE is when the server received it; a server
+                // that omits it gets our clock, never the Date header.
+                let received_at = fetch
+                    .internal_date()
+                    .unwrap_or_else(|| Utc::now().fixed_offset());
+                Fetch::Message(Fetched {
+                    raw: body.to_vec(),
+                    received_at,
+                })
+            }
+            None => Fetch::NoBody,
+        };
     }
     Ok(found)
 }
