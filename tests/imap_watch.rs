@@ -701,3 +701,60 @@ async fn a_message_the_server_cannot_read_does_not_block_the_inbox() {
     let kept = folder_count(&server, "INBOX").await.0 + folder_count(&server, "エラー").await.0;
     assert_eq!(kept, 3, "the unreadable message is kept on the server");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn database_outage_delays_mail_and_loses_none() {
+    use sqlx::{Connection, Executor};
+    let server = MailLab::start_dovecot();
+    let t = TestDb::postgres().await;
+    let running = Running::start(&server, &t, Tls::Implicit, fast_options());
+    running
+        .wait_phase(Phase::Idle, Duration::from_secs(30))
+        .await;
+    // For three seconds every connection to the queue database is cut as
+    // soon as it appears (a failover, a restart), while mail arrives.
+    let name = t
+        .url
+        .rsplit('/')
+        .next()
+        .unwrap_or("")
+        .split('?')
+        .next()
+        .unwrap_or("")
+        .to_string();
+    let admin = common::db::postgres_admin_url();
+    let cutter = tokio::spawn(async move {
+        let mut conn = sqlx::PgConnection::connect(&admin)
+            .await
+            .expect("admin connection");
+        let until = std::time::Instant::now() + Duration::from_secs(3);
+        while std::time::Instant::now() < until {
+            conn.execute(
+                format!(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                     WHERE datname = '{name}' AND pid <> pg_backend_pid()"
+                )
+                .as_str(),
+            )
+            .await
+            .expect("terminate");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    });
+    for i in 0..5 {
+        append(&server, "INBOX", &plain_mail(i)).await;
+        tokio::time::sleep(Duration::from_millis(400)).await;
+    }
+    cutter.await.unwrap();
+    running.wait_handled(5, Duration::from_secs(90)).await;
+    running
+        .wait_phase(Phase::Idle, Duration::from_secs(60))
+        .await;
+    let status = running.status();
+    running.stop().await;
+    eprintln!("after the outage: {status:?}");
+    assert_eq!(messages(&t).await, 5, "each message filed once");
+    assert_eq!(replies(&t).await, 5, "each answered once");
+    assert_eq!(folder_count(&server, "INBOX").await.0, 0);
+    assert_eq!(folder_count(&server, "エラー").await.0, 5);
+}
