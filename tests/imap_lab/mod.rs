@@ -238,3 +238,80 @@ pub fn fast_options() -> sos_intake::mailbox::imap::WatchOptions {
         ..Default::default()
     }
 }
+
+// ---- A watcher over the real pipeline, for the watcher tests ----
+
+use crate::common::db::TestDb;
+use sos_intake::config::Tls;
+use sos_intake::mailbox::imap::{Phase, Status, WatchOptions, Watcher};
+use sos_intake::pipeline::{Intake, Shutdown, ShutdownTrigger};
+use std::sync::Arc;
+
+/// A watcher running in the background over the real pipeline.
+pub struct Running {
+    pub watcher: Arc<Watcher<Intake>>,
+    pub status: tokio::sync::watch::Receiver<Status>,
+    pub trigger: ShutdownTrigger,
+    pub task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl Running {
+    pub fn start(server: &MailLab, t: &TestDb, tls: Tls, options: WatchOptions) -> Running {
+        let config = server.imap_config(tls);
+        let watcher = Watcher::new(&config, t.db.clone(), intake(&t.db, t.dir.path()))
+            .expect("watcher")
+            .with_options(options);
+        let watcher = Arc::new(watcher);
+        let status = watcher.status();
+        let (trigger, shutdown) = Shutdown::new();
+        let w = watcher.clone();
+        let task = tokio::spawn(async move { w.run(shutdown).await });
+        Running {
+            watcher,
+            status,
+            trigger,
+            task,
+        }
+    }
+
+    pub fn status(&self) -> Status {
+        self.status.borrow().clone()
+    }
+
+    pub async fn wait_phase(&self, phase: Phase, limit: Duration) {
+        let status = self.status.clone();
+        wait_until(limit, &format!("watcher {phase:?}"), || {
+            let status = status.clone();
+            async move { status.borrow().phase == phase }
+        })
+        .await;
+    }
+
+    pub async fn wait_handled(&self, n: u64, limit: Duration) {
+        let status = self.status.clone();
+        wait_until(limit, &format!("{n} messages handled"), || {
+            let status = status.clone();
+            async move { status.borrow().handled >= n }
+        })
+        .await;
+    }
+
+    pub async fn stop(self) {
+        self.trigger.trigger();
+        tokio::time::timeout(Duration::from_secs(30), self.task)
+            .await
+            .expect("watcher stops")
+            .expect("watcher task")
+            .expect("watcher result");
+    }
+}
+
+/// Messages the pipeline recorded.
+pub async fn messages(t: &TestDb) -> i64 {
+    count(&t.db, "SELECT COUNT(*) FROM mail_messages").await
+}
+
+/// Replies queued in the outbox.
+pub async fn replies(t: &TestDb) -> i64 {
+    count(&t.db, "SELECT COUNT(*) FROM outbox").await
+}
