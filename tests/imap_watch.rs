@@ -474,7 +474,8 @@ async fn a_message_the_server_cannot_read_does_not_block_the_inbox() {
             let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
             if text.lines().any(|l| l == "Subject: test 2") {
                 use std::os::unix::fs::PermissionsExt;
-                std::fs::set_permissions(entry.path(), std::fs::Permissions::from_mode(0)).unwrap();
+                std::fs::set_permissions(entry.path(), std::fs::Permissions::from_mode(0o000))
+                    .unwrap();
                 broken += 1;
             }
         }
