@@ -626,3 +626,61 @@ async fn message_over_the_size_limit_is_fetched_partly_and_kept_whole_on_the_ser
     }
     assert_eq!(found, 1, "the message is in one folder, whole");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn folder_that_cannot_be_created_does_not_stop_the_intake() {
+    // Dovecot refuses '/' in a Maildir++ folder name: the error folder can
+    // never exist. Mail is still filed and answered, once; what cannot be
+    // moved stays in the inbox, handled.
+    let server = MailLab::start_dovecot();
+    let t = TestDb::sqlite().await;
+    let mut config = server.imap_config(Tls::Implicit);
+    config.error_folder = "エラー/不可".to_string();
+    let watcher = Watcher::new(&config, t.db.clone(), intake(&t.db, t.dir.path()))
+        .expect("watcher")
+        .with_options(fast_options());
+    let watcher = Arc::new(watcher);
+    let status = watcher.status();
+    let (trigger, shutdown) = Shutdown::new();
+    let w = watcher.clone();
+    let task = tokio::spawn(async move { w.run(shutdown).await });
+    append_all(
+        &server,
+        "INBOX",
+        [plain_mail(1), sheet_mail("ok@fukushi.metro.tokyo.lg.jp", 0)],
+    )
+    .await;
+    let s = status.clone();
+    wait_until(Duration::from_secs(30), "both handled", || {
+        let s = s.clone();
+        async move { s.borrow().handled >= 2 && s.borrow().phase == Phase::Idle }
+    })
+    .await;
+    // New mail keeps coming in the same session.
+    append(&server, "INBOX", &plain_mail(3)).await;
+    let s = status.clone();
+    wait_until(Duration::from_secs(30), "the third handled", || {
+        let s = s.clone();
+        async move { s.borrow().handled >= 3 && s.borrow().phase == Phase::Idle }
+    })
+    .await;
+    let last_error = status.borrow().last_error.clone().unwrap_or_default();
+    trigger.trigger();
+    task.await.unwrap().unwrap();
+    assert!(
+        last_error.contains("「エラー/不可」を作成できません"),
+        "{last_error}"
+    );
+    assert_eq!(messages(&t).await, 3, "each filed once");
+    assert_eq!(replies(&t).await, 3, "each answered once");
+    assert_eq!(
+        folder_count(&server, "処理済").await.0,
+        1,
+        "the accepted one is filed away"
+    );
+    assert_eq!(
+        folder_count(&server, "INBOX").await.0,
+        2,
+        "the others stay, handled"
+    );
+}

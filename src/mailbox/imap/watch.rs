@@ -293,7 +293,7 @@ impl<S: MessageSink> Watcher<S> {
         self.status.send_modify(|s| s.sessions += 1);
         let mut session = connected.session;
         let caps = self.capabilities(&mut session).await?;
-        self.ensure_folders(&mut session).await?;
+        self.folders_or_complain(&mut session).await?;
         let uidvalidity = self.select(&mut session).await?;
         let mut last_uid = self.starting_point(uidvalidity).await?;
         self.retry_pending_moves(&mut session, uidvalidity, caps)
@@ -305,7 +305,7 @@ impl<S: MessageSink> Watcher<S> {
             if self.moves_owed.swap(false, Ordering::SeqCst) {
                 // A refused move (e.g. someone deleted the folder): make the
                 // folders again and retry, a few times at most.
-                self.ensure_folders(&mut session).await?;
+                self.folders_or_complain(&mut session).await?;
                 self.retry_pending_moves(&mut session, uidvalidity, caps)
                     .await?;
             }
@@ -383,6 +383,8 @@ impl<S: MessageSink> Watcher<S> {
             self.quarantine_folder.as_str(),
         ];
         wanted.dedup();
+        // A folder that cannot be made does not keep the others from being made.
+        let mut refused = None;
         for folder in wanted {
             if existing.contains(folder) {
                 continue;
@@ -394,7 +396,7 @@ impl<S: MessageSink> Watcher<S> {
                 Ok(Err(async_imap::error::Error::No(s)))
                     if s.to_ascii_lowercase().contains("exist") => {}
                 Ok(Err(async_imap::error::Error::No(s) | async_imap::error::Error::Bad(s))) => {
-                    return Err(ImapError::FolderCreate {
+                    refused.get_or_insert(ImapError::FolderCreate {
                         folder: folder.to_string(),
                         detail: connect::server_words(&s),
                     });
@@ -408,7 +410,22 @@ impl<S: MessageSink> Watcher<S> {
                 }
             }
         }
-        Ok(())
+        refused.map_or(Ok(()), Err)
+    }
+
+    /// [`Self::ensure_folders`], but a folder that cannot be created does not
+    /// stop the intake: answering mail matters more than filing it away.
+    /// The failure is logged loudly and the moves stay owed.
+    async fn folders_or_complain(&self, session: &mut ImapSession) -> Result<(), ImapError> {
+        match self.ensure_folders(session).await {
+            Err(err @ ImapError::FolderCreate { .. }) => {
+                tracing::error!(mailbox = %self.key, "IMAP: {err}");
+                self.status
+                    .send_modify(|s| s.last_error = Some(err.to_string()));
+                Ok(())
+            }
+            other => other,
+        }
     }
 
     async fn select(&self, session: &mut ImapSession) -> Result<u32, ImapError> {
