@@ -283,3 +283,60 @@ async fn takeover_two_gateways_one_postgres_each_mail_answered_once() {
     let log = gateways[survivor].log();
     assert!(log.contains("now watches the IMAP mailbox"), "{log}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_once_catches_up_on_the_imap_mailbox_and_exits() {
+    let lab = MailLab::start_dovecot();
+    let t = TestDb::sqlite().await;
+    lab::append_all(&lab, "INBOX", (0..3).map(lab::plain_mail)).await;
+    // No [smtp]: replies are written as .eml files under data_dir/outbox.
+    let imap = lab.imap_config(Tls::Implicit);
+    let config = t.dir.path().join("once.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "data_dir = \"{}\"\n{}\n[imap]\nhost = \"{}\"\nport = {}\ntls = \"implicit\"\nuser = \"{}\"\n\
+             password_file = \"{}\"\nca_file = \"{}\"\n[web]\nenabled = false\n",
+            t.dir.path().join("data").display(),
+            lab::CONFIG,
+            imap.host,
+            imap.port.unwrap_or(993),
+            imap.user,
+            imap.password_file.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
+            imap.ca_file.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
+        ),
+    )
+    .expect("config");
+    let out = Command::new(env!("CARGO_BIN_EXE_sos-intake"))
+        .arg("--config")
+        .arg(&config)
+        .args(["serve", "--once"])
+        .env("SOS_INTAKE_DATABASE_URL", &t.url)
+        .output()
+        .expect("serve --once");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        lab::count(
+            &t.db,
+            "SELECT COUNT(*) FROM mail_messages WHERE source = 'imap'"
+        )
+        .await,
+        3
+    );
+    assert_eq!(
+        lab::count(&t.db, "SELECT COUNT(*) FROM outbox WHERE status = 'sent'").await,
+        3
+    );
+    assert_eq!(folder_count(&lab, "INBOX").await.0, 0);
+    assert_eq!(folder_count(&lab, "エラー").await.0, 3);
+    let lease = format!("imap:test@localhost:{}/INBOX", lab.ports.imaps);
+    assert_eq!(
+        current_holder(&t.db, &lease).await.unwrap(),
+        None,
+        "the lease is released"
+    );
+}

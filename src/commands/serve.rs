@@ -51,12 +51,18 @@ pub async fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
     let source = MaildirSource::new(inbox.clone(), intake.clone(), poll);
 
     if args.once {
-        let drained = source.drain(&Shutdown::never()).await?;
-        tracing::info!(
-            processed = drained.processed,
-            failed = drained.failed,
-            "inbox drained once"
-        );
+        if let Some(imap) = &settings.config.imap {
+            // `[imap]`: catch up on the IMAP mailbox once (issue 5).
+            let handled = crate::mailbox::imap::catch_up_once(imap, settings, db.clone(), intake.clone()).await?;
+            tracing::info!(handled, "IMAP mailbox caught up once");
+        } else {
+            let drained = source.drain(&Shutdown::never()).await?;
+            tracing::info!(
+                processed = drained.processed,
+                failed = drained.failed,
+                "inbox drained once"
+            );
+        }
         if !args.no_send {
             sender.deliver_due().await?;
         }

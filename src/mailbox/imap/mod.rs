@@ -97,6 +97,22 @@ pub fn serve_task(
     Ok(Box::pin(async move { watcher.run(shutdown).await }))
 }
 
+/// `sos-intake serve --once` with `[imap]`: catch up on the mailbox once
+/// (see [`Watcher::run_once`]); returns how many messages were handled.
+pub async fn catch_up_once(
+    imap: &crate::config::ImapConfig,
+    settings: &crate::config::Settings,
+    db: crate::queue::Db,
+    intake: Intake,
+) -> anyhow::Result<u64> {
+    let options = WatchOptions {
+        max_fetch_bytes: settings.config.mail.max_message_bytes.saturating_add(1),
+        ..WatchOptions::from_config(imap)
+    };
+    let watcher = Watcher::new(imap, db, intake.with_source("imap"))?.with_options(options);
+    watcher.run_once().await
+}
+
 impl Destination {
     /// The folder for a pipeline disposition; an already processed message
     /// goes where it went the first time.

@@ -252,6 +252,59 @@ impl<S: MessageSink> Watcher<S> {
         Ok(())
     }
 
+    /// Catches up once and returns (`sos-intake serve --once`): takes the
+    /// lease (or does nothing when another gateway watches), handles every
+    /// message above the checkpoint, files them, logs out and releases the
+    /// lease. Returns how many messages were handled.
+    pub async fn run_once(&self) -> anyhow::Result<u64> {
+        let lease = Lease::new(
+            self.db.clone(),
+            format!("imap:{}", self.key),
+            self.options.lease_ttl,
+        );
+        if !lease.try_acquire().await? {
+            tracing::info!(mailbox = %self.key, "another gateway watches the IMAP mailbox; nothing to do");
+            return Ok(0);
+        }
+        let before = self.status.borrow().handled;
+        let work = async {
+            let connected = connect::connect(&self.endpoint).await?;
+            let mut session = connected.session;
+            let caps = self.capabilities(&mut session).await?;
+            self.folders_or_complain(&mut session).await?;
+            let uidvalidity = self.select(&mut session).await?;
+            let last_uid = self.starting_point(uidvalidity).await?;
+            self.retry_pending_moves(&mut session, uidvalidity, caps)
+                .await?;
+            self.catch_up(
+                &mut session,
+                uidvalidity,
+                last_uid,
+                caps,
+                &Shutdown::never(),
+            )
+            .await?;
+            if self.moves_owed.swap(false, Ordering::SeqCst) {
+                self.folders_or_complain(&mut session).await?;
+                self.retry_pending_moves(&mut session, uidvalidity, caps)
+                    .await?;
+            }
+            self.logout(session).await;
+            Ok::<(), SessionEnd>(())
+        };
+        let result = tokio::select! {
+            r = work => r.map_err(|e| anyhow::anyhow!("{e}")),
+            _ = lease.keep(self.options.lease_renew) => {
+                Err(anyhow::anyhow!("lost the IMAP lease to another gateway"))
+            }
+        };
+        if let Err(err) = lease.release().await {
+            tracing::warn!(error = %format!("{err:#}"), "could not release the IMAP lease");
+        }
+        result?;
+        Ok(self.status.borrow().handled - before)
+    }
+
     /// Sessions one after another, with back-off between failures, until
     /// shutdown.
     async fn watch_while_held(&self, shutdown: &mut Shutdown) {
