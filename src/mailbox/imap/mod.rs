@@ -22,9 +22,12 @@
 //!
 //! # API
 //!
-//! [`Watcher::new`]`(&ImapConfig, Db, sink)` then [`Watcher::run`]`(shutdown)`;
+//! [`Watcher::new`]`(&ImapConfig, Db, sink)` then [`Watcher::run`]`(shutdown)`
+//! (or [`Watcher::run_once`] to catch up and return);
 //! [`Watcher::status`] reports the phase (for tests and diagnostics).
-//! `sos-intake imap check` uses [`check::check`].
+//! `sos-intake serve` calls [`serve_task`] (and [`catch_up_once`] for
+//! `--once`); `sos-intake imap check` uses [`check::check`]. The pipeline's
+//! `Intake` is a [`MessageSink`].
 
 pub mod check;
 pub mod checkpoint;
