@@ -612,6 +612,13 @@ both_backends!(concurrent_resends_leave_one_current_version, |t| {
     .await
     .unwrap();
     assert_eq!(all.total, 6);
+    // The current version lists the five it replaced, through the chain.
+    let current = queue::get(&mut conn, current.records[0].id).await.unwrap();
+    assert_eq!(current.supersedes.len(), 5, "{:?}", current.supersedes);
+    assert!(
+        current.supersedes.windows(2).all(|w| w[0].id > w[1].id),
+        "newest first"
+    );
 });
 
 both_backends!(blobs_are_content_addressed_and_immutable, |t| {

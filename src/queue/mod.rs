@@ -51,6 +51,9 @@
 //! - [`complete`]`(conn, id, actor)` → 受付完了 (then frozen),
 //! - [`move_batch`]`(conn, id, new_date, actor, reason)`.
 //!
+//! Batch exports ([`review`], written by the web UI's owner): the approved
+//! lines of a batch's 受付完了 records for the 配送先リスト and summaries.
+//!
 //! Staff actions return [`QueueError`]: the refusals an official can get
 //! (in Japanese), apart from [`QueueError::Internal`] (something broke).
 //! [`audit::record`] lets other modules append their own history rows.

@@ -218,29 +218,28 @@ async fn superseded_chain(
     conn: &mut AnyConnection,
     id: i64,
 ) -> anyhow::Result<Vec<SupersededVersion>> {
-    let mut out: Vec<SupersededVersion> = Vec::new();
-    let mut frontier = vec![id];
-    // A chain is as long as the number of resends; the bound only guards
-    // against a corrupted cycle.
-    for _ in 0..1000 {
-        let Some(current) = frontier.pop() else { break };
-        let rows = sqlx::query(
-            "SELECT id, receipt, status, received_at FROM requests WHERE superseded_by = $1 ORDER BY id DESC",
-        )
-        .bind(current)
-        .fetch_all(&mut *conn)
-        .await?;
-        for row in &rows {
-            let v = version_from_row(row)?;
-            if v.id != id && !out.iter().any(|o| o.id == v.id) {
-                frontier.push(v.id);
-                out.push(v);
-            }
-        }
-    }
-    out.sort_by(|a, b| b.id.cmp(&a.id));
-    Ok(out)
+    // One recursive query, however long the chain of resends. A replaced
+    // record always has a smaller id than its replacement (`r.id < c.id`),
+    // so even corrupted links cannot loop.
+    let rows = sqlx::query(
+        "WITH RECURSIVE chain (id) AS ( \
+             SELECT id FROM requests WHERE superseded_by = $1 AND id < $1 \
+             UNION \
+             SELECT r.id FROM requests r JOIN chain c ON r.superseded_by = c.id WHERE r.id < c.id \
+         ) \
+         SELECT id, receipt, status, received_at FROM requests WHERE id IN (SELECT id FROM chain) \
+         ORDER BY id DESC LIMIT $2",
+    )
+    .bind(id)
+    .bind(MAX_VERSIONS)
+    .fetch_all(&mut *conn)
+    .await
+    .with_context(|| format!("cannot read the versions replaced by request {id}"))?;
+    rows.iter().map(version_from_row).collect()
 }
+
+/// The most superseded versions a record lists (newest first).
+const MAX_VERSIONS: i64 = 1000;
 
 /// The item lines of a record, in form order.
 pub async fn load_lines(conn: &mut AnyConnection, id: i64) -> anyhow::Result<Vec<ItemLine>> {
@@ -325,44 +324,67 @@ pub(crate) async fn upsert_lines(
     id: i64,
     lines: &[ItemLine],
 ) -> anyhow::Result<()> {
+    // One statement for all lines (one round trip); an item given twice
+    // keeps its last line, as one-by-one upserts would.
+    let mut unique: Vec<&ItemLine> = Vec::with_capacity(lines.len());
     for line in lines {
+        unique.retain(|l| l.item != line.item);
+        unique.push(line);
+    }
+    if unique.is_empty() {
+        return Ok(());
+    }
+    const COLUMNS: usize = 19;
+    let values: Vec<String> = (0..unique.len())
+        .map(|row| {
+            let placeholders: Vec<String> = (1..=COLUMNS)
+                .map(|c| format!("${}", row * COLUMNS + c))
+                .collect();
+            format!("({})", placeholders.join(", "))
+        })
+        .collect();
+    let sql = format!(
+        "INSERT INTO request_items (request_id, item, position, requested, stock, outlook, weekly_use, \
+         weekly_purchase, reason, pref_need, pref_method, pref_prefecture_quantity, pref_national_quantity, \
+         pref_total_quantity, pref_opinion, mhlw_approved, mhlw_quantity, mhlw_ship_date, mhlw_reason) \
+         VALUES {} \
+         ON CONFLICT (request_id, item) DO UPDATE SET position = excluded.position, \
+         requested = excluded.requested, stock = excluded.stock, outlook = excluded.outlook, \
+         weekly_use = excluded.weekly_use, weekly_purchase = excluded.weekly_purchase, \
+         reason = excluded.reason, pref_need = excluded.pref_need, pref_method = excluded.pref_method, \
+         pref_prefecture_quantity = excluded.pref_prefecture_quantity, \
+         pref_national_quantity = excluded.pref_national_quantity, \
+         pref_total_quantity = excluded.pref_total_quantity, pref_opinion = excluded.pref_opinion",
+        values.join(", ")
+    );
+    let mut query = sqlx::query(&sql);
+    for line in &unique {
         let position = Item::ALL.iter().position(|i| *i == line.item).unwrap_or(0) as i64;
-        sqlx::query(
-            "INSERT INTO request_items (request_id, item, position, requested, stock, outlook, weekly_use, \
-             weekly_purchase, reason, pref_need, pref_method, pref_prefecture_quantity, pref_national_quantity, \
-             pref_total_quantity, pref_opinion, mhlw_approved, mhlw_quantity, mhlw_ship_date, mhlw_reason) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) \
-             ON CONFLICT (request_id, item) DO UPDATE SET position = excluded.position, \
-             requested = excluded.requested, stock = excluded.stock, outlook = excluded.outlook, \
-             weekly_use = excluded.weekly_use, weekly_purchase = excluded.weekly_purchase, \
-             reason = excluded.reason, pref_need = excluded.pref_need, pref_method = excluded.pref_method, \
-             pref_prefecture_quantity = excluded.pref_prefecture_quantity, \
-             pref_national_quantity = excluded.pref_national_quantity, \
-             pref_total_quantity = excluded.pref_total_quantity, pref_opinion = excluded.pref_opinion",
-        )
-        .bind(id)
-        .bind(line.item.code())
-        .bind(position)
-        .bind(line.requested as i64)
-        .bind(line.stock)
-        .bind(line.outlook.map(|o| o.as_str()))
-        .bind(line.weekly_use)
-        .bind(line.weekly_purchase)
-        .bind(&line.reason)
-        .bind(line.prefecture.need.map(need_text))
-        .bind(line.prefecture.method.map(|m| m.as_str()))
-        .bind(line.prefecture.prefecture_quantity)
-        .bind(line.prefecture.national_quantity)
-        .bind(line.prefecture.total_quantity)
-        .bind(&line.prefecture.opinion)
-        .bind(line.mhlw.approved.map(|a| a as i64))
-        .bind(line.mhlw.quantity)
-        .bind(line.mhlw.ship_date.map(date_text))
-        .bind(&line.mhlw.reason)
+        query = query
+            .bind(id)
+            .bind(line.item.code())
+            .bind(position)
+            .bind(line.requested as i64)
+            .bind(line.stock)
+            .bind(line.outlook.map(|o| o.as_str()))
+            .bind(line.weekly_use)
+            .bind(line.weekly_purchase)
+            .bind(line.reason.as_str())
+            .bind(line.prefecture.need.map(need_text))
+            .bind(line.prefecture.method.map(|m| m.as_str()))
+            .bind(line.prefecture.prefecture_quantity)
+            .bind(line.prefecture.national_quantity)
+            .bind(line.prefecture.total_quantity)
+            .bind(line.prefecture.opinion.as_str())
+            .bind(line.mhlw.approved.map(|a| a as i64))
+            .bind(line.mhlw.quantity)
+            .bind(line.mhlw.ship_date.map(date_text))
+            .bind(line.mhlw.reason.as_str());
+    }
+    query
         .execute(&mut *conn)
         .await
-        .with_context(|| format!("cannot store item line {} of request {id}", line.item.code()))?;
-    }
+        .with_context(|| format!("cannot store the item lines of request {id}"))?;
     Ok(())
 }
 
