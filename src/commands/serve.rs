@@ -53,7 +53,9 @@ pub async fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
     if args.once {
         if let Some(imap) = &settings.config.imap {
             // `[imap]`: catch up on the IMAP mailbox once (issue 5).
-            let handled = crate::mailbox::imap::catch_up_once(imap, settings, db.clone(), intake.clone()).await?;
+            let handled =
+                crate::mailbox::imap::catch_up_once(imap, settings, db.clone(), intake.clone())
+                    .await?;
             tracing::info!(handled, "IMAP mailbox caught up once");
         } else {
             let drained = source.drain(&Shutdown::never()).await?;
@@ -74,8 +76,13 @@ pub async fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
     let mut tasks: Vec<Task> = Vec::new();
     if let Some(imap) = &settings.config.imap {
         // `[imap]` replaces the Maildir as the source (issue 5).
-        let task =
-            crate::mailbox::imap::serve_task(imap, settings, db.clone(), intake.clone(), shutdown.clone())?;
+        let task = crate::mailbox::imap::serve_task(
+            imap,
+            settings,
+            db.clone(),
+            intake.clone(),
+            shutdown.clone(),
+        )?;
         tasks.push(("IMAP watcher", task));
     } else {
         let shutdown = shutdown.clone();
