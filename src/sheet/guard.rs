@@ -387,7 +387,7 @@ pub fn ods_merges(xml: &[u8], max_row: u32) -> Vec<Vec<Span>> {
 
 /// The first position of `needle` in `hay`: a scan for its first byte,
 /// then a comparison (content.xml is scanned twice per sheet read).
-fn memfind(hay: &[u8], needle: &[u8]) -> Option<usize> {
+pub(crate) fn memfind(hay: &[u8], needle: &[u8]) -> Option<usize> {
     let (&first, rest) = needle.split_first()?;
     let mut from = 0;
     while let Some(off) = hay.get(from..)?.iter().position(|&b| b == first) {

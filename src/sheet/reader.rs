@@ -190,9 +190,7 @@ pub fn detect(bytes: &[u8]) -> Result<Format, ReadError> {
 
 fn contains_utf16le(haystack: &[u8], needle: &str) -> bool {
     let pattern: Vec<u8> = needle.encode_utf16().flat_map(u16::to_le_bytes).collect();
-    haystack
-        .windows(pattern.len())
-        .any(|w| w == pattern.as_slice())
+    super::guard::memfind(haystack, &pattern).is_some()
 }
 
 /// What the zip central directory says, checked before anything inflates.
