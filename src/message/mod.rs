@@ -28,9 +28,9 @@
 //!   as [`AttachmentKind::Zip`] followed by its members (path
 //!   `受付.zip/sheet.xlsx`), recursively. Whatever could not be read is in
 //!   [`ParsedMessage::problems`]; the rest is still there.
-//! - File names are re-read from the raw MIME headers ([`rfc2231`]) because
+//! - File names are re-read from the raw MIME headers (`rfc2231`) because
 //!   mail-parser garbles RFC 2231 continuations of multi-byte names.
-//! - The kind of a file is told by its content ([`sniff`]), never its name.
+//! - The kind of a file is told by its content (`sniff`), never its name.
 //! - The Date header is informational only: the receipt time is when the
 //!   mail reached our mailbox, which the mailbox source knows.
 //! - Sender classification (prefecture directory, authentication results,
