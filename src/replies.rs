@@ -133,7 +133,7 @@ pub struct SheetView {
     pub file_name: String,
     /// The worksheet holding the form.
     pub sheet_name: String,
-    /// How many forms the file held (the sheet name is shown when > 1).
+    /// How many forms the file held.
     pub sheet_count: usize,
     /// 受付番号, when filed.
     pub receipt: Option<String>,

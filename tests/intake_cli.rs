@@ -171,3 +171,65 @@ fn an_unusable_database_exits_75_so_the_mta_retries() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn serve_once_drains_the_sample_inbox_and_answers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    // The demo's configuration with this test's data directory.
+    let sample = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/samples/sos-intake.toml"
+    ))
+    .unwrap();
+    let cfg = tmp.path().join("sos-intake.toml");
+    std::fs::write(
+        &cfg,
+        sample.replace(
+            "data_dir = \"./data\"",
+            &format!("data_dir = \"{}\"", data.display()),
+        ),
+    )
+    .unwrap();
+    let inbox = sos_intake::mailbox::maildir::Maildir::open(&data.join("inbox")).unwrap();
+    let mut n = 0;
+    for entry in std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/samples/inbox"))
+        .unwrap()
+        .flatten()
+    {
+        if entry.path().extension().is_some_and(|e| e == "eml") {
+            inbox
+                .deliver(&std::fs::read(entry.path()).unwrap())
+                .unwrap();
+            n += 1;
+        }
+    }
+    assert!(n >= 10, "the demo inbox holds the samples");
+    let out = Command::new(env!("CARGO_BIN_EXE_sos-intake"))
+        .arg("--config")
+        .arg(&cfg)
+        .args(["serve", "--once", "--no-web"])
+        .env_remove("SOS_INTAKE_DATABASE_URL")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        std::fs::read_dir(data.join("inbox/new")).unwrap().count(),
+        0,
+        "inbox drained"
+    );
+    let cur: Vec<String> = std::fs::read_dir(data.join("inbox/cur"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(cur.len(), n, "every message kept in cur/");
+    assert!(cur.iter().all(|name| name.ends_with(":2,S")), "{cur:?}");
+    // Every sample except the unauthenticated unknown sender, the
+    // out-of-office reply and the bounce is answered.
+    assert_eq!(outbox_files(tmp.path()), n - 3);
+}
