@@ -13,4 +13,4 @@ echo "PostgreSQL for tests: $SOS_TEST_POSTGRES_URL"
 
 cargo fmt --check
 cargo clippy --all-targets --locked -- -D warnings
-cargo test --locked --no-fail-fast 2>&1 | tee target/test-output.log
+cargo test --locked --no-fail-fast
