@@ -5,8 +5,10 @@
 //! container and the BIFF record headers; the ODS row and cell repeat
 //! counts) and bound the grid calamine would build.
 
-/// The largest grid (bounding box of a worksheet's cells) accepted.
-pub const MAX_DENSE_CELLS: u64 = 2_000_000;
+/// The largest grid (bounding box of a worksheet's cells) accepted: about
+/// 32 MB of calamine cells. The form needs a few hundred; a stray value in
+/// A65536 beside the form still fits.
+pub const MAX_DENSE_CELLS: u64 = 1_000_000;
 
 /// Why a guard refused the file.
 #[derive(Debug, PartialEq, Eq)]
