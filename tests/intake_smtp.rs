@@ -49,11 +49,6 @@ fn fast() -> RetryPolicy {
     }
 }
 
-fn header<'a>(raw: &'a str, name: &str) -> Option<&'a str> {
-    raw.lines()
-        .find_map(|l| l.strip_prefix(name).and_then(|r| r.strip_prefix(": ")))
-}
-
 async fn fresh_db(dir: &std::path::Path) -> Db {
     Db::connect(&format!("sqlite://{}/q.db", dir.display()))
         .await
