@@ -22,6 +22,8 @@ enum V {
     N(f64),
     /// A formula, written without a cached value.
     F(&'static str),
+    /// A date (year, month, day), formatted as a date.
+    D(u16, u8, u8),
 }
 
 /// A form as cells at zero-based (row, col) and merged ranges.
@@ -215,6 +217,13 @@ impl Form {
                 V::T(s) => sheet.write_string(*r, *c, s).map(|_| ()),
                 V::N(n) => sheet.write_number(*r, *c, *n).map(|_| ()),
                 V::F(f) => sheet.write_formula(*r, *c, *f).map(|_| ()),
+                V::D(y, m, d) => {
+                    let date = rust_xlsxwriter::ExcelDateTime::from_ymd(*y, *m, *d).unwrap();
+                    let format = Format::new().set_num_format("yyyy/mm/dd");
+                    sheet
+                        .write_datetime_with_format(*r, *c, &date, &format)
+                        .map(|_| ())
+                }
             }
             .unwrap();
         }
@@ -634,4 +643,17 @@ fn second_form_on_one_worksheet_is_reported() {
         findings(&lines[0]),
         vec![pair("sheet.form.repeated", "A56")]
     );
+}
+
+#[test]
+fn dates_read_as_iso_text() {
+    let dir = tempfile::tempdir().unwrap();
+    // 送付日 filled in the MHLW block: reported with the date as text.
+    let path = Form::example()
+        .set("E39", V::D(2026, 5, 12))
+        .save(dir.path(), "date.xlsx");
+    let (code, lines) = check_json(&[&path]);
+    assert_eq!(code, 1);
+    assert_eq!(findings(&lines[0]), vec![pair("mhlw.not_empty", "E39")]);
+    assert_eq!(lines[0]["findings"][0]["value"], "2026-05-12");
 }
