@@ -229,7 +229,10 @@ both_backends!(error_sheet_gets_a_report_with_the_annotated_copy, |t| {
         "the finding's message is quoted:\n{r}"
     );
     assert!(r.contains("セル "), "the cell is named:\n{r}");
-    assert!(r.contains("病院A.xlsx（シート「"), "the sheet is named:\n{r}");
+    assert!(
+        r.contains("病院A.xlsx（シート「"),
+        "the sheet is named:\n{r}"
+    );
 });
 
 both_backends!(one_good_one_bad_sheet_is_partial, |t| {

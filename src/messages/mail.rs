@@ -161,8 +161,16 @@ pub fn ingest_outcome(disposition: &str, receipts: &[String], reply: &str) -> St
         "already_processed" => "処理済み（変更なし）",
         _ => disposition,
     };
-    let receipts = if receipts.is_empty() { String::new() } else { format!(" 受付番号 {}", receipts.join(", ")) };
-    let reply = if reply == "queued" { "返信を送信待ちに登録".to_string() } else { format!("返信なし: {reply}") };
+    let receipts = if receipts.is_empty() {
+        String::new()
+    } else {
+        format!(" 受付番号 {}", receipts.join(", "))
+    };
+    let reply = if reply == "queued" {
+        "返信を送信待ちに登録".to_string()
+    } else {
+        format!("返信なし: {reply}")
+    };
     format!("{what}{receipts}（{reply}）")
 }
 
