@@ -21,8 +21,14 @@ use std::io::Cursor;
 const ERROR_FILL: u32 = 0xFFC7CE;
 /// Fill of a cell with only warnings.
 const WARNING_FILL: u32 = 0xFFEB9C;
-/// Most cells copied per worksheet.
-const MAX_CELLS_PER_SHEET: usize = 200_000;
+/// Most cells copied, over all worksheets.
+const MAX_CELLS: usize = 200_000;
+/// Largest merged range re-created: rust_xlsxwriter writes and indexes every
+/// cell of a merge, so `A1:XFD1048576` (found by fuzzing an .xls) would
+/// never finish.
+const MAX_MERGE_AREA: u64 = 10_000;
+/// Most merged cells re-created, over all worksheets.
+const MAX_MERGED_CELLS: u64 = 200_000;
 /// Excel's limit on the text of one cell.
 const MAX_CELL_CHARS: usize = 32_767;
 
@@ -104,10 +110,10 @@ struct SourceSheet {
 fn load(bytes: &[u8]) -> Result<Vec<SourceSheet>, AnnotateError> {
     let open = |e: &dyn std::fmt::Display| AnnotateError::Open(e.to_string());
     match reader::detect(bytes).map_err(|e| open(&e))? {
-        SourceFormat::Xlsx | SourceFormat::Xlsm => load_xlsx(bytes),
+        SourceFormat::Xlsx | SourceFormat::Xlsm => load_xlsx(bytes).map(bounded),
         SourceFormat::Xls => {
             guard::check_xls(bytes).map_err(|e| open(&format!("{e:?}")))?;
-            load_dense(bytes)
+            load_dense(bytes).map(bounded)
         }
         SourceFormat::Ods => {
             guard::check_ods_content(&ods_content(bytes)?).map_err(|e| open(&format!("{e:?}")))?;
@@ -136,6 +142,7 @@ fn load_xlsx(bytes: &[u8]) -> Result<Vec<SourceSheet>, AnnotateError> {
     let mut book: Xlsx<_> =
         Xlsx::new(Cursor::new(bytes)).map_err(|e| AnnotateError::Open(e.to_string()))?;
     let mut sheets = Vec::new();
+    let mut budget = MAX_CELLS;
     for name in book.sheet_names().into_iter().take(reader::MAX_SHEETS) {
         let mut cells = Vec::new();
         let mut complete = true;
@@ -160,7 +167,7 @@ fn load_xlsx(bytes: &[u8]) -> Result<Vec<SourceSheet>, AnnotateError> {
                     })?
             {
                 let (row, col) = cell.pos;
-                if row >= MAX_COPY_ROWS || cells.len() >= MAX_CELLS_PER_SHEET {
+                if row >= MAX_COPY_ROWS || cells.len() >= budget {
                     complete = false;
                     break;
                 }
@@ -175,6 +182,7 @@ fn load_xlsx(bytes: &[u8]) -> Result<Vec<SourceSheet>, AnnotateError> {
                 }
             }
         }
+        budget -= cells.len();
         // Merges are read from the whole worksheet XML: skip them on a sheet
         // too long to copy anyway.
         let merges = if complete {
@@ -196,6 +204,7 @@ fn load_dense(bytes: &[u8]) -> Result<Vec<SourceSheet>, AnnotateError> {
     let mut source = calamine::open_workbook_auto_from_rs(Cursor::new(bytes))
         .map_err(|e| AnnotateError::Open(e.to_string()))?;
     let mut sheets = Vec::new();
+    let mut budget = MAX_CELLS;
     for name in source.sheet_names().into_iter().take(reader::MAX_SHEETS) {
         let values = source
             .worksheet_range(&name)
@@ -210,8 +219,10 @@ fn load_dense(bytes: &[u8]) -> Result<Vec<SourceSheet>, AnnotateError> {
             // calamine does not report merges for .ods.
             _ => Vec::new(),
         };
+        let cells = dense_cells(&values, &formulas, budget);
+        budget -= cells.len();
         sheets.push(SourceSheet {
-            cells: dense_cells(&values, &formulas),
+            cells,
             name,
             merges,
         });
@@ -221,7 +232,7 @@ fn load_dense(bytes: &[u8]) -> Result<Vec<SourceSheet>, AnnotateError> {
 
 /// The non-empty cells (values or formulas) of a dense range, at absolute
 /// positions (calamine's ranges start at the first non-empty cell).
-fn dense_cells(values: &Range<Data>, formulas: &Range<String>) -> Vec<SourceCell> {
+fn dense_cells(values: &Range<Data>, formulas: &Range<String>, budget: usize) -> Vec<SourceCell> {
     let mut cells: BTreeMap<CellPos, SourceCell> = BTreeMap::new();
     let absolute = |range_start: Option<(u32, u32)>, r: usize, c: usize| -> Option<CellPos> {
         let (r0, c0) = range_start.unwrap_or((0, 0));
@@ -231,7 +242,7 @@ fn dense_cells(values: &Range<Data>, formulas: &Range<String>) -> Vec<SourceCell
         );
         (pos.row < MAX_COPY_ROWS).then_some(pos)
     };
-    for (r, c, data) in values.used_cells().take(MAX_CELLS_PER_SHEET) {
+    for (r, c, data) in values.used_cells().take(budget) {
         if let Some(pos) = absolute(values.start(), r, c) {
             cells.insert(
                 pos,
@@ -243,7 +254,7 @@ fn dense_cells(values: &Range<Data>, formulas: &Range<String>) -> Vec<SourceCell
             );
         }
     }
-    for (r, c, formula) in formulas.used_cells().take(MAX_CELLS_PER_SHEET) {
+    for (r, c, formula) in formulas.used_cells().take(budget) {
         if formula.trim().is_empty() {
             continue;
         }
@@ -258,7 +269,30 @@ fn dense_cells(values: &Range<Data>, formulas: &Range<String>) -> Vec<SourceCell
                 .formula = Some(formula.clone());
         }
     }
-    cells.into_values().collect()
+    cells.into_values().take(budget).collect()
+}
+
+/// Keeps the merges worth re-creating: inside the copied rows, not huge,
+/// within the workbook's merged-cell budget.
+fn bounded(mut sheets: Vec<SourceSheet>) -> Vec<SourceSheet> {
+    let mut budget = MAX_MERGED_CELLS;
+    for sheet in &mut sheets {
+        sheet.merges.retain(|m| {
+            let rows = u64::from(m.end.0.saturating_sub(m.start.0)) + 1;
+            let cols = u64::from(m.end.1.saturating_sub(m.start.1)) + 1;
+            let area = rows * cols;
+            let keep = m.start.0 < MAX_COPY_ROWS
+                && m.start.0 <= m.end.0
+                && m.start.1 <= m.end.1
+                && area <= MAX_MERGE_AREA
+                && area <= budget;
+            if keep {
+                budget -= area;
+            }
+            keep
+        });
+    }
+    sheets
 }
 
 /// What to do to one cell: the worst severity and the messages.
@@ -784,6 +818,24 @@ mod tests {
             annotate(&bomb, &groups),
             Err(AnnotateError::Open(_))
         ));
+    }
+
+    #[test]
+    fn huge_or_far_merges_are_not_recreated() {
+        let merge = |start: (u32, u32), end: (u32, u32)| Dimensions { start, end };
+        let sheet = SourceSheet {
+            name: "s".into(),
+            cells: Vec::new(),
+            merges: vec![
+                merge((11, 2), (11, 7)),
+                // Found by fuzzing an .xls: every cell of the sheet merged.
+                merge((0, 0), (1_048_575, 16_383)),
+                merge((MAX_COPY_ROWS, 0), (MAX_COPY_ROWS, 1)),
+                merge((5, 5), (2, 2)),
+            ],
+        };
+        let kept = bounded(vec![sheet]);
+        assert_eq!(kept[0].merges, vec![merge((11, 2), (11, 7))]);
     }
 
     #[test]
