@@ -7,11 +7,11 @@
 //!    name) and applies the guards that must run *before* calamine inflates
 //!    anything: input size, the zip central directory's uncompressed sizes and
 //!    compression ratios (zip bombs), encrypted packages.
-//! 2. Each worksheet is loaded into a small sparse [`Grid`] holding only the
+//! 2. Each worksheet is loaded into a small sparse `Grid` holding only the
 //!    first [`MAX_ROWS`] rows and [`MAX_COLS`] columns, with absolute
 //!    positions, display text, formulas and merged ranges. xlsx sheets are
 //!    streamed cell by cell, so a sheet with a million rows stops early.
-//! 3. [`locate`](fn@locate) finds the headings, labels and item rows by their
+//! 3. `locate` finds the headings, labels and item rows by their
 //!    folded text and builds a [`RequestSheet`].
 //!
 //! calamine is wrapped in [`std::panic::catch_unwind`]: it has panicked on
@@ -155,7 +155,81 @@ pub fn read_workbook(bytes: &[u8]) -> Result<Workbook, ReadError> {
         // A damaged worksheet may have been the form.
         return Err(loaded.sheet_error.unwrap_or(ReadError::NoForm));
     }
+    let forms = without_unfilled_copies(without_examples(forms));
     Ok(Workbook { format, forms })
+}
+
+/// MHLW's form comes with a 記入例 (filled example) tab that prefectures
+/// pass on: it is not a request when another worksheet holds the form.
+fn without_examples(forms: Vec<RequestSheet>) -> Vec<RequestSheet> {
+    let is_example = |s: &RequestSheet| {
+        let name = fold_label(&s.sheet);
+        ["記入例", "見本", "サンプル", "sample", "example"]
+            .iter()
+            .any(|w| name.contains(w))
+            || name == "例"
+    };
+    if forms.iter().all(is_example) {
+        return forms;
+    }
+    forms.into_iter().filter(|s| !is_example(s)).collect()
+}
+
+/// A prefecture may copy the institution's sheet to a new tab and fill
+/// 【都道府県記入欄】 there: the original, identical but for an empty
+/// prefecture part, is not a second request.
+fn without_unfilled_copies(forms: Vec<RequestSheet>) -> Vec<RequestSheet> {
+    let undecided = |s: &RequestSheet| {
+        s.prefecture
+            .iter()
+            .all(|r| r.need.is_blank() && r.method.is_blank() && r.opinion.is_blank())
+    };
+    let keys: Vec<Vec<String>> = forms.iter().map(institution_key).collect();
+    let decided: Vec<bool> = forms.iter().map(|s| !undecided(s)).collect();
+    forms
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| {
+            decided[*i] || !(0..keys.len()).any(|j| j != *i && decided[j] && keys[j] == keys[*i])
+        })
+        .map(|(_, s)| s)
+        .collect()
+}
+
+/// What the institution wrote: its fields and item rows, normalised.
+fn institution_key(s: &RequestSheet) -> Vec<String> {
+    let b = &s.institution;
+    let fields = [
+        &b.name,
+        &b.code,
+        &b.postcode,
+        &b.prefecture,
+        &b.address,
+        &b.phone,
+        &b.contact,
+    ];
+    let mut key: Vec<String> = fields
+        .iter()
+        .map(|f| {
+            f.as_ref()
+                .map(|f| crate::text::normalize(&f.value.text))
+                .unwrap_or_default()
+        })
+        .collect();
+    for r in &s.items {
+        key.push(r.item.label().to_string());
+        for v in [
+            &r.request,
+            &r.stock,
+            &r.outlook,
+            &r.weekly_use,
+            &r.weekly_purchase,
+            &r.reason,
+        ] {
+            key.push(crate::text::normalize(&v.text));
+        }
+    }
+    key
 }
 
 const CFB_MAGIC: [u8; 8] = [0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1];
@@ -789,7 +863,15 @@ const FIELD_LABELS: [(&str, &[&str]); 7] = [
     ("phone", &["連絡先電話番号", "電話番号", "連絡先"]),
     (
         "contact",
-        &["医療機関担当者名", "担当者名", "担当者", "医療機関担当者"],
+        &[
+            "医療機関担当者名",
+            "担当者名",
+            "担当者",
+            "医療機関担当者",
+            "担当者氏名",
+            "医療機関担当者氏名",
+            "ご担当者名",
+        ],
     ),
 ];
 
@@ -816,7 +898,7 @@ fn folded_cells(grid: &Grid) -> BTreeMap<(u32, u32), String> {
 /// hold the form.
 fn locate(name: &str, grid: &Grid) -> Option<RequestSheet> {
     let folded = folded_cells(grid);
-    let headings = Headings::find(&folded);
+    let headings = Headings::find(grid, &folded);
     let (headers, repeated_table) = classify_headers(grid, &folded, &headings);
     let has_form = headings.institution.is_some() || !headers.is_empty();
     if !has_form {
@@ -886,17 +968,18 @@ struct Headings {
 }
 
 impl Headings {
-    fn find(folded: &BTreeMap<(u32, u32), String>) -> Headings {
+    fn find(grid: &Grid, folded: &BTreeMap<(u32, u32), String>) -> Headings {
         let mut h = Headings::default();
         for (&(row, col), text) in folded {
             let pos = CellPos::new(row, col);
-            if text.starts_with("医療機関記入欄") {
+            if is_heading(grid, (row, col), text, "医療機関記入欄") {
                 if h.institution.is_none() {
                     h.institution = Some(pos);
                 } else {
                     h.institution_again.get_or_insert(pos);
                 }
-            } else if h.prefecture.is_none() && text.starts_with("都道府県記入欄") {
+            } else if h.prefecture.is_none() && is_heading(grid, (row, col), text, "都道府県記入欄")
+            {
                 h.prefecture = Some(pos);
             } else if h.mhlw.is_none() && text.contains("厚生労働省記入欄") {
                 h.mhlw = Some(pos);
@@ -919,6 +1002,21 @@ impl Headings {
     }
 }
 
+/// True when a cell is the heading `key` (`【医療機関記入欄】`, maybe with
+/// a short note or a `※` note after it), not a sentence of an instructions
+/// sheet that starts with it (`【医療機関記入欄】は医療機関が記入してください`).
+fn is_heading(grid: &Grid, (row, col): (u32, u32), folded: &str, key: &str) -> bool {
+    if !folded.starts_with(key) {
+        return false;
+    }
+    let limit = key.chars().count() + 6;
+    folded.chars().count() <= limit
+        || fold_label(&crate::text::strip_notes(grid.text(row, col)))
+            .chars()
+            .count()
+            <= limit
+}
+
 /// Finds every 配布物品一覧 header and tells which table it starts, by the
 /// column titles of its row, then by the heading above it, then by order.
 fn classify_headers(
@@ -930,7 +1028,7 @@ fn classify_headers(
     let mut repeated: Option<CellPos> = None;
     let candidates: Vec<CellPos> = folded
         .iter()
-        .filter(|(_, t)| t.starts_with("配布物品一覧"))
+        .filter(|&(&pos, t)| is_heading(grid, pos, t, "配布物品一覧"))
         .map(|(&(r, c), _)| CellPos::new(r, c))
         .collect();
     for (n, pos) in candidates.into_iter().enumerate() {
@@ -1049,6 +1147,9 @@ fn item_rows(
             }
             // A row number or a note in the column left of the label is
             // skipped; the first item name is the row label.
+            if is_note(grid.text(row, col)) {
+                continue;
+            }
             if let Some(item) = Item::parse(grid.text(row, col)) {
                 rows.push((item, CellPos::new(row, col)));
                 break;
@@ -1056,6 +1157,17 @@ fn item_rows(
         }
     }
     rows
+}
+
+/// A note under or beside a table (`※非滅菌手袋は枚数で記入`,
+/// `（注）手袋は枚で記入`): it may name an item but is not a row label.
+fn is_note(text: &str) -> bool {
+    let t = crate::text::normalize(text);
+    t.starts_with(['※', '*', '注'])
+        || t.starts_with("(注")
+        || t.starts_with("備考")
+        || t.contains("ください")
+        || t.contains('。')
 }
 
 fn institution_rows(
@@ -1198,8 +1310,11 @@ fn find_fields(grid: &Grid, folded: &BTreeMap<(u32, u32), String>, limit: u32) -
         });
         let Some(label) = pos else { continue };
         let mut value = field_value(grid, folded, label);
-        if key == "code" {
-            value = restore_code_zero(grid, value);
+        match key {
+            "code" => value = restore_code_zero(grid, value),
+            "phone" => value = restore_lost_zero(grid, value, &[9, 10]),
+            "postcode" => value = restore_lost_zero(grid, value, &[6]),
+            _ => {}
         }
         let field = Some(Field { label, value });
         match key {
@@ -1246,6 +1361,23 @@ fn restore_code_zero(grid: &Grid, mut value: Seen) -> Seen {
         .get(value.cell.row, value.cell.col)
         .is_some_and(|c| c.numeric);
     if numeric && value.text.len() == 9 && value.text.bytes().all(|b| b.is_ascii_digit()) {
+        value.text = format!("0{}", value.text);
+    }
+    value
+}
+
+/// A phone number or postcode typed as a number loses its leading zero
+/// (03-1234-5678 → 312345678, 060-0001 → 600001); Japanese phone numbers
+/// always start with 0, postcodes of 北海道 and 東北 do: put it back when the
+/// cell is numeric and has one of the `lengths`.
+fn restore_lost_zero(grid: &Grid, mut value: Seen, lengths: &[usize]) -> Seen {
+    let numeric = grid
+        .get(value.cell.row, value.cell.col)
+        .is_some_and(|c| c.numeric);
+    if numeric
+        && lengths.contains(&value.text.len())
+        && value.text.bytes().all(|b| b.is_ascii_digit())
+    {
         value.text = format!("0{}", value.text);
     }
     value

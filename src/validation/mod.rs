@@ -1,4 +1,4 @@
-//! Validation of a [`RequestSheet`](crate::sheet::RequestSheet) against the
+//! Validation of a [`RequestSheet`] against the
 //! rules of SPEC.md ("Validation"), institution part and prefecture part.
 //!
 //! The result is a typed request (what the queue files) and a list of
