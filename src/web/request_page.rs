@@ -143,7 +143,7 @@ fn render(
                 at: jst(h.at),
                 actor: h.actor.clone(),
                 action: action_label(&h.action),
-                detail: if h.detail.is_null() || h.detail == serde_json::json!({}) { String::new() } else { h.detail.to_string() },
+                detail: history_detail(&h.action, &h.detail),
                 reason: h.reason.clone(),
             }).collect::<Vec<_>>(),
             editable => editable,
@@ -227,6 +227,49 @@ fn line_view(l: &ItemLine, findings: Vec<Finding>) -> LineView {
         mhlw_reason: l.mhlw.reason.clone(),
         suggested_quantity: l.mhlw.quantity.or(p.total_quantity),
         findings,
+    }
+}
+
+/// A readable line for a history row's detail (JSON for unknown kinds).
+fn history_detail(action: &str, d: &serde_json::Value) -> String {
+    let text = |v: &serde_json::Value| {
+        v.as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| v.to_string())
+    };
+    let item = |v: &serde_json::Value| {
+        v.as_str()
+            .and_then(Item::parse)
+            .map(|i| i.label())
+            .unwrap_or("")
+    };
+    match action {
+        "decided" => {
+            let to = &d["to"];
+            let what = match to["approved"].as_bool() {
+                Some(true) => format!(
+                    "承認　配布数 {}　送付日 {}",
+                    to["quantity"].as_i64().unwrap_or(0),
+                    to["ship_date"].as_str().unwrap_or("")
+                ),
+                Some(false) => format!("不承認（{}）", text(&to["reason"])),
+                None => "未判断に戻す".to_string(),
+            };
+            format!("{}：{what}", item(&d["item"]))
+        }
+        "batch_moved" => format!(
+            "対応日 {} → {}",
+            text(&d["batch_date"]["from"]),
+            text(&d["batch_date"]["to"])
+        ),
+        "completed" => format!(
+            "{} → {}",
+            text(&d["status"]["from"]),
+            text(&d["status"]["to"])
+        ),
+        "naiji_queued" => format!("宛先 {}", text(&d["to"])),
+        _ if d.is_null() || d.as_object().is_some_and(|o| o.is_empty()) => String::new(),
+        _ => d.to_string(),
     }
 }
 
@@ -470,6 +513,30 @@ mod tests {
         assert!(read_decision(&form("approve", "100", "", "")).is_err());
         assert!(read_decision(&form("approve", "-5", "2026-11-25", "")).is_err());
         assert!(read_decision(&form("approve", "100", "25/11/2026", "")).is_err());
+    }
+
+    #[test]
+    fn history_details_read_as_sentences() {
+        let d = serde_json::json!({"item": "non_sterile_gloves", "to": {"approved": true, "quantity": 4000, "ship_date": "2026-11-25"}});
+        assert_eq!(
+            history_detail("decided", &d),
+            "非滅菌手袋：承認　配布数 4000　送付日 2026-11-25"
+        );
+        let d = serde_json::json!({"item": "n95_mask", "to": {"approved": false, "reason": "在庫十分"}});
+        assert_eq!(
+            history_detail("decided", &d),
+            "N95マスク：不承認（在庫十分）"
+        );
+        let d = serde_json::json!({"batch_date": {"from": "2026-11-20", "to": "2026-11-19"}});
+        assert_eq!(
+            history_detail("batch_moved", &d),
+            "対応日 2026-11-20 → 2026-11-19"
+        );
+        assert_eq!(history_detail("filed", &serde_json::json!({})), "");
+        assert_eq!(
+            history_detail("filed", &serde_json::json!({"a": 1})),
+            "{\"a\":1}"
+        );
     }
 
     #[test]
