@@ -30,12 +30,13 @@ fn request(i: usize, sheet_b64: &str) -> Vec<u8> {
     .into_bytes()
 }
 
-fn serve(config: &Path) -> Child {
+fn serve(config: &Path, database_url: Option<&str>) -> Child {
     Command::new(env!("CARGO_BIN_EXE_sos-intake"))
         .arg("--config")
         .arg(config)
         .args(["serve", "--no-web"])
         .env_remove("SOS_INTAKE_DATABASE_URL")
+        .envs(database_url.map(|url| ("SOS_INTAKE_DATABASE_URL", url)))
         .env("RUST_LOG", "warn")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -56,11 +57,24 @@ fn count_files(dir: &Path) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_message_is_filed_and_answered_once_across_kill_9() {
-    use base64::Engine;
     let n: usize = std::env::var("SOS_KILL_MESSAGES")
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(1000);
+    drain_while_killing(n, None).await;
+}
+
+/// The same on PostgreSQL (claims with `FOR UPDATE SKIP LOCKED`, the key
+/// with `ON CONFLICT DO NOTHING`), on a smaller Maildir to keep the suite
+/// quick.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_every_message_is_filed_and_answered_once_across_kill_9() {
+    let t = common::db::TestDb::postgres().await;
+    drain_while_killing(300, Some(&t.url)).await;
+}
+
+async fn drain_while_killing(n: usize, database_url: Option<&str>) {
+    use base64::Engine;
     let seed: u64 = std::env::var("SOS_KILL_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -97,7 +111,7 @@ async fn every_message_is_filed_and_answered_once_across_kill_9() {
     let started = Instant::now();
     let mut kills = 0;
     while count_files(&data.join("inbox/new")) > 0 && kills < 12 {
-        let mut child = serve(&config);
+        let mut child = serve(&config, database_url);
         std::thread::sleep(Duration::from_millis(rng.gen_range(150..1500)));
         child.kill().unwrap();
         child.wait().unwrap();
@@ -114,10 +128,11 @@ async fn every_message_is_filed_and_answered_once_across_kill_9() {
     );
 
     // Restart and let it finish, then stop it the polite way.
-    let mut child = serve(&config);
-    let db = Db::connect(&format!("sqlite://{}/sos-intake.db", data.display()))
-        .await
-        .unwrap();
+    let mut child = serve(&config, database_url);
+    let url = database_url
+        .map(String::from)
+        .unwrap_or_else(|| format!("sqlite://{}/sos-intake.db", data.display()));
+    let db = Db::connect(&url).await.unwrap();
     let deadline = Instant::now() + Duration::from_secs(150);
     loop {
         let pending: i64 = sqlx::query("SELECT COUNT(*) FROM outbox WHERE status <> 'sent'")
