@@ -27,10 +27,11 @@ impl Shutdown {
 
     /// A signal that never fires (tests, one-shot commands).
     pub fn never() -> Shutdown {
-        let (tx, rx) = watch::channel(false);
-        // Keep the sender alive for the whole program so `changed` pends.
-        std::mem::forget(tx);
-        Shutdown { rx }
+        // One sender kept for the whole program, so `changed` pends.
+        static NEVER: std::sync::OnceLock<watch::Sender<bool>> = std::sync::OnceLock::new();
+        Shutdown {
+            rx: NEVER.get_or_init(|| watch::channel(false).0).subscribe(),
+        }
     }
 
     /// True once triggered.
