@@ -104,6 +104,13 @@ pub fn parse_quantity(s: &str) -> Quantity {
     if t.is_empty() {
         return Quantity::Blank;
     }
+    // `-`, `－`, `なし` typed for "none": zero, as officials mean it.
+    if is_zero_word(&t) {
+        return Quantity::Count {
+            value: 0,
+            unit: Unit::None,
+        };
+    }
     let (number, unit) = split_unit(&t);
     let number: String = number
         .chars()
@@ -131,6 +138,13 @@ pub fn parse_quantity(s: &str) -> Quantity {
         }
         _ => Quantity::Invalid,
     }
+}
+
+/// A dash alone or a word for "none" in a quantity cell.
+fn is_zero_word(t: &str) -> bool {
+    let mut chars = t.chars();
+    let single_dash = matches!((chars.next(), chars.next()), (Some(c), None) if is_dash(c));
+    single_dash || matches!(t, "なし" | "無し" | "ナシ" | "ゼロ" | "皆無")
 }
 
 fn split_unit(t: &str) -> (&str, Unit) {
@@ -174,6 +188,41 @@ pub fn separated_digits(s: &str) -> Option<String> {
         }
     }
     Some(digits)
+}
+
+/// A phone number without the notes people add after it (`内線123`,
+/// `（代表）`, `※日中のみ`); a bracketed area code (`(03)1234-5678`,
+/// `03（1234）5678`) is kept, any other bracketed part dropped.
+pub fn strip_phone_notes(s: &str) -> String {
+    let t = normalize(s);
+    let cut = ["内線", "ext", "EXT", "Ext", "※", "代表"]
+        .iter()
+        .filter_map(|w| t.find(w))
+        .min()
+        .unwrap_or(t.len());
+    let only_digits = |g: &str| {
+        g.chars()
+            .all(|c| c.is_ascii_digit() || c.is_whitespace() || is_dash(c))
+    };
+    let mut out = String::new();
+    let mut group: Option<String> = None;
+    for c in t.get(..cut).unwrap_or(&t).chars() {
+        match (c, group.as_mut()) {
+            ('(' | '[', None) => group = Some(String::new()),
+            (')' | ']', Some(g)) => {
+                if only_digits(g) {
+                    out.push_str(g);
+                }
+                group = None;
+            }
+            (_, Some(g)) => g.push(c),
+            (_, None) => out.push(c),
+        }
+    }
+    if let Some(g) = group.filter(|g| only_digits(g)) {
+        out.push_str(&g);
+    }
+    out.trim().to_string()
 }
 
 /// Hyphen-like characters: ASCII hyphen, dashes, minus signs, the long
@@ -255,6 +304,39 @@ mod tests {
         );
         assert_eq!(separated_digits("03-1234-567x"), None);
     }
+    #[test]
+    fn dash_and_nashi_are_zero() {
+        let zero = Quantity::Count {
+            value: 0,
+            unit: Unit::None,
+        };
+        for typed in ["-", "－", "ー", "―", "なし", "無し"] {
+            assert_eq!(parse_quantity(typed), zero, "{typed}");
+        }
+        assert_eq!(parse_quantity("--"), Quantity::Invalid);
+        assert_eq!(
+            parse_quantity("-5"),
+            Quantity::Count {
+                value: -5,
+                unit: Unit::None
+            }
+        );
+    }
+
+    #[test]
+    fn phone_notes_are_stripped_but_area_codes_kept() {
+        for (typed, kept) in [
+            ("(03)1234-5678", "031234-5678"),
+            ("03（1234）5678", "0312345678"),
+            ("03-1234-5678（内線123）", "03-1234-5678"),
+            ("03-1234-5678 内線123", "03-1234-5678"),
+            ("03-1234-5678(代表)", "03-1234-5678"),
+            ("03-1234-5678(日中)", "03-1234-5678"),
+        ] {
+            assert_eq!(strip_phone_notes(typed), kept, "{typed}");
+        }
+    }
+
     #[test]
     fn notes_are_stripped_from_labels() {
         assert_eq!(strip_notes("医療機関コード（10桁）"), "医療機関コード");

@@ -10,7 +10,7 @@ use crate::messages::findings::{self as msg, labels};
 use crate::prefecture::Prefecture;
 use crate::request::Institution;
 use crate::sheet::{Field, InstitutionBlock};
-use crate::text::{normalize, separated_digits, strip_notes};
+use crate::text::{normalize, separated_digits, strip_notes, strip_phone_notes};
 
 /// Checks the block and returns the institution as understood.
 pub fn check(block: &InstitutionBlock, findings: &mut Vec<Finding>) -> Institution {
@@ -76,7 +76,7 @@ pub fn check(block: &InstitutionBlock, findings: &mut Vec<Finding>) -> Instituti
         present(&block.address, labels::ADDRESS, findings),
     ) {
         if let Some(pref) = inst.prefecture
-            && !text.starts_with(pref.name())
+            && !without_postcode(&text).starts_with(pref.name())
         {
             findings.push(at(
                 Severity::Warning,
@@ -92,7 +92,7 @@ pub fn check(block: &InstitutionBlock, findings: &mut Vec<Finding>) -> Instituti
         (&block.phone, present(&block.phone, labels::PHONE, findings))
     {
         // `03-1234-5678（内線12）`: the note is not part of the number.
-        let digits = separated_digits(&strip_notes(&text));
+        let digits = separated_digits(&strip_phone_notes(&text));
         let count = digits.as_ref().map_or(0, |d| d.len());
         if !(10..=11).contains(&count) || digits.is_none() {
             findings.push(at(
@@ -174,6 +174,16 @@ pub fn luhn_check_digit(payload: &str) -> Option<u32> {
         };
     }
     Some((10 - sum % 10) % 10)
+}
+
+/// An address without the `〒160-0023` people write before it.
+fn without_postcode(address: &str) -> &str {
+    let Some(rest) = address.strip_prefix('〒') else {
+        return address;
+    };
+    rest.trim_start_matches(|c: char| {
+        c.is_ascii_digit() || c.is_whitespace() || crate::text::is_dash(c)
+    })
 }
 
 /// `NNN-NNNN` from `160-0023`, `1600023`, `〒１６０－００２３`.

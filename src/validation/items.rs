@@ -50,12 +50,16 @@ pub fn parse_request(text: &str) -> Option<bool> {
 
 /// The dropdown word of 備蓄見通し, as typed (`２～３週間`, `2〜3週間`…).
 pub fn parse_outlook(text: &str) -> Option<Outlook> {
-    let t = fold_label(text).replace(['-', 'ー'], "~");
-    if t.starts_with("1週間") {
+    let t: String = fold_label(text)
+        .chars()
+        .map(|c| if crate::text::is_dash(c) { '~' } else { c })
+        .collect();
+    // `1週以内`, `2～3週` (週 without 間) are typed too.
+    if t.starts_with("1週") {
         Some(Outlook::WithinOneWeek)
-    } else if t.starts_with("2~3週間") {
+    } else if t.starts_with("2~3週") {
         Some(Outlook::TwoToThreeWeeks)
-    } else if t.starts_with("4週間") {
+    } else if t.starts_with("4週") {
         Some(Outlook::FourWeeksOrMore)
     } else {
         None
