@@ -92,8 +92,10 @@ pub enum Unit {
     Sheets,
     /// 双 (pairs of gloves; 1 双 = 2 枚).
     Pairs,
-    /// Another counter word (個, 着, 箱, 本, 組, 点, 袋).
+    /// Another counter word for single pieces (個, 着, 本, 組, 点).
     Other,
+    /// A package (箱, 袋, ケース, パック, セット): how many pieces is unknown.
+    Package,
 }
 
 /// Reads a count as officials type it: `1000`, `1,000`, `１０００`, `1000枚`,
@@ -111,7 +113,16 @@ pub fn parse_quantity(s: &str) -> Quantity {
             unit: Unit::None,
         };
     }
-    let (number, unit) = split_unit(&t);
+    // `2000枚（1000双）`: the bracketed note is not part of the count;
+    // `1200枚/週`: the period is the column's.
+    let noted = strip_notes(&t);
+    let t = if noted.trim().is_empty() { t } else { noted };
+    let t = ["/1週間", "/週間", "/週", "/w"]
+        .iter()
+        .find_map(|p| t.trim_end().strip_suffix(p))
+        .map(str::to_string)
+        .unwrap_or(t);
+    let (number, unit) = split_unit(t.trim());
     let number: String = number
         .chars()
         .filter(|c| !matches!(c, ',' | '_' | '\'') && !c.is_whitespace())
@@ -153,11 +164,14 @@ fn split_unit(t: &str) -> (&str, Unit) {
         ("双", Unit::Pairs),
         ("個", Unit::Other),
         ("着", Unit::Other),
-        ("箱", Unit::Other),
+        ("箱", Unit::Package),
         ("本", Unit::Other),
         ("組", Unit::Other),
         ("点", Unit::Other),
-        ("袋", Unit::Other),
+        ("袋", Unit::Package),
+        ("ケース", Unit::Package),
+        ("パック", Unit::Package),
+        ("セット", Unit::Package),
     ] {
         if let Some(rest) = t.strip_suffix(suffix) {
             return (rest.trim_end(), unit);
@@ -314,6 +328,19 @@ mod tests {
             assert_eq!(parse_quantity(typed), zero, "{typed}");
         }
         assert_eq!(parse_quantity("--"), Quantity::Invalid);
+        let sheets = |v| Quantity::Count {
+            value: v,
+            unit: Unit::Sheets,
+        };
+        assert_eq!(parse_quantity("2000枚（1000双）"), sheets(2000));
+        assert_eq!(parse_quantity("1200枚/週"), sheets(1200));
+        assert_eq!(
+            parse_quantity("10箱"),
+            Quantity::Count {
+                value: 10,
+                unit: Unit::Package
+            }
+        );
         assert_eq!(
             parse_quantity("-5"),
             Quantity::Count {

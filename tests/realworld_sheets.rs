@@ -910,3 +910,45 @@ fn method_words_as_typed() {
         assert_eq!(gloves(&c).prefecture.method, Some(Method::PrefectureStock));
     }
 }
+
+// ---------------------------------------------------------------------------
+// Second round: notes inside quantity cells, packages, opinion wording.
+
+#[test]
+fn quantity_with_pairs_note_in_brackets_and_per_week_suffix() {
+    let c = one(&Form::example().text("D23", "800枚（400双）"));
+    assert_clean(&c);
+    let c = one(&Form::example().text("D23", "400双（800枚）"));
+    assert_eq!(codes(&c), ["item.quantity.pairs@D23"]);
+    assert_eq!(gloves(&c).stock, Some(800));
+    let c = one(&Form::example()
+        .text("F23", "1,200枚/週")
+        .text("G23", "200枚／週"));
+    assert!(c.findings.is_empty(), "{:#?}", c.findings);
+    assert_eq!(gloves(&c).weekly_use, Some(1200));
+    assert_eq!(gloves(&c).weekly_purchase, Some(200));
+}
+
+#[test]
+fn quantity_in_boxes_is_a_clear_finding() {
+    // 8箱 of gloves is 800 or 1000 枚 depending on the box: never read as 8.
+    let c = one(&Form::example().text("D23", "8箱"));
+    assert_eq!(codes(&c), ["item.quantity.unit@D23"]);
+    assert_eq!(gloves(&c).stock, None);
+    let msg = &c.findings[0].message;
+    assert!(msg.contains("枚数"), "{msg}");
+    let c = one(&Form::example().text("E31", "20ケース"));
+    assert_eq!(codes(&c), ["prefecture.quantity.unit@E31"]);
+}
+
+#[test]
+fn opinion_counting_earlier_distributions_in_do() {
+    for opinion in [
+        "過去の緊急配布：1度。卸での欠品により入荷見込みなし。",
+        "緊急配布は今回が初。メーカー欠品のため入荷未定。",
+        "これまでに２回受領。卸の在庫切れのため。",
+    ] {
+        let c = one(&Form::example().text("H31", opinion));
+        assert!(c.findings.is_empty(), "{opinion}: {:#?}", c.findings);
+    }
+}

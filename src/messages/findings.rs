@@ -129,6 +129,13 @@ pub fn quantity_invalid(field: &str) -> String {
     )
 }
 
+/// A count written in boxes or bags (`10箱`): the number of pieces is unknown.
+pub fn quantity_in_packages(field: &str) -> String {
+    format!(
+        "「{field}」は箱・袋などの単位では数量が分かりません。枚数（手袋は枚、1双＝2枚）で記入してください（例: 1000）。"
+    )
+}
+
 /// A formula without a cached value that we could not compute.
 pub fn formula_without_value(formula: &str) -> String {
     format!(

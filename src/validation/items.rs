@@ -2,7 +2,7 @@
 //!
 //! Codes: `institution.no_item_requested`, `item.request.invalid`,
 //! `item.not_accepted`, `item.quantity.missing`, `item.quantity.invalid`,
-//! `item.quantity.pairs` (warning), `sheet.formula.no_value`,
+//! `item.quantity.pairs` (warning), `item.quantity.unit`, `sheet.formula.no_value`,
 //! `item.outlook.missing`, `item.outlook.invalid`, `item.outlook.not_eligible`,
 //! `item.reason.missing`, `item.reason.economic`, `item.stock.over_month`
 //! (warning), `item.no_shortfall` (warning).
@@ -236,6 +236,19 @@ pub(crate) fn read_count(
                 msg::pairs_converted(value, sheets),
             ));
             Some(Some(sheets))
+        }
+        Quantity::Count {
+            unit: Unit::Package,
+            ..
+        } => {
+            out.push(at(
+                Severity::Error,
+                "item.quantity.unit",
+                seen,
+                field,
+                msg::quantity_in_packages(field),
+            ));
+            None
         }
         Quantity::Count { value, .. } => Some(Some(value)),
         Quantity::Invalid => {

@@ -34,6 +34,7 @@
 //! | `item.quantity.missing` | E | stock / weekly use / weekly purchase blank |
 //! | `item.quantity.invalid` | E | one of them is not a non-negative integer |
 //! | `item.quantity.pairs` | W | gloves written in 双, read as 2 × 枚 |
+//! | `item.quantity.unit` | E | a count written in packages (箱, 袋, ケース…) |
 //! | `item.outlook.missing` | E | 備蓄見通し blank |
 //! | `item.outlook.invalid` | E | 備蓄見通し not a dropdown word |
 //! | `item.outlook.not_eligible` | E | 備蓄見通し 4週間以上 |
@@ -47,6 +48,7 @@
 //! | `prefecture.method.missing` | E | 要 without 配布方法 |
 //! | `prefecture.method.invalid` | E | 配布方法 not a dropdown word |
 //! | `prefecture.quantity.invalid` | E | a prefecture quantity is not a non-negative integer |
+//! | `prefecture.quantity.unit` | E | a prefecture quantity written in packages (箱, 袋…) |
 //! | `prefecture.total.mismatch` | E | 総配布枚数 ≠ 県 + 国 |
 //! | `prefecture.total.zero` | E | 要 with 総配布枚数 0 |
 //! | `prefecture.method.stock_with_national` | E | 都道府県の備蓄 with 国の配布枚数 > 0 |

@@ -3,6 +3,7 @@
 //! Codes: `prefecture.row_for_unrequested_item`, `prefecture.need.missing`,
 //! `prefecture.need.invalid`, `prefecture.method.missing`,
 //! `prefecture.method.invalid`, `prefecture.quantity.invalid`,
+//! `prefecture.quantity.unit`,
 //! `prefecture.total.mismatch`, `prefecture.total.zero`,
 //! `prefecture.method.stock_with_national`,
 //! `prefecture.method.both_without_reason` (warning),
@@ -49,7 +50,7 @@ pub fn parse_method(text: &str) -> Option<Method> {
 
 static COUNT: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"([0-9]+|[〇一二三四五六七八九十]+)\s*回|初回|初めて|はじめて|初の|(過去|これまで|以前|前回|今まで).{0,30}(なし|無し|ない|無い|ありません)|(配布|支給|受領|実績|利用).{0,10}(なし|無し|ない|無い)",
+        r"([0-9]+|[〇一二三四五六七八九十]+)\s*(回|度)|初回|初めて|はじめて|初の|今回が初|(過去|これまで|以前|前回|今まで).{0,30}(なし|無し|ない|無い|ありません)|(配布|支給|受領|実績|利用).{0,10}(なし|無し|ない|無い)",
     )
     .expect("static regex")
 });
@@ -270,6 +271,8 @@ fn quantity(seen: &Seen, item: Item, field: &str, findings: &mut Vec<Finding>) -
         if f.code == "item.quantity.invalid" {
             f.code = "prefecture.quantity.invalid".into();
             f.message = msg::prefecture_quantity_invalid(field);
+        } else if f.code == "item.quantity.unit" {
+            f.code = "prefecture.quantity.unit".into();
         }
         findings.push(f);
     }
