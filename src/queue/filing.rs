@@ -93,8 +93,9 @@ pub async fn file_sheet(
     let receipt = next_receipt(&mut tx, filing.received_at).await?;
     let code = filing.institution.code.trim().to_string();
 
+    let (gmis_registered, earlier) = institution_context(&mut tx, &code).await?;
     let mut added: Vec<Finding> = Vec::new();
-    if !code.is_empty() && is_gmis_registered(&mut tx, &code).await? {
+    if gmis_registered {
         added.push(queue_finding(
             Severity::Error,
             msg::GMIS_REGISTERED_CODE,
@@ -103,7 +104,6 @@ pub async fn file_sheet(
             msg::gmis_registered(&code),
         ));
     }
-    let earlier = earlier_distributions(&mut tx, &code).await?;
 
     let mut findings = filing.findings.clone();
     findings.extend(added.iter().cloned());
@@ -352,31 +352,27 @@ async fn next_receipt(
     ))
 }
 
-async fn is_gmis_registered(conn: &mut AnyConnection, code: &str) -> anyhow::Result<bool> {
-    let row = sqlx::query("SELECT 1 FROM gmis_institutions WHERE code = $1")
-        .bind(code)
-        .fetch_optional(&mut *conn)
-        .await
-        .context("cannot look up G-MIS institutions")?;
-    Ok(row.is_some())
-}
-
-/// Earlier accepted distributions: 受付完了 records of this institution with
-/// at least one approved item.
-async fn earlier_distributions(conn: &mut AnyConnection, code: &str) -> anyhow::Result<i64> {
+/// What the queue knows about an institution, in one round trip: whether
+/// G-MIS knows its code, and its earlier accepted distributions (受付完了
+/// records with at least one approved item).
+async fn institution_context(conn: &mut AnyConnection, code: &str) -> anyhow::Result<(bool, i64)> {
     if code.is_empty() {
-        return Ok(0);
+        return Ok((false, 0));
     }
     let row = sqlx::query(
-        "SELECT COUNT(*) FROM requests r WHERE r.institution_code = $1 AND r.status = $2 \
-         AND EXISTS (SELECT 1 FROM request_items i WHERE i.request_id = r.id AND i.mhlw_approved = 1)",
+        "SELECT (SELECT COUNT(*) FROM gmis_institutions WHERE code = $1) AS gmis, \
+         (SELECT COUNT(*) FROM requests r WHERE r.institution_code = $1 AND r.status = $2 \
+          AND EXISTS (SELECT 1 FROM request_items i WHERE i.request_id = r.id AND i.mhlw_approved = 1)) AS earlier",
     )
     .bind(code)
     .bind(Status::Completed.as_str())
     .fetch_one(&mut *conn)
     .await
-    .context("cannot count earlier distributions")?;
-    Ok(row.try_get::<i64, _>(0)?)
+    .with_context(|| format!("cannot look up institution {code}"))?;
+    Ok((
+        row.try_get::<i64, _>("gmis")? > 0,
+        row.try_get::<i64, _>("earlier")?,
+    ))
 }
 
 /// An earlier sheet of the same institution in the same batch sharing a
@@ -627,7 +623,7 @@ async fn insert_gmis(
 ) -> anyhow::Result<Option<i64>> {
     let now = now_text();
     let code = g.institution.code.trim();
-    let earlier = earlier_distributions(conn, code).await?;
+    let (_, earlier) = institution_context(conn, code).await?;
     // A request that arrives already 受付完了 is inserted as under review and
     // completed after its lines: the triggers freeze a completed record's
     // lines, including their first insert.

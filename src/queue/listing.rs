@@ -157,8 +157,18 @@ fn escape_like(s: &str) -> String {
     out
 }
 
-/// Builds the WHERE clause of `filter`, with or without its status part.
-fn where_of(filter: &ListFilter, with_status: bool) -> Where {
+/// Which query a WHERE clause is for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Part {
+    /// The page of records: every filter.
+    Page,
+    /// The counts per status: every filter but the status one.
+    Counts,
+}
+
+/// Builds the WHERE clause of `filter` for one of the two queries.
+fn where_of(filter: &ListFilter, part: Part) -> Where {
+    let with_status = part == Part::Page;
     let mut w = Where::default();
     if let Some(d) = filter.batch_date {
         w.push("r.batch_date = {}", date_text(d));
@@ -198,7 +208,14 @@ fn where_of(filter: &ListFilter, with_status: bool) -> Where {
         ));
     }
     if !filter.include_superseded {
-        w.clauses.push("r.superseded_by IS NULL".into());
+        // The page is read in list order from the ordering index; written
+        // as `superseded_by IS NULL` the planner would rather take the
+        // superseded_by index (every current record matches) and sort them
+        // all. The counts do want that index (it covers status).
+        w.clauses.push(match part {
+            Part::Page => "COALESCE(r.superseded_by, 0) = 0".into(),
+            Part::Counts => "r.superseded_by IS NULL".into(),
+        });
     }
     w
 }
@@ -208,7 +225,7 @@ pub async fn list(conn: &mut AnyConnection, filter: &ListFilter) -> anyhow::Resu
     let limit = filter.limit.clamp(1, 1000);
     let offset = filter.offset.max(0);
 
-    let w = where_of(filter, true);
+    let w = where_of(filter, Part::Page);
     let sql = format!(
         "SELECT r.id, r.receipt, r.source, r.status, r.received_at, r.batch_date, r.prefecture, \
          r.institution_code, r.institution_name, r.requested_items, r.error_count, r.warning_count, \
@@ -233,7 +250,7 @@ pub async fn list(conn: &mut AnyConnection, filter: &ListFilter) -> anyhow::Resu
 
     // Counts per status under every filter but the status one; the total
     // is the chosen status's count (or the sum).
-    let wc = where_of(filter, false);
+    let wc = where_of(filter, Part::Counts);
     let sql = format!(
         "SELECT r.status, COUNT(*) AS n FROM requests r{} GROUP BY r.status",
         wc.sql()
@@ -306,15 +323,15 @@ mod tests {
             search: Some("さくら_1%".into()),
             ..ListFilter::default()
         };
-        let w = where_of(&f, true);
+        let w = where_of(&f, Part::Page);
         assert_eq!(
             w.sql(),
             " WHERE r.batch_date = $1 AND r.status = $2 AND (r.institution_name LIKE $3 ESCAPE '\\' \
-             OR r.institution_code LIKE $4 ESCAPE '\\') AND r.superseded_by IS NULL"
+             OR r.institution_code LIKE $4 ESCAPE '\\') AND COALESCE(r.superseded_by, 0) = 0"
         );
         assert_eq!(w.next_placeholder(1), "$5");
         assert_eq!(w.binds[2], "%さくら\\_1\\%%");
-        let without_status = where_of(&f, false);
+        let without_status = where_of(&f, Part::Counts);
         assert!(!without_status.sql().contains("status"));
     }
 }
