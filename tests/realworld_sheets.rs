@@ -168,6 +168,11 @@ impl Form {
 
 /// Writes the sheets into one .xlsx.
 fn xlsx(sheets: &[(&str, &Form)]) -> Vec<u8> {
+    xlsx_hiding(sheets, &[])
+}
+
+/// Writes the sheets into one .xlsx, the sheets named in `hidden` hidden.
+fn xlsx_hiding(sheets: &[(&str, &Form)], hidden: &[&str]) -> Vec<u8> {
     let mut book = XWorkbook::new();
     for (name, form) in sheets {
         let ws = book.add_worksheet();
@@ -197,6 +202,9 @@ fn xlsx(sheets: &[(&str, &Form)]) -> Vec<u8> {
         }
         for &h in &form.hidden {
             ws.set_row_hidden(h).expect("hide row");
+        }
+        if hidden.contains(name) {
+            ws.set_hidden(true);
         }
     }
     book.save_to_buffer().expect("xlsx bytes")
@@ -951,4 +959,60 @@ fn opinion_counting_earlier_distributions_in_do() {
         let c = one(&Form::example().text("H31", opinion));
         assert!(c.findings.is_empty(), "{opinion}: {:#?}", c.findings);
     }
+}
+
+// ---------------------------------------------------------------------------
+// Third round: prefecture templates with formulas in every row, hidden sheets.
+
+#[test]
+fn total_formulas_prefilled_in_every_prefecture_row() {
+    // Prefectures add 総配布枚数 formulas to all five rows of their copy.
+    let mut sum = Form::example();
+    let mut iff = Form::example();
+    for row in 27..=31 {
+        sum = sum.set(
+            &format!("G{row}"),
+            V::F(
+                format!("=E{row}+F{row}"),
+                Some(if row == 31 { "2000" } else { "0" }.into()),
+            ),
+        );
+        iff = iff.set(
+            &format!("G{row}"),
+            V::F(
+                format!("=IF(E{row}+F{row}=0,\"\",E{row}+F{row})"),
+                Some(if row == 31 { "2000" } else { "" }.into()),
+            ),
+        );
+    }
+    for (name, form) in [("sum", &sum), ("if", &iff)] {
+        let c = one(form);
+        assert!(c.findings.is_empty(), "{name}: {:#?}", c.findings);
+        assert_eq!(gloves(&c).prefecture.total_quantity, Some(2000), "{name}");
+    }
+}
+
+#[test]
+fn hidden_old_form_sheet_is_not_a_second_request() {
+    // A workbook whose hidden tab still holds last month's form.
+    let old = Form::example()
+        .text("D23", "1500")
+        .text("H31", "過去の緊急配布：0回。欠品のため。");
+    let bytes = xlsx_hiding(&[("様式", &Form::example()), ("旧様式", &old)], &["旧様式"]);
+    let forms = run(&bytes);
+    assert_eq!(
+        forms.iter().map(|f| f.0.sheet.as_str()).collect::<Vec<_>>(),
+        ["様式"]
+    );
+    assert_clean(&forms[0].1);
+    // When the only form is on a hidden tab, it is still read.
+    let forms = run(&xlsx_hiding(
+        &[
+            ("メモ", &Form::default().text("A1", "メモ")),
+            ("様式", &Form::example()),
+        ],
+        &["様式"],
+    ));
+    assert_eq!(forms.len(), 1);
+    assert_clean(&forms[0].1);
 }

@@ -146,11 +146,16 @@ pub fn read_workbook(bytes: &[u8]) -> Result<Workbook, ReadError> {
     let format = detect(bytes)?;
     let loaded = catch_unwind(AssertUnwindSafe(|| load_grids(format, bytes)))
         .map_err(|_| ReadError::Corrupt("the spreadsheet library failed on this file".into()))??;
-    let forms: Vec<RequestSheet> = loaded
+    let mut forms: Vec<RequestSheet> = loaded
         .grids
         .iter()
         .filter_map(|(name, grid)| locate(name, grid))
         .collect();
+    // A hidden tab (last month's form, a master copy) is not what the
+    // official sends, unless no visible tab holds the form.
+    if forms.iter().any(|f| !loaded.hidden.contains(&f.sheet)) {
+        forms.retain(|f| !loaded.hidden.contains(&f.sheet));
+    }
     if forms.is_empty() {
         // A damaged worksheet may have been the form.
         return Err(loaded.sheet_error.unwrap_or(ReadError::NoForm));
@@ -445,6 +450,8 @@ fn load_grids(format: Format, bytes: &[u8]) -> Result<Loaded, ReadError> {
 #[derive(Default)]
 struct Loaded {
     grids: Vec<(String, Grid)>,
+    /// Names of the hidden worksheets.
+    hidden: Vec<String>,
     sheet_error: Option<ReadError>,
 }
 
@@ -504,7 +511,18 @@ fn load_xlsx(bytes: &[u8]) -> Result<Loaded, ReadError> {
         }
         loaded.grids.push((name, grid));
     }
+    loaded.hidden = hidden_sheets(book.sheets_metadata());
     Ok(loaded)
+}
+
+/// The names of the worksheets not shown in the workbook (hidden or very
+/// hidden).
+fn hidden_sheets(sheets: &[calamine::Sheet]) -> Vec<String> {
+    sheets
+        .iter()
+        .filter(|s| s.visible != calamine::SheetVisible::Visible)
+        .map(|s| s.name.clone())
+        .collect()
 }
 
 /// The uncompressed size of the largest worksheet entry of an xlsx zip.
@@ -549,6 +567,7 @@ fn load_xls(bytes: &[u8]) -> Result<Loaded, ReadError> {
     }
     Ok(Loaded {
         grids,
+        hidden: hidden_sheets(book.sheets_metadata()),
         sheet_error: None,
     })
 }
@@ -590,6 +609,7 @@ fn load_ods(bytes: &[u8]) -> Result<Loaded, ReadError> {
     }
     Ok(Loaded {
         grids,
+        hidden: hidden_sheets(book.sheets_metadata()),
         sheet_error: None,
     })
 }
