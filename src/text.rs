@@ -49,6 +49,20 @@ fn is_label_punctuation(c: char) -> bool {
     )
 }
 
+/// A dropdown word as typed, for matching: [`fold_label`] of the text
+/// without a bracketed note (`要請する（手袋のみ）`, `要（1000双）`) and
+/// without a circle mark before it (`○要請する`); the whole text when
+/// nothing else is left.
+pub fn fold_choice(s: &str) -> String {
+    let word = fold_label(&strip_notes(s));
+    let word = word.trim_start_matches(['○', '〇', '◯', '●']);
+    if word.is_empty() {
+        fold_label(s)
+    } else {
+        word.to_string()
+    }
+}
+
 /// `s` without the notes people add to a label: bracketed parts
 /// (`医療機関コード（10桁）`, `郵便番号(半角)`) and everything from `※`, so that
 /// the label itself can be compared.
@@ -214,6 +228,16 @@ pub fn strip_phone_notes(s: &str) -> String {
         .filter_map(|w| t.find(w))
         .min()
         .unwrap_or(t.len());
+    // Two numbers (`03-1234-5678／090-1234-5678`): the first one counts.
+    let cut = ["/", "、", ",", "又は", "または", "or"]
+        .iter()
+        .filter_map(|w| t.find(w))
+        .filter(|&at| {
+            t.get(..at)
+                .is_some_and(|head| head.chars().filter(char::is_ascii_digit).count() >= 10)
+        })
+        .min()
+        .map_or(cut, |at| at.min(cut));
     let only_digits = |g: &str| {
         g.chars()
             .all(|c| c.is_ascii_digit() || c.is_whitespace() || is_dash(c))
@@ -359,9 +383,20 @@ mod tests {
             ("03-1234-5678 内線123", "03-1234-5678"),
             ("03-1234-5678(代表)", "03-1234-5678"),
             ("03-1234-5678(日中)", "03-1234-5678"),
+            ("03-1234-5678／090-1234-5678", "03-1234-5678"),
+            ("03-1234-5678、090-1234-5678", "03-1234-5678"),
         ] {
             assert_eq!(strip_phone_notes(typed), kept, "{typed}");
         }
+    }
+
+    #[test]
+    fn choices_without_notes_and_circle_marks() {
+        assert_eq!(fold_choice("要請する（手袋のみ）"), "要請する");
+        assert_eq!(fold_choice("○要請する"), "要請する");
+        assert_eq!(fold_choice("要 (1000双)"), "要");
+        assert_eq!(fold_choice("（要請する）"), "要請する");
+        assert_eq!(fold_choice("〇"), "〇");
     }
 
     #[test]

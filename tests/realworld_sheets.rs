@@ -1016,3 +1016,27 @@ fn hidden_old_form_sheet_is_not_a_second_request() {
     assert_eq!(forms.len(), 1);
     assert_clean(&forms[0].1);
 }
+
+// ---------------------------------------------------------------------------
+// Fourth round: notes beside dropdown words, two phone numbers.
+
+#[test]
+fn request_and_need_with_a_note_or_circle_mark() {
+    let c = one(&Form::example()
+        .text("C23", "要請する（手袋のみ）")
+        .text("C31", "要（Mサイズ希望なし）"));
+    assert_clean(&c);
+    let c = one(&Form::example().text("C23", "○要請する"));
+    assert_clean(&c);
+    // A bare mark stays a finding.
+    let c = one(&Form::example().text("C23", "〇"));
+    assert!(codes(&c).contains(&"item.request.invalid@C23".to_string()));
+}
+
+#[test]
+fn two_phone_numbers_in_one_cell() {
+    for phone in ["03-1234-5678／090-1234-5678", "03-1234-5678、090-1234-5678"] {
+        let c = one(&Form::example().text("C16", phone));
+        assert!(c.findings.is_empty(), "{phone}: {:#?}", c.findings);
+    }
+}

@@ -41,7 +41,7 @@ pub fn check(sheet: &RequestSheet, policy: &Policy, findings: &mut Vec<Finding>)
 /// 要請する → `Some(true)`, 要請しない or blank → `Some(false)`, anything else
 /// → `None`.
 pub fn parse_request(text: &str) -> Option<bool> {
-    match fold_label(text).as_str() {
+    match crate::text::fold_choice(text).as_str() {
         "要請する" | "要請" | "する" => Some(true),
         "要請しない" | "しない" | "" => Some(false),
         _ => None,

@@ -29,7 +29,7 @@ use std::sync::LazyLock;
 
 /// 要 / 否 as typed.
 pub fn parse_need(text: &str) -> Option<Need> {
-    match fold_label(text).as_str() {
+    match crate::text::fold_choice(text).as_str() {
         "要" => Some(Need::Needed),
         "否" | "不要" => Some(Need::NotNeeded),
         _ => None,
