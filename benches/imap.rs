@@ -15,7 +15,9 @@
 //!   watcher idles (in IDLE), until it is filed.
 //!
 //! Run: `cargo bench --bench imap` (root: Postfix). `SOS_BENCH_LATENCY_N`
-//! and `SOS_BENCH_BACKLOG_N` change 200 and 1,000; a filter argument
+//! and `SOS_BENCH_BACKLOG_N` change 200 and 1,000;
+//! `SOS_BENCH_BACKENDS=sqlite,postgres` runs the backlog on PostgreSQL too
+//! (at `$SOS_TEST_POSTGRES_URL`); a filter argument
 //! (`latency`, `backlog`, `append`) selects a part. Figures:
 //! docs/benchmarks-imap.md.
 
@@ -221,9 +223,13 @@ async fn latency(n: usize) {
     summary("  APPEND → reply accepted by SMTP", sent);
 }
 
-async fn backlog(n: usize) {
+async fn backlog(n: usize, backend: &str) {
     let lab = MailLab::start_dovecot();
-    let t = TestDb::sqlite().await;
+    let t = if backend == "postgres" {
+        TestDb::postgres().await
+    } else {
+        TestDb::sqlite().await
+    };
     let sheet = valid_sheet_b64();
     let mut imap = client(&lab).await;
     for i in 0..n {
@@ -255,7 +261,7 @@ async fn backlog(n: usize) {
     imap.logout().await.ok();
     assert_eq!(moved as usize, n, "every message moved");
     println!(
-        "backlog (SQLite): {n} messages filed, replies queued and moved in {:.1} s = {:.0} messages/s",
+        "backlog ({backend}): {n} messages filed, replies queued and moved in {:.1} s = {:.0} messages/s",
         elapsed.as_secs_f64(),
         n as f64 / elapsed.as_secs_f64()
     );
@@ -324,7 +330,10 @@ fn main() {
         rt.block_on(latency(env("SOS_BENCH_LATENCY_N", 200)));
     }
     if wants("backlog") {
-        rt.block_on(backlog(env("SOS_BENCH_BACKLOG_N", 1000)));
+        let backends = std::env::var("SOS_BENCH_BACKENDS").unwrap_or_else(|_| "sqlite".into());
+        for backend in backends.split(',').map(str::trim).filter(|b| !b.is_empty()) {
+            rt.block_on(backlog(env("SOS_BENCH_BACKLOG_N", 1000), backend));
+        }
     }
     if wants("append_to_filed") {
         let mut c = Criterion::default().configure_from_args();
