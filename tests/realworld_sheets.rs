@@ -1040,3 +1040,63 @@ fn two_phone_numbers_in_one_cell() {
         assert!(c.findings.is_empty(), "{phone}: {:#?}", c.findings);
     }
 }
+
+#[test]
+fn libreoffice_copies_of_structural_variants_read_the_same() {
+    let instructions = Form::default()
+        .text("A1", "記入上の注意")
+        .text("A2", "【医療機関記入欄】は医療機関が記入してください。")
+        .text("A3", "配布物品一覧の数量は枚で記入してください。");
+    let mut split = Form::example()
+        .insert_rows(27, 1)
+        .text("C26", "緊急配布要請")
+        .text("C27", "要否");
+    for col in ["B", "D", "E", "F", "G", "H"] {
+        split = split.merge(&format!("{col}26"), &format!("{col}27"));
+    }
+    let split = split
+        .text("B25", "※非滅菌手袋は枚数で記入してください。")
+        .insert_rows(22, 1)
+        .hide_row(22)
+        .text("C33", "否か検討中");
+    let mut col_a = Form::example();
+    for row in 12..=16 {
+        col_a = col_a.mv(&format!("B{row}"), &format!("A{row}"));
+    }
+    let old = Form::example().text("D23", "1500");
+    let books: Vec<(&str, Vec<u8>)> = vec![
+        (
+            "instructions",
+            xlsx(&[("記入上の注意", &instructions), ("Sheet1", &col_a)]),
+        ),
+        (
+            "example-tab",
+            xlsx(&[("記入例", &Form::example()), ("様式", &split)]),
+        ),
+        (
+            "hidden-old",
+            xlsx_hiding(&[("様式", &col_a), ("旧様式", &old)], &["旧様式"]),
+        ),
+    ];
+    let summary = |bytes: &[u8]| -> Vec<(String, Vec<String>)> {
+        run(bytes)
+            .iter()
+            .map(|(s, c)| (s.sheet.clone(), codes(c)))
+            .collect()
+    };
+    for (name, bytes) in &books {
+        let original = summary(bytes);
+        let Some(copies) = libreoffice(name, bytes, &["xls", "ods"]) else {
+            return;
+        };
+        for (ext, copy) in ["xls", "ods"].iter().zip(copies) {
+            assert_eq!(summary(&copy), original, "{name}.{ext}");
+        }
+        let expected: Vec<(String, Vec<String>)> = match *name {
+            "instructions" => vec![("Sheet1".into(), vec![])],
+            "example-tab" => vec![("様式".into(), vec!["prefecture.need.invalid@C33".into()])],
+            _ => vec![("様式".into(), vec![])],
+        };
+        assert_eq!(original, expected, "{name}");
+    }
+}
