@@ -1100,3 +1100,36 @@ fn libreoffice_copies_of_structural_variants_read_the_same() {
         assert_eq!(original, expected, "{name}");
     }
 }
+
+// ---------------------------------------------------------------------------
+// Fifth round: what prefectures put in the rows of items not requested.
+
+#[test]
+fn zeros_and_dashes_in_prefecture_rows_of_items_not_requested() {
+    let mut zeros = Form::example();
+    let mut dashes = Form::example();
+    for row in 27..=30 {
+        for col in ["E", "F", "G"] {
+            zeros = zeros.set(&format!("{col}{row}"), V::N(0.0, None));
+            dashes = dashes.text(&format!("{col}{row}"), "－");
+        }
+        dashes = dashes.text(&format!("H{row}"), "－");
+    }
+    for (name, form) in [("zeros", &zeros), ("dashes", &dashes)] {
+        let c = one(form);
+        assert!(c.findings.is_empty(), "{name}: {:#?}", c.findings);
+    }
+}
+
+#[test]
+fn not_needed_marked_on_items_not_requested() {
+    let mut form = Form::example();
+    for row in 27..=30 {
+        form = form.text(&format!("C{row}"), "否");
+    }
+    let c = one(&form);
+    assert!(c.findings.is_empty(), "{:#?}", c.findings);
+    // A quantity on such a row is still an error.
+    let c = one(&form.set("E27", V::N(500.0, None)));
+    assert_eq!(codes(&c), ["prefecture.row_for_unrequested_item@E27"]);
+}

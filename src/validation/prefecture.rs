@@ -162,7 +162,8 @@ pub fn check(sheet: &RequestSheet, lines: &mut [ItemLine], findings: &mut Vec<Fi
 }
 
 /// A row for an item the institution did not request must stay empty
-/// (formula cells and zeros do not count as filled: templates carry them).
+/// (formula cells and zeros do not count as filled: templates carry them;
+/// nor does 要否 = 否).
 fn unrequested(row: &PrefectureRow, findings: &mut Vec<Finding>) {
     let cells = [
         (&row.need, labels::NEED),
@@ -172,9 +173,12 @@ fn unrequested(row: &PrefectureRow, findings: &mut Vec<Finding>) {
         (&row.total_quantity, labels::TOTAL_QUANTITY),
         (&row.opinion, labels::OPINION),
     ];
-    let filled = cells.into_iter().find(|(seen, _)| {
+    let filled = cells.into_iter().find(|(seen, label)| {
+        // 否 for an item not requested agrees with the institution.
+        let agrees = *label == labels::NEED && parse_need(&seen.text) == Some(Need::NotNeeded);
         // A value merged down from another row belongs to that row.
-        seen.cell.row == row.label.row
+        !agrees
+            && seen.cell.row == row.label.row
             && !seen.is_blank()
             && seen.formula.is_none()
             && parse_quantity(&seen.text)
