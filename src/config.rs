@@ -160,7 +160,11 @@ pub struct WebConfig {
 
 impl Default for WebConfig {
     fn default() -> Self {
-        WebConfig { listen: "127.0.0.1:8080".into(), enabled: true, secure_cookies: false }
+        WebConfig {
+            listen: "127.0.0.1:8080".into(),
+            enabled: true,
+            secure_cookies: false,
+        }
     }
 }
 
