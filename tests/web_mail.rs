@@ -49,6 +49,10 @@ async fn an_authorised_quarantined_sender_is_filed_and_gets_a_threaded_naiji() {
     let (mut admin, csrf) = app.signed_in(ADMIN).await;
     let page = admin.get("/admin/quarantine").await.text();
     assert!(page.contains(SENDER), "the quarantined sender is listed");
+    assert!(
+        page.contains(&format!("/admin/quarantine/{quarantined_id}/release\""))
+            && page.contains(&format!("/admin/quarantine/{quarantined_id}/authorise\""))
+    );
     let bad = admin
         .post_form(&path, &[("csrf", &csrf), ("prefecture", "どこか")])
         .await;
