@@ -290,3 +290,27 @@ async fn session_cookie_is_http_only_strict_and_ends_at_log_out() {
     replay.cookies = saved;
     assert_eq!(replay.get("/queue").await.status, 303);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_session_is_refused() {
+    let app = TestApp::sqlite().await;
+    let (mut http, _) = app.signed_in(REVIEWER).await;
+    assert_eq!(http.get("/queue").await.status, 200);
+    sqlx::query("UPDATE web_sessions SET expires_at = '2000-01-01T00:00:00.000000Z'")
+        .execute(app.test_db.db.pool())
+        .await
+        .unwrap();
+    let resp = http.get("/queue").await;
+    assert_eq!(resp.status, 303);
+    assert!(
+        resp.header("location")
+            .unwrap_or_default()
+            .starts_with("/login")
+    );
+    assert_eq!(
+        http.get("/exports/delivery.csv?date=2026-11-20")
+            .await
+            .status,
+        401
+    );
+}
