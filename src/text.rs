@@ -22,13 +22,24 @@ pub fn normalize(s: &str) -> String {
         return s
             .trim()
             .chars()
+            .filter(|c| !is_invisible(*c))
             .map(tilde)
             .collect::<String>()
             .trim()
             .to_string();
     }
-    let folded: String = s.nfkc().map(tilde).collect();
+    let folded: String = s.nfkc().filter(|c| !is_invisible(*c)).map(tilde).collect();
     folded.trim().to_string()
+}
+
+/// Characters that text copied from a web page or a mail carries without
+/// showing them: zero-width space and joiners, the byte-order mark, the
+/// soft hyphen.
+fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{200B}' | '\u{200C}' | '\u{200D}' | '\u{2060}' | '\u{FEFF}' | '\u{00AD}'
+    )
 }
 
 /// A key for matching labels: [`normalize`]d, ASCII lower-cased, with all
@@ -388,6 +399,13 @@ mod tests {
         ] {
             assert_eq!(strip_phone_notes(typed), kept, "{typed}");
         }
+    }
+
+    #[test]
+    fn invisible_characters_from_copy_and_paste_are_dropped() {
+        assert_eq!(normalize("1312345679\u{200B}"), "1312345679");
+        assert_eq!(normalize("\u{FEFF}東京都"), "東京都");
+        assert_eq!(normalize("１３１２\u{200B}"), "1312");
     }
 
     #[test]

@@ -1133,3 +1133,15 @@ fn not_needed_marked_on_items_not_requested() {
     let c = one(&form.set("E27", V::N(500.0, None)));
     assert_eq!(codes(&c), ["prefecture.row_for_unrequested_item@E27"]);
 }
+
+#[test]
+fn values_pasted_from_a_web_page_or_mail() {
+    // Zero-width spaces, a byte-order mark, non-breaking spaces.
+    let form = Form::example()
+        .text("C13", "1312345679\u{200B}")
+        .text("F14", "\u{FEFF}東京都")
+        .text("C14", "160-0023\u{00A0}")
+        .text("C16", "03\u{2011}1234\u{2011}5678")
+        .text("D23", "800\u{200B}");
+    assert_clean(&one(&form));
+}
