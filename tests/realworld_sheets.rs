@@ -1145,3 +1145,22 @@ fn values_pasted_from_a_web_page_or_mail() {
         .text("D23", "800\u{200B}");
     assert_clean(&one(&form));
 }
+
+#[test]
+fn group_title_merged_over_two_columns_above_their_titles() {
+    // 「今後1週間の見込み」 over F:G, with 想定消費量 / 購入できる見込み量 below.
+    let form = Form::example()
+        .insert_rows(19, 1)
+        .mv("F18", "F19")
+        .mv("G18", "G19")
+        .text("F18", "今後1週間の見込み（枚）")
+        .merge("F18", "G18");
+    let mut form = form;
+    for col in ["B", "C", "D", "E", "H"] {
+        form = form.merge(&format!("{col}18"), &format!("{col}19"));
+    }
+    let c = one(&form);
+    assert_clean(&c);
+    assert_eq!(gloves(&c).weekly_use, Some(1200));
+    assert_eq!(gloves(&c).weekly_purchase, Some(200));
+}

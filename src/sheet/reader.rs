@@ -1096,8 +1096,20 @@ fn header_titles(
     header: CellPos,
 ) -> Vec<(u32, String)> {
     let mut titles = Vec::new();
+    // Is the row below a second header row (not the first item row)?
+    let below_is_titles =
+        (0..MAX_COLS).all(|c| Item::parse(grid.text(header.row + 1, c)).is_none());
     for col in header.col + 1..MAX_COLS {
         let here = folded.get(&(header.row, col)).cloned().unwrap_or_default();
+        // A group title merged over several columns (今後1週間の見込み over
+        // 想定消費量 and 購入できる見込み量): the titles below it count.
+        let group = grid
+            .merge_at(header.row, col)
+            .is_some_and(|d| d.end.1 > d.start.1);
+        let here = match folded.get(&(header.row + 1, col)) {
+            Some(below) if group && below_is_titles && !below.is_empty() => below.clone(),
+            _ => here,
+        };
         let text = if here.is_empty() {
             // A title merged over two rows may sit one row lower... but
             // never an item label.
