@@ -1164,3 +1164,22 @@ fn group_title_merged_over_two_columns_above_their_titles() {
     assert_eq!(gloves(&c).weekly_use, Some(1200));
     assert_eq!(gloves(&c).weekly_purchase, Some(200));
 }
+
+#[test]
+fn tab_duplicated_unchanged_is_read_once() {
+    let forms = run(&xlsx(&[
+        ("Sheet1", &Form::example()),
+        ("Sheet1 (2)", &Form::example()),
+    ]));
+    assert_eq!(
+        forms.iter().map(|f| f.0.sheet.as_str()).collect::<Vec<_>>(),
+        ["Sheet1"]
+    );
+    assert_clean(&forms[0].1);
+    // Two tabs that differ in anything are two forms.
+    let forms = run(&xlsx(&[
+        ("Sheet1", &Form::example()),
+        ("Sheet1 (2)", &Form::example().text("D23", "900")),
+    ]));
+    assert_eq!(forms.len(), 2);
+}

@@ -182,8 +182,16 @@ fn without_examples(forms: Vec<RequestSheet>) -> Vec<RequestSheet> {
 
 /// A prefecture may copy the institution's sheet to a new tab and fill
 /// 【都道府県記入欄】 there: the original, identical but for an empty
-/// prefecture part, is not a second request.
+/// prefecture part, is not a second request. Nor is a tab duplicated
+/// unchanged (`Sheet1 (2)`): only its first copy is read.
 fn without_unfilled_copies(forms: Vec<RequestSheet>) -> Vec<RequestSheet> {
+    let whole: Vec<Vec<String>> = forms.iter().map(form_key).collect();
+    let forms: Vec<RequestSheet> = forms
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| !whole[..*i].contains(&whole[*i]))
+        .map(|(_, s)| s)
+        .collect();
     let undecided = |s: &RequestSheet| {
         s.prefecture
             .iter()
@@ -199,6 +207,29 @@ fn without_unfilled_copies(forms: Vec<RequestSheet>) -> Vec<RequestSheet> {
         })
         .map(|(_, s)| s)
         .collect()
+}
+
+/// Everything the form says, normalised: the institution's part, the
+/// prefecture's and the MHLW block.
+fn form_key(s: &RequestSheet) -> Vec<String> {
+    let mut key = institution_key(s);
+    for r in &s.prefecture {
+        key.push(r.item.label().to_string());
+        for v in [
+            &r.need,
+            &r.method,
+            &r.prefecture_quantity,
+            &r.national_quantity,
+            &r.total_quantity,
+            &r.opinion,
+        ] {
+            key.push(crate::text::normalize(&v.text));
+        }
+    }
+    for r in &s.mhlw {
+        key.extend(r.cells.iter().map(|(_, v)| crate::text::normalize(&v.text)));
+    }
+    key
 }
 
 /// What the institution wrote: its fields and item rows, normalised.
