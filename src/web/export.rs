@@ -12,7 +12,7 @@ use anyhow::Context;
 use axum::extract::{Query, State};
 use axum::response::Response;
 use chrono::NaiveDate;
-use rust_xlsxwriter::{Format, Workbook};
+use rust_xlsxwriter::{Format, Workbook, Worksheet};
 use serde::Deserialize;
 
 /// The 配送先リスト's columns.
@@ -142,21 +142,34 @@ pub async fn summary_csv(
     Ok(download(bytes, CSV, &format!("都道府県別集計_{date}.csv")))
 }
 
-/// The 配送先リスト workbook: a title row, the header, one row per line;
-/// quantities as numbers, everything else as text (codes keep leading zeros).
-pub fn delivery_workbook(date: NaiveDate, rows: &[DeliveryRow]) -> anyhow::Result<Vec<u8>> {
-    let mut wb = Workbook::new();
+/// A new worksheet named `title` laid out as every export is: the title
+/// with the 対応日 in bold on the first row, then (after a blank row) the
+/// bold, shaded column headers; the data rows start on the fourth row.
+fn titled_worksheet<'a>(
+    wb: &'a mut Workbook,
+    title: &str,
+    date: NaiveDate,
+    headers: &[impl AsRef<str>],
+) -> anyhow::Result<&'a mut Worksheet> {
     let bold = Format::new().set_bold();
     let header = Format::new()
         .set_bold()
         .set_background_color("#DDE6F0")
         .set_border(rust_xlsxwriter::FormatBorder::Thin);
     let ws = wb.add_worksheet();
-    ws.set_name("配送先リスト")?;
-    ws.write_string_with_format(0, 0, format!("配送先リスト　対応日 {date}"), &bold)?;
-    for (c, h) in DELIVERY_HEADERS.iter().enumerate() {
-        ws.write_string_with_format(2, c as u16, *h, &header)?;
+    ws.set_name(title)?;
+    ws.write_string_with_format(0, 0, format!("{title}　対応日 {date}"), &bold)?;
+    for (c, h) in headers.iter().enumerate() {
+        ws.write_string_with_format(2, c as u16, h.as_ref(), &header)?;
     }
+    Ok(ws)
+}
+
+/// The 配送先リスト workbook: a title row, the header, one row per line;
+/// quantities as numbers, everything else as text (codes keep leading zeros).
+pub fn delivery_workbook(date: NaiveDate, rows: &[DeliveryRow]) -> anyhow::Result<Vec<u8>> {
+    let mut wb = Workbook::new();
+    let ws = titled_worksheet(&mut wb, "配送先リスト", date, &DELIVERY_HEADERS)?;
     for (i, r) in rows.iter().enumerate() {
         let row = 3 + i as u32;
         for (c, v) in delivery_cells(r).iter().enumerate() {
@@ -190,16 +203,7 @@ pub fn delivery_workbook(date: NaiveDate, rows: &[DeliveryRow]) -> anyhow::Resul
 pub fn summary_workbook(date: NaiveDate, summary: &[PrefectureSummary]) -> anyhow::Result<Vec<u8>> {
     let mut wb = Workbook::new();
     let bold = Format::new().set_bold();
-    let header = Format::new()
-        .set_bold()
-        .set_background_color("#DDE6F0")
-        .set_border(rust_xlsxwriter::FormatBorder::Thin);
-    let ws = wb.add_worksheet();
-    ws.set_name("都道府県別集計")?;
-    ws.write_string_with_format(0, 0, format!("都道府県別集計　対応日 {date}"), &bold)?;
-    for (c, h) in summary_headers().iter().enumerate() {
-        ws.write_string_with_format(2, c as u16, h, &header)?;
-    }
+    let ws = titled_worksheet(&mut wb, "都道府県別集計", date, &summary_headers())?;
     let mut totals = [0i64; 7];
     for (i, s) in summary.iter().enumerate() {
         let row = 3 + i as u32;

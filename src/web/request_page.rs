@@ -426,15 +426,7 @@ pub async fn download_mail(
     State(state): State<AppState>,
     Path(id): Path<i64>,
 ) -> Result<Response, WebError> {
-    let mut conn = state.db().pool().acquire().await?;
-    let record = queue::get(&mut conn, id).await?;
-    let sha = record
-        .source_message_sha256
-        .clone()
-        .ok_or_else(|| WebError::NotFound(msg::not_found().into()))?;
-    let bytes = blobs::get(&mut conn, &sha)
-        .await?
-        .ok_or_else(|| WebError::NotFound(msg::not_found().into()))?;
+    let (record, bytes) = stored_file(&state, id, |r| r.source_message_sha256.as_deref()).await?;
     Ok(download(
         bytes,
         "message/rfc822",
@@ -447,21 +439,32 @@ pub async fn download_sheet(
     State(state): State<AppState>,
     Path(id): Path<i64>,
 ) -> Result<Response, WebError> {
-    let mut conn = state.db().pool().acquire().await?;
-    let record = queue::get(&mut conn, id).await?;
-    let sha = record
-        .attachment_sha256
-        .clone()
-        .ok_or_else(|| WebError::NotFound(msg::not_found().into()))?;
-    let bytes = blobs::get(&mut conn, &sha)
-        .await?
-        .ok_or_else(|| WebError::NotFound(msg::not_found().into()))?;
+    let (record, bytes) = stored_file(&state, id, |r| r.attachment_sha256.as_deref()).await?;
     let name = if record.attachment_name.is_empty() {
         format!("{}.xlsx", record.receipt)
     } else {
         record.attachment_name.clone()
     };
     Ok(download(bytes, "application/octet-stream", &name))
+}
+
+/// A request and one of the files kept with it (the original mail or the
+/// sheet attachment), chosen by `sha256_of`; not found when the request has
+/// no such file or the blob is gone.
+async fn stored_file(
+    state: &AppState,
+    id: i64,
+    sha256_of: impl Fn(&RequestRecord) -> Option<&str>,
+) -> Result<(RequestRecord, Vec<u8>), WebError> {
+    let mut conn = state.db().pool().acquire().await?;
+    let record = queue::get(&mut conn, id).await?;
+    let sha = sha256_of(&record)
+        .map(str::to_owned)
+        .ok_or_else(|| WebError::NotFound(msg::not_found().into()))?;
+    let bytes = blobs::get(&mut conn, &sha)
+        .await?
+        .ok_or_else(|| WebError::NotFound(msg::not_found().into()))?;
+    Ok((record, bytes))
 }
 
 /// A file download: attachment disposition with an RFC 5987 UTF-8 name and
