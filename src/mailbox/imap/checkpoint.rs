@@ -166,28 +166,38 @@ pub async fn pending_moves(
 
 /// The move of `uid` is done (or given up): forget it.
 pub async fn move_done(db: &Db, mailbox: &str, uidvalidity: u32, uid: u32) -> anyhow::Result<()> {
-    sqlx::query(
+    on_pending_move(
+        db,
         "DELETE FROM imap_pending_moves WHERE mailbox = $1 AND uidvalidity = $2 AND uid = $3",
+        (mailbox, uidvalidity, uid),
     )
-    .bind(mailbox)
-    .bind(i64::from(uidvalidity))
-    .bind(i64::from(uid))
-    .execute(db.pool())
     .await
-    .context("cannot clear the IMAP move")?;
-    Ok(())
+    .context("cannot clear the IMAP move")
 }
 
 /// The move of `uid` failed once more.
 pub async fn move_failed(db: &Db, mailbox: &str, uidvalidity: u32, uid: u32) -> anyhow::Result<()> {
-    sqlx::query(
+    on_pending_move(
+        db,
         "UPDATE imap_pending_moves SET attempts = attempts + 1 WHERE mailbox = $1 AND uidvalidity = $2 AND uid = $3",
+        (mailbox, uidvalidity, uid),
     )
-    .bind(mailbox)
-    .bind(i64::from(uidvalidity))
-    .bind(i64::from(uid))
-    .execute(db.pool())
     .await
-    .context("cannot count the failed IMAP move")?;
+    .context("cannot count the failed IMAP move")
+}
+
+/// Runs `sql` on the owed move of one message, keyed `$1` mailbox, `$2`
+/// UIDVALIDITY, `$3` UID.
+async fn on_pending_move(
+    db: &Db,
+    sql: &'static str,
+    (mailbox, uidvalidity, uid): (&str, u32, u32),
+) -> Result<(), sqlx::Error> {
+    sqlx::query(sql)
+        .bind(mailbox)
+        .bind(i64::from(uidvalidity))
+        .bind(i64::from(uid))
+        .execute(db.pool())
+        .await?;
     Ok(())
 }

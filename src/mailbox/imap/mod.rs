@@ -160,33 +160,21 @@ mod tests {
     #[test]
     fn folders_by_outcome() {
         use Disposition::*;
-        assert_eq!(
-            Destination::for_disposition(Accepted, Accepted),
-            Destination::Done
-        );
-        assert_eq!(
-            Destination::for_disposition(Partial, Partial),
-            Destination::Done
-        );
-        assert_eq!(
-            Destination::for_disposition(Rejected, Rejected),
-            Destination::Error
-        );
-        assert_eq!(
-            Destination::for_disposition(Quarantined, Quarantined),
-            Destination::Quarantine
-        );
-        assert_eq!(
-            Destination::for_disposition(Ignored, Ignored),
-            Destination::Quarantine
-        );
-        assert_eq!(
-            Destination::for_disposition(AlreadyProcessed, Rejected),
-            Destination::Error
-        );
-        assert_eq!(
-            Destination::for_disposition(AlreadyProcessed, Quarantined),
-            Destination::Quarantine
-        );
+        let cases = [
+            (Accepted, Accepted, Destination::Done),
+            (Partial, Partial, Destination::Done),
+            (Rejected, Rejected, Destination::Error),
+            (Quarantined, Quarantined, Destination::Quarantine),
+            (Ignored, Ignored, Destination::Quarantine),
+            (AlreadyProcessed, Rejected, Destination::Error),
+            (AlreadyProcessed, Quarantined, Destination::Quarantine),
+        ];
+        for (disposition, first, folder) in cases {
+            assert_eq!(
+                Destination::for_disposition(disposition, first),
+                folder,
+                "{disposition:?} (first {first:?})"
+            );
+        }
     }
 }
