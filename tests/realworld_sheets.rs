@@ -1183,3 +1183,23 @@ fn tab_duplicated_unchanged_is_read_once() {
     ]));
     assert_eq!(forms.len(), 2);
 }
+
+#[test]
+fn label_and_value_typed_in_one_cell() {
+    let form = Form::example()
+        .clear_rows(12, 16)
+        .text("B12", "医療機関名：みどり内科クリニック")
+        .text("B13", "医療機関コード：1312345679")
+        .text("B14", "郵便番号：〒160-0023")
+        .text("E14", "都道府県：東京都")
+        .text("B15", "医療機関住所：東京都新宿区西新宿2-8-1")
+        .text("B16", "連絡先電話番号: 03-1234-5678")
+        .text("E16", "医療機関担当者名：山田 花子");
+    let c = one(&form);
+    assert_clean(&c);
+    assert_eq!(c.institution.name, "みどり内科クリニック");
+    assert_eq!(c.institution.postcode, "160-0023");
+    // A wrong value points at the cell holding it.
+    let c = one(&form.text("B13", "医療機関コード：131234567"));
+    assert_eq!(codes(&c), ["institution.code.format@B13"]);
+}

@@ -1371,8 +1371,13 @@ fn find_fields(grid: &Grid, folded: &BTreeMap<(u32, u32), String>, limit: u32) -
                 })
                 .map(|(&(r, c), _)| CellPos::new(r, c))
         });
-        let Some(label) = pos else { continue };
-        let mut value = field_value(grid, folded, label);
+        let (label, mut value) = match pos {
+            Some(label) => (label, field_value(grid, folded, label)),
+            None => match inline_field(grid, limit, labels) {
+                Some(found) => found,
+                None => continue,
+            },
+        };
         match key {
             "code" => value = restore_code_zero(grid, value),
             "phone" => value = restore_lost_zero(grid, value, &[9, 10]),
@@ -1391,6 +1396,31 @@ fn find_fields(grid: &Grid, folded: &BTreeMap<(u32, u32), String>, limit: u32) -
         }
     }
     block
+}
+
+/// A label and its value typed in one cell (`医療機関名：みどり内科`): the
+/// cell, and the value after the colon.
+fn inline_field(grid: &Grid, limit: u32, labels: &[&str]) -> Option<(CellPos, Seen)> {
+    grid.cells
+        .iter()
+        .filter(|((r, _), c)| *r < limit && c.text.chars().count() <= MAX_LABEL_CHARS)
+        .find_map(|(&(r, c), raw)| {
+            let text = crate::text::normalize(&raw.text);
+            let value = labels.iter().find_map(|label| {
+                let rest = text.strip_prefix(label)?.trim_start();
+                let rest = rest.strip_prefix(':')?.trim();
+                (!rest.is_empty()).then(|| rest.to_string())
+            })?;
+            let cell = CellPos::new(r, c);
+            Some((
+                cell,
+                Seen {
+                    cell,
+                    text: value,
+                    formula: None,
+                },
+            ))
+        })
 }
 
 /// The value of a label: the next non-empty cell to its right (stopping at
