@@ -8,7 +8,7 @@ mod common;
 use chrono::{DateTime, FixedOffset};
 use sos_intake::config::{Config, Settings};
 use sos_intake::outbox::{self, Sender, Transport};
-use sos_intake::pipeline::{Disposition, Intake};
+use sos_intake::pipeline::{Disposition, Intake, Outcome};
 use sqlx::Row;
 use std::path::Path;
 
@@ -121,6 +121,25 @@ fn decode(raw: &[u8]) -> String {
     )
 }
 
+/// 2026-11-24 (a Tuesday) 10:00 JST: a working day before 13:00, when
+/// most of these mails arrive.
+const TUESDAY_MORNING: &str = "2026-11-24T10:00:00+09:00";
+
+/// The intake of these tests on `t`'s database.
+fn intake_for(t: &common::db::TestDb) -> Intake {
+    Intake::new(t.db.clone(), &settings(&t.data_dir())).unwrap()
+}
+
+/// `raw` through the intake as received at `time` (RFC 3339).
+async fn receive(intake: &Intake, raw: &[u8], time: &str) -> Outcome {
+    intake.process(raw, at(time)).await.unwrap()
+}
+
+/// The text in the first column of the one row `sql` selects.
+async fn text(db: &sos_intake::queue::Db, sql: &str) -> String {
+    sqlx::query(sql).fetch_one(db.pool()).await.unwrap().get(0)
+}
+
 async fn count(db: &sos_intake::queue::Db, sql: &str) -> i64 {
     sqlx::query(sql)
         .fetch_one(db.pool())
@@ -131,7 +150,7 @@ async fn count(db: &sos_intake::queue::Db, sql: &str) -> i64 {
 }
 
 both_backends!(valid_sheet_is_filed_and_acknowledged_once, |t| {
-    let intake = Intake::new(t.db.clone(), &settings(&t.data_dir())).unwrap();
+    let intake = intake_for(&t);
     let raw = mail(
         TOKYO,
         "valid-1@tokyo",
@@ -140,10 +159,7 @@ both_backends!(valid_sheet_is_filed_and_acknowledged_once, |t| {
         &[("要請シート.xlsx", &sheet("valid.xlsx"))],
     );
     // Friday 2026-11-20 14:00 JST: after 13:00, and Monday 11-23 is 勤労感謝の日.
-    let out = intake
-        .process(&raw, at("2026-11-20T14:00:00+09:00"))
-        .await
-        .unwrap();
+    let out = receive(&intake, &raw, "2026-11-20T14:00:00+09:00").await;
     assert_eq!(out.disposition, Disposition::Accepted);
     assert_eq!(out.receipts.len(), 1);
     let receipt = &out.receipts[0];
@@ -188,10 +204,7 @@ both_backends!(valid_sheet_is_filed_and_acknowledged_once, |t| {
 
     // The same bytes again (a crash before the Maildir move, a re-delivery):
     // nothing new is filed or queued.
-    let again = intake
-        .process(&raw, at("2026-11-20T14:05:00+09:00"))
-        .await
-        .unwrap();
+    let again = receive(&intake, &raw, "2026-11-20T14:05:00+09:00").await;
     assert_eq!(again.disposition, Disposition::AlreadyProcessed);
     assert_eq!(again.first_disposition, Disposition::Accepted);
     assert_eq!(&again.receipts, &out.receipts);
@@ -201,7 +214,7 @@ both_backends!(valid_sheet_is_filed_and_acknowledged_once, |t| {
 });
 
 both_backends!(error_sheet_gets_a_report_with_the_annotated_copy, |t| {
-    let intake = Intake::new(t.db.clone(), &settings(&t.data_dir())).unwrap();
+    let intake = intake_for(&t);
     let raw = mail(
         TOKYO,
         "err-1@tokyo",
@@ -209,16 +222,9 @@ both_backends!(error_sheet_gets_a_report_with_the_annotated_copy, |t| {
         &[],
         &[("病院A.xlsx", &sheet("error-item-reason-economic.xlsx"))],
     );
-    let out = intake
-        .process(&raw, at("2026-11-24T10:00:00+09:00"))
-        .await
-        .unwrap();
+    let out = receive(&intake, &raw, TUESDAY_MORNING).await;
     assert_eq!(out.disposition, Disposition::Rejected);
-    let status: String = sqlx::query("SELECT status FROM requests")
-        .fetch_one(t.db.pool())
-        .await
-        .unwrap()
-        .get(0);
+    let status = text(&t.db, "SELECT status FROM requests").await;
     assert_eq!(status, "エラー有り");
     let r = &replies(&t.db).await[0];
     assert!(r.contains("X-SOS-Status: rejected"), "{r}");
@@ -236,7 +242,7 @@ both_backends!(error_sheet_gets_a_report_with_the_annotated_copy, |t| {
 });
 
 both_backends!(one_good_one_bad_sheet_is_partial, |t| {
-    let intake = Intake::new(t.db.clone(), &settings(&t.data_dir())).unwrap();
+    let intake = intake_for(&t);
     let raw = mail(
         TOKYO,
         "two@tokyo",
@@ -247,10 +253,7 @@ both_backends!(one_good_one_bad_sheet_is_partial, |t| {
             ("bad.xlsx", &sheet("error-prefecture-total-mismatch.xlsx")),
         ],
     );
-    let out = intake
-        .process(&raw, at("2026-11-24T10:00:00+09:00"))
-        .await
-        .unwrap();
+    let out = receive(&intake, &raw, TUESDAY_MORNING).await;
     assert_eq!(out.disposition, Disposition::Partial);
     assert_eq!(out.receipts.len(), 2);
     let r = &replies(&t.db).await[0];
@@ -267,7 +270,7 @@ both_backends!(one_good_one_bad_sheet_is_partial, |t| {
 });
 
 both_backends!(sheet_of_another_prefecture_is_an_error, |t| {
-    let intake = Intake::new(t.db.clone(), &settings(&t.data_dir())).unwrap();
+    let intake = intake_for(&t);
     // An Osaka sheet sent by Tokyo.
     let raw = mail(
         TOKYO,
@@ -276,16 +279,9 @@ both_backends!(sheet_of_another_prefecture_is_an_error, |t| {
         &[],
         &[("osaka.xlsx", &sheet("valid-national-direct.xlsx"))],
     );
-    let out = intake
-        .process(&raw, at("2026-11-24T10:00:00+09:00"))
-        .await
-        .unwrap();
+    let out = receive(&intake, &raw, TUESDAY_MORNING).await;
     assert_eq!(out.disposition, Disposition::Rejected);
-    let findings: String = sqlx::query("SELECT findings FROM requests")
-        .fetch_one(t.db.pool())
-        .await
-        .unwrap()
-        .get(0);
+    let findings = text(&t.db, "SELECT findings FROM requests").await;
     assert!(findings.contains("mail.prefecture_mismatch"), "{findings}");
     // The same sheet from Osaka is fine.
     let raw = mail(
@@ -295,17 +291,14 @@ both_backends!(sheet_of_another_prefecture_is_an_error, |t| {
         &[],
         &[("osaka.xlsx", &sheet("valid-national-direct.xlsx"))],
     );
-    let out = intake
-        .process(&raw, at("2026-11-24T10:00:00+09:00"))
-        .await
-        .unwrap();
+    let out = receive(&intake, &raw, TUESDAY_MORNING).await;
     assert_eq!(out.disposition, Disposition::Accepted);
 });
 
 both_backends!(
     unknown_sender_is_quarantined_and_answered_only_when_vouched_for,
     |t| {
-        let intake = Intake::new(t.db.clone(), &settings(&t.data_dir())).unwrap();
+        let intake = intake_for(&t);
         let files: &[(&str, &[u8])] = &[("s.xlsx", &sheet("valid.xlsx"))];
         let raw = mail(
             "someone@example.com",
@@ -314,10 +307,7 @@ both_backends!(
             &[],
             files,
         );
-        let out = intake
-            .process(&raw, at("2026-11-24T10:00:00+09:00"))
-            .await
-            .unwrap();
+        let out = receive(&intake, &raw, TUESDAY_MORNING).await;
         assert_eq!(out.disposition, Disposition::Quarantined);
         assert_eq!(out.reply, None);
         // A forged verdict from someone else's server does not count.
@@ -328,14 +318,7 @@ both_backends!(
             &["Authentication-Results: mx.example.com; spf=pass smtp.mailfrom=example.com"],
             files,
         );
-        assert_eq!(
-            intake
-                .process(&forged, at("2026-11-24T10:00:00+09:00"))
-                .await
-                .unwrap()
-                .reply,
-            None
-        );
+        assert_eq!(receive(&intake, &forged, TUESDAY_MORNING).await.reply, None);
         // Our own server vouches: answered, as quarantined.
         let vouched = mail(
             "someone@example.com",
@@ -344,10 +327,7 @@ both_backends!(
             &["Authentication-Results: mx.mhlw.go.jp; spf=pass smtp.mailfrom=example.com"],
             files,
         );
-        let out = intake
-            .process(&vouched, at("2026-11-24T10:00:00+09:00"))
-            .await
-            .unwrap();
+        let out = receive(&intake, &vouched, TUESDAY_MORNING).await;
         assert_eq!(out.disposition, Disposition::Quarantined);
         assert!(out.reply.is_some());
         assert_eq!(
@@ -368,7 +348,7 @@ both_backends!(
 );
 
 both_backends!(automatic_mail_and_our_own_replies_are_never_answered, |t| {
-    let intake = Intake::new(t.db.clone(), &settings(&t.data_dir())).unwrap();
+    let intake = intake_for(&t);
     let files: &[(&str, &[u8])] = &[("s.xlsx", &sheet("valid.xlsx"))];
     let ooo = mail(
         TOKYO,
@@ -378,11 +358,7 @@ both_backends!(automatic_mail_and_our_own_replies_are_never_answered, |t| {
         &[],
     );
     assert_eq!(
-        intake
-            .process(&ooo, at("2026-11-24T10:00:00+09:00"))
-            .await
-            .unwrap()
-            .disposition,
+        receive(&intake, &ooo, TUESDAY_MORNING).await.disposition,
         Disposition::Ignored
     );
     let list = mail(
@@ -393,27 +369,17 @@ both_backends!(automatic_mail_and_our_own_replies_are_never_answered, |t| {
         files,
     );
     assert_eq!(
-        intake
-            .process(&list, at("2026-11-24T10:00:00+09:00"))
-            .await
-            .unwrap()
-            .disposition,
+        receive(&intake, &list, TUESDAY_MORNING).await.disposition,
         Disposition::Ignored
     );
     // One of our replies coming back (a loop through a forwarding rule).
     let good = mail(TOKYO, "loop-src@tokyo", "要請", &[], files);
-    intake
-        .process(&good, at("2026-11-24T10:00:00+09:00"))
-        .await
-        .unwrap();
+    receive(&intake, &good, TUESDAY_MORNING).await;
     let mut conn = t.db.pool().acquire().await.unwrap();
     let first = outbox::list(&mut conn).await.unwrap().remove(0);
     let ours = outbox::raw(&mut conn, first.id).await.unwrap().unwrap();
     drop(conn);
-    let out = intake
-        .process(&ours, at("2026-11-24T10:01:00+09:00"))
-        .await
-        .unwrap();
+    let out = receive(&intake, &ours, "2026-11-24T10:01:00+09:00").await;
     assert_eq!(out.disposition, Disposition::Ignored);
     assert_eq!(out.reply, None);
     assert_eq!(
@@ -434,7 +400,7 @@ both_backends!(automatic_mail_and_our_own_replies_are_never_answered, |t| {
 });
 
 both_backends!(replies_stop_at_the_rate_limit_but_filing_goes_on, |t| {
-    let intake = Intake::new(t.db.clone(), &settings(&t.data_dir())).unwrap();
+    let intake = intake_for(&t);
     let mut answered = 0;
     for i in 0..5 {
         let raw = mail(
@@ -444,10 +410,7 @@ both_backends!(replies_stop_at_the_rate_limit_but_filing_goes_on, |t| {
             &[],
             &[("s.xlsx", &sheet("valid.xlsx"))],
         );
-        let out = intake
-            .process(&raw, at("2026-11-24T10:00:00+09:00"))
-            .await
-            .unwrap();
+        let out = receive(&intake, &raw, TUESDAY_MORNING).await;
         assert_eq!(out.receipts.len(), 1, "message {i} is filed");
         if out.reply.is_some() {
             answered += 1;
@@ -459,15 +422,11 @@ both_backends!(replies_stop_at_the_rate_limit_but_filing_goes_on, |t| {
 });
 
 both_backends!(files_that_are_not_sheets_get_the_right_answer, |t| {
-    let intake = Intake::new(t.db.clone(), &settings(&t.data_dir())).unwrap();
+    let intake = intake_for(&t);
     // No attachment at all.
     let raw = mail(TOKYO, "none@tokyo", "添付忘れ", &[], &[]);
     assert_eq!(
-        intake
-            .process(&raw, at("2026-11-24T10:00:00+09:00"))
-            .await
-            .unwrap()
-            .disposition,
+        receive(&intake, &raw, TUESDAY_MORNING).await.disposition,
         Disposition::Rejected
     );
     // A password-protected Office file (OLE2 with EncryptedPackage).
@@ -479,11 +438,7 @@ both_backends!(files_that_are_not_sheets_get_the_right_answer, |t| {
         &[("要請.xlsx", &encrypted_office())],
     );
     assert_eq!(
-        intake
-            .process(&raw, at("2026-11-24T10:00:00+09:00"))
-            .await
-            .unwrap()
-            .disposition,
+        receive(&intake, &raw, TUESDAY_MORNING).await.disposition,
         Disposition::Rejected
     );
     // A PDF.
@@ -495,11 +450,7 @@ both_backends!(files_that_are_not_sheets_get_the_right_answer, |t| {
         &[("要請.pdf", b"%PDF-1.4\n%\xe2\xe3\n1 0 obj<<>>endobj\n")],
     );
     assert_eq!(
-        intake
-            .process(&raw, at("2026-11-24T10:00:00+09:00"))
-            .await
-            .unwrap()
-            .disposition,
+        receive(&intake, &raw, TUESDAY_MORNING).await.disposition,
         Disposition::Rejected
     );
     let replies = replies(&t.db).await;
@@ -540,7 +491,7 @@ fn encrypted_office() -> Vec<u8> {
 }
 
 both_backends!(directory_outbox_writes_each_reply_once, |t| {
-    let intake = Intake::new(t.db.clone(), &settings(&t.data_dir())).unwrap();
+    let intake = intake_for(&t);
     for i in 0..3 {
         let raw = mail(
             TOKYO,
@@ -549,10 +500,7 @@ both_backends!(directory_outbox_writes_each_reply_once, |t| {
             &[],
             &[("s.xlsx", &sheet("valid.xlsx"))],
         );
-        intake
-            .process(&raw, at("2026-11-24T10:00:00+09:00"))
-            .await
-            .unwrap();
+        receive(&intake, &raw, TUESDAY_MORNING).await;
     }
     let dir = t.data_dir().join("outbox");
     let sender = Sender::new(t.db.clone(), Transport::Directory(dir.clone()));
@@ -583,7 +531,7 @@ both_backends!(directory_outbox_writes_each_reply_once, |t| {
 });
 
 both_backends!(two_senders_never_send_one_row_twice, |t| {
-    let intake = Intake::new(t.db.clone(), &settings(&t.data_dir())).unwrap();
+    let intake = intake_for(&t);
     let mut tx = t.db.begin().await.unwrap();
     for i in 0..40 {
         let mail = outbox::OutgoingMail {
@@ -617,7 +565,7 @@ both_backends!(two_senders_never_send_one_row_twice, |t| {
 });
 
 both_backends!(a_queued_reply_wakes_the_sender_at_once, |t| {
-    let intake = Intake::new(t.db.clone(), &settings(&t.data_dir())).unwrap();
+    let intake = intake_for(&t);
     let dir = t.data_dir().join("outbox");
     // Polling alone would wait a minute.
     let sender = Sender::new(t.db.clone(), Transport::Directory(dir.clone()))
@@ -632,10 +580,7 @@ both_backends!(a_queued_reply_wakes_the_sender_at_once, |t| {
         &[],
         &[("s.xlsx", &sheet("valid.xlsx"))],
     );
-    intake
-        .process(&raw, at("2026-11-24T10:00:00+09:00"))
-        .await
-        .unwrap();
+    receive(&intake, &raw, TUESDAY_MORNING).await;
     let start = std::time::Instant::now();
     while std::fs::read_dir(&dir).map(|d| d.count()).unwrap_or(0) == 0 {
         assert!(
@@ -664,10 +609,7 @@ both_backends!(an_unusable_reply_address_files_without_answering, |t| {
         &["Reply-To: 担当 <iryo@@pref.hokkaido.lg.jp>"],
         &[("s.xlsx", &sheet("valid-hokkaido-numeric-code.xlsx"))],
     );
-    let out = intake
-        .process(&raw, at("2026-11-24T10:00:00+09:00"))
-        .await
-        .unwrap();
+    let out = receive(&intake, &raw, TUESDAY_MORNING).await;
     assert_eq!(out.receipts.len(), 1, "filed: {out:?}");
     // Filed, not answered, and nothing stuck: before, building the reply
     // failed and the message was left unprocessed.
