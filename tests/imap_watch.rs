@@ -22,6 +22,29 @@ use sos_intake::pipeline::{Intake, Shutdown};
 use std::sync::Arc;
 use std::time::Duration;
 
+/// Waits (up to the usual 30 s) until the watcher idles on the inbox.
+async fn wait_idle(running: &Running) {
+    running
+        .wait_phase(Phase::Idle, Duration::from_secs(30))
+        .await;
+}
+
+/// The stored checkpoint of mailbox `key` (there must be one) and the
+/// folder moves still owed under its UIDVALIDITY.
+async fn checkpoint_and_owed_moves(
+    t: &TestDb,
+    key: &str,
+) -> (checkpoint::Checkpoint, Vec<checkpoint::PendingMove>) {
+    let cp = checkpoint::load(&t.db, key)
+        .await
+        .unwrap()
+        .expect("checkpoint");
+    let owed = checkpoint::pending_moves(&t.db, key, cp.uidvalidity)
+        .await
+        .unwrap();
+    (cp, owed)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn backlog_of_1000_is_caught_up_once_each() {
     let server = MailLab::start_dovecot();
@@ -30,9 +53,7 @@ async fn backlog_of_1000_is_caught_up_once_each() {
     let t = TestDb::sqlite().await;
     let running = Running::start(&server, &t, Tls::Implicit, fast_options());
     running.wait_handled(1000, Duration::from_secs(300)).await;
-    running
-        .wait_phase(Phase::Idle, Duration::from_secs(30))
-        .await;
+    wait_idle(&running).await;
     let key = running.watcher.key().to_string();
     running.stop().await;
 
@@ -56,17 +77,9 @@ async fn backlog_of_1000_is_caught_up_once_each() {
         1000,
         "no-sheet mail goes to the error folder"
     );
-    let cp = checkpoint::load(&t.db, &key)
-        .await
-        .unwrap()
-        .expect("checkpoint");
+    let (cp, owed) = checkpoint_and_owed_moves(&t, &key).await;
     assert_eq!(cp.last_uid, 1000);
-    assert_eq!(
-        checkpoint::pending_moves(&t.db, &key, cp.uidvalidity)
-            .await
-            .unwrap(),
-        vec![]
-    );
+    assert_eq!(owed, vec![]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -81,9 +94,7 @@ async fn mail_appended_while_idling_is_handled_by_idle_not_polling() {
         ..fast_options()
     };
     let running = Running::start(&server, &t, Tls::Starttls, options);
-    running
-        .wait_phase(Phase::Idle, Duration::from_secs(30))
-        .await;
+    wait_idle(&running).await;
     let started = std::time::Instant::now();
     append(
         &server,
@@ -93,9 +104,7 @@ async fn mail_appended_while_idling_is_handled_by_idle_not_polling() {
     .await;
     running.wait_handled(1, Duration::from_secs(20)).await;
     eprintln!("appended → handled in {:?}", started.elapsed());
-    running
-        .wait_phase(Phase::Idle, Duration::from_secs(30))
-        .await;
+    wait_idle(&running).await;
     assert_eq!(
         running.status().sessions,
         1,
@@ -143,14 +152,10 @@ async fn server_killed_mid_idle_is_reconnected_and_mail_meanwhile_is_handled() {
     let mut server = MailLab::start_dovecot();
     let t = TestDb::sqlite().await;
     let running = Running::start(&server, &t, Tls::Implicit, fast_options());
-    running
-        .wait_phase(Phase::Idle, Duration::from_secs(30))
-        .await;
+    wait_idle(&running).await;
     append(&server, "INBOX", &plain_mail(1)).await;
     running.wait_handled(1, Duration::from_secs(20)).await;
-    running
-        .wait_phase(Phase::Idle, Duration::from_secs(30))
-        .await;
+    wait_idle(&running).await;
 
     server.crash_dovecot();
     // The watcher notices and retries against a closed port.
@@ -161,9 +166,7 @@ async fn server_killed_mid_idle_is_reconnected_and_mail_meanwhile_is_handled() {
     tokio::time::sleep(Duration::from_millis(700)).await;
     server.start_dovecot_again();
     running.wait_handled(2, Duration::from_secs(30)).await;
-    running
-        .wait_phase(Phase::Idle, Duration::from_secs(30))
-        .await;
+    wait_idle(&running).await;
     append(&server, "INBOX", &plain_mail(3)).await;
     running.wait_handled(3, Duration::from_secs(20)).await;
     let status = running.status();
@@ -189,9 +192,7 @@ async fn uidvalidity_reset_rescans_without_filing_twice() {
     .await;
     let running = Running::start(&server, &t, Tls::Implicit, fast_options());
     running.wait_handled(3, Duration::from_secs(30)).await;
-    running
-        .wait_phase(Phase::Idle, Duration::from_secs(30))
-        .await;
+    wait_idle(&running).await;
     let key = running.watcher.key().to_string();
     running.stop().await;
     let before = checkpoint::load(&t.db, &key)
@@ -220,9 +221,7 @@ async fn uidvalidity_reset_rescans_without_filing_twice() {
 
     let running = Running::start(&server, &t, Tls::Implicit, fast_options());
     running.wait_handled(2, Duration::from_secs(30)).await;
-    running
-        .wait_phase(Phase::Idle, Duration::from_secs(30))
-        .await;
+    wait_idle(&running).await;
     running.stop().await;
 
     let after = checkpoint::load(&t.db, &key)
@@ -260,9 +259,7 @@ async fn server_without_move_gets_copy_deleted_and_uid_expunge() {
     .await;
     let running = Running::start(&server, &t, Tls::Implicit, fast_options());
     running.wait_handled(2, Duration::from_secs(30)).await;
-    running
-        .wait_phase(Phase::Idle, Duration::from_secs(30))
-        .await;
+    wait_idle(&running).await;
     running.stop().await;
     assert_eq!(
         folder_count(&server, "INBOX").await,
@@ -282,14 +279,10 @@ async fn server_without_move_or_uidplus_keeps_the_flagged_original() {
     append(&server, "INBOX", &plain_mail(1)).await;
     let running = Running::start(&server, &t, Tls::Implicit, fast_options());
     running.wait_handled(1, Duration::from_secs(30)).await;
-    running
-        .wait_phase(Phase::Idle, Duration::from_secs(30))
-        .await;
+    wait_idle(&running).await;
     append(&server, "INBOX", &plain_mail(2)).await;
     running.wait_handled(2, Duration::from_secs(30)).await;
-    running
-        .wait_phase(Phase::Idle, Duration::from_secs(30))
-        .await;
+    wait_idle(&running).await;
     running.stop().await;
     assert_eq!(
         folder_count(&server, "INBOX").await,
@@ -327,9 +320,7 @@ async fn hung_server_times_out_and_is_reconnected_when_it_answers_again() {
         ..fast_options()
     };
     let running = Running::start(&server, &t, Tls::Implicit, options);
-    running
-        .wait_phase(Phase::Idle, Duration::from_secs(30))
-        .await;
+    wait_idle(&running).await;
 
     server.pause_dovecot();
     running
@@ -341,9 +332,7 @@ async fn hung_server_times_out_and_is_reconnected_when_it_answers_again() {
     deliver_to_maildir(&server, "1700000001.M2P2.lab", &plain_mail(1));
     server.resume_dovecot();
     running.wait_handled(1, Duration::from_secs(60)).await;
-    running
-        .wait_phase(Phase::Idle, Duration::from_secs(30))
-        .await;
+    wait_idle(&running).await;
     let status = running.status();
     running.stop().await;
     assert!(status.sessions >= 2, "{status:?}");
@@ -406,16 +395,8 @@ async fn refused_move_is_retried_and_never_handles_the_mail_again() {
         assert_eq!(folder_count(&server, "INBOX").await.0, 0, "{done}");
         assert_eq!(messages(&t).await, 1, "{done}: handled once");
         assert_eq!(replies(&t).await, 1, "{done}: answered once");
-        let cp = checkpoint::load(&t.db, watcher.key())
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(
-            checkpoint::pending_moves(&t.db, watcher.key(), cp.uidvalidity)
-                .await
-                .unwrap(),
-            vec![]
-        );
+        let (_, owed) = checkpoint_and_owed_moves(&t, watcher.key()).await;
+        assert_eq!(owed, vec![]);
     }
 }
 
@@ -510,9 +491,7 @@ async fn database_outage_delays_mail_and_loses_none() {
     let server = MailLab::start_dovecot();
     let t = TestDb::postgres().await;
     let running = Running::start(&server, &t, Tls::Implicit, fast_options());
-    running
-        .wait_phase(Phase::Idle, Duration::from_secs(30))
-        .await;
+    wait_idle(&running).await;
     // For three seconds every connection to the queue database is cut as
     // soon as it appears (a failover, a restart), while mail arrives.
     let name = t
