@@ -1203,3 +1203,15 @@ fn label_and_value_typed_in_one_cell() {
     let c = one(&form.text("B13", "医療機関コード：131234567"));
     assert_eq!(codes(&c), ["institution.code.format@B13"]);
 }
+
+#[test]
+fn institution_labels_as_offices_write_them() {
+    let form = Form::example()
+        .text("B12", "施設名")
+        .text("B13", "保険医療機関コード")
+        .text("B14", "〒")
+        .text("B16", "ＴＥＬ");
+    let c = one(&form);
+    assert_clean(&c);
+    assert_eq!(c.institution.name, "みどり内科クリニック");
+}

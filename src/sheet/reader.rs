@@ -903,15 +903,42 @@ enum Block {
 /// The field labels of the institution block, as folded text. The first
 /// spelling is the form's; the others are variants seen in the wild.
 const FIELD_LABELS: [(&str, &[&str]); 7] = [
-    ("name", &["医療機関名", "医療機関名称", "医療機関の名称"]),
-    ("code", &["医療機関コード", "機関コード"]),
-    ("postcode", &["郵便番号"]),
+    (
+        "name",
+        &[
+            "医療機関名",
+            "医療機関名称",
+            "医療機関の名称",
+            "施設名",
+            "病院名",
+        ],
+    ),
+    (
+        "code",
+        &[
+            "医療機関コード",
+            "機関コード",
+            "医療機関番号",
+            "保険医療機関コード",
+        ],
+    ),
+    ("postcode", &["郵便番号", "〒"]),
     ("prefecture", &["都道府県", "都道府県名"]),
     (
         "address",
         &["医療機関住所", "住所", "所在地", "医療機関所在地"],
     ),
-    ("phone", &["連絡先電話番号", "電話番号", "連絡先"]),
+    (
+        "phone",
+        &[
+            "連絡先電話番号",
+            "電話番号",
+            "連絡先",
+            "電話",
+            "tel",
+            "連絡先tel",
+        ],
+    ),
     (
         "contact",
         &[
