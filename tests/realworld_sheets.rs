@@ -6,6 +6,24 @@
 //! LibreOffice as .xls and .ods. Each test builds the variant with
 //! rust_xlsxwriter, reads it with [`read_workbook`], runs [`check`] and states
 //! the values read and every finding (code and A1 cell).
+//!
+//! Decisions taken here (what an official would expect):
+//! - `-`, `－`, `なし` in a quantity cell mean 0; `約1000`, `1.5`, `千`,
+//!   negatives are `item.quantity.invalid`; `8箱` / `20ケース` are
+//!   `item.quantity.unit` (the number of pieces is unknown), never read as 8.
+//! - Gloves in 双 are read as 2 × 枚 with the warning `item.quantity.pairs`.
+//! - `〇` / `○` instead of 要請する is `item.request.invalid` (a clear
+//!   finding saying what to select); `○要請する` and `要請する（手袋のみ）`
+//!   read as 要請する. `必要` for 要否 stays `prefecture.need.invalid` (as in
+//!   samples/sheets), `不要` reads as 否.
+//! - A sheet whose MHLW block was deleted is accepted: the rule is that the
+//!   block must be empty, and a missing block is empty.
+//! - A hidden tab, a 記入例 / 見本 tab, a tab duplicated unchanged, and the
+//!   institution's original beside the prefecture's filled copy are not
+//!   requests of their own (unless no other tab holds the form).
+//! - An address that does not start with the prefecture is a warning; a
+//!   `〒160-0023` before it is skipped. `東京` reads as 東京都; `Tokyo` is
+//!   `institution.prefecture.unknown`.
 
 use calamine::{Data, Reader, Xlsx, open_workbook};
 use rust_xlsxwriter::{Format, Formula, Workbook as XWorkbook};
