@@ -148,18 +148,7 @@ async fn check_names_a_tls_name_mismatch_and_an_untrusted_ca() {
     );
 
     let other_ca = dir.path().join("other-ca.pem");
-    let made = Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-days",
-            "1",
-        ])
+    let made = common::maillab::new_p256_certificate(1)
         .args(["-subj", "/CN=other CA", "-keyout"])
         .arg(dir.path().join("other-ca.key"))
         .arg("-out")

@@ -12,7 +12,7 @@ mod common;
 mod lab;
 
 use common::db::TestDb;
-use common::maillab::MailLab;
+use common::maillab::{MailLab, signal_and_reap};
 use lab::{append, folder_count, sheet_mail, wait_until};
 use sos_intake::config::Tls;
 use sos_intake::mailbox::imap::lease::current_holder;
@@ -105,20 +105,8 @@ impl Gateway {
     }
 
     fn kill(&mut self, signal: &str) {
-        if let Some(mut child) = self.child.take() {
-            let _ = Command::new("kill")
-                .arg(format!("-{signal}"))
-                .arg(child.id().to_string())
-                .status();
-            let deadline = Instant::now() + Duration::from_secs(20);
-            while Instant::now() < deadline {
-                if let Ok(Some(_)) = child.try_wait() {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            let _ = child.kill();
-            let _ = child.wait();
+        if let Some(child) = self.child.take() {
+            signal_and_reap(child, signal, Duration::from_secs(20));
         }
     }
 }

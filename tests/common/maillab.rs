@@ -152,36 +152,13 @@ impl MailLab {
 
     fn make_certificates(&self) {
         let d = self.dir.path();
-        run(Command::new("openssl")
-            .args([
-                "req",
-                "-x509",
-                "-newkey",
-                "ec",
-                "-pkeyopt",
-                "ec_paramgen_curve:P-256",
-                "-nodes",
-                "-days",
-                "3650",
-                "-subj",
-                "/CN=sos test CA",
-            ])
+        run(new_p256_certificate(3650)
+            .args(["-subj", "/CN=sos test CA"])
             .arg("-keyout")
             .arg(d.join("ca.key"))
             .arg("-out")
             .arg(d.join("ca.pem")));
-        run(Command::new("openssl")
-            .args([
-                "req",
-                "-x509",
-                "-newkey",
-                "ec",
-                "-pkeyopt",
-                "ec_paramgen_curve:P-256",
-                "-nodes",
-                "-days",
-                "3650",
-            ])
+        run(new_p256_certificate(3650)
             .arg("-CA")
             .arg(d.join("ca.pem"))
             .arg("-CAkey")
@@ -341,20 +318,8 @@ service stats {{
 
     /// Stops Dovecot (SIGTERM, as an administrator would).
     pub fn stop_dovecot(&mut self) {
-        if let Some(mut child) = self.dovecot.take() {
-            let _ = Command::new("kill")
-                .arg("-TERM")
-                .arg(child.id().to_string())
-                .status();
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while Instant::now() < deadline {
-                if let Ok(Some(_)) = child.try_wait() {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            let _ = child.kill();
-            let _ = child.wait();
+        if let Some(child) = self.dovecot.take() {
+            signal_and_reap(child, "TERM", Duration::from_secs(10));
         }
     }
 
@@ -734,10 +699,7 @@ impl MailLab {
 
     fn signal_dovecot(&self, signal: &str) {
         for pid in self.dovecot_processes() {
-            let _ = Command::new("kill")
-                .arg(format!("-{signal}"))
-                .arg(pid.to_string())
-                .status();
+            send_signal(pid, signal);
         }
     }
 
@@ -789,4 +751,46 @@ impl MailLab {
         );
         toml::from_str(&text).expect("[imap] for the lab")
     }
+}
+
+/// `openssl req -x509` making a new P-256 key and a certificate valid for
+/// `days`; the caller adds the subject, signer and output files.
+pub fn new_p256_certificate(days: u32) -> Command {
+    let mut cmd = Command::new("openssl");
+    cmd.args([
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-days",
+    ])
+    .arg(days.to_string());
+    cmd
+}
+
+/// Sends `signal` (`TERM`, `KILL`, `STOP`...) to process `pid` as an
+/// administrator's `kill` would; a process already gone is no error.
+pub fn send_signal(pid: u32, signal: &str) {
+    let _ = Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg(pid.to_string())
+        .status();
+}
+
+/// Sends `signal` to `child`, gives it `grace` to exit, then kills it
+/// outright; either way it is reaped.
+pub fn signal_and_reap(mut child: Child, signal: &str, grace: Duration) {
+    send_signal(child.id(), signal);
+    let deadline = Instant::now() + grace;
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
 }
