@@ -1233,3 +1233,23 @@ fn institution_labels_as_offices_write_them() {
     assert_clean(&c);
     assert_eq!(c.institution.name, "みどり内科クリニック");
 }
+
+#[test]
+fn reason_that_denies_an_economic_cause_is_not_economic() {
+    for reason in [
+        "経済的な理由ではなく、卸の欠品により入荷未定のため。",
+        "価格の問題ではない。メーカー欠品で納品の目途が立たない。",
+        "予算以外の理由（卸の在庫切れ）",
+    ] {
+        let c = one(&Form::example().text("H23", reason));
+        assert!(c.findings.is_empty(), "{reason}: {:#?}", c.findings);
+    }
+    // Stating an economic cause stays an error.
+    for reason in [
+        "価格高騰のため購入できない",
+        "予算が不足しているため。欠品ではない。",
+    ] {
+        let c = one(&Form::example().text("H23", reason));
+        assert_eq!(codes(&c), ["item.reason.economic@H23"], "{reason}");
+    }
+}

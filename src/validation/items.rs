@@ -87,10 +87,29 @@ const ECONOMIC_WORDS: [&str; 16] = [
 ];
 
 /// True when a reason is economic.
+/// An economic word that the reason denies (`経済的な理由ではなく欠品のため`,
+/// `価格の問題ではない`) does not count: the form itself says 経済的な理由は不可,
+/// so officials write that it is not one.
 pub fn is_economic(reason: &str) -> bool {
     let t = normalize(reason);
-    ECONOMIC_WORDS.iter().any(|w| t.contains(w))
+    ECONOMIC_WORDS.iter().any(|w| {
+        t.match_indices(w).any(|(at, _)| {
+            let after: String = t[at + w.len()..].chars().take(12).collect();
+            !NEGATIONS.iter().any(|n| after.contains(n))
+        })
+    })
 }
+
+/// Words after an economic word that deny it.
+const NEGATIONS: [&str; 7] = [
+    "ではな",
+    "でな",
+    "じゃな",
+    "ではありません",
+    "以外",
+    "によるものではな",
+    "は関係な",
+];
 
 fn check_row(row: &InstitutionRow, policy: &Policy, findings: &mut Vec<Finding>) -> ItemLine {
     let item = row.item;
