@@ -1253,3 +1253,18 @@ fn reason_that_denies_an_economic_cause_is_not_economic() {
         assert_eq!(codes(&c), ["item.reason.economic@H23"], "{reason}");
     }
 }
+
+#[test]
+fn opinion_reasons_as_prefectures_phrase_them() {
+    for opinion in [
+        "過去の緊急配布：0回。発注しても届かない状況。",
+        "初回。取引業者が取り扱いを中止したため。",
+        "緊急配布は2回目。注文済みだが納期未定。",
+    ] {
+        let c = one(&Form::example().text("H31", opinion));
+        assert!(c.findings.is_empty(), "{opinion}: {:#?}", c.findings);
+    }
+    // No reason at all stays an error.
+    let c = one(&Form::example().text("H31", "過去の緊急配布：0回。"));
+    assert_eq!(codes(&c), ["prefecture.opinion.reason_missing@H31"]);
+}

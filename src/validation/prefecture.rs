@@ -60,7 +60,7 @@ static SIZE: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 /// Words of a concrete reason an institution cannot procure.
-const REASON_WORDS: [&str; 28] = [
+const REASON_WORDS: [&str; 37] = [
     "欠品",
     "品切",
     "品薄",
@@ -89,6 +89,15 @@ const REASON_WORDS: [&str; 28] = [
     "購入でき",
     "手に入らない",
     "入手",
+    "業者",
+    "取引",
+    "発注",
+    "注文",
+    "届か",
+    "取り扱",
+    "取扱",
+    "販売中止",
+    "製造中止",
 ];
 
 /// True when the opinion states how many distributions the institution
