@@ -229,10 +229,7 @@ impl Intake {
                 limits: Limits::from_config(&config.mail),
                 policy: Policy::from_config(config)?,
                 rule,
-                identity: Identity {
-                    address: config.sos_address.clone(),
-                    name: config.sos_name.clone(),
-                },
+                identity: Identity::from_config(config),
             }),
         })
     }

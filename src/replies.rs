@@ -251,6 +251,35 @@ pub struct Identity {
     pub name: String,
 }
 
+impl Identity {
+    /// Ours as configured: `sos_address` and `sos_name`.
+    pub fn from_config(config: &crate::config::Config) -> Self {
+        Identity {
+            address: config.sos_address.clone(),
+            name: config.sos_name.clone(),
+        }
+    }
+
+    /// The From of our mail: `sos_name <sos_address>`.
+    pub fn mailbox(&self) -> anyhow::Result<Mailbox> {
+        Ok(Mailbox::new(
+            Some(self.name.clone()),
+            self.address
+                .parse()
+                .with_context(|| format!("bad sos_address {:?}", self.address))?,
+        ))
+    }
+
+    /// The domain our Message-IDs are made under: that of `sos_address`
+    /// (`localhost` when it has none).
+    pub fn message_id_domain(&self) -> &str {
+        self.address
+            .rsplit_once('@')
+            .map(|(_, d)| d)
+            .unwrap_or("localhost")
+    }
+}
+
 fn environment() -> &'static minijinja::Environment<'static> {
     static ENV: OnceLock<minijinja::Environment<'static>> = OnceLock::new();
     ENV.get_or_init(|| {
@@ -327,12 +356,7 @@ pub fn build(
 ) -> anyhow::Result<(String, lettre::Message)> {
     let subject = subject(view);
     let body = render_body(view)?;
-    let from = Mailbox::new(
-        Some(me.name.clone()),
-        me.address
-            .parse()
-            .with_context(|| format!("bad sos_address {:?}", me.address))?,
-    );
+    let from = me.mailbox()?;
     let to = Mailbox::new(
         thread.to_name.clone(),
         thread
@@ -340,11 +364,7 @@ pub fn build(
             .parse()
             .with_context(|| format!("bad recipient {:?}", thread.to))?,
     );
-    let domain = me
-        .address
-        .rsplit_once('@')
-        .map(|(_, d)| d)
-        .unwrap_or("localhost");
+    let domain = me.message_id_domain();
     let mut builder = lettre::Message::builder()
         .from(from)
         .to(to)
@@ -389,7 +409,9 @@ pub fn build(
     Ok((subject, message))
 }
 
-fn raw(name: &str, value: &str) -> HeaderValue {
+/// A header of our own mail as written (`X-SOS-…`, `Auto-Submitted`); a
+/// name that is not ASCII becomes `X-SOS-Invalid` rather than an error.
+pub(crate) fn raw(name: &str, value: &str) -> HeaderValue {
     let name = HeaderName::new_from_ascii(name.to_string())
         .unwrap_or_else(|_| HeaderName::new_from_ascii_str("X-SOS-Invalid"));
     HeaderValue::new(name, value.to_string())

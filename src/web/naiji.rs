@@ -13,9 +13,10 @@ use crate::messages::web as msg;
 use crate::outbox::{self, OutgoingMail};
 use crate::queue::RequestRecord;
 use crate::queue::audit;
+use crate::replies::{Identity, raw};
 use anyhow::Context;
 use lettre::message::Mailbox;
-use lettre::message::header::{ContentType, HeaderName, HeaderValue};
+use lettre::message::header::ContentType;
 use sqlx::{AnyConnection, Row};
 
 /// The template of the body, embedded.
@@ -118,22 +119,13 @@ pub fn build(
 ) -> anyhow::Result<OutgoingMail> {
     let config = &settings.config;
     let subject = msg::naiji_subject(&record.receipt, &record.institution.name);
-    let from = Mailbox::new(
-        Some(config.sos_name.clone()),
-        config
-            .sos_address
-            .parse()
-            .with_context(|| format!("bad sos_address {:?}", config.sos_address))?,
-    );
+    let me = Identity::from_config(config);
+    let from = me.mailbox()?;
     let rcpt: lettre::Address = to
         .address
         .parse()
         .with_context(|| format!("bad recipient {:?}", to.address))?;
-    let domain = config
-        .sos_address
-        .rsplit_once('@')
-        .map(|(_, d)| d)
-        .unwrap_or("localhost");
+    let domain = me.message_id_domain();
     let mut builder = lettre::Message::builder()
         .from(from)
         .to(Mailbox::new(None, rcpt))
@@ -157,12 +149,6 @@ pub fn build(
         .body(body(settings, record)?)
         .context("cannot build the 内示 mail")?;
     OutgoingMail::from_message(outbox::kind::NAIJI, None, &subject, &message)
-}
-
-fn raw(name: &str, value: &str) -> HeaderValue {
-    let name = HeaderName::new_from_ascii(name.to_string())
-        .unwrap_or_else(|_| HeaderName::new_from_ascii_str("X-SOS-Invalid"));
-    HeaderValue::new(name, value.to_string())
 }
 
 /// Queues the 内示 of a just-completed record inside the caller's
