@@ -64,10 +64,7 @@ async fn inspect(
     session: &mut ImapSession,
     report: &mut CheckReport,
 ) -> Result<(), ImapError> {
-    let timed = |what: &str| ImapError::Timeout {
-        addr: endpoint.addr(),
-        what: what.to_string(),
-    };
+    let timed = |what: &str| endpoint.timed_out(what);
     let caps = timeout(LIMIT, session.capabilities())
         .await
         .map_err(|_| timed("CAPABILITY"))?

@@ -230,6 +230,14 @@ impl Endpoint {
         format!("{}:{}", self.host, self.port)
     }
 
+    /// The error of a `what` command this server did not answer in time.
+    pub fn timed_out(&self, what: &str) -> ImapError {
+        ImapError::Timeout {
+            addr: self.addr(),
+            what: what.to_string(),
+        }
+    }
+
     /// A short label of the security mode, for `imap check`.
     pub fn tls_label(&self) -> &'static str {
         match self.tls {

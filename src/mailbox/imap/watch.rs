@@ -402,10 +402,7 @@ impl<S: MessageSink> Watcher<S> {
     ) -> Result<T, ImapError> {
         match timeout(limit, fut).await {
             Ok(r) => r.map_err(ImapError::from_imap),
-            Err(_) => Err(ImapError::Timeout {
-                addr: self.endpoint.addr(),
-                what: what.to_string(),
-            }),
+            Err(_) => Err(self.endpoint.timed_out(what)),
         }
     }
 
@@ -456,10 +453,7 @@ impl<S: MessageSink> Watcher<S> {
                 }
                 Ok(Err(e)) => return Err(ImapError::from_imap(e)),
                 Err(_) => {
-                    return Err(ImapError::Timeout {
-                        addr: self.endpoint.addr(),
-                        what: "CREATE".into(),
-                    });
+                    return Err(self.endpoint.timed_out("CREATE"));
                 }
             }
         }
@@ -493,10 +487,7 @@ impl<S: MessageSink> Watcher<S> {
             }
             Ok(Err(e)) => return Err(ImapError::from_imap(e)),
             Err(_) => {
-                return Err(ImapError::Timeout {
-                    addr: self.endpoint.addr(),
-                    what: "SELECT".into(),
-                });
+                return Err(self.endpoint.timed_out("SELECT"));
             }
         };
         mailbox
@@ -702,11 +693,7 @@ impl<S: MessageSink> Watcher<S> {
                     .map_err(SessionEnd::Db)
             }
             Ok(Err(e)) => Err(ImapError::from_imap(e).into()),
-            Err(_) => Err(ImapError::Timeout {
-                addr: self.endpoint.addr(),
-                what: "MOVE".into(),
-            }
-            .into()),
+            Err(_) => Err(self.endpoint.timed_out("MOVE").into()),
         }
     }
 
@@ -796,10 +783,7 @@ pub(crate) async fn list_folders(
         stream.try_collect::<Vec<_>>().await
     })
     .await
-    .map_err(|_| ImapError::Timeout {
-        addr: endpoint.addr(),
-        what: "LIST".into(),
-    })?
+    .map_err(|_| endpoint.timed_out("LIST"))?
     .map_err(ImapError::from_imap)?;
     Ok(names
         .iter()
