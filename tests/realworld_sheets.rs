@@ -1268,3 +1268,22 @@ fn opinion_reasons_as_prefectures_phrase_them() {
     let c = one(&Form::example().text("H31", "過去の緊急配布：0回。"));
     assert_eq!(codes(&c), ["prefecture.opinion.reason_missing@H31"]);
 }
+
+#[test]
+fn rows_of_other_items_deleted_leave_only_warnings() {
+    // Only gloves are accepted: institutions delete the other rows.
+    let mut form = Form::example();
+    for row in [19, 20, 21, 22, 27, 28, 29, 30, 35, 36, 37, 38] {
+        form = form.clear_rows(row, row);
+    }
+    // No noise about rows of items that cannot be requested now.
+    let c = one(&form);
+    assert_clean(&c);
+    // The gloves row deleted is still reported.
+    let c = one(&Form::example().clear_rows(23, 23));
+    assert!(
+        codes(&c).contains(&"sheet.item_row.missing@B18".to_string()),
+        "{:?}",
+        codes(&c)
+    );
+}

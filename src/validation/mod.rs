@@ -17,7 +17,7 @@
 //! | `sheet.form.repeated` | E | a second form on the same worksheet (not read; use another sheet) |
 //! | `sheet.label.missing` | E | an institution label (医療機関名 …) is not on the sheet |
 //! | `sheet.block.missing` | E | the institution or prefecture item table is not found |
-//! | `sheet.item_row.missing` | W | a table lacks one of the five item rows |
+//! | `sheet.item_row.missing` | W | a table lacks the row of an item accepted now (policy) |
 //! | `sheet.item_row.duplicate` | E | an item has two rows in one table |
 //! | `sheet.formula.no_value` | E | a quantity is a formula without a cached value that is not a simple sum |
 //! | `institution.field.missing` | E | a field of the institution block is blank |
@@ -188,7 +188,7 @@ impl Checked {
 /// mail intake). Never fails: whatever cannot be read becomes a finding.
 pub fn check(sheet: &RequestSheet, policy: &Policy) -> Checked {
     let mut findings = Vec::new();
-    structure::check(sheet, &mut findings);
+    structure::check(sheet, policy, &mut findings);
     let institution = institution::check(&sheet.institution, &mut findings);
     let mut lines = items::check(sheet, policy, &mut findings);
     prefecture::check(sheet, &mut lines, &mut findings);

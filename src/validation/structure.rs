@@ -3,13 +3,15 @@
 //! `sheet.form.repeated`, `sheet.block.missing`, `sheet.label.missing`,
 //! `sheet.item_row.missing`, `sheet.item_row.duplicate`.
 
-use super::{Finding, Severity, at_cell};
+use super::{Finding, Policy, Severity, at_cell};
 use crate::messages::findings::{self as msg, labels};
 use crate::request::Item;
 use crate::sheet::{CellPos, RequestSheet};
 
-/// Adds the structural findings of `sheet`.
-pub fn check(sheet: &RequestSheet, findings: &mut Vec<Finding>) {
+/// Adds the structural findings of `sheet`. A missing row of an item that
+/// `policy` does not accept now is not reported: institutions delete the
+/// rows they cannot request.
+pub fn check(sheet: &RequestSheet, policy: &Policy, findings: &mut Vec<Finding>) {
     let layout = &sheet.layout;
     let inst = &sheet.institution;
     for (field, label) in [
@@ -56,6 +58,7 @@ pub fn check(sheet: &RequestSheet, findings: &mut Vec<Finding>) {
             sheet.items.iter().map(|r| (r.item, r.label)),
             layout.institution_table,
             labels::INSTITUTION_TABLE,
+            policy,
             findings,
         );
     }
@@ -73,6 +76,7 @@ pub fn check(sheet: &RequestSheet, findings: &mut Vec<Finding>) {
             sheet.prefecture.iter().map(|r| (r.item, r.label)),
             layout.prefecture_table,
             labels::PREFECTURE_TABLE,
+            policy,
             findings,
         );
     }
@@ -85,6 +89,7 @@ fn rows(
     rows: impl Iterator<Item = (Item, CellPos)>,
     header: Option<CellPos>,
     table: &str,
+    policy: &Policy,
     findings: &mut Vec<Finding>,
 ) {
     let mut seen: Vec<Item> = Vec::new();
@@ -102,7 +107,7 @@ fn rows(
         seen.push(item);
     }
     for item in Item::ALL {
-        if !seen.contains(&item) {
+        if !seen.contains(&item) && policy.accepts(item) {
             findings.push(at_cell(
                 Severity::Warning,
                 "sheet.item_row.missing",
@@ -185,7 +190,11 @@ mod tests {
 
     fn codes(sheet: &RequestSheet) -> Vec<(String, Option<String>, Severity)> {
         let mut f = Vec::new();
-        check(sheet, &mut f);
+        // Every item accepted: every missing row is reported.
+        let all = Policy {
+            accepted_items: Item::ALL.to_vec(),
+        };
+        check(sheet, &all, &mut f);
         f.into_iter()
             .map(|f| (f.code, f.cell, f.severity))
             .collect()
@@ -237,6 +246,21 @@ mod tests {
                 .count(),
             2,
             "{c:?}"
+        );
+    }
+
+    #[test]
+    fn missing_row_of_an_item_not_accepted_is_not_reported() {
+        let mut sheet = complete();
+        sheet.items.remove(0);
+        let mut f = Vec::new();
+        check(&sheet, &Policy::default(), &mut f);
+        assert!(f.is_empty(), "{f:?}");
+        sheet.items.retain(|r| r.item != Item::NonSterileGloves);
+        check(&sheet, &Policy::default(), &mut f);
+        assert_eq!(
+            f.iter().map(|f| f.code.as_str()).collect::<Vec<_>>(),
+            ["sheet.item_row.missing"]
         );
     }
 
