@@ -6,6 +6,7 @@
 mod common;
 
 use chrono::{DateTime, FixedOffset};
+use common::db::count;
 use sos_intake::config::{Config, Settings};
 use sos_intake::outbox::{self, Sender, Transport};
 use sos_intake::pipeline::{Disposition, Intake, Outcome};
@@ -138,15 +139,6 @@ async fn receive(intake: &Intake, raw: &[u8], time: &str) -> Outcome {
 /// The text in the first column of the one row `sql` selects.
 async fn text(db: &sos_intake::queue::Db, sql: &str) -> String {
     sqlx::query(sql).fetch_one(db.pool()).await.unwrap().get(0)
-}
-
-async fn count(db: &sos_intake::queue::Db, sql: &str) -> i64 {
-    sqlx::query(sql)
-        .fetch_one(db.pool())
-        .await
-        .unwrap()
-        .try_get::<i64, _>(0)
-        .unwrap()
 }
 
 both_backends!(valid_sheet_is_filed_and_acknowledged_once, |t| {

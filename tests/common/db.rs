@@ -272,3 +272,15 @@ pub fn gmis_filing(
         actor: "gmis-import".into(),
     }
 }
+
+/// One number from the database: the first column of the one row `sql`
+/// selects (`SELECT COUNT(*) …`).
+pub async fn count(db: &Db, sql: &str) -> i64 {
+    use sqlx::Row;
+    sqlx::query(sql)
+        .fetch_one(db.pool())
+        .await
+        .expect("count query")
+        .try_get::<i64, _>(0)
+        .expect("count")
+}

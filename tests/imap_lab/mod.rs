@@ -215,16 +215,7 @@ fn push_base64_lines(out: &mut String, b64: &str) {
     }
 }
 
-/// One number from the database.
-pub async fn count(db: &sos_intake::queue::Db, sql: &str) -> i64 {
-    use sqlx::Row;
-    sqlx::query(sql)
-        .fetch_one(db.pool())
-        .await
-        .expect("count query")
-        .try_get::<i64, _>(0)
-        .expect("count")
-}
+pub use crate::common::db::count;
 
 /// Watcher tunables for tests: quick back-off, quick lease.
 pub fn fast_options() -> sos_intake::mailbox::imap::WatchOptions {
