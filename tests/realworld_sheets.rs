@@ -1287,3 +1287,19 @@ fn rows_of_other_items_deleted_leave_only_warnings() {
         codes(&c)
     );
 }
+
+#[test]
+fn item_tables_retitled_hinmoku() {
+    // The item column titled 品目 / 物品名 instead of 配布物品一覧, and no
+    // 【都道府県記入欄】 heading.
+    let form = Form::example()
+        .text("B18", "品目")
+        .text("B26", "物品名")
+        .text("B34", "品目")
+        .clear("A25");
+    let c = one(&form);
+    assert_clean(&c);
+    // A stray 品目 without column titles is not a table.
+    let c = one(&Form::example().text("A41", "品目"));
+    assert_clean(&c);
+}

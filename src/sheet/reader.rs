@@ -999,6 +999,7 @@ fn locate(name: &str, grid: &Grid) -> Option<RequestSheet> {
         })
         .map(|(&(r, _), _)| r)
         .collect();
+    starts.extend(headers.iter().map(|(p, _)| p.row));
     starts.sort_unstable();
     let end_after = |row: u32| {
         starts
@@ -1095,6 +1096,9 @@ fn is_heading(grid: &Grid, (row, col): (u32, u32), folded: &str, key: &str) -> b
             <= limit
 }
 
+/// Other titles of the item column that offices give their tables.
+const ALT_TABLE_HEADERS: [&str; 5] = ["品目", "品目名", "物品名", "配布物品", "品名"];
+
 /// Finds every 配布物品一覧 header and tells which table it starts, by the
 /// column titles of its row, then by the heading above it, then by order.
 fn classify_headers(
@@ -1104,12 +1108,23 @@ fn classify_headers(
 ) -> (Vec<(CellPos, Block)>, Option<CellPos>) {
     let mut found: Vec<(CellPos, Block)> = Vec::new();
     let mut repeated: Option<CellPos> = None;
-    let candidates: Vec<CellPos> = folded
+    // Tables re-titled 品目 / 物品名 count only when their column titles
+    // say which table they are.
+    let candidates: Vec<(CellPos, bool)> = folded
         .iter()
-        .filter(|&(&pos, t)| is_heading(grid, pos, t, "配布物品一覧"))
-        .map(|(&(r, c), _)| CellPos::new(r, c))
+        .filter_map(|(&pos, t)| {
+            if is_heading(grid, pos, t, "配布物品一覧") {
+                Some((CellPos::new(pos.0, pos.1), false))
+            } else {
+                let bare = fold_label(&crate::text::strip_notes(grid.text(pos.0, pos.1)));
+                ALT_TABLE_HEADERS
+                    .contains(&bare.as_str())
+                    .then_some((CellPos::new(pos.0, pos.1), true))
+            }
+        })
         .collect();
-    for (n, pos) in candidates.into_iter().enumerate() {
+    let mut n = 0usize;
+    for (pos, alternative) in candidates {
         let titles: String = header_titles(grid, folded, pos)
             .into_iter()
             .map(|(_, t)| t)
@@ -1132,9 +1147,13 @@ fn classify_headers(
         } else {
             None
         };
+        if alternative && by_titles.is_none() {
+            continue;
+        }
         let by_order = [Block::Institution, Block::Prefecture, Block::Mhlw]
             .get(n)
             .copied();
+        n += 1;
         match by_titles.or_else(|| headings.above(pos.row)).or(by_order) {
             Some(block) if !found.iter().any(|(_, b)| *b == block) => found.push((pos, block)),
             // A second table of a kind already found: a second form.
