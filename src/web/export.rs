@@ -15,6 +15,12 @@ use chrono::NaiveDate;
 use rust_xlsxwriter::{Format, Workbook, Worksheet};
 use serde::Deserialize;
 
+/// The 配送先リスト's name: its file name, sheet name and title.
+const DELIVERY_LIST: &str = "配送先リスト";
+
+/// The per-prefecture summary's name: its file name, sheet name and title.
+const PREFECTURE_SUMMARY: &str = "都道府県別集計";
+
 /// The 配送先リスト's columns.
 pub const DELIVERY_HEADERS: [&str; 12] = [
     "受付番号",
@@ -100,7 +106,11 @@ pub async fn delivery_xlsx(
 ) -> Result<Response, WebError> {
     let (date, rows) = rows(&state, &q).await?;
     let bytes = delivery_workbook(date, &rows)?;
-    Ok(download(bytes, XLSX, &format!("配送先リスト_{date}.xlsx")))
+    Ok(download(
+        bytes,
+        XLSX,
+        &format!("{DELIVERY_LIST}_{date}.xlsx"),
+    ))
 }
 
 /// GET /exports/delivery.csv?date=….
@@ -113,7 +123,7 @@ pub async fn delivery_csv(
         DELIVERY_HEADERS.iter().map(|s| s.to_string()).collect(),
         rows.iter().map(|r| delivery_cells(r).to_vec()),
     )?;
-    Ok(download(bytes, CSV, &format!("配送先リスト_{date}.csv")))
+    Ok(download(bytes, CSV, &format!("{DELIVERY_LIST}_{date}.csv")))
 }
 
 /// GET /exports/summary.xlsx?date=….
@@ -127,7 +137,7 @@ pub async fn summary_xlsx(
     Ok(download(
         bytes,
         XLSX,
-        &format!("都道府県別集計_{date}.xlsx"),
+        &format!("{PREFECTURE_SUMMARY}_{date}.xlsx"),
     ))
 }
 
@@ -139,7 +149,11 @@ pub async fn summary_csv(
     let (date, rows) = rows(&state, &q).await?;
     let summary = review::summarise(&rows);
     let bytes = csv_bytes(summary_headers(), summary.iter().map(summary_cells))?;
-    Ok(download(bytes, CSV, &format!("都道府県別集計_{date}.csv")))
+    Ok(download(
+        bytes,
+        CSV,
+        &format!("{PREFECTURE_SUMMARY}_{date}.csv"),
+    ))
 }
 
 /// A new worksheet named `title` laid out as every export is: the title
@@ -169,7 +183,7 @@ fn titled_worksheet<'a>(
 /// quantities as numbers, everything else as text (codes keep leading zeros).
 pub fn delivery_workbook(date: NaiveDate, rows: &[DeliveryRow]) -> anyhow::Result<Vec<u8>> {
     let mut wb = Workbook::new();
-    let ws = titled_worksheet(&mut wb, "配送先リスト", date, &DELIVERY_HEADERS)?;
+    let ws = titled_worksheet(&mut wb, DELIVERY_LIST, date, &DELIVERY_HEADERS)?;
     for (i, r) in rows.iter().enumerate() {
         let row = 3 + i as u32;
         for (c, v) in delivery_cells(r).iter().enumerate() {
@@ -203,7 +217,7 @@ pub fn delivery_workbook(date: NaiveDate, rows: &[DeliveryRow]) -> anyhow::Resul
 pub fn summary_workbook(date: NaiveDate, summary: &[PrefectureSummary]) -> anyhow::Result<Vec<u8>> {
     let mut wb = Workbook::new();
     let bold = Format::new().set_bold();
-    let ws = titled_worksheet(&mut wb, "都道府県別集計", date, &summary_headers())?;
+    let ws = titled_worksheet(&mut wb, PREFECTURE_SUMMARY, date, &summary_headers())?;
     let mut totals = [0i64; 7];
     for (i, s) in summary.iter().enumerate() {
         let row = 3 + i as u32;
