@@ -23,6 +23,17 @@ use std::time::{Duration, Instant};
 /// The Tokyo sender of `sheet_mail`, whose mailbox receives the replies.
 const TOKYO: &str = "sos@fukushi.metro.tokyo.lg.jp";
 
+/// The `sos-intake` binary run as `sos-intake --config <config> <args>`
+/// on the database at `database_url`.
+fn sos_intake(config: &Path, database_url: &str, args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sos-intake"));
+    cmd.arg("--config")
+        .arg(config)
+        .args(args)
+        .env("SOS_INTAKE_DATABASE_URL", database_url);
+    cmd
+}
+
 /// A configuration file for a gateway on this lab.
 fn write_config(lab: &MailLab, dir: &Path) -> PathBuf {
     let imap = lab.imap_config(Tls::Implicit);
@@ -79,11 +90,7 @@ struct Gateway {
 impl Gateway {
     fn start(config: &Path, database_url: &str, log: PathBuf) -> Gateway {
         let out = std::fs::File::create(&log).expect("log file");
-        let child = Command::new(env!("CARGO_BIN_EXE_sos-intake"))
-            .arg("--config")
-            .arg(config)
-            .arg("serve")
-            .env("SOS_INTAKE_DATABASE_URL", database_url)
+        let child = sos_intake(config, database_url, &["serve"])
             .env("RUST_LOG", "info,sqlx=warn")
             .stdin(Stdio::null())
             .stdout(out.try_clone().expect("log"))
@@ -180,11 +187,7 @@ async fn full_loop_sheet_appended_over_imap_is_answered_through_postfix() {
     );
     // `imap check` beside the running gateway: nothing waiting, the
     // folders exist, and this gateway is the one watching.
-    let out = Command::new(env!("CARGO_BIN_EXE_sos-intake"))
-        .arg("--config")
-        .arg(&config)
-        .args(["imap", "check"])
-        .env("SOS_INTAKE_DATABASE_URL", &t.url)
+    let out = sos_intake(&config, &t.url, &["imap", "check"])
         .output()
         .expect("imap check");
     let out = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -295,11 +298,7 @@ async fn serve_once_catches_up_on_the_imap_mailbox_and_exits() {
         ),
     )
     .expect("config");
-    let out = Command::new(env!("CARGO_BIN_EXE_sos-intake"))
-        .arg("--config")
-        .arg(&config)
-        .args(["serve", "--once"])
-        .env("SOS_INTAKE_DATABASE_URL", &t.url)
+    let out = sos_intake(&config, &t.url, &["serve", "--once"])
         .output()
         .expect("serve --once");
     assert!(
