@@ -227,8 +227,12 @@ impl Config {
 
     /// The cut-off rule, parsed (`daily-13` or `weekly-wed-17`).
     pub fn cutoff_rule(&self) -> anyhow::Result<crate::calendar::CutoffRule> {
-        crate::calendar::CutoffRule::parse(&self.cutoff_rule)
-            .with_context(|| format!("cutoff_rule: unknown rule {:?} (daily-13 or weekly-wed-17)", self.cutoff_rule))
+        crate::calendar::CutoffRule::parse(&self.cutoff_rule).with_context(|| {
+            format!(
+                "cutoff_rule: unknown rule {:?} (daily-13 or weekly-wed-17)",
+                self.cutoff_rule
+            )
+        })
     }
 
     /// The accepted items, parsed.
@@ -264,7 +268,11 @@ impl Settings {
             .filter(|s| !s.is_empty())
             .or_else(|| config.database_url.clone())
             .unwrap_or_else(|| format!("sqlite://{}/sos-intake.db", data_dir.display()));
-        Settings { config, data_dir, database_url }
+        Settings {
+            config,
+            data_dir,
+            database_url,
+        }
     }
 
     /// Settings for tests and tools: defaults with the given data directory.

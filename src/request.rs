@@ -159,13 +159,16 @@ impl Status {
     /// `errors`, `review`, `completed`).
     pub fn parse(s: &str) -> Option<Status> {
         let s = s.trim();
-        Status::ALL.into_iter().find(|st| st.as_str() == s).or(match s {
-            "not-submitted" => Some(Status::NotSubmitted),
-            "errors" => Some(Status::HasErrors),
-            "review" => Some(Status::UnderReview),
-            "completed" => Some(Status::Completed),
-            _ => None,
-        })
+        Status::ALL
+            .into_iter()
+            .find(|st| st.as_str() == s)
+            .or(match s {
+                "not-submitted" => Some(Status::NotSubmitted),
+                "errors" => Some(Status::HasErrors),
+                "review" => Some(Status::UnderReview),
+                "completed" => Some(Status::Completed),
+                _ => None,
+            })
     }
 }
 
@@ -332,13 +335,28 @@ mod tests {
 
     #[test]
     fn item_names_from_form_and_gmis() {
-        assert_eq!(Item::parse("非滅菌手袋（枚で記入)"), Some(Item::NonSterileGloves));
-        assert_eq!(Item::parse("医療用(サージカル)マスク"), Some(Item::SurgicalMask));
+        assert_eq!(
+            Item::parse("非滅菌手袋（枚で記入)"),
+            Some(Item::NonSterileGloves)
+        );
+        assert_eq!(
+            Item::parse("医療用(サージカル)マスク"),
+            Some(Item::SurgicalMask)
+        );
         assert_eq!(Item::parse("N95マスク又はDS2マスク"), Some(Item::N95Mask));
         assert_eq!(Item::parse("Ｎ９５ マスク"), Some(Item::N95Mask));
-        assert_eq!(Item::parse("フェイスシールド又は再利用可能なゴーグル"), Some(Item::FaceShield));
-        assert_eq!(Item::parse("アイソレーションガウン又はプラスチックガウン"), Some(Item::IsolationGown));
-        assert_eq!(Item::parse("non_sterile_gloves"), Some(Item::NonSterileGloves));
+        assert_eq!(
+            Item::parse("フェイスシールド又は再利用可能なゴーグル"),
+            Some(Item::FaceShield)
+        );
+        assert_eq!(
+            Item::parse("アイソレーションガウン又はプラスチックガウン"),
+            Some(Item::IsolationGown)
+        );
+        assert_eq!(
+            Item::parse("non_sterile_gloves"),
+            Some(Item::NonSterileGloves)
+        );
         assert_eq!(Item::parse("医療機関名"), None);
     }
 

@@ -13,7 +13,11 @@ fn sos_intake(dir: &Path, args: &[&str]) -> Output {
 }
 
 fn stdout(out: &Output) -> String {
-    assert!(out.status.success(), "failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout.clone()).unwrap()
 }
 
@@ -24,7 +28,9 @@ fn batch_date(at: &str, rule: Option<&str>) -> String {
     if let Some(rule) = rule {
         args.extend(["--rule", rule]);
     }
-    stdout(&sos_intake(dir.path(), &args)).trim_end().to_string()
+    stdout(&sos_intake(dir.path(), &args))
+        .trim_end()
+        .to_string()
 }
 
 #[test]
@@ -58,37 +64,92 @@ fn time_given_in_utc() {
 #[test]
 fn weekly_rule_edges() {
     let weekly = Some("weekly-wed-17");
-    assert_eq!(batch_date("2026-11-18T17:00:00+09:00", weekly), "2026-11-18");
-    assert_eq!(batch_date("2026-11-18T17:00:01+09:00", weekly), "2026-11-25");
+    assert_eq!(
+        batch_date("2026-11-18T17:00:00+09:00", weekly),
+        "2026-11-18"
+    );
+    assert_eq!(
+        batch_date("2026-11-18T17:00:01+09:00", weekly),
+        "2026-11-25"
+    );
     // 2026-09-23 (Wed) is 秋分の日: the deadline moves to Thursday 17:00.
-    assert_eq!(batch_date("2026-09-23T10:00:00+09:00", weekly), "2026-09-24");
-    assert_eq!(batch_date("2026-09-24T17:00:01+09:00", weekly), "2026-09-30");
+    assert_eq!(
+        batch_date("2026-09-23T10:00:00+09:00", weekly),
+        "2026-09-24"
+    );
+    assert_eq!(
+        batch_date("2026-09-24T17:00:01+09:00", weekly),
+        "2026-09-30"
+    );
 }
 
 #[test]
 fn rule_from_configuration_and_explain() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("sos-intake.toml"), "cutoff_rule = \"weekly-wed-17\"\n").unwrap();
-    let out = sos_intake(dir.path(), &["calendar", "batch-date", "--at", "2026-11-19T09:00:00+09:00"]);
+    std::fs::write(
+        dir.path().join("sos-intake.toml"),
+        "cutoff_rule = \"weekly-wed-17\"\n",
+    )
+    .unwrap();
+    let out = sos_intake(
+        dir.path(),
+        &[
+            "calendar",
+            "batch-date",
+            "--at",
+            "2026-11-19T09:00:00+09:00",
+        ],
+    );
     assert_eq!(stdout(&out), "2026-11-25\n");
     let out = sos_intake(
         dir.path(),
-        &["calendar", "batch-date", "--rule", "daily-13", "--explain", "--at", "2026-11-19T13:30:00+09:00"],
+        &[
+            "calendar",
+            "batch-date",
+            "--rule",
+            "daily-13",
+            "--explain",
+            "--at",
+            "2026-11-19T13:30:00+09:00",
+        ],
     );
-    assert_eq!(stdout(&out), "2026-11-20\t13時を過ぎての受信のため翌営業日扱い\n");
+    assert_eq!(
+        stdout(&out),
+        "2026-11-20\t13時を過ぎての受信のため翌営業日扱い\n"
+    );
 }
 
 #[test]
 fn bad_input_is_refused_in_japanese() {
     let dir = tempfile::tempdir().unwrap();
-    let out = sos_intake(dir.path(), &["calendar", "batch-date", "--at", "2026-11-19 1pm"]);
+    let out = sos_intake(
+        dir.path(),
+        &["calendar", "batch-date", "--at", "2026-11-19 1pm"],
+    );
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("日時を読めません"));
-    let out = sos_intake(dir.path(), &["calendar", "batch-date", "--rule", "monthly", "--at", "2026-11-19T09:00:00Z"]);
+    let out = sos_intake(
+        dir.path(),
+        &[
+            "calendar",
+            "batch-date",
+            "--rule",
+            "monthly",
+            "--at",
+            "2026-11-19T09:00:00Z",
+        ],
+    );
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("締切ルール"));
-    std::fs::write(dir.path().join("sos-intake.toml"), "cutoff_rule = \"hourly\"\n").unwrap();
-    let out = sos_intake(dir.path(), &["calendar", "batch-date", "--at", "2026-11-19T09:00:00Z"]);
+    std::fs::write(
+        dir.path().join("sos-intake.toml"),
+        "cutoff_rule = \"hourly\"\n",
+    )
+    .unwrap();
+    let out = sos_intake(
+        dir.path(),
+        &["calendar", "batch-date", "--at", "2026-11-19T09:00:00Z"],
+    );
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("cutoff_rule"));
 }
@@ -96,7 +157,10 @@ fn bad_input_is_refused_in_japanese() {
 #[test]
 fn holidays_of_2026() {
     let dir = tempfile::tempdir().unwrap();
-    let out = stdout(&sos_intake(dir.path(), &["calendar", "holidays", "--year", "2026"]));
+    let out = stdout(&sos_intake(
+        dir.path(),
+        &["calendar", "holidays", "--year", "2026"],
+    ));
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.len(), 18, "{out}");
     assert_eq!(lines[0], "2026-01-01\t木\t元日");

@@ -8,12 +8,12 @@
 //! the job of [`crate::validation`].
 
 pub mod annotate;
-pub mod reader;
 /// Structure scans that bound .xls and .ods grids before calamine opens them.
 pub mod guard;
+pub mod reader;
 pub mod template;
 
-pub use reader::{read_workbook, ReadError, Workbook};
+pub use reader::{ReadError, Workbook, read_workbook};
 
 use crate::request::Item;
 use serde::{Deserialize, Serialize};
@@ -44,7 +44,10 @@ impl CellPos {
         let s = s.trim().replace('$', "");
         let split = s.find(|c: char| c.is_ascii_digit())?;
         let (letters, digits) = s.split_at(split);
-        if letters.is_empty() || letters.len() > 3 || !letters.chars().all(|c| c.is_ascii_alphabetic()) {
+        if letters.is_empty()
+            || letters.len() > 3
+            || !letters.chars().all(|c| c.is_ascii_alphabetic())
+        {
             return None;
         }
         let mut col: u32 = 0;
@@ -85,7 +88,11 @@ pub struct Seen {
 impl Seen {
     /// A blank cell at `cell`.
     pub fn blank(cell: CellPos) -> Seen {
-        Seen { cell, text: String::new(), formula: None }
+        Seen {
+            cell,
+            text: String::new(),
+            formula: None,
+        }
     }
 
     /// True when nothing but whitespace was typed.
@@ -219,7 +226,14 @@ mod tests {
 
     #[test]
     fn a1_round_trip() {
-        for (r, c, s) in [(0, 0, "A1"), (30, 4, "E31"), (0, 25, "Z1"), (6, 26, "AA7"), (0, 701, "ZZ1"), (0, 702, "AAA1")] {
+        for (r, c, s) in [
+            (0, 0, "A1"),
+            (30, 4, "E31"),
+            (0, 25, "Z1"),
+            (6, 26, "AA7"),
+            (0, 701, "ZZ1"),
+            (0, 702, "AAA1"),
+        ] {
             assert_eq!(CellPos::new(r, c).a1(), s);
             assert_eq!(CellPos::parse_a1(s), Some(CellPos::new(r, c)));
         }
