@@ -360,14 +360,8 @@ async fn read_greeting(
     let response = client
         .read_response()
         .await
-        .map_err(|e| ImapError::Network {
-            addr: addr.to_string(),
-            detail: e.to_string(),
-        })?
-        .ok_or_else(|| ImapError::Network {
-            addr: addr.to_string(),
-            detail: "接続直後に切断されました".into(),
-        })?;
+        .map_err(|e| greeting_unread(addr, Some(e)))?
+        .ok_or_else(|| greeting_unread(addr, None))?;
     match response.parsed() {
         Response::Data {
             status: Status::Ok,
@@ -388,6 +382,18 @@ async fn read_greeting(
         other => Err(ImapError::Protocol(format!(
             "IMAP のあいさつではありません: {other:?}"
         ))),
+    }
+}
+
+/// The server's greeting could not be read: the network failed (`error`)
+/// or the server closed the connection before saying anything (None).
+fn greeting_unread(addr: &str, error: Option<std::io::Error>) -> ImapError {
+    ImapError::Network {
+        addr: addr.to_string(),
+        detail: match error {
+            Some(e) => e.to_string(),
+            None => "接続直後に切断されました".into(),
+        },
     }
 }
 
@@ -456,19 +462,11 @@ fn network(addr: &str, e: async_imap::error::Error) -> ImapError {
 async fn starttls(endpoint: &Endpoint, tcp: TcpStream) -> Result<TcpStream, ImapError> {
     let addr = endpoint.addr();
     let mut client = Client::new(tcp);
-    let greeting = client
+    client
         .read_response()
         .await
-        .map_err(|e| ImapError::Network {
-            addr: addr.clone(),
-            detail: e.to_string(),
-        })?;
-    if greeting.is_none() {
-        return Err(ImapError::Network {
-            addr,
-            detail: "接続直後に切断されました".into(),
-        });
-    }
+        .map_err(|e| greeting_unread(&addr, Some(e)))?
+        .ok_or_else(|| greeting_unread(&addr, None))?;
     client
         .run_command_and_check_ok("STARTTLS", None)
         .await
