@@ -116,7 +116,7 @@ pub async fn resend(
     .execute(&mut *tx)
     .await?;
     if done.rows_affected() == 0 {
-        return Err(WebError::NotFound(msg::not_found().into()));
+        return Err(WebError::not_found());
     }
     audit::record(
         &mut tx,

@@ -302,6 +302,13 @@ pub enum WebError {
     Internal(#[from] anyhow::Error),
 }
 
+impl WebError {
+    /// The usual "not found" page: no such record, or its file is gone.
+    pub fn not_found() -> Self {
+        WebError::NotFound(crate::messages::web::not_found().into())
+    }
+}
+
 impl From<QueueError> for WebError {
     fn from(err: QueueError) -> Self {
         match err {

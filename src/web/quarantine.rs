@@ -54,7 +54,7 @@ pub async fn release(
     .bind(id)
     .fetch_optional(&mut *conn)
     .await?
-    .ok_or_else(|| WebError::NotFound(msg::not_found().into()))?;
+    .ok_or_else(WebError::not_found)?;
     if row.try_get::<Option<String>, _>("released_at")?.is_some() {
         return Err(WebError::Conflict(msg::already_released().into()));
     }

@@ -460,10 +460,10 @@ async fn stored_file(
     let record = queue::get(&mut conn, id).await?;
     let sha = sha256_of(&record)
         .map(str::to_owned)
-        .ok_or_else(|| WebError::NotFound(msg::not_found().into()))?;
+        .ok_or_else(WebError::not_found)?;
     let bytes = blobs::get(&mut conn, &sha)
         .await?
-        .ok_or_else(|| WebError::NotFound(msg::not_found().into()))?;
+        .ok_or_else(WebError::not_found)?;
     Ok((record, bytes))
 }
 
