@@ -233,6 +233,28 @@ both_backends!(error_sheet_gets_a_report_with_the_annotated_copy, |t| {
     );
 });
 
+both_backends!(
+    warnings_of_a_refused_sheet_do_not_say_it_was_accepted,
+    |t| {
+        // A refused sheet's warnings must not tell the prefecture 「受付はしています」:
+        // nothing went into review, they have to resend.
+        let intake = intake_for(&t);
+        let raw = mail(
+            TOKYO,
+            "err-warn@tokyo",
+            "要請",
+            &[],
+            &[("病院B.xlsx", &sheet("error-sheet-item-row-missing.xlsx"))],
+        );
+        let out = receive(&intake, &raw, TUESDAY_MORNING).await;
+        assert_eq!(out.disposition, Disposition::Rejected);
+        let r = &replies(&t.db).await[0];
+        assert!(r.contains("確認事項（"), "the sheet has a warning:\n{r}");
+        assert!(!r.contains("受付はしています"), "{r}");
+        assert!(r.contains("再送の際にあわせて内容をご確認ください"), "{r}");
+    }
+);
+
 both_backends!(one_good_one_bad_sheet_is_partial, |t| {
     let intake = intake_for(&t);
     let raw = mail(
