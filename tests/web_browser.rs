@@ -35,8 +35,8 @@ async fn an_official_signs_in_filters_decides_completes_and_exports() {
         b.fill("#name", REVIEWER);
         b.fill("#password", PASSWORD);
         b.click("#login");
+        let page = b.source_when(|p| p.contains("あおば病院"));
         assert!(b.url().ends_with("/queue"), "{}", b.url());
-        let page = b.source();
         assert!(
             page.contains("本日分")
                 && page.contains("みどり内科クリニック")
@@ -48,23 +48,27 @@ async fn an_official_signs_in_filters_decides_completes_and_exports() {
         // Filter by institution name.
         b.fill("#f-q", "みどり");
         b.click("#f-submit");
-        let page = b.source();
+        let page = b.source_when(|p| !p.contains("あおば病院"));
         assert!(page.contains("みどり内科クリニック") && !page.contains("あおば病院"));
         b.screenshot("03-filtered");
 
         // Open the request and approve the gloves.
         b.click("#queue tbody a");
+        b.source_when(|p| p.contains("item-non_sterile_gloves"));
         assert!(b.url().ends_with(&format!("/requests/{id}")), "{}", b.url());
         assert_eq!(b.count("form.decide"), 1);
         b.fill("#item-non_sterile_gloves input[name=quantity]", "4000");
         b.set_value("#item-non_sterile_gloves input[name=ship_date]", &ship_date);
         b.click("#item-non_sterile_gloves .decide-submit");
-        assert!(b.source().contains("判断を保存しました"));
+        assert!(
+            b.source_when(|p| p.contains("判断を保存しました"))
+                .contains("判断を保存しました")
+        );
         b.screenshot("04-decided");
 
         // 受付完了: read-only afterwards.
         b.click("#complete");
-        let page = b.source();
+        let page = b.source_when(|p| p.contains("受付完了にしました"));
         assert!(page.contains("受付完了にしました"));
         assert!(b.text("#readonly").contains("変更できません"));
         assert_eq!(

@@ -552,6 +552,21 @@ impl Browser {
             .to_string()
     }
 
+    /// The page's HTML once `ready` holds for it, or after ten seconds (then
+    /// the caller's assertion says what is missing). A click that submits a
+    /// form returns before the next page has loaded, so read after it with
+    /// this, not with [`Browser::source`].
+    pub fn source_when(&mut self, ready: impl Fn(&str) -> bool) -> String {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let page = self.source();
+            if ready(&page) || std::time::Instant::now() > deadline {
+                return page;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     /// The first element matching a CSS selector.
     pub fn find(&mut self, css: &str) -> String {
         let p = self.s("/element");
