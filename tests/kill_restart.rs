@@ -45,6 +45,29 @@ fn serve(config: &Path, database_url: Option<&str>) -> Child {
         .expect("start sos-intake serve")
 }
 
+/// Waits until process `pid` has its SIGTERM handler installed (Linux
+/// `/proc/PID/status`, SigCgt), so the polite stop below exercises the
+/// graceful path rather than racing the process's start-up.
+fn wait_until_it_catches_sigterm(pid: u32) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        let caught = status
+            .lines()
+            .find_map(|l| l.strip_prefix("SigCgt:"))
+            .and_then(|mask| u64::from_str_radix(mask.trim(), 16).ok())
+            .unwrap_or(0);
+        if caught & (1 << (15 - 1)) != 0 {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "serve never installed its SIGTERM handler"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 fn count_files(dir: &Path) -> usize {
     std::fs::read_dir(dir)
         .map(|d| {
@@ -153,6 +176,7 @@ async fn drain_while_killing(n: usize, database_url: Option<&str>) {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    wait_until_it_catches_sigterm(child.id());
     let status = Command::new("kill")
         .arg("-TERM")
         .arg(child.id().to_string())

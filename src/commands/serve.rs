@@ -41,6 +41,7 @@ type Ended = (
 /// Runs the command.
 pub async fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
     init_logging();
+    let stop = stop_signal();
     let db = Db::connect(&settings.database_url).await?;
     // Senders an admin authorised in the web UI join the directory (issue 6).
     let intake_settings = crate::web::quarantine::with_allowlist(settings, &db).await?;
@@ -121,7 +122,7 @@ pub async fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
     // the web port is taken): then stop the others too.
     let mut all = futures::future::select_all(running);
     let early = tokio::select! {
-        _ = wait_for_signal() => None,
+        _ = stop => None,
         (ended, _, rest) = &mut all => Some((ended, rest)),
     };
     let rest = match early {
@@ -175,25 +176,34 @@ pub fn init_logging() {
         .try_init();
 }
 
-/// Waits for Ctrl-C (SIGINT) or SIGTERM.
-async fn wait_for_signal() {
+/// Listens for Ctrl-C (SIGINT) or SIGTERM from the moment it is called (the
+/// handlers are registered here, not when the future is first polled), so a
+/// stop that arrives while `serve` is still starting (a slow database) is as
+/// graceful as one that arrives later.
+fn stop_signal() -> impl Future<Output = ()> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
+        let term = signal(SignalKind::terminate());
+        let int = signal(SignalKind::interrupt());
+        async move {
+            match (term, int) {
+                (Ok(mut term), Ok(mut int)) => {
+                    tokio::select! {
+                        _ = term.recv() => {}
+                        _ = int.recv() => {}
+                    }
                 }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
+                _ => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
             }
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = tokio::signal::ctrl_c().await;
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
