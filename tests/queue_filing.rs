@@ -9,17 +9,11 @@ use common::db::{gmis_filing, sheet_filing};
 use sos_intake::queue::{self, ListFilter, blobs};
 use sos_intake::request::{Item, MhlwDecision, Status};
 use sos_intake::validation::{Finding, Severity};
-use sqlx::Row;
 
 const GLOVES: &[Item] = &[Item::NonSterileGloves];
 
 async fn count_rows(db: &queue::Db, table: &str) -> i64 {
-    sqlx::query(&format!("SELECT COUNT(*) FROM {table}"))
-        .fetch_one(db.pool())
-        .await
-        .unwrap()
-        .try_get::<i64, _>(0)
-        .unwrap()
+    common::db::count(db, &format!("SELECT COUNT(*) FROM {table}")).await
 }
 
 /// Approves every requested item and completes the record.
