@@ -62,7 +62,12 @@ impl Item {
     /// the form or in G-MIS, after [`crate::text::normalize`]-style folding:
     /// `非滅菌手袋（枚で記入）`, `医療用(サージカル)マスク`, `N95マスク又はDS2マスク`…
     pub fn parse(text: &str) -> Option<Item> {
-        let folded = crate::text::fold_label(text);
+        Item::from_folded(&crate::text::fold_label(text))
+    }
+
+    /// [`Item::parse`] of text already folded by [`crate::text::fold_label`]
+    /// (the sheet reader folds each cell once and asks many times).
+    pub fn from_folded(folded: &str) -> Option<Item> {
         if let Some(item) = Item::ALL.iter().find(|i| i.code() == folded) {
             return Some(*item);
         }

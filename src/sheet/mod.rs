@@ -12,6 +12,7 @@ pub mod annotate;
 pub mod guard;
 pub mod reader;
 pub mod template;
+pub mod xlsx;
 
 pub use reader::{ReadError, Workbook, read_workbook};
 

@@ -26,7 +26,7 @@ use crate::request::Item;
 use crate::text::fold_label;
 use calamine::{Data, DataRef, Dimensions, Ods, Range, Reader, Xls, Xlsx};
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::Cursor;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
@@ -58,6 +58,9 @@ pub const MAX_SHEETS: usize = 64;
 /// An xlsx worksheet larger than this is read without its merged ranges
 /// (finding them would mean inflating the whole sheet).
 const MAX_MERGE_SCAN_BYTES: u64 = 16 * 1024 * 1024;
+/// An xlsx worksheet up to this size is held in memory to find its merged
+/// ranges quickly; a larger one is scanned by calamine as a stream.
+const MAX_MERGE_BUFFER_BYTES: u64 = 2 * 1024 * 1024;
 
 /// The container format, told by content (not by file name).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -392,6 +395,9 @@ struct RawCell {
 struct Grid {
     cells: BTreeMap<(u32, u32), RawCell>,
     merges: Vec<Dimensions>,
+    /// One past the rightmost column holding a cell: scans along a row stop
+    /// there rather than at [`MAX_COLS`].
+    width: u32,
 }
 
 impl Grid {
@@ -454,6 +460,7 @@ impl Grid {
 
     fn insert(&mut self, row: u32, col: u32, cell: RawCell) {
         if row < MAX_ROWS && col < MAX_COLS && (!cell.text.is_empty() || cell.formula.is_some()) {
+            self.width = self.width.max(col + 1);
             self.cells.insert((row, col), cell);
         }
     }
@@ -493,7 +500,13 @@ impl Loaded {
 }
 
 fn load_xlsx(bytes: &[u8]) -> Result<Loaded, ReadError> {
-    let big_sheet = largest_sheet_entry(bytes) > MAX_MERGE_SCAN_BYTES;
+    // The package as we read it beside calamine (merged ranges).
+    let mut parts = zip::ZipArchive::new(Cursor::new(bytes)).ok();
+    let big_sheet = parts.as_mut().map_or(0, largest_sheet_entry) > MAX_MERGE_SCAN_BYTES;
+    let paths = parts
+        .as_mut()
+        .and_then(|a| super::xlsx::sheet_paths(a, MAX_WHOLE_ENTRY_BYTES))
+        .unwrap_or_default();
     let mut book: Xlsx<_> = Xlsx::new(Cursor::new(bytes)).map_err(|e| match e {
         calamine::XlsxError::Password => ReadError::Encrypted,
         e => corrupt(e),
@@ -538,7 +551,16 @@ fn load_xlsx(bytes: &[u8]) -> Result<Loaded, ReadError> {
             }
         }
         if !big_sheet {
-            grid.set_merges(book.merge_cells_by_sheet_name(&name).unwrap_or_default());
+            let quick = paths.get(&name).zip(parts.as_mut()).and_then(|(path, a)| {
+                super::xlsx::worksheet_merges(a, path, MAX_MERGE_BUFFER_BYTES)
+            });
+            grid.set_merges(match quick {
+                Some(spans) => spans
+                    .into_iter()
+                    .map(|(a, b)| Dimensions::new(a, b))
+                    .collect(),
+                None => book.merge_cells_by_sheet_name(&name).unwrap_or_default(),
+            });
         }
         loaded.grids.push((name, grid));
     }
@@ -557,10 +579,7 @@ fn hidden_sheets(sheets: &[calamine::Sheet]) -> Vec<String> {
 }
 
 /// The uncompressed size of the largest worksheet entry of an xlsx zip.
-fn largest_sheet_entry(bytes: &[u8]) -> u64 {
-    let Ok(mut archive) = zip::ZipArchive::new(Cursor::new(bytes)) else {
-        return 0;
-    };
+fn largest_sheet_entry(archive: &mut zip::ZipArchive<Cursor<&[u8]>>) -> u64 {
     (0..archive.len())
         .filter_map(|i| {
             let e = archive.by_index_raw(i).ok()?;
@@ -963,20 +982,88 @@ fn is_field_label(folded: &str) -> bool {
 /// top of the form are longer and are not folded).
 const MAX_LABEL_CHARS: usize = 100;
 
-/// Folded text of every non-empty cell shorter than a label could be.
-fn folded_cells(grid: &Grid) -> BTreeMap<(u32, u32), String> {
-    grid.cells
-        .iter()
-        .filter(|(_, c)| !c.text.is_empty() && c.text.chars().count() <= MAX_LABEL_CHARS)
-        .map(|(pos, c)| (*pos, fold_label(&c.text)))
-        .collect()
+/// One short cell's text, folded the ways the locating code compares it.
+struct Label {
+    /// [`fold_label`] of the text.
+    folded: String,
+    /// [`fold_label`] of the text without its notes (`医療機関コード（10桁）`
+    /// → `医療機関コード`), when that differs from `folded`.
+    bare: Option<String>,
+    /// The item the text names, if any.
+    item: Option<Item>,
+}
+
+/// The folded text of every non-empty cell shorter than a label could be.
+///
+/// Locating the form compares each cell many times (headings, headers,
+/// labels, item rows); folding (NFKC) is the costly part, so it is done once
+/// per worksheet.
+struct Labels<'g> {
+    grid: &'g Grid,
+    cells: BTreeMap<(u32, u32), Label>,
+}
+
+impl<'g> Labels<'g> {
+    fn new(grid: &'g Grid) -> Labels<'g> {
+        let cells = grid
+            .cells
+            .iter()
+            .filter(|(_, c)| !c.text.is_empty() && c.text.chars().count() <= MAX_LABEL_CHARS)
+            .map(|(pos, c)| {
+                let folded = fold_label(&c.text);
+                // strip_notes only changes text holding a bracket or ※.
+                let bare = c
+                    .text
+                    .contains(['(', '（', '［', '[', '※', ')', '）', '］', ']'])
+                    .then(|| fold_label(&crate::text::strip_notes(&c.text)))
+                    .filter(|bare| *bare != folded);
+                let item = Item::from_folded(&folded);
+                (*pos, Label { folded, bare, item })
+            })
+            .collect();
+        Labels { grid, cells }
+    }
+
+    /// The folded text of a short cell.
+    fn get(&self, pos: &(u32, u32)) -> Option<&String> {
+        self.cells.get(pos).map(|l| &l.folded)
+    }
+
+    /// Every short cell's folded text, by position.
+    fn iter(&self) -> impl Iterator<Item = (&(u32, u32), &String)> {
+        self.cells.iter().map(|(pos, l)| (pos, &l.folded))
+    }
+
+    /// The folded text of a short cell without its notes.
+    fn bare(&self, pos: &(u32, u32)) -> &str {
+        self.cells
+            .get(pos)
+            .map(|l| l.bare.as_deref().unwrap_or(&l.folded))
+            .unwrap_or("")
+    }
+
+    /// The short cells whose text has notes, with their bare folded text.
+    fn with_notes(&self) -> impl Iterator<Item = (&(u32, u32), &str)> {
+        self.cells
+            .iter()
+            .filter_map(|(pos, l)| l.bare.as_deref().map(|b| (pos, b)))
+    }
+
+    /// [`Item::parse`] of a cell's text.
+    fn item(&self, row: u32, col: u32) -> Option<Item> {
+        match self.cells.get(&(row, col)) {
+            Some(l) => l.item,
+            // A long text (a note) is not cached: parse it as before.
+            None => self.grid.get(row, col).and_then(|c| Item::parse(&c.text)),
+        }
+    }
 }
 
 /// Builds the [`RequestSheet`] of one worksheet, or `None` when it does not
 /// hold the form.
 fn locate(name: &str, grid: &Grid) -> Option<RequestSheet> {
-    let folded = folded_cells(grid);
-    let headings = Headings::find(grid, &folded);
+    let folded = Labels::new(grid);
+    let headings = Headings::find(&folded);
     let (headers, repeated_table) = classify_headers(grid, &folded, &headings);
     let has_form = headings.institution.is_some() || !headers.is_empty();
     if !has_form {
@@ -1047,17 +1134,18 @@ struct Headings {
 }
 
 impl Headings {
-    fn find(grid: &Grid, folded: &BTreeMap<(u32, u32), String>) -> Headings {
+    fn find(folded: &Labels<'_>) -> Headings {
         let mut h = Headings::default();
-        for (&(row, col), text) in folded {
+        for (&(row, col), text) in folded.iter() {
             let pos = CellPos::new(row, col);
-            if is_heading(grid, (row, col), text, "医療機関記入欄") {
+            if is_heading(folded, (row, col), text, "医療機関記入欄") {
                 if h.institution.is_none() {
                     h.institution = Some(pos);
                 } else {
                     h.institution_again.get_or_insert(pos);
                 }
-            } else if h.prefecture.is_none() && is_heading(grid, (row, col), text, "都道府県記入欄")
+            } else if h.prefecture.is_none()
+                && is_heading(folded, (row, col), text, "都道府県記入欄")
             {
                 h.prefecture = Some(pos);
             } else if h.mhlw.is_none() && text.contains("厚生労働省記入欄") {
@@ -1084,16 +1172,12 @@ impl Headings {
 /// True when a cell is the heading `key` (`【医療機関記入欄】`, maybe with
 /// a short note or a `※` note after it), not a sentence of an instructions
 /// sheet that starts with it (`【医療機関記入欄】は医療機関が記入してください`).
-fn is_heading(grid: &Grid, (row, col): (u32, u32), folded: &str, key: &str) -> bool {
+fn is_heading(labels: &Labels<'_>, pos: (u32, u32), folded: &str, key: &str) -> bool {
     if !folded.starts_with(key) {
         return false;
     }
     let limit = key.chars().count() + 6;
-    folded.chars().count() <= limit
-        || fold_label(&crate::text::strip_notes(grid.text(row, col)))
-            .chars()
-            .count()
-            <= limit
+    folded.chars().count() <= limit || labels.bare(&pos).chars().count() <= limit
 }
 
 /// Other titles of the item column that offices give their tables.
@@ -1103,7 +1187,7 @@ const ALT_TABLE_HEADERS: [&str; 5] = ["品目", "品目名", "物品名", "配�
 /// column titles of its row, then by the heading above it, then by order.
 fn classify_headers(
     grid: &Grid,
-    folded: &BTreeMap<(u32, u32), String>,
+    folded: &Labels<'_>,
     headings: &Headings,
 ) -> (Vec<(CellPos, Block)>, Option<CellPos>) {
     let mut found: Vec<(CellPos, Block)> = Vec::new();
@@ -1113,12 +1197,11 @@ fn classify_headers(
     let candidates: Vec<(CellPos, bool)> = folded
         .iter()
         .filter_map(|(&pos, t)| {
-            if is_heading(grid, pos, t, "配布物品一覧") {
+            if is_heading(folded, pos, t, "配布物品一覧") {
                 Some((CellPos::new(pos.0, pos.1), false))
             } else {
-                let bare = fold_label(&crate::text::strip_notes(grid.text(pos.0, pos.1)));
                 ALT_TABLE_HEADERS
-                    .contains(&bare.as_str())
+                    .contains(&folded.bare(&pos))
                     .then_some((CellPos::new(pos.0, pos.1), true))
             }
         })
@@ -1167,16 +1250,11 @@ fn classify_headers(
 
 /// The column titles right of a header cell (its row, and the row below
 /// when a title spans two rows), folded, by column.
-fn header_titles(
-    grid: &Grid,
-    folded: &BTreeMap<(u32, u32), String>,
-    header: CellPos,
-) -> Vec<(u32, String)> {
+fn header_titles(grid: &Grid, folded: &Labels<'_>, header: CellPos) -> Vec<(u32, String)> {
     let mut titles = Vec::new();
     // Is the row below a second header row (not the first item row)?
-    let below_is_titles =
-        (0..MAX_COLS).all(|c| Item::parse(grid.text(header.row + 1, c)).is_none());
-    for col in header.col + 1..MAX_COLS {
+    let below_is_titles = (0..grid.width).all(|c| folded.item(header.row + 1, c).is_none());
+    for col in header.col + 1..grid.width {
         let here = folded.get(&(header.row, col)).cloned().unwrap_or_default();
         // A group title merged over several columns (今後1週間の見込み over
         // 想定消費量 and 購入できる見込み量): the titles below it count.
@@ -1194,7 +1272,7 @@ fn header_titles(
                 .get(&(header.row + 1, col))
                 .cloned()
                 .unwrap_or_default();
-            if Item::parse(grid.text(header.row + 1, col)).is_some() {
+            if folded.item(header.row + 1, col).is_some() {
                 String::new()
             } else {
                 below
@@ -1238,7 +1316,7 @@ fn map_columns<const N: usize>(
 /// label is the first text left of the first data column.
 fn item_rows(
     grid: &Grid,
-    folded: &BTreeMap<(u32, u32), String>,
+    folded: &Labels<'_>,
     header: CellPos,
     first_data_col: u32,
     end: u32,
@@ -1259,7 +1337,7 @@ fn item_rows(
             if is_note(grid.text(row, col)) {
                 continue;
             }
-            if let Some(item) = Item::parse(grid.text(row, col)) {
+            if let Some(item) = folded.item(row, col) {
                 rows.push((item, CellPos::new(row, col)));
                 break;
             }
@@ -1281,7 +1359,7 @@ fn is_note(text: &str) -> bool {
 
 fn institution_rows(
     grid: &Grid,
-    folded: &BTreeMap<(u32, u32), String>,
+    folded: &Labels<'_>,
     header: CellPos,
     end: u32,
 ) -> Vec<InstitutionRow> {
@@ -1321,7 +1399,7 @@ fn institution_rows(
 
 fn prefecture_rows(
     grid: &Grid,
-    folded: &BTreeMap<(u32, u32), String>,
+    folded: &Labels<'_>,
     header: CellPos,
     end: u32,
 ) -> Vec<PrefectureRow> {
@@ -1357,12 +1435,7 @@ fn prefecture_rows(
         .collect()
 }
 
-fn mhlw_rows(
-    grid: &Grid,
-    folded: &BTreeMap<(u32, u32), String>,
-    header: CellPos,
-    end: u32,
-) -> Vec<MhlwRow> {
+fn mhlw_rows(grid: &Grid, folded: &Labels<'_>, header: CellPos, end: u32) -> Vec<MhlwRow> {
     let titles: Vec<(u32, String)> = header_titles(grid, folded, header)
         .into_iter()
         .map(|(col, _)| {
@@ -1390,32 +1463,25 @@ fn mhlw_rows(
 }
 
 /// Finds the labelled fields above row `limit` (the item table).
-fn find_fields(grid: &Grid, folded: &BTreeMap<(u32, u32), String>, limit: u32) -> InstitutionBlock {
+fn find_fields(grid: &Grid, folded: &Labels<'_>, limit: u32) -> InstitutionBlock {
     let mut block = InstitutionBlock::default();
-    // Labels with notes (`医療機関コード（10桁）`), folded once.
-    let stripped: BTreeMap<(u32, u32), String> = folded
-        .keys()
-        .filter(|(r, _)| *r < limit)
-        .filter(|(r, c)| grid.text(*r, *c).contains(['(', '（', '［', '[', '※']))
-        .map(|&(r, c)| {
-            (
-                (r, c),
-                fold_label(&crate::text::strip_notes(grid.text(r, c))),
-            )
-        })
-        .collect();
+    // The first cell (in reading order) of each folded text above the
+    // table, and of each text with its notes (`医療機関コード（10桁）`) removed.
+    let mut first: HashMap<&str, (u32, u32)> = HashMap::new();
+    for (pos, text) in folded.iter().filter(|((r, _), _)| *r < limit) {
+        first.entry(text.as_str()).or_insert(*pos);
+    }
+    let mut first_bare: HashMap<&str, (u32, u32)> = HashMap::new();
+    for (pos, text) in folded.with_notes().filter(|((r, _), _)| *r < limit) {
+        first_bare.entry(text).or_insert(*pos);
+    }
     for (key, labels) in FIELD_LABELS {
         // The form's own spelling wins over a variant elsewhere.
         let pos = labels.iter().find_map(|label| {
-            folded
-                .iter()
-                .find(|((r, _), t)| *r < limit && t.as_str() == *label)
-                .or_else(|| {
-                    stripped
-                        .iter()
-                        .find(|((r, _), t)| *r < limit && t.as_str() == *label)
-                })
-                .map(|(&(r, c), _)| CellPos::new(r, c))
+            first
+                .get(label)
+                .or_else(|| first_bare.get(label))
+                .map(|&(r, c)| CellPos::new(r, c))
         });
         let (label, mut value) = match pos {
             Some(label) => (label, field_value(grid, folded, label)),
@@ -1471,13 +1537,13 @@ fn inline_field(grid: &Grid, limit: u32, labels: &[&str]) -> Option<(CellPos, Se
 
 /// The value of a label: the next non-empty cell to its right (stopping at
 /// another label), or the first cell right of the label's merged range.
-fn field_value(grid: &Grid, folded: &BTreeMap<(u32, u32), String>, label: CellPos) -> Seen {
+fn field_value(grid: &Grid, folded: &Labels<'_>, label: CellPos) -> Seen {
     let after = grid
         .merge_at(label.row, label.col)
         .map(|d| d.end.1)
         .unwrap_or(label.col)
         + 1;
-    for col in after..MAX_COLS {
+    for col in after..grid.width {
         if grid.is_blank(label.row, col) {
             continue;
         }

@@ -1,0 +1,194 @@
+//! What the reader takes from an .xlsx package beside calamine: each
+//! worksheet's zip path and its merged ranges.
+//!
+//! calamine finds a worksheet's merged ranges by parsing the whole worksheet
+//! XML a second time, event by event, after the cells were streamed; that
+//! was a sixth of the time to read a sheet. The `<mergeCells>` element comes
+//! after `<sheetData>` (the schema fixes the order), so only the short tail
+//! after the cells needs parsing. When the worksheet's path cannot be worked
+//! out here, the caller asks calamine as before.
+
+use quick_xml::events::{BytesStart, Event};
+use std::collections::HashMap;
+use std::io::{Cursor, Read};
+use zip::ZipArchive;
+
+/// A merged range: zero-based `(row, col)` of its top-left and bottom-right
+/// cells.
+pub type Span = ((u32, u32), (u32, u32));
+
+/// The zip path of each worksheet by name, from `xl/workbook.xml` and its
+/// relationships; `None` when either cannot be read.
+pub fn sheet_paths(
+    archive: &mut ZipArchive<Cursor<&[u8]>>,
+    limit: u64,
+) -> Option<HashMap<String, String>> {
+    let workbook = entry(archive, "xl/workbook.xml", limit)?;
+    let rels = entry(archive, "xl/_rels/workbook.xml.rels", limit)?;
+    let targets: HashMap<String, String> = elements(&rels, "Relationship", |e| {
+        Some((attr(e, "Id")?, attr(e, "Target")?))
+    })
+    .into_iter()
+    .collect();
+    let sheets = elements(&workbook, "sheet", |e| {
+        let name = attr(e, "name")?;
+        let id = e.attributes().flatten().find_map(|a| {
+            (a.key.local_name().as_ref() == "id" && a.key.prefix().is_some())
+                .then(|| a.value.into_owned())
+        })?;
+        Some((name, id))
+    });
+    Some(
+        sheets
+            .into_iter()
+            .filter_map(|(name, id)| Some((name, resolve(targets.get(&id)?))))
+            .collect(),
+    )
+}
+
+/// A relationship target as a zip path: absolute (`/xl/worksheets/a.xml`)
+/// or relative to `xl/` (`worksheets/a.xml`).
+fn resolve(target: &str) -> String {
+    match target.strip_prefix('/') {
+        Some(absolute) => absolute.to_string(),
+        None => format!("xl/{target}"),
+    }
+}
+
+/// The merged ranges of one worksheet read from its zip entry, or `None`
+/// when the entry is missing, unreadable or larger than `limit` bytes.
+pub fn worksheet_merges(
+    archive: &mut ZipArchive<Cursor<&[u8]>>,
+    path: &str,
+    limit: u64,
+) -> Option<Vec<Span>> {
+    let xml = entry(archive, path, limit)?;
+    Some(merges(&xml))
+}
+
+/// The merged ranges of a worksheet's XML (`<mergeCell ref="B2:D2"/>`,
+/// with or without a namespace prefix), in document order.
+pub fn merges(xml: &[u8]) -> Vec<Span> {
+    // The merged ranges follow the cells: parse from the last mention of
+    // sheetData (its end tag, or the empty element) onwards.
+    let tail = memchr::memmem::rfind(xml, b"sheetData")
+        .and_then(|at| memchr::memchr(b'>', &xml[at..]).map(|end| at + end + 1))
+        .map_or(xml, |from| &xml[from..]);
+    elements(tail, "mergeCell", |e| span(&attr(e, "ref")?))
+}
+
+/// `B2:D3` (or a lone `B2`) as a zero-based span.
+fn span(reference: &str) -> Option<Span> {
+    let (start, end) = reference.split_once(':').unwrap_or((reference, reference));
+    let start = super::CellPos::parse_a1(start)?;
+    let end = super::CellPos::parse_a1(end)?;
+    Some(((start.row, start.col), (end.row, end.col)))
+}
+
+/// Reads a whole zip entry; `None` when it is missing, unreadable or
+/// larger than `limit` bytes.
+fn entry(archive: &mut ZipArchive<Cursor<&[u8]>>, path: &str, limit: u64) -> Option<Vec<u8>> {
+    let file = archive.by_name(path).ok()?;
+    if file.size() > limit {
+        return None;
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(file.size().min(limit)).unwrap_or(0));
+    file.take(limit).read_to_end(&mut bytes).ok()?;
+    Some(bytes)
+}
+
+/// Every element named `local` (any namespace prefix) that `pick` accepts,
+/// in document order; parsing stops quietly at the first XML error.
+fn elements<T>(xml: &[u8], local: &str, pick: impl Fn(&BytesStart<'_>) -> Option<T>) -> Vec<T> {
+    let mut reader = quick_xml::Reader::from_reader(xml);
+    reader.config_mut().check_end_names = false;
+    let mut found = Vec::new();
+    let mut buf = Vec::new();
+    loop {
+        buf.clear();
+        match reader.read_event_into(&mut buf) {
+            Ok(Event::Start(e) | Event::Empty(e)) if e.local_name().as_ref() == local => {
+                found.extend(pick(&e));
+            }
+            Ok(Event::Eof) | Err(_) => break,
+            Ok(_) => {}
+        }
+    }
+    found
+}
+
+/// The unescaped value of the attribute named `key` (no prefix).
+fn attr(e: &BytesStart<'_>, key: &str) -> Option<String> {
+    let a = e.try_get_attribute(key).ok()??;
+    a.normalized_value(quick_xml::XmlVersion::Implicit1_0)
+        .ok()
+        .map(|v| v.into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merged_ranges_after_the_cells_are_found() {
+        let xml = br#"<worksheet><sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>&lt;mergeCell ref="Z9:Z10"/&gt;</t></is></c></row></sheetData><mergeCells count="2"><mergeCell ref="B2:D2"/><mergeCell ref="A5"/></mergeCells></worksheet>"#;
+        assert_eq!(merges(xml), vec![((1, 1), (1, 3)), ((4, 0), (4, 0))]);
+    }
+
+    #[test]
+    fn prefixed_elements_and_an_empty_sheet_data_are_read() {
+        let xml = br#"<x:worksheet xmlns:x="s"><x:sheetData/><x:mergeCells><x:mergeCell ref="C3:E4"></x:mergeCell></x:mergeCells></x:worksheet>"#;
+        assert_eq!(merges(xml), vec![((2, 2), (3, 4))]);
+    }
+
+    #[test]
+    fn broken_references_are_skipped() {
+        let xml = br#"<worksheet><sheetData/><mergeCells><mergeCell ref="??"/><mergeCell/><mergeCell ref="A1:B1"/></mergeCells>"#;
+        assert_eq!(merges(xml), vec![((0, 0), (0, 1))]);
+    }
+
+    /// The quick path must find what calamine finds, on every worksheet.
+    #[test]
+    fn merged_ranges_match_calamines() {
+        use calamine::Reader;
+        let mut book = rust_xlsxwriter::Workbook::new();
+        let first = book.add_worksheet().set_name("申請").unwrap();
+        first
+            .merge_range(1, 1, 1, 3, "医療機関名", &Default::default())
+            .unwrap();
+        first
+            .merge_range(30, 2, 31, 2, "要", &Default::default())
+            .unwrap();
+        first.write(5, 0, "x").unwrap();
+        let second = book.add_worksheet().set_name("記入例").unwrap();
+        second
+            .merge_range(0, 0, 0, 7, "【医療機関記入欄】", &Default::default())
+            .unwrap();
+        book.add_worksheet().set_name("空").unwrap();
+        let bytes = book.save_to_buffer().unwrap();
+
+        let mut archive = ZipArchive::new(Cursor::new(&bytes[..])).unwrap();
+        let paths = sheet_paths(&mut archive, 1 << 20).unwrap();
+        let mut calamine: calamine::Xlsx<_> = calamine::Xlsx::new(Cursor::new(&bytes[..])).unwrap();
+        for name in ["申請", "記入例", "空"] {
+            let ours = worksheet_merges(&mut archive, &paths[name], 1 << 20).unwrap();
+            let theirs: Vec<Span> = calamine
+                .merge_cells_by_sheet_name(name)
+                .unwrap()
+                .into_iter()
+                .map(|d| (d.start, d.end))
+                .collect();
+            assert_eq!(ours, theirs, "{name}");
+        }
+        assert_eq!(worksheet_merges(&mut archive, &paths["申請"], 10), None);
+    }
+
+    #[test]
+    fn relationship_targets_become_zip_paths() {
+        assert_eq!(resolve("worksheets/sheet1.xml"), "xl/worksheets/sheet1.xml");
+        assert_eq!(
+            resolve("/xl/worksheets/sheet2.xml"),
+            "xl/worksheets/sheet2.xml"
+        );
+    }
+}
