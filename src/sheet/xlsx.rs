@@ -183,6 +183,32 @@ mod tests {
         assert_eq!(worksheet_merges(&mut archive, &paths["申請"], 10), None);
     }
 
+    /// Every truncation and thousands of corruptions of a real worksheet's
+    /// XML: no panic (the fuzz target covers the whole reader).
+    #[test]
+    fn damaged_worksheet_xml_never_panics() {
+        let sample = std::fs::read("samples/sheets/valid.xlsx").unwrap();
+        let mut archive = ZipArchive::new(Cursor::new(&sample[..])).unwrap();
+        let xml = entry(&mut archive, "xl/worksheets/sheet1.xml", 1 << 20).unwrap();
+        assert!(!merges(&xml).is_empty());
+        for end in 0..xml.len() {
+            merges(&xml[..end]);
+        }
+        let mut seed = 0x2545_f491_u32;
+        for _ in 0..5000 {
+            let mut damaged = xml.clone();
+            for _ in 0..4 {
+                seed ^= seed << 13;
+                seed ^= seed >> 17;
+                seed ^= seed << 5;
+                let at = seed as usize % damaged.len();
+                let bytes = b"<>\"=:/ 9A\xff";
+                damaged[at] = bytes[seed as usize % bytes.len()];
+            }
+            merges(&damaged);
+        }
+    }
+
     #[test]
     fn relationship_targets_become_zip_paths() {
         assert_eq!(resolve("worksheets/sheet1.xml"), "xl/worksheets/sheet1.xml");
