@@ -378,9 +378,9 @@ fn finding_samples() -> Result<Vec<Sample>, XlsxError> {
         ),
         (
             "error-prefecture-need-invalid",
-            "要否 typed as 必要",
+            "要否 typed as 検討中 (undecided)",
             |f| {
-                f.set(Slot::Prefecture(GLOVES, P::Need), "必要");
+                f.set(Slot::Prefecture(GLOVES, P::Need), "検討中");
             },
         ),
         (

@@ -717,11 +717,7 @@ fn parse_outlook(raw: &str) -> Option<Outlook> {
 }
 
 fn parse_need(raw: &str) -> Option<Need> {
-    match text::fold_label(raw).as_str() {
-        "要" => Some(Need::Needed),
-        "否" => Some(Need::NotNeeded),
-        _ => None,
-    }
+    crate::validation::prefecture::parse_need(raw)
 }
 
 fn parse_method(raw: &str) -> Option<Method> {

@@ -14,8 +14,9 @@
 //! - Gloves in 双 are read as 2 × 枚 with the warning `item.quantity.pairs`.
 //! - `〇` / `○` instead of 要請する is `item.request.invalid` (a clear
 //!   finding saying what to select); `○要請する` and `要請する（手袋のみ）`
-//!   read as 要請する. `必要` for 要否 stays `prefecture.need.invalid` (as in
-//!   samples/sheets), `不要` reads as 否.
+//!   read as 要請する. `必要` for 要否 reads as 要 and `不要` as 否 (what
+//!   an official typing instead of using the dropdown means); `検討中` is
+//!   `prefecture.need.invalid`.
 //! - A sheet whose MHLW block was deleted is accepted: the rule is that the
 //!   block must be empty, and a missing block is empty.
 //! - A hidden tab, a 記入例 / 見本 tab, a tab duplicated unchanged, and the
@@ -477,11 +478,12 @@ fn circle_mark_instead_of_request_word_is_a_clear_finding() {
 }
 
 #[test]
-fn need_with_trailing_space_and_fuyou() {
-    let c = one(&Form::example().text("C31", "要 "));
-    assert_clean(&c);
-    let c = one(&Form::example().text("C31", "要\u{3000}"));
-    assert_clean(&c);
+fn need_with_trailing_space_hitsuyou_and_fuyou() {
+    for typed in ["要 ", "要\u{3000}", "必要", "必要 "] {
+        let c = one(&Form::example().text("C31", typed));
+        assert_clean(&c);
+        assert_eq!(gloves(&c).prefecture.need, Some(Need::Needed), "{typed}");
+    }
     // 否 and 不要 read the same; quantities must then be blank.
     for typed in ["否", "不要"] {
         let form = Form::example()

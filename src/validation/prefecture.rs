@@ -27,10 +27,11 @@ use crate::text::{Quantity, fold_label, normalize, parse_quantity};
 use regex::Regex;
 use std::sync::LazyLock;
 
-/// 要 / 否 as typed.
+/// 要 / 否 as typed; 必要 and 不要, which officials type when they do not
+/// use the dropdown, mean the same.
 pub fn parse_need(text: &str) -> Option<Need> {
     match crate::text::fold_choice(text).as_str() {
-        "要" => Some(Need::Needed),
+        "要" | "必要" => Some(Need::Needed),
         "否" | "不要" => Some(Need::NotNeeded),
         _ => None,
     }
@@ -547,6 +548,17 @@ mod tests {
         );
         r.need.text = "はい".into();
         assert_eq!(codes(r), vec![pair("prefecture.need.invalid", "C31")]);
+    }
+
+    #[test]
+    fn need_typed_as_hitsuyou_or_fuyou_reads_as_the_dropdown_word() {
+        assert_eq!(parse_need("必要"), Some(Need::Needed));
+        assert_eq!(parse_need(" 必要（1000双） "), Some(Need::Needed));
+        assert_eq!(parse_need("不要"), Some(Need::NotNeeded));
+        assert_eq!(parse_need("検討中"), None);
+        let mut r = pref_row();
+        r.need.text = "必要".into();
+        assert_eq!(codes(r), Vec::<(String, String)>::new());
     }
 
     #[test]
