@@ -270,8 +270,9 @@ impl Intake {
     ) -> Result<Outcome, IntakeError> {
         let inner = &self.inner;
         // 1. The raw bytes first, committed on their own: whatever happens
-        //    next, what was sent is kept.
-        let raw_sha256 = {
+        //    next, what was sent is kept. Then the senders authorised in the
+        //    web UI so far (an authorisation counts from the next message).
+        let (raw_sha256, authorised) = {
             let mut conn = inner
                 .db
                 .pool()
@@ -279,15 +280,20 @@ impl Intake {
                 .await
                 .context("cannot reach the database")
                 .map_err(IntakeError::Database)?;
-            blobs::put(&mut conn, raw)
+            let sha = blobs::put(&mut conn, raw)
                 .await
-                .map_err(IntakeError::Database)?
+                .map_err(IntakeError::Database)?;
+            let authorised = crate::queue::senders::authorised(&mut conn)
+                .await
+                .map_err(IntakeError::Database)?;
+            (sha, authorised)
         };
         // 2. Reading, checking and rendering are CPU work: off the runtime.
         let work = {
             let this = self.clone();
             let raw = raw.to_vec();
-            tokio::task::spawn_blocking(move || this.analyse(&raw, received_at))
+            let directory = inner.directory.with_authorised(&authorised);
+            tokio::task::spawn_blocking(move || this.analyse(&raw, received_at, &directory))
                 .await
                 .map_err(|e| {
                     IntakeError::Internal(anyhow::anyhow!("the analysis task failed: {e}"))
@@ -297,11 +303,16 @@ impl Intake {
         self.commit(work, &raw_sha256, received_at).await
     }
 
-    /// Parses, classifies and checks (no I/O).
-    fn analyse(&self, raw: &[u8], received_at: DateTime<FixedOffset>) -> Analysis {
+    /// Parses, classifies (against `directory`) and checks (no I/O).
+    fn analyse(
+        &self,
+        raw: &[u8],
+        received_at: DateTime<FixedOffset>,
+        directory: &PrefectureDirectory,
+    ) -> Analysis {
         let inner = &self.inner;
         let parsed = message::parse(raw, &inner.limits);
-        let class = senders::classify(&parsed, &inner.directory, &inner.mail);
+        let class = senders::classify(&parsed, directory, &inner.mail);
         let batch = calendar::batch(inner.rule, &received_at);
         let mut analysis = Analysis {
             parsed,

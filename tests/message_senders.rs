@@ -52,6 +52,28 @@ fn directory_matches_addresses_and_exact_domains_case_insensitively() {
 }
 
 #[test]
+fn authorised_senders_join_the_directory_but_never_move_a_configured_one() {
+    let dir = PrefectureDirectory::from_config(&config()).unwrap();
+    let authorised = [
+        (
+            "jimu@midori-naika.example.jp".to_string(),
+            pref("東京都").unwrap(),
+        ),
+        // Configured for 東京都: an authorisation cannot move it.
+        ("sos@metro.tokyo.lg.jp".to_string(), pref("大阪府").unwrap()),
+    ];
+    let now = dir.with_authorised(&authorised);
+    assert_eq!(
+        now.prefecture_of("Jimu@Midori-Naika.example.jp"),
+        pref("東京都")
+    );
+    assert_eq!(now.prefecture_of("sos@metro.tokyo.lg.jp"), pref("東京都"));
+    // Only the address, not its domain.
+    assert_eq!(now.prefecture_of("other@midori-naika.example.jp"), None);
+    assert_eq!(dir.prefecture_of("jimu@midori-naika.example.jp"), None);
+}
+
+#[test]
 fn directory_refuses_unknown_prefectures_bad_entries_and_double_listing() {
     for text in [
         "[prefectures]\n\"東京県\" = [\"@x.lg.jp\"]",

@@ -70,16 +70,6 @@ async fn an_authorised_quarantined_sender_is_filed_and_gets_a_threaded_naiji() {
         .await;
     assert_eq!(again.status, 409);
 
-    let settings = sos_intake::web::quarantine::with_allowlist(&app.settings, &app.test_db.db)
-        .await
-        .unwrap();
-    assert!(
-        settings.config.prefectures["東京都"]
-            .iter()
-            .any(|a| a == SENDER),
-        "authorised for new mail too"
-    );
-
     let mut conn = app.test_db.db.pool().acquire().await.unwrap();
     let listing = queue::list(&mut conn, &queue::ListFilter::default())
         .await
@@ -168,4 +158,14 @@ async fn an_authorised_quarantined_sender_is_filed_and_gets_a_threaded_naiji() {
         body.contains("2000") && body.contains("2026-11-24"),
         "{body}"
     );
+
+    // The sender's next mail (the next day, after the cut-off: a new batch)
+    // is filed by the pipeline that was already running, without a restart.
+    let next = String::from_utf8(sample("07-unknown-sender.eml"))
+        .unwrap()
+        .replace(ORIGINAL_ID, "20261120140000.12@midori-naika.example.jp");
+    let next_day = DateTime::parse_from_rfc3339("2026-11-20T14:00:00+09:00").unwrap();
+    let next = intake.process(next.as_bytes(), next_day).await.unwrap();
+    assert_eq!(next.disposition, Disposition::Accepted, "{next:?}");
+    assert_eq!(next.receipts.len(), 1, "{next:?}");
 }

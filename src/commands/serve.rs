@@ -43,9 +43,7 @@ pub async fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
     init_logging();
     let stop = stop_signal();
     let db = Db::connect(&settings.database_url).await?;
-    // Senders an admin authorised in the web UI join the directory (issue 6).
-    let intake_settings = crate::web::quarantine::with_allowlist(settings, &db).await?;
-    let intake = Intake::new(db.clone(), &intake_settings)?;
+    let intake = Intake::new(db.clone(), settings)?;
     let sender = Sender::new(db.clone(), Transport::from_settings(settings)?);
     let inbox = Maildir::open(&settings.data_dir.join("inbox"))?;
     let poll = Duration::from_millis(settings.config.mail.poll_interval_ms.max(10));

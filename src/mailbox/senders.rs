@@ -89,6 +89,19 @@ impl PrefectureDirectory {
         self.domains.get(domain).copied()
     }
 
+    /// This directory with the senders an admin authorised in the web UI
+    /// added (an address configured in `[prefectures]` keeps its
+    /// prefecture).
+    pub fn with_authorised(&self, authorised: &[(String, Prefecture)]) -> PrefectureDirectory {
+        let mut dir = self.clone();
+        for (address, prefecture) in authorised {
+            dir.addresses
+                .entry(address.trim().to_lowercase())
+                .or_insert(*prefecture);
+        }
+        dir
+    }
+
     /// True when no prefecture is configured.
     pub fn is_empty(&self) -> bool {
         self.addresses.is_empty() && self.domains.is_empty()

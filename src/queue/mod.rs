@@ -66,6 +66,7 @@ pub mod filing;
 pub mod listing;
 pub mod records;
 pub mod review;
+pub mod senders;
 
 pub use db::{Backend, Db, Tx};
 pub use decisions::{complete, move_batch, set_mhlw_decision};

@@ -1,8 +1,9 @@
 //! Releasing quarantined mail: an admin says which prefecture an unknown
 //! sender speaks for, and the mail is processed now as if the sender were in
 //! the `[prefectures]` directory (filed, answered). "Authorise" also keeps
-//! the address in `web_sender_allowlist`, which [`with_allowlist`] merges
-//! into the directory when `serve` starts.
+//! the address in `web_sender_allowlist` ([`crate::queue::senders`]), which
+//! the mail pipeline reads for every message: the sender's next mail is
+//! filed without a restart.
 //!
 //! The mail pipeline keys a message on Message-ID + SHA-256 of its bytes,
 //! and the quarantined copy is already recorded under that key. The released
@@ -13,12 +14,11 @@
 //! does not file again.
 
 use super::{AppState, WebError};
-use crate::config::Settings;
 use crate::messages::web as msg;
 use crate::pipeline::{Intake, Outcome};
 use crate::prefecture::Prefecture;
 use crate::queue::db::{now_text, parse_time};
-use crate::queue::{Db, audit, blobs};
+use crate::queue::{audit, blobs};
 use anyhow::Context;
 use sqlx::Row;
 
@@ -94,16 +94,7 @@ pub async fn release(
     .execute(&mut *tx)
     .await?;
     if authorise {
-        sqlx::query(
-            "INSERT INTO web_sender_allowlist (address, prefecture, added_by, added_at) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (address) DO UPDATE SET prefecture = $2, added_by = $3, added_at = $4",
-        )
-        .bind(from_address.to_ascii_lowercase())
-        .bind(prefecture.name())
-        .bind(actor)
-        .bind(&now)
-        .execute(&mut *tx)
-        .await?;
+        crate::queue::senders::authorise(&mut tx, &from_address, prefecture, actor, &now).await?;
     }
     let detail = serde_json::json!({
         "mail_message_id": id,
@@ -131,30 +122,6 @@ pub fn released_copy(raw: &[u8], id: i64) -> Vec<u8> {
     let mut copy = format!("{RELEASED_HEADER}: {id}\r\n").into_bytes();
     copy.extend_from_slice(raw);
     copy
-}
-
-/// The authorised senders, as (address, prefecture name).
-pub async fn allowlist(db: &Db) -> anyhow::Result<Vec<(String, String)>> {
-    let rows = sqlx::query("SELECT address, prefecture FROM web_sender_allowlist ORDER BY address")
-        .fetch_all(db.pool())
-        .await
-        .context("cannot read the sender allow-list")?;
-    rows.iter()
-        .map(|r| Ok((r.try_get("address")?, r.try_get("prefecture")?)))
-        .collect()
-}
-
-/// `settings` with the authorised senders added to the prefecture
-/// directory (what `serve` runs the mail pipeline with).
-pub async fn with_allowlist(settings: &Settings, db: &Db) -> anyhow::Result<Settings> {
-    let mut settings = settings.clone();
-    for (address, prefecture) in allowlist(db).await? {
-        let entry = settings.config.prefectures.entry(prefecture).or_default();
-        if !entry.iter().any(|a| a.eq_ignore_ascii_case(&address)) {
-            entry.push(address);
-        }
-    }
-    Ok(settings)
 }
 
 #[cfg(test)]
