@@ -19,6 +19,8 @@
 //!   `prefecture.need.invalid`.
 //! - A sheet whose MHLW block was deleted is accepted: the rule is that the
 //!   block must be empty, and a missing block is empty.
+//! - Text typed through the IME carries its reading (`<rPh>` furigana) and
+//!   rich-text runs in the shared strings: only the text is read.
 //! - A hidden tab, a 記入例 / 見本 tab, a tab duplicated unchanged, and the
 //!   institution's original beside the prefecture's filled copy are not
 //!   requests of their own (unless no other tab holds the form).
@@ -1304,4 +1306,57 @@ fn item_tables_retitled_hinmoku() {
     // A stray 品目 without column titles is not a table.
     let c = one(&Form::example().text("A41", "品目"));
     assert_clean(&c);
+}
+
+/// `bytes` with every shared string rewritten as Excel writes text typed
+/// through the Japanese IME: in rich-text runs, followed by its reading
+/// (`<rPh>` furigana) and `<phoneticPr>`.
+fn with_furigana(bytes: &[u8]) -> Vec<u8> {
+    use std::io::{Read, Write};
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).expect("zip");
+    let mut out = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let si = regex::Regex::new(r"<si><t([^>]*)>([^<]*)</t></si>").unwrap();
+    for i in 0..archive.len() {
+        let mut entry = archive.by_index(i).expect("entry");
+        let name = entry.name().expect("entry name").to_string();
+        let mut content = Vec::new();
+        entry.read_to_end(&mut content).expect("inflate");
+        if name == "xl/sharedStrings.xml" {
+            let xml = String::from_utf8(content).expect("utf-8");
+            assert!(
+                si.find_iter(&xml).count() > 20,
+                "every label gets a reading"
+            );
+            let xml = si.replace_all(&xml, |c: &regex::Captures| {
+                let text = &c[2];
+                let split = text.char_indices().nth(1).map_or(text.len(), |(i, _)| i);
+                format!(
+                    "<si><r><rPr><b/></rPr><t{a}>{head}</t></r><r><t{a}>{tail}</t></r>\
+                     <rPh sb=\"0\" eb=\"1\"><t>ヨミガナ</t></rPh>\
+                     <phoneticPr fontId=\"1\" type=\"noConversion\"/></si>",
+                    a = &c[1],
+                    head = &text[..split],
+                    tail = &text[split..],
+                )
+            });
+            content = xml.into_owned().into_bytes();
+        }
+        out.start_file(name, zip::write::SimpleFileOptions::default())
+            .expect("start entry");
+        out.write_all(&content).expect("write entry");
+    }
+    out.finish().expect("zip").into_inner()
+}
+
+#[test]
+fn text_typed_through_the_ime_with_furigana_and_runs_reads_without_the_reading() {
+    let bytes = with_furigana(&xlsx(&[("緊急配布要請シート", &Form::example())]));
+    let plain = one(&Form::example());
+    let forms = run(&bytes);
+    assert_eq!(forms.len(), 1);
+    let checked = &forms[0].1;
+    assert_clean(checked);
+    assert!(!checked.institution.name.contains("ヨミガナ"));
+    assert_eq!(checked.institution, plain.institution);
+    assert_eq!(checked.lines, plain.lines);
 }
