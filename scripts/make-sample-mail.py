@@ -3,7 +3,7 @@
 SOS mailbox, for the README, end-to-end tests and the parse golden tests.
 
 Reproducible: fixed dates, Message-IDs and MIME boundaries. The attached
-sheets are variants of the reference form ../shared/forms/example-filled.xlsx
+sheets are variants of the reference form samples/forms/example-filled.xlsx
 (prefecture, institution and code changed in the sheet XML); the .xls and
 .ods copies are converted with LibreOffice (`soffice`), the encrypted zip
 encrypted with ZipCrypto (written here, deterministic). Run from the repository root:
@@ -29,9 +29,7 @@ import struct
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, "samples", "mail")
 SHEETS = os.path.join(OUT, "sheets")
-FORM = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "..", "shared", "forms", "example-filled.xlsx")
-if not os.path.exists(FORM):
-    FORM = "/work/shared/forms/example-filled.xlsx"
+FORM = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "samples", "forms", "example-filled.xlsx")
 
 SOS = "sos-busshi@mhlw.go.jp"
 SOS_NAME = "厚生労働省 緊急配布チーム"

@@ -9,7 +9,7 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const FORMS: &str = "/work/shared/forms";
+const FORMS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/samples/forms");
 
 /// A cell value of a generated sheet.
 #[derive(Clone, Debug)]

@@ -1,5 +1,5 @@
 //! Sheets as prefecture officials really send them: variants of the filled
-//! reference form (`/work/shared/forms/example-filled.xlsx`) with the edits
+//! reference form (`samples/forms/example-filled.xlsx`) with the edits
 //! people make in Excel — 〒 marks, full-width dashes, `1,000枚`, notes in
 //! labels, inserted columns and rows, split headers, instruction sheets,
 //! numbers that lost their leading zero — and the same variants re-saved by
@@ -37,7 +37,10 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 
-const EXAMPLE: &str = "/work/shared/forms/example-filled.xlsx";
+const EXAMPLE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/samples/forms/example-filled.xlsx"
+);
 
 /// A cell value as written by the variant.
 #[derive(Clone, Debug)]

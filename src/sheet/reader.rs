@@ -1666,7 +1666,10 @@ mod tests {
         assert_eq!(evaluate_sum("E31+G31", &grid), None);
     }
 
-    const EXAMPLE_XLSX: &str = "/work/shared/forms/example-filled.xlsx";
+    const EXAMPLE_XLSX: &str = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/samples/forms/example-filled.xlsx"
+    );
 
     fn fixture(name: &str) -> Vec<u8> {
         std::fs::read(format!(
