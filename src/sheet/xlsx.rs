@@ -71,10 +71,17 @@ pub fn worksheet_merges(
 pub fn merges(xml: &[u8]) -> Vec<Span> {
     // The merged ranges follow the cells: parse from the last mention of
     // sheetData (its end tag, or the empty element) onwards.
-    let tail = memchr::memmem::rfind(xml, b"sheetData")
+    let from = memchr::memmem::rfind(xml, b"sheetData")
         .and_then(|at| memchr::memchr(b'>', &xml[at..]).map(|end| at + end + 1))
-        .map_or(xml, |from| &xml[from..]);
-    elements(tail, "mergeCell", |e| span(&attr(e, "ref")?))
+        .unwrap_or(0);
+    let pick = |e: &BytesStart<'_>| span(&attr(e, "ref")?);
+    let found = elements(&xml[from..], "mergeCell", pick);
+    // A writer that put them before the cells breaks the schema's order:
+    // then read the whole worksheet, as calamine would.
+    if found.is_empty() && memchr::memmem::find(&xml[..from], b"mergeCell").is_some() {
+        return elements(xml, "mergeCell", pick);
+    }
+    found
 }
 
 /// `B2:D3` (or a lone `B2`) as a zero-based span.
@@ -139,6 +146,15 @@ mod tests {
     fn prefixed_elements_and_an_empty_sheet_data_are_read() {
         let xml = br#"<x:worksheet xmlns:x="s"><x:sheetData/><x:mergeCells><x:mergeCell ref="C3:E4"></x:mergeCell></x:mergeCells></x:worksheet>"#;
         assert_eq!(merges(xml), vec![((2, 2), (3, 4))]);
+    }
+
+    #[test]
+    fn merged_ranges_written_before_the_cells_are_found_too() {
+        let xml = br#"<worksheet><mergeCells><mergeCell ref="B2:D2"/></mergeCells><sheetData><row r="2"/></sheetData></worksheet>"#;
+        assert_eq!(merges(xml), vec![((1, 1), (1, 3))]);
+        // An inline string mentioning the element is not a merged range.
+        let text = br#"<worksheet><sheetData><c t="inlineStr"><is><t>mergeCell</t></is></c></sheetData></worksheet>"#;
+        assert_eq!(merges(text), vec![]);
     }
 
     #[test]
