@@ -213,6 +213,56 @@ fn every_kind_of_automatic_mail_is_recognised() {
     assert_eq!(senders::auto_generated(&p), None);
 }
 
+/// Mailing-list headers and `X-Auto-Response-Suppress` come on real
+/// requests too (a prefecture's list relaying an official's mail, an
+/// Outlook set up to send the header): with a workbook attached the mail is
+/// a request, without one it stays automatic.
+#[test]
+fn list_and_suppress_headers_on_mail_with_a_sheet_are_a_request() {
+    let sheet = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/samples/sheets/valid.xlsx"
+    ))
+    .unwrap();
+    let with_sheet = |headers: &str| {
+        use base64::Engine;
+        let b64 = base64::engine::general_purpose::STANDARD.encode(&sheet);
+        let raw = format!(
+            "From: kansen@pref.osaka.lg.jp\r\n{headers}Subject: x\r\nMIME-Version: 1.0\r\n\
+             Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nbody\r\n\
+             --b\r\nContent-Type: application/vnd.openxmlformats-officedocument.spreadsheetml.sheet; name=a.xlsx\r\n\
+             Content-Transfer-Encoding: base64\r\n\r\n{b64}\r\n--b--\r\n"
+        );
+        message::parse(raw.as_bytes(), &Limits::default())
+    };
+    for header in [
+        "List-Id: <kansen.pref.osaka.lg.jp>\r\nList-Post: <mailto:kansen@pref.osaka.lg.jp>\r\n",
+        "Precedence: list\r\n",
+        "X-Auto-Response-Suppress: All\r\n",
+    ] {
+        let p = with_sheet(header);
+        assert_eq!(p.attachments.len(), 1, "{header}");
+        assert_eq!(senders::auto_generated(&p), None, "{header}");
+        assert!(
+            senders::auto_generated(&parsed(&format!(
+                "From: kansen@pref.osaka.lg.jp\r\n{header}"
+            )))
+            .is_some()
+        );
+    }
+    // Strong signals win over an attached sheet.
+    for header in [
+        "Auto-Submitted: auto-replied\r\n",
+        "Precedence: bulk\r\n",
+        "Return-Path: <>\r\n",
+    ] {
+        assert!(
+            senders::auto_generated(&with_sheet(header)).is_some(),
+            "{header}"
+        );
+    }
+}
+
 #[test]
 fn classify_answers_registered_and_authenticated_senders_only() {
     let c = config();

@@ -22,7 +22,7 @@
 //!   is applied by the pipeline on top of [`AnswerPolicy::Answer`].
 
 use crate::config::{Config, MailConfig};
-use crate::message::{ParsedMessage, ReturnPath, domain_of};
+use crate::message::{AttachmentKind, ParsedMessage, ReturnPath, domain_of};
 use crate::prefecture::Prefecture;
 use anyhow::bail;
 use serde::Serialize;
@@ -363,11 +363,13 @@ fn tokenize(s: &str) -> Vec<String> {
 pub enum AutoReason {
     /// `Auto-Submitted` other than `no` (auto-replied, auto-generated, ...).
     AutoSubmitted(String),
-    /// `Precedence: bulk | junk | list`.
+    /// `Precedence: bulk | junk`, or `list` on mail without a workbook.
     Precedence(String),
-    /// A mailing list header (`List-Id`, `List-Unsubscribe`, ...).
+    /// A mailing list header (`List-Id`, `List-Unsubscribe`, ...) on mail
+    /// without a workbook or archive.
     ListHeader(String),
-    /// `X-Auto-Response-Suppress` (Exchange's mark on automatic mail).
+    /// `X-Auto-Response-Suppress` (Exchange's mark on automatic mail) on
+    /// mail without a workbook or archive.
     AutoResponseSuppress,
     /// An autoresponder's own header (`X-Autoreply`, `X-Autorespond`).
     AutoreplyHeader(String),
@@ -422,21 +424,34 @@ pub fn auto_generated(parsed: &ParsedMessage) -> Option<AutoReason> {
             return Some(AutoReason::AutoSubmitted(token));
         }
     }
-    if let Some(v) = parsed.header("Precedence") {
-        let v = v.trim().to_ascii_lowercase();
-        if matches!(v.as_str(), "bulk" | "junk" | "list") {
+    let precedence = parsed
+        .header("Precedence")
+        .map(|v| v.trim().to_ascii_lowercase());
+    if let Some(v) = precedence
+        .as_deref()
+        .filter(|v| matches!(*v, "bulk" | "junk"))
+    {
+        return Some(AutoReason::Precedence(v.to_string()));
+    }
+    // Weak signals: a mailing list's headers and Exchange's request not to
+    // be auto-answered also come on mail a person wrote — relayed by a
+    // prefecture's list, or sent from an Outlook set up that way (helpdesks
+    // that dropped such mail lost real messages). A mail carrying a workbook
+    // or an archive is then a request; without one it is automatic.
+    if !carries_request_file(parsed) {
+        if let Some(v) = precedence.filter(|v| v == "list") {
             return Some(AutoReason::Precedence(v));
         }
-    }
-    if let Some(h) = parsed
-        .headers
-        .iter()
-        .find(|h| h.name.to_ascii_lowercase().starts_with("list-"))
-    {
-        return Some(AutoReason::ListHeader(h.name.clone()));
-    }
-    if parsed.header("X-Auto-Response-Suppress").is_some() {
-        return Some(AutoReason::AutoResponseSuppress);
+        if let Some(h) = parsed
+            .headers
+            .iter()
+            .find(|h| h.name.to_ascii_lowercase().starts_with("list-"))
+        {
+            return Some(AutoReason::ListHeader(h.name.clone()));
+        }
+        if parsed.header("X-Auto-Response-Suppress").is_some() {
+            return Some(AutoReason::AutoResponseSuppress);
+        }
     }
     for name in ["X-Autoreply", "X-Autorespond", "X-Auto-Reply"] {
         if parsed.header(name).is_some() {
@@ -454,6 +469,21 @@ pub fn auto_generated(parsed: &ParsedMessage) -> Option<AutoReason> {
         return Some(AutoReason::DaemonSender(from.address.clone()));
     }
     None
+}
+
+/// True when `parsed` carries a file that may be a request sheet: a
+/// workbook (readable, encrypted or too large) or an archive.
+fn carries_request_file(parsed: &ParsedMessage) -> bool {
+    parsed.attachments.iter().any(|a| {
+        matches!(
+            a.kind,
+            AttachmentKind::Sheet(_)
+                | AttachmentKind::EncryptedOffice
+                | AttachmentKind::Zip { .. }
+                | AttachmentKind::EncryptedZip
+                | AttachmentKind::TooLarge(_)
+        )
+    })
 }
 
 fn is_daemon(address: &str) -> bool {
