@@ -1062,9 +1062,9 @@ impl<'g> Labels<'g> {
 /// Builds the [`RequestSheet`] of one worksheet, or `None` when it does not
 /// hold the form.
 fn locate(name: &str, grid: &Grid) -> Option<RequestSheet> {
-    let folded = Labels::new(grid);
-    let headings = Headings::find(&folded);
-    let (headers, repeated_table) = classify_headers(grid, &folded, &headings);
+    let labels = Labels::new(grid);
+    let headings = Headings::find(&labels);
+    let (headers, repeated_table) = classify_headers(grid, &labels, &headings);
     let has_form = headings.institution.is_some() || !headers.is_empty();
     if !has_form {
         return None;
@@ -1076,7 +1076,7 @@ fn locate(name: &str, grid: &Grid) -> Option<RequestSheet> {
 
     // Block boundaries: a table ends where the next heading or header
     // starts (those of a repeated form included).
-    let mut starts: Vec<u32> = folded
+    let mut starts: Vec<u32> = labels
         .iter()
         .filter(|(_, t)| {
             t.starts_with("配布物品一覧")
@@ -1097,15 +1097,15 @@ fn locate(name: &str, grid: &Grid) -> Option<RequestSheet> {
     };
 
     let field_limit = inst_header.map(|p| p.row).unwrap_or(MAX_ROWS);
-    let institution = find_fields(grid, &folded, field_limit);
+    let institution = find_fields(grid, &labels, field_limit);
     let items = inst_header
-        .map(|h| institution_rows(grid, &folded, h, end_after(h.row)))
+        .map(|h| institution_rows(grid, &labels, h, end_after(h.row)))
         .unwrap_or_default();
     let prefecture = pref_header
-        .map(|h| prefecture_rows(grid, &folded, h, end_after(h.row)))
+        .map(|h| prefecture_rows(grid, &labels, h, end_after(h.row)))
         .unwrap_or_default();
     let mhlw = mhlw_header
-        .map(|h| mhlw_rows(grid, &folded, h, end_after(h.row)))
+        .map(|h| mhlw_rows(grid, &labels, h, end_after(h.row)))
         .unwrap_or_default();
     Some(RequestSheet {
         sheet: name.to_string(),
@@ -1134,18 +1134,18 @@ struct Headings {
 }
 
 impl Headings {
-    fn find(folded: &Labels<'_>) -> Headings {
+    fn find(labels: &Labels<'_>) -> Headings {
         let mut h = Headings::default();
-        for (&(row, col), text) in folded.iter() {
+        for (&(row, col), text) in labels.iter() {
             let pos = CellPos::new(row, col);
-            if is_heading(folded, (row, col), text, "医療機関記入欄") {
+            if is_heading(labels, (row, col), text, "医療機関記入欄") {
                 if h.institution.is_none() {
                     h.institution = Some(pos);
                 } else {
                     h.institution_again.get_or_insert(pos);
                 }
             } else if h.prefecture.is_none()
-                && is_heading(folded, (row, col), text, "都道府県記入欄")
+                && is_heading(labels, (row, col), text, "都道府県記入欄")
             {
                 h.prefecture = Some(pos);
             } else if h.mhlw.is_none() && text.contains("厚生労働省記入欄") {
@@ -1187,28 +1187,28 @@ const ALT_TABLE_HEADERS: [&str; 5] = ["品目", "品目名", "物品名", "配�
 /// column titles of its row, then by the heading above it, then by order.
 fn classify_headers(
     grid: &Grid,
-    folded: &Labels<'_>,
+    labels: &Labels<'_>,
     headings: &Headings,
 ) -> (Vec<(CellPos, Block)>, Option<CellPos>) {
     let mut found: Vec<(CellPos, Block)> = Vec::new();
     let mut repeated: Option<CellPos> = None;
     // Tables re-titled 品目 / 物品名 count only when their column titles
     // say which table they are.
-    let candidates: Vec<(CellPos, bool)> = folded
+    let candidates: Vec<(CellPos, bool)> = labels
         .iter()
         .filter_map(|(&pos, t)| {
-            if is_heading(folded, pos, t, "配布物品一覧") {
+            if is_heading(labels, pos, t, "配布物品一覧") {
                 Some((CellPos::new(pos.0, pos.1), false))
             } else {
                 ALT_TABLE_HEADERS
-                    .contains(&folded.bare(&pos))
+                    .contains(&labels.bare(&pos))
                     .then_some((CellPos::new(pos.0, pos.1), true))
             }
         })
         .collect();
     let mut n = 0usize;
     for (pos, alternative) in candidates {
-        let titles: String = header_titles(grid, folded, pos)
+        let titles: String = header_titles(grid, labels, pos)
             .into_iter()
             .map(|(_, t)| t)
             .collect();
@@ -1250,29 +1250,29 @@ fn classify_headers(
 
 /// The column titles right of a header cell (its row, and the row below
 /// when a title spans two rows), folded, by column.
-fn header_titles(grid: &Grid, folded: &Labels<'_>, header: CellPos) -> Vec<(u32, String)> {
+fn header_titles(grid: &Grid, labels: &Labels<'_>, header: CellPos) -> Vec<(u32, String)> {
     let mut titles = Vec::new();
     // Is the row below a second header row (not the first item row)?
-    let below_is_titles = (0..grid.width).all(|c| folded.item(header.row + 1, c).is_none());
+    let below_is_titles = (0..grid.width).all(|c| labels.item(header.row + 1, c).is_none());
     for col in header.col + 1..grid.width {
-        let here = folded.get(&(header.row, col)).cloned().unwrap_or_default();
+        let here = labels.get(&(header.row, col)).cloned().unwrap_or_default();
         // A group title merged over several columns (今後1週間の見込み over
         // 想定消費量 and 購入できる見込み量): the titles below it count.
         let group = grid
             .merge_at(header.row, col)
             .is_some_and(|d| d.end.1 > d.start.1);
-        let here = match folded.get(&(header.row + 1, col)) {
+        let here = match labels.get(&(header.row + 1, col)) {
             Some(below) if group && below_is_titles && !below.is_empty() => below.clone(),
             _ => here,
         };
         let text = if here.is_empty() {
             // A title merged over two rows may sit one row lower... but
             // never an item label.
-            let below = folded
+            let below = labels
                 .get(&(header.row + 1, col))
                 .cloned()
                 .unwrap_or_default();
-            if folded.item(header.row + 1, col).is_some() {
+            if labels.item(header.row + 1, col).is_some() {
                 String::new()
             } else {
                 below
@@ -1316,7 +1316,7 @@ fn map_columns<const N: usize>(
 /// label is the first text left of the first data column.
 fn item_rows(
     grid: &Grid,
-    folded: &Labels<'_>,
+    labels: &Labels<'_>,
     header: CellPos,
     first_data_col: u32,
     end: u32,
@@ -1326,7 +1326,7 @@ fn item_rows(
     for row in header.row + 1..last {
         let label_cols = header.col.saturating_sub(1)..first_data_col.max(header.col + 1);
         for col in label_cols {
-            let Some(text) = folded.get(&(row, col)) else {
+            let Some(text) = labels.get(&(row, col)) else {
                 continue;
             };
             if text.is_empty() {
@@ -1337,7 +1337,7 @@ fn item_rows(
             if is_note(grid.text(row, col)) {
                 continue;
             }
-            if let Some(item) = folded.item(row, col) {
+            if let Some(item) = labels.item(row, col) {
                 rows.push((item, CellPos::new(row, col)));
                 break;
             }
@@ -1359,11 +1359,11 @@ fn is_note(text: &str) -> bool {
 
 fn institution_rows(
     grid: &Grid,
-    folded: &Labels<'_>,
+    labels: &Labels<'_>,
     header: CellPos,
     end: u32,
 ) -> Vec<InstitutionRow> {
-    let titles = header_titles(grid, folded, header);
+    let titles = header_titles(grid, labels, header);
     // Most specific first: 備蓄見通し also contains 在庫.
     let [outlook, stock, use_, purchase, reason, request] = map_columns(
         &titles,
@@ -1382,7 +1382,7 @@ fn institution_rows(
         .into_iter()
         .min()
         .unwrap_or(header.col + 1);
-    item_rows(grid, folded, header, first, end)
+    item_rows(grid, labels, header, first, end)
         .into_iter()
         .map(|(item, label)| InstitutionRow {
             item,
@@ -1399,11 +1399,11 @@ fn institution_rows(
 
 fn prefecture_rows(
     grid: &Grid,
-    folded: &Labels<'_>,
+    labels: &Labels<'_>,
     header: CellPos,
     end: u32,
 ) -> Vec<PrefectureRow> {
-    let titles = header_titles(grid, folded, header);
+    let titles = header_titles(grid, labels, header);
     let [opinion, total, national, method, need, pref] = map_columns(
         &titles,
         header,
@@ -1420,7 +1420,7 @@ fn prefecture_rows(
         .into_iter()
         .min()
         .unwrap_or(header.col + 1);
-    item_rows(grid, folded, header, first, end)
+    item_rows(grid, labels, header, first, end)
         .into_iter()
         .map(|(item, label)| PrefectureRow {
             item,
@@ -1435,8 +1435,8 @@ fn prefecture_rows(
         .collect()
 }
 
-fn mhlw_rows(grid: &Grid, folded: &Labels<'_>, header: CellPos, end: u32) -> Vec<MhlwRow> {
-    let titles: Vec<(u32, String)> = header_titles(grid, folded, header)
+fn mhlw_rows(grid: &Grid, labels: &Labels<'_>, header: CellPos, end: u32) -> Vec<MhlwRow> {
+    let titles: Vec<(u32, String)> = header_titles(grid, labels, header)
         .into_iter()
         .map(|(col, _)| {
             let shown = crate::text::normalize(grid.text(header.row, col));
@@ -1449,7 +1449,7 @@ fn mhlw_rows(grid: &Grid, folded: &Labels<'_>, header: CellPos, end: u32) -> Vec
         })
         .collect();
     let first = titles.first().map(|(c, _)| *c).unwrap_or(header.col + 1);
-    item_rows(grid, folded, header, first, end)
+    item_rows(grid, labels, header, first, end)
         .into_iter()
         .map(|(item, label)| MhlwRow {
             item,
@@ -1463,29 +1463,29 @@ fn mhlw_rows(grid: &Grid, folded: &Labels<'_>, header: CellPos, end: u32) -> Vec
 }
 
 /// Finds the labelled fields above row `limit` (the item table).
-fn find_fields(grid: &Grid, folded: &Labels<'_>, limit: u32) -> InstitutionBlock {
+fn find_fields(grid: &Grid, labels: &Labels<'_>, limit: u32) -> InstitutionBlock {
     let mut block = InstitutionBlock::default();
     // The first cell (in reading order) of each folded text above the
     // table, and of each text with its notes (`医療機関コード（10桁）`) removed.
     let mut first: HashMap<&str, (u32, u32)> = HashMap::new();
-    for (pos, text) in folded.iter().filter(|((r, _), _)| *r < limit) {
+    for (pos, text) in labels.iter().filter(|((r, _), _)| *r < limit) {
         first.entry(text.as_str()).or_insert(*pos);
     }
     let mut first_bare: HashMap<&str, (u32, u32)> = HashMap::new();
-    for (pos, text) in folded.with_notes().filter(|((r, _), _)| *r < limit) {
+    for (pos, text) in labels.with_notes().filter(|((r, _), _)| *r < limit) {
         first_bare.entry(text).or_insert(*pos);
     }
-    for (key, labels) in FIELD_LABELS {
+    for (key, spellings) in FIELD_LABELS {
         // The form's own spelling wins over a variant elsewhere.
-        let pos = labels.iter().find_map(|label| {
+        let pos = spellings.iter().find_map(|label| {
             first
                 .get(label)
                 .or_else(|| first_bare.get(label))
                 .map(|&(r, c)| CellPos::new(r, c))
         });
         let (label, mut value) = match pos {
-            Some(label) => (label, field_value(grid, folded, label)),
-            None => match inline_field(grid, limit, labels) {
+            Some(label) => (label, field_value(grid, labels, label)),
+            None => match inline_field(grid, limit, spellings) {
                 Some(found) => found,
                 None => continue,
             },
@@ -1537,7 +1537,7 @@ fn inline_field(grid: &Grid, limit: u32, labels: &[&str]) -> Option<(CellPos, Se
 
 /// The value of a label: the next non-empty cell to its right (stopping at
 /// another label), or the first cell right of the label's merged range.
-fn field_value(grid: &Grid, folded: &Labels<'_>, label: CellPos) -> Seen {
+fn field_value(grid: &Grid, labels: &Labels<'_>, label: CellPos) -> Seen {
     let after = grid
         .merge_at(label.row, label.col)
         .map(|d| d.end.1)
@@ -1547,7 +1547,7 @@ fn field_value(grid: &Grid, folded: &Labels<'_>, label: CellPos) -> Seen {
         if grid.is_blank(label.row, col) {
             continue;
         }
-        if folded
+        if labels
             .get(&(label.row, col))
             .is_some_and(|t| is_field_label(t))
         {
