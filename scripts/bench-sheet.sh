@@ -7,6 +7,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 FILE=${1:-samples/sheets/valid.xlsx}
+TARGET=${CARGO_TARGET_DIR:-target}
 nice -n 10 cargo build --quiet --release --bin sos-intake --example sheet_timing
 
 # Alternate the two sides for ROUNDS rounds and keep each side's best round:
@@ -16,7 +17,7 @@ ROUNDS=${ROUNDS:-5}
 ours=""
 python=""
 for _ in $(seq "$ROUNDS"); do
-    ours="$ours $(nice -n 10 target/release/examples/sheet_timing "$FILE" 2000 | tail -1 | tr ' ' ,)"
+    ours="$ours $(nice -n 10 "$TARGET"/release/examples/sheet_timing "$FILE" 2000 | tail -1 | tr ' ' ,)"
     python="$python $(nice -n 10 python3 scripts/bench-openpyxl.py "$FILE" 60 | tail -1 | tr ' ' ,)"
 done
 python3 - "$FILE" "$ours" "$python" <<'PY'
@@ -33,12 +34,12 @@ PY
 
 echo "per format (sos-intake, µs wall / CPU):"
 for f in samples/sheets/lo-xlsx/valid.xlsx samples/sheets/lo-xls/valid.xls samples/sheets/lo-ods/valid.ods; do
-    echo "  $f: $(nice -n 10 target/release/examples/sheet_timing "$f" 2000 | tail -1)"
+    echo "  $f: $(nice -n 10 "$TARGET"/release/examples/sheet_timing "$f" 2000 | tail -1)"
 done
 
 echo "peak memory (maximum resident set size):"
 for f in "$FILE" samples/sheets/lo-xls/valid.xls samples/sheets/lo-ods/valid.ods; do
-    kb=$(/usr/bin/time -v target/release/sos-intake check --json "$f" 2>&1 >/dev/null \
+    kb=$(/usr/bin/time -v "$TARGET"/release/sos-intake check --json "$f" 2>&1 >/dev/null \
         | sed -n 's/.*Maximum resident set size (kbytes): //p')
     echo "  sos-intake check $f: $kb KiB"
 done

@@ -37,7 +37,7 @@ else
   unset SOS_INTAKE_DATABASE_URL
 fi
 
-./target/release/examples/web_bench_server --data-dir "$work" --records "$RECORDS" --port "$PORT" >"$work/out" 2>"$work/err" &
+"${CARGO_TARGET_DIR:-target}"/release/examples/web_bench_server --data-dir "$work" --records "$RECORDS" --port "$PORT" >"$work/out" 2>"$work/err" &
 server=$!
 for _ in $(seq 1 600); do
   grep -q '^READY' "$work/out" 2>/dev/null && break

@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 
 CONFIG=samples/sos-intake.toml
 DATA=./data
-BIN=target/debug/sos-intake
+BIN=${CARGO_TARGET_DIR:-target}/debug/sos-intake
 
 echo "==> cargo build"
 cargo build --quiet --bin sos-intake
