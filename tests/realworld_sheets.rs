@@ -21,6 +21,9 @@
 //!   block must be empty, and a missing block is empty.
 //! - Text typed through the IME carries its reading (`<rPh>` furigana) and
 //!   rich-text runs in the shared strings: only the text is read.
+//! - A hidden item row that repeats a visible one (an old version hidden
+//!   instead of deleted) is not read; a hidden row that is its item's only
+//!   row still is.
 //! - A hidden tab, a 記入例 / 見本 tab, a tab duplicated unchanged, and the
 //!   institution's original beside the prefecture's filled copy are not
 //!   requests of their own (unless no other tab holds the form).
@@ -618,6 +621,33 @@ fn hidden_rows_blank_rows_and_notes_row_in_item_table() {
         c.lines.iter().map(|l| l.item).collect::<Vec<_>>(),
         Item::ALL.to_vec()
     );
+}
+
+/// An official corrected the gloves row by inserting a new one under it
+/// and hiding the old one instead of deleting it.
+#[test]
+fn hidden_old_copy_of_an_item_row_is_not_a_duplicate() {
+    let mut form = Form::example().insert_rows(24, 1);
+    let old_row: Vec<((u32, u32), V)> = form
+        .cells
+        .range((22, 0)..(23, 0))
+        .map(|(&(_, c), v)| ((23, c), v.clone()))
+        .collect();
+    form.cells.extend(old_row);
+    let form = form.text("D23", "500").hide_row(23);
+    let c = one(&form);
+    assert_clean(&c);
+    // Unhidden, the same sheet has two gloves rows: an error.
+    let mut shown = form.clone();
+    shown.hidden.clear();
+    assert!(codes(&one(&shown)).contains(&"sheet.item_row.duplicate@B24".to_string()));
+}
+
+/// Hiding the only row of an item does not make the request disappear.
+#[test]
+fn hidden_only_item_row_is_still_read() {
+    let c = one(&Form::example().hide_row(23).hide_row(31));
+    assert_clean(&c);
 }
 
 #[test]

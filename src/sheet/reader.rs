@@ -398,6 +398,8 @@ struct Grid {
     /// One past the rightmost column holding a cell: scans along a row stop
     /// there rather than at [`MAX_COLS`].
     width: u32,
+    /// Rows marked hidden (known for .xlsx only).
+    hidden_rows: Vec<u32>,
 }
 
 impl Grid {
@@ -552,15 +554,21 @@ fn load_xlsx(bytes: &[u8]) -> Result<Loaded, ReadError> {
         }
         if !big_sheet {
             let quick = paths.get(&name).zip(parts.as_mut()).and_then(|(path, a)| {
-                super::xlsx::worksheet_merges(a, path, MAX_MERGE_BUFFER_BYTES)
+                super::xlsx::worksheet_layout(a, path, MAX_MERGE_BUFFER_BYTES)
             });
-            grid.set_merges(match quick {
-                Some(spans) => spans
-                    .into_iter()
-                    .map(|(a, b)| Dimensions::new(a, b))
-                    .collect(),
+            let merges = match quick {
+                Some(layout) => {
+                    grid.hidden_rows = layout.hidden_rows;
+                    grid.hidden_rows.retain(|r| *r < MAX_ROWS);
+                    layout
+                        .merges
+                        .into_iter()
+                        .map(|(a, b)| Dimensions::new(a, b))
+                        .collect()
+                }
                 None => book.merge_cells_by_sheet_name(&name).unwrap_or_default(),
-            });
+            };
+            grid.set_merges(merges);
         }
         loaded.grids.push((name, grid));
     }
@@ -1343,6 +1351,16 @@ fn item_rows(
             }
         }
     }
+    // A hidden row repeating a visible one (an old version the official
+    // hid instead of deleting) is not part of the request; a hidden row
+    // that is its item's only row still is.
+    let hidden = |p: &CellPos| grid.hidden_rows.contains(&p.row);
+    let shown: Vec<Item> = rows
+        .iter()
+        .filter(|(_, p)| !hidden(p))
+        .map(|(i, _)| *i)
+        .collect();
+    rows.retain(|(item, p)| !hidden(p) || !shown.contains(item));
     rows
 }
 

@@ -1,5 +1,6 @@
 //! What the reader takes from an .xlsx package beside calamine: each
-//! worksheet's zip path and its merged ranges.
+//! worksheet's zip path, its merged ranges and its hidden rows (calamine's
+//! cell stream does not say which rows are hidden).
 //!
 //! calamine finds a worksheet's merged ranges by parsing the whole worksheet
 //! XML a second time, event by event, after the cells were streamed; that
@@ -55,15 +56,77 @@ fn resolve(target: &str) -> String {
     }
 }
 
-/// The merged ranges of one worksheet read from its zip entry, or `None`
-/// when the entry is missing, unreadable or larger than `limit` bytes.
-pub fn worksheet_merges(
+/// What the reader takes from one worksheet's XML beside its cells.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Layout {
+    /// The merged ranges, in document order.
+    pub merges: Vec<Span>,
+    /// The zero-based rows marked hidden.
+    pub hidden_rows: Vec<u32>,
+}
+
+/// The layout of one worksheet read from its zip entry, or `None` when the
+/// entry is missing, unreadable or larger than `limit` bytes.
+pub fn worksheet_layout(
     archive: &mut ZipArchive<Cursor<&[u8]>>,
     path: &str,
     limit: u64,
-) -> Option<Vec<Span>> {
+) -> Option<Layout> {
     let xml = entry(archive, path, limit)?;
-    Some(merges(&xml))
+    Some(Layout {
+        merges: merges(&xml),
+        hidden_rows: hidden_rows(&xml),
+    })
+}
+
+/// The zero-based rows whose `<row>` element says `hidden="1"` (or
+/// `true`). A byte scan, not an XML parse: cell text cannot hold a raw `<`,
+/// so every `<row` or `<x:row` is an element. A row without `r` follows
+/// the previous one.
+pub fn hidden_rows(xml: &[u8]) -> Vec<u32> {
+    let mut hidden = Vec::new();
+    let mut next = 0u32;
+    for at in memchr::memchr_iter(b'<', xml) {
+        let rest = &xml[at + 1..];
+        let name_end = rest
+            .iter()
+            .position(|b| b.is_ascii_whitespace() || *b == b'>' || *b == b'/')
+            .unwrap_or(rest.len());
+        let name = &rest[..name_end];
+        let local = name.rsplit(|b| *b == b':').next().unwrap_or(name);
+        if local != b"row" {
+            continue;
+        }
+        let tag_end = memchr::memchr(b'>', rest).unwrap_or(rest.len());
+        let tag = &rest[name_end..tag_end];
+        let row = attr_value(tag, b"r")
+            .and_then(|r| std::str::from_utf8(r).ok()?.parse::<u32>().ok())
+            .map_or(next, |r| r.saturating_sub(1));
+        next = row.saturating_add(1);
+        if matches!(attr_value(tag, b"hidden"), Some(b"1" | b"true")) {
+            hidden.push(row);
+        }
+    }
+    hidden
+}
+
+/// The value of attribute `name` (no prefix) in the inside of a start tag.
+fn attr_value<'a>(tag: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
+    let mut at = 0;
+    while let Some(off) = memchr::memmem::find(&tag[at..], name) {
+        let start = at + off;
+        let after = &tag[start + name.len()..];
+        let boundary = start == 0 || tag[start - 1].is_ascii_whitespace();
+        if boundary && after.first() == Some(&b'=') {
+            let quote = *after.get(1)?;
+            if quote == b'"' || quote == b'\'' {
+                let value = &after[2..];
+                return Some(&value[..memchr::memchr(quote, value)?]);
+            }
+        }
+        at = start + name.len();
+    }
+    None
 }
 
 /// The merged ranges of a worksheet's XML (`<mergeCell ref="B2:D2"/>`,
@@ -158,6 +221,17 @@ mod tests {
     }
 
     #[test]
+    fn hidden_rows_are_found_with_or_without_a_row_number() {
+        let xml = br#"<worksheet><sheetData><row r="3" spans="1:8"><c r="A3"><v>1</v></c></row><row r="22" hidden="1" customHeight="1"/><x:row hidden='true'/><row r="30"><c t="inlineStr"><is><t>arrow hidden="1"</t></is></c></row><rowBreaks/></sheetData></worksheet>"#;
+        assert_eq!(hidden_rows(xml), vec![21, 22]);
+        assert_eq!(
+            hidden_rows(b"<row r=\"2\" hidden=\"0\"/>"),
+            Vec::<u32>::new()
+        );
+        assert_eq!(hidden_rows(b"<row r=\"99999999999\" hidden=\"1\""), vec![0]);
+    }
+
+    #[test]
     fn broken_references_are_skipped() {
         let xml = br#"<worksheet><sheetData/><mergeCells><mergeCell ref="??"/><mergeCell/><mergeCell ref="A1:B1"/></mergeCells>"#;
         assert_eq!(merges(xml), vec![((0, 0), (0, 1))]);
@@ -187,7 +261,9 @@ mod tests {
         let paths = sheet_paths(&mut archive, 1 << 20).unwrap();
         let mut calamine: calamine::Xlsx<_> = calamine::Xlsx::new(Cursor::new(&bytes[..])).unwrap();
         for name in ["申請", "記入例", "空"] {
-            let ours = worksheet_merges(&mut archive, &paths[name], 1 << 20).unwrap();
+            let ours = worksheet_layout(&mut archive, &paths[name], 1 << 20)
+                .unwrap()
+                .merges;
             let theirs: Vec<Span> = calamine
                 .merge_cells_by_sheet_name(name)
                 .unwrap()
@@ -196,7 +272,7 @@ mod tests {
                 .collect();
             assert_eq!(ours, theirs, "{name}");
         }
-        assert_eq!(worksheet_merges(&mut archive, &paths["申請"], 10), None);
+        assert_eq!(worksheet_layout(&mut archive, &paths["申請"], 10), None);
     }
 
     /// Every truncation and thousands of corruptions of a real worksheet's
@@ -209,6 +285,7 @@ mod tests {
         assert!(!merges(&xml).is_empty());
         for end in 0..xml.len() {
             merges(&xml[..end]);
+            hidden_rows(&xml[..end]);
         }
         let mut seed = 0x2545_f491_u32;
         for _ in 0..5000 {
@@ -222,6 +299,7 @@ mod tests {
                 damaged[at] = bytes[seed as usize % bytes.len()];
             }
             merges(&damaged);
+            hidden_rows(&damaged);
         }
     }
 
