@@ -86,19 +86,15 @@ pub fn worksheet_layout(
 pub fn hidden_rows(xml: &[u8]) -> Vec<u32> {
     let mut hidden = Vec::new();
     let mut next = 0u32;
-    for at in memchr::memchr_iter(b'<', xml) {
-        let rest = &xml[at + 1..];
-        let name_end = rest
-            .iter()
-            .position(|b| b.is_ascii_whitespace() || *b == b'>' || *b == b'/')
-            .unwrap_or(rest.len());
-        let name = &rest[..name_end];
-        let local = name.rsplit(|b| *b == b':').next().unwrap_or(name);
-        if local != b"row" {
+    for at in memchr::memmem::find_iter(xml, b"row") {
+        let rest = &xml[at + 3..];
+        let name_ends = rest
+            .first()
+            .is_some_and(|b| b.is_ascii_whitespace() || *b == b'>' || *b == b'/');
+        if !name_ends || !starts_element(xml, at) {
             continue;
         }
-        let tag_end = memchr::memchr(b'>', rest).unwrap_or(rest.len());
-        let tag = &rest[name_end..tag_end];
+        let tag = &rest[..memchr::memchr(b'>', rest).unwrap_or(rest.len())];
         let row = attr_value(tag, b"r")
             .and_then(|r| std::str::from_utf8(r).ok()?.parse::<u32>().ok())
             .map_or(next, |r| r.saturating_sub(1));
@@ -108,6 +104,21 @@ pub fn hidden_rows(xml: &[u8]) -> Vec<u32> {
         }
     }
     hidden
+}
+
+/// True when the name at `at` opens a start tag: `<row`, or `<x:row` with a
+/// namespace prefix (an end tag `</row` does not).
+fn starts_element(xml: &[u8], at: usize) -> bool {
+    match at.checked_sub(1).map(|i| xml[i]) {
+        Some(b'<') => true,
+        Some(b':') => {
+            let prefix_start = xml[..at - 1]
+                .iter()
+                .rposition(|b| !(b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.')));
+            prefix_start.is_some_and(|i| xml[i] == b'<' && i + 1 < at - 1)
+        }
+        _ => false,
+    }
 }
 
 /// The value of attribute `name` (no prefix) in the inside of a start tag.
