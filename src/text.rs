@@ -11,16 +11,11 @@ use unicode_normalization::UnicodeNormalization;
 /// full-width), maps every tilde-like dash to `~`, and trims whitespace
 /// including U+3000.
 pub fn normalize(s: &str) -> String {
-    // Most cell text is ASCII, full-width ASCII, kana and kanji, whose NFKC
-    // needs no tables: looking each character up dominated the time to read
-    // a sheet. (Trimming first is the same: no mapped character is a space.)
-    if s.chars().all(|c| simple_nfkc(c).is_some()) {
-        return s
-            .trim()
-            .chars()
-            .filter_map(simple_nfkc)
-            .map(tilde)
-            .collect();
+    // Trimmed first (one string, not two): the whitespace at the ends never
+    // combines with its neighbours, and no character the shortcut maps
+    // becomes whitespace.
+    if let Some(chars) = shortcut(s.trim()) {
+        return chars.collect();
     }
     if unicode_normalization::is_nfkc_quick(s.chars()) == unicode_normalization::IsNormalized::Yes {
         return s
@@ -34,6 +29,16 @@ pub fn normalize(s: &str) -> String {
     }
     let folded: String = s.nfkc().filter(|c| !is_invisible(*c)).map(tilde).collect();
     folded.trim().to_string()
+}
+
+/// The characters of `s` NFKC-folded with tildes mapped, when every one
+/// takes the [`simple_nfkc`] shortcut. Most cell text is ASCII, full-width
+/// ASCII, kana and kanji, whose NFKC needs no tables: looking each
+/// character up dominated the time to read a sheet.
+fn shortcut(s: &str) -> Option<impl Iterator<Item = char> + '_> {
+    s.chars()
+        .all(|c| simple_nfkc(c).is_some())
+        .then(|| s.chars().filter_map(simple_nfkc).map(tilde))
 }
 
 /// Maps every tilde-like dash to `~`: the wave dash, the full-width tilde
@@ -78,20 +83,17 @@ fn is_invisible(c: char) -> bool {
 /// whitespace, brackets and punctuation removed, so that
 /// `医療用（サージカル）マスク` and `医療用 (サージカル) マスク` compare equal.
 pub fn fold_label(s: &str) -> String {
-    let keep = |c: &char| !c.is_whitespace() && !is_label_punctuation(*c);
-    if s.chars().all(|c| simple_nfkc(c).is_some()) {
-        // The same as below without the intermediate string.
-        return s
-            .chars()
-            .filter_map(simple_nfkc)
-            .map(tilde)
-            .filter(keep)
-            .map(|c| c.to_ascii_lowercase())
-            .collect();
+    match shortcut(s) {
+        // The same as the full path without the intermediate string.
+        Some(chars) => label_key(chars),
+        None => label_key(normalize(s).chars()),
     }
-    normalize(s)
-        .chars()
-        .filter(keep)
+}
+
+/// Normalised characters without whitespace and punctuation, lower-cased.
+fn label_key(chars: impl Iterator<Item = char>) -> String {
+    chars
+        .filter(|c| !c.is_whitespace() && !is_label_punctuation(*c))
         .map(|c| c.to_ascii_lowercase())
         .collect()
 }
@@ -350,6 +352,7 @@ mod tests {
             "ＴＥＬ：０３－１２３４－５６７８",
             "２～３週間",
             "非滅菌手袋（枚で記入）",
+            "\u{2003}東京都\u{2003}",
         ] {
             let nfkc: String = text.nfkc().map(tilde).collect();
             assert_eq!(normalize(text), nfkc.trim(), "{text}");
