@@ -1485,14 +1485,8 @@ fn find_fields(grid: &Grid, labels: &Labels<'_>, limit: u32) -> InstitutionBlock
     let mut block = InstitutionBlock::default();
     // The first cell (in reading order) of each folded text above the
     // table, and of each text with its notes (`医療機関コード（10桁）`) removed.
-    let mut first: HashMap<&str, (u32, u32)> = HashMap::new();
-    for (pos, text) in labels.iter().filter(|((r, _), _)| *r < limit) {
-        first.entry(text.as_str()).or_insert(*pos);
-    }
-    let mut first_bare: HashMap<&str, (u32, u32)> = HashMap::new();
-    for (pos, text) in labels.with_notes().filter(|((r, _), _)| *r < limit) {
-        first_bare.entry(text).or_insert(*pos);
-    }
+    let first = first_above(labels.iter().map(|(p, t)| (p, t.as_str())), limit);
+    let first_bare = first_above(labels.with_notes(), limit);
     for (key, spellings) in FIELD_LABELS {
         // The form's own spelling wins over a variant elsewhere.
         let pos = spellings.iter().find_map(|label| {
@@ -1526,6 +1520,19 @@ fn find_fields(grid: &Grid, labels: &Labels<'_>, limit: u32) -> InstitutionBlock
         }
     }
     block
+}
+
+/// The first position of each text among `texts` (in reading order) above
+/// row `limit`.
+fn first_above<'a>(
+    texts: impl Iterator<Item = (&'a (u32, u32), &'a str)>,
+    limit: u32,
+) -> HashMap<&'a str, (u32, u32)> {
+    let mut first = HashMap::new();
+    for (pos, text) in texts.filter(|((r, _), _)| *r < limit) {
+        first.entry(text).or_insert(*pos);
+    }
+    first
 }
 
 /// A label and its value typed in one cell (`医療機関名：みどり内科`): the
