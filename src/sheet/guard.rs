@@ -5,6 +5,8 @@
 //! container and the BIFF record headers; the ODS row and cell repeat
 //! counts) and bound the grid calamine would build.
 
+use memchr::memmem;
+
 /// The largest grid (bounding box of a worksheet's cells) accepted: about
 /// 32 MB of calamine cells. The form needs a few hundred; a stray value in
 /// A65536 beside the form still fits.
@@ -311,9 +313,9 @@ pub fn check_ods_content(xml: &[u8]) -> Result<(), Refusal> {
     let mut total: u64 = 0;
     let mut row_repeat: u64 = 1;
     let mut at = 0usize;
-    while let Some(off) = memfind(&xml[at..], b"<table:") {
+    while let Some(off) = memmem::find(&xml[at..], b"<table:") {
         let start = at + off;
-        let end = memfind(&xml[start..], b">").map_or(xml.len(), |e| start + e + 1);
+        let end = memmem::find(&xml[start..], b">").map_or(xml.len(), |e| start + e + 1);
         let tag = &xml[start..end];
         at = end;
         if tag.starts_with(b"<table:table-row ") || tag.starts_with(b"<table:table-row>") {
@@ -322,8 +324,8 @@ pub fn check_ods_content(xml: &[u8]) -> Result<(), Refusal> {
             || tag.starts_with(b"<table:covered-table-cell")
         {
             let self_closing = tag.ends_with(b"/>");
-            let has_value =
-                memfind(tag, b"office:value").is_some() || memfind(tag, b"table:formula").is_some();
+            let has_value = memmem::find(tag, b"office:value").is_some()
+                || memmem::find(tag, b"table:formula").is_some();
             if !self_closing || has_value {
                 let cols = attr_number(tag, b"table:number-columns-repeated=\"").unwrap_or(1);
                 total = total.saturating_add(cols.saturating_mul(row_repeat));
@@ -346,9 +348,9 @@ pub fn ods_merges(xml: &[u8], max_row: u32) -> Vec<Vec<Span>> {
     let mut tables: Vec<Vec<Span>> = Vec::new();
     let (mut row, mut next_row, mut col) = (0u64, 0u64, 0u64);
     let mut at = 0usize;
-    while let Some(off) = memfind(&xml[at..], b"<table:") {
+    while let Some(off) = memmem::find(&xml[at..], b"<table:") {
         let start = at + off;
-        let end = memfind(&xml[start..], b">").map_or(xml.len(), |e| start + e + 1);
+        let end = memmem::find(&xml[start..], b">").map_or(xml.len(), |e| start + e + 1);
         let tag = &xml[start..end];
         at = end;
         if tag.starts_with(b"<table:table ") || tag.starts_with(b"<table:table>") {
@@ -387,23 +389,8 @@ pub fn ods_merges(xml: &[u8], max_row: u32) -> Vec<Vec<Span>> {
     tables
 }
 
-/// The first position of `needle` in `hay`: a scan for its first byte,
-/// then a comparison (content.xml is scanned twice per sheet read).
-pub(crate) fn memfind(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    let (&first, rest) = needle.split_first()?;
-    let mut from = 0;
-    while let Some(off) = hay.get(from..)?.iter().position(|&b| b == first) {
-        let at = from + off;
-        if hay.get(at + 1..at + 1 + rest.len()) == Some(rest) {
-            return Some(at);
-        }
-        from = at + 1;
-    }
-    None
-}
-
 fn attr_number(tag: &[u8], attr: &[u8]) -> Option<u64> {
-    let at = memfind(tag, attr)? + attr.len();
+    let at = memmem::find(tag, attr)? + attr.len();
     let digits: Vec<u8> = tag
         .get(at..)?
         .iter()

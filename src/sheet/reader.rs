@@ -303,7 +303,7 @@ pub fn detect(bytes: &[u8]) -> Result<Format, ReadError> {
 
 fn contains_utf16le(haystack: &[u8], needle: &str) -> bool {
     let pattern: Vec<u8> = needle.encode_utf16().flat_map(u16::to_le_bytes).collect();
-    super::guard::memfind(haystack, &pattern).is_some()
+    memchr::memmem::find(haystack, &pattern).is_some()
 }
 
 /// What the zip central directory says, checked before anything inflates.
