@@ -380,7 +380,7 @@ fn detect_zip(bytes: &[u8]) -> Result<Format, ReadError> {
 }
 
 /// One cell as loaded, before the form is located.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq)]
 struct RawCell {
     /// Display text (numbers without `.0`, dates as `YYYY-MM-DD`).
     text: String,
@@ -391,7 +391,7 @@ struct RawCell {
 }
 
 /// The first rows and columns of one worksheet, at absolute positions.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, PartialEq)]
 struct Grid {
     cells: BTreeMap<(u32, u32), RawCell>,
     merges: Vec<Dimensions>,
@@ -502,9 +502,72 @@ impl Loaded {
 }
 
 fn load_xlsx(bytes: &[u8]) -> Result<Loaded, ReadError> {
-    // The package as we read it beside calamine (merged ranges).
+    // The package as we read it beside calamine.
     let mut parts = zip::ZipArchive::new(Cursor::new(bytes)).ok();
     let big_sheet = parts.as_mut().map_or(0, largest_sheet_entry) > MAX_MERGE_SCAN_BYTES;
+    if let Some(archive) = parts.as_mut()
+        && let Some(package) = super::xlsx::read_package(archive, PACKAGE_LIMITS)
+    {
+        return Ok(loaded_from_package(package));
+    }
+    load_xlsx_with_calamine(bytes, parts, big_sheet)
+}
+
+/// What [`super::xlsx::read_package`] may read: the same window as
+/// calamine's path, worksheets held in memory only up to
+/// [`MAX_MERGE_BUFFER_BYTES`] (a larger one is streamed by calamine).
+const PACKAGE_LIMITS: super::xlsx::Limits = super::xlsx::Limits {
+    part_bytes: MAX_WHOLE_ENTRY_BYTES,
+    sheet_bytes: MAX_MERGE_BUFFER_BYTES,
+    sheets: MAX_SHEETS,
+    window: super::xlsx::Window {
+        rows: MAX_ROWS,
+        cols: MAX_COLS,
+        cells: MAX_CELLS_SCANNED,
+    },
+};
+
+fn loaded_from_package(package: super::xlsx::Package) -> Loaded {
+    let grids = package
+        .worksheets
+        .into_iter()
+        .map(|sheet| {
+            let mut grid = Grid::default();
+            for cell in sheet.cells {
+                let mut raw = raw_from_data(&cell.value);
+                raw.formula = cell
+                    .formula
+                    .filter(|f| !f.trim().is_empty())
+                    .map(clean_formula);
+                grid.insert(cell.pos.0, cell.pos.1, raw);
+            }
+            grid.hidden_rows = sheet.layout.hidden_rows;
+            grid.hidden_rows.retain(|r| *r < MAX_ROWS);
+            grid.set_merges(
+                sheet
+                    .layout
+                    .merges
+                    .into_iter()
+                    .map(|(a, b)| Dimensions::new(a, b))
+                    .collect(),
+            );
+            (sheet.name, grid)
+        })
+        .collect();
+    Loaded {
+        grids,
+        hidden: package.hidden,
+        sheet_error: None,
+    }
+}
+
+/// The calamine path, for what the quick reader leaves (and any package it
+/// cannot open as a zip).
+fn load_xlsx_with_calamine(
+    bytes: &[u8],
+    mut parts: Option<zip::ZipArchive<Cursor<&[u8]>>>,
+    big_sheet: bool,
+) -> Result<Loaded, ReadError> {
     let paths = parts
         .as_mut()
         .and_then(|a| super::xlsx::sheet_paths(a, MAX_WHOLE_ENTRY_BYTES))
@@ -1691,6 +1754,177 @@ mod tests {
         assert_eq!(evaluate_sum("E31+G31", &grid), None);
     }
 
+    /// Both .xlsx paths on one workbook: the quick reader's grids (`None`
+    /// when it declines) and calamine's.
+    fn both_paths(bytes: &[u8]) -> (Option<Loaded>, Loaded) {
+        let archive = || zip::ZipArchive::new(Cursor::new(bytes)).ok();
+        let quick = archive()
+            .and_then(|mut a| super::super::xlsx::read_package(&mut a, PACKAGE_LIMITS))
+            .map(loaded_from_package);
+        let slow = load_xlsx_with_calamine(bytes, archive(), false).expect("calamine reads it");
+        (quick, slow)
+    }
+
+    fn assert_same(quick: &Loaded, slow: &Loaded, what: &str) {
+        assert_eq!(quick.grids, slow.grids, "{what}");
+        assert_eq!(quick.hidden, slow.hidden, "{what}");
+        assert!(slow.sheet_error.is_none(), "{what}");
+    }
+
+    /// Every sample workbook (the generated ones, LibreOffice's copies, the
+    /// reference forms and the mail samples) is read by the quick reader,
+    /// into exactly what calamine reads.
+    #[test]
+    fn quick_xlsx_reader_matches_calamine_on_every_sample() {
+        let root = env!("CARGO_MANIFEST_DIR");
+        let mut compared = 0;
+        for dir in [
+            "samples/sheets",
+            "samples/sheets/lo-xlsx",
+            "samples/sheets/lo-xlsm",
+            "samples/forms",
+            "samples/mail/sheets",
+        ] {
+            for entry in std::fs::read_dir(format!("{root}/{dir}")).unwrap() {
+                let path = entry.unwrap().path();
+                let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+                if !matches!(ext, "xlsx" | "xlsm") {
+                    continue;
+                }
+                let bytes = std::fs::read(&path).unwrap();
+                let (quick, slow) = both_paths(&bytes);
+                let what = path.display().to_string();
+                let quick = quick.unwrap_or_else(|| panic!("the quick reader declined {what}"));
+                assert_same(&quick, &slow, &what);
+                compared += 1;
+            }
+        }
+        assert!(compared >= 110, "only {compared} workbooks compared");
+    }
+
+    /// Cell kinds the samples do not have: dates in Japanese formats, a
+    /// time, formulas with cached values, booleans, errors, rich text,
+    /// a carriage return Excel writes as `_x000D_`, a hidden tab, hidden
+    /// rows and a merged range.
+    #[test]
+    fn quick_xlsx_reader_matches_calamine_on_every_cell_kind() {
+        use rust_xlsxwriter::{ExcelDateTime, Format, Formula, Workbook};
+        let mut book = Workbook::new();
+        let sheet = book.add_worksheet().set_name("申請").unwrap();
+        let date = Format::new().set_num_format("yyyy\"年\"m\"月\"d\"日\"");
+        let era = Format::new().set_num_format("[$-ja-JP]ggge\"年\"m\"月\"d\"日\"");
+        let time = Format::new().set_num_format("h:mm");
+        let count = Format::new().set_num_format("#,##0\"枚\"");
+        let day = ExcelDateTime::from_ymd(2026, 5, 12).unwrap();
+        sheet.write_with_format(0, 0, &day, &date).unwrap();
+        sheet.write_with_format(0, 1, &day, &era).unwrap();
+        sheet.write_with_format(0, 2, 0.5, &time).unwrap();
+        sheet.write_with_format(0, 3, 1200, &count).unwrap();
+        sheet.write(1, 0, 1500).unwrap();
+        sheet.write(1, 1, 500).unwrap();
+        sheet
+            .write_formula(1, 2, Formula::new("=A2+B2").set_result("2000"))
+            .unwrap();
+        sheet
+            .write_formula(1, 3, Formula::new("=SUM(A2:B2)"))
+            .unwrap();
+        sheet
+            .write_formula(1, 4, Formula::new("=\"a&b\"&\"<c>\"").set_result("a&b<c>"))
+            .unwrap();
+        sheet.write(2, 0, true).unwrap();
+        sheet
+            .write_formula(2, 1, Formula::new("=1/0").set_result("#DIV/0!"))
+            .unwrap();
+        sheet.write(2, 2, "一行目\r\n二行目").unwrap();
+        sheet.write(2, 3, "  前後の空白  ").unwrap();
+        sheet.write(2, 4, -0.25).unwrap();
+        sheet.write(2, 5, 110113719).unwrap();
+        let bold = Format::new().set_bold();
+        sheet
+            .write_rich_string(3, 0, &[(&bold, "非滅菌"), (&Format::default(), "手袋")])
+            .unwrap();
+        sheet
+            .merge_range(4, 0, 4, 3, "結合", &Format::default())
+            .unwrap();
+        sheet.set_row_hidden(5).unwrap();
+        sheet.write(5, 0, "隠れた行").unwrap();
+        sheet.write(399, 0, "窓の最後").unwrap();
+        sheet.write(400, 0, "窓の外").unwrap();
+        sheet.write(6, 70, "右の外").unwrap();
+        let hidden = book.add_worksheet().set_name("マスタ").unwrap();
+        hidden.write(0, 0, "旧版").unwrap();
+        hidden.set_hidden(true);
+        book.add_worksheet().set_name("空").unwrap();
+        let bytes = book.save_to_buffer().unwrap();
+
+        let (quick, slow) = both_paths(&bytes);
+        let quick = quick.expect("the quick reader reads rust_xlsxwriter's workbook");
+        assert_same(&quick, &slow, "every cell kind");
+        let grid = &quick.grids[0].1;
+        assert_eq!(grid.text(0, 0), "2026-05-12");
+        assert_eq!(grid.text(0, 1), "2026-05-12");
+        let sum = grid.get(1, 3).and_then(|c| c.formula.as_deref());
+        assert_eq!(sum, Some("SUM(A2:B2)"), "a formula without a cached value");
+        assert_eq!(grid.text(1, 4), "a&b<c>");
+        assert_eq!(grid.text(2, 2), "一行目\r\n二行目");
+        assert_eq!(grid.text(3, 0), "非滅菌手袋");
+        assert_eq!(grid.hidden_rows, vec![5]);
+        assert_eq!(quick.hidden, vec!["マスタ".to_string()]);
+        assert!(grid.get(400, 0).is_none() && grid.get(399, 0).is_some());
+    }
+
+    /// What the quick reader leaves to calamine: a formula shared from
+    /// another cell, an unknown cell type, a chart sheet, a shared-strings
+    /// part under another spelling.
+    #[test]
+    fn quick_xlsx_reader_declines_what_it_does_not_know() {
+        let sample = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/samples/sheets/valid.xlsx"
+        ))
+        .unwrap();
+        let sheet = "xl/worksheets/sheet1.xml";
+        let edit = |path: &'static str, from: &'static str, to: &'static str| {
+            rezip(&sample, move |name, data| {
+                if name == path {
+                    String::from_utf8(data)
+                        .unwrap()
+                        .replacen(from, to, 1)
+                        .into_bytes()
+                } else {
+                    data
+                }
+            })
+        };
+        let declined = |bytes: &[u8]| both_paths(bytes).0.is_none();
+        assert!(!declined(&sample));
+        let shared = edit(
+            sheet,
+            "<c r=\"B1\" s=\"1\"/>",
+            "<c r=\"B1\"><f t=\"shared\" si=\"0\"/><v>0</v></c>",
+        );
+        assert!(declined(&shared));
+        let odd_type = edit(sheet, " t=\"s\"", " t=\"x\"");
+        assert!(declined(&odd_type));
+        let chart = edit(
+            "xl/_rels/workbook.xml.rels",
+            "relationships/worksheet\"",
+            "relationships/chartsheet\"",
+        );
+        assert!(declined(&chart));
+        let respelled = rezip_as(
+            &sample,
+            |name| name.replace("sharedStrings", "SharedStrings"),
+            |_, data| data,
+        );
+        let (quick, slow) = both_paths(&respelled);
+        assert!(quick.is_none());
+        assert_eq!(
+            slow.grids[0].1.text(0, 0),
+            both_paths(&sample).1.grids[0].1.text(0, 0)
+        );
+    }
+
     const EXAMPLE_XLSX: &str = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/samples/forms/example-filled.xlsx"
@@ -1706,6 +1940,15 @@ mod tests {
 
     /// Rewrites a zip, passing each entry's bytes through `edit`.
     fn rezip(bytes: &[u8], edit: impl Fn(&str, Vec<u8>) -> Vec<u8>) -> Vec<u8> {
+        rezip_as(bytes, str::to_string, edit)
+    }
+
+    /// A copy of a zip with entries renamed by `rename` and edited by `edit`.
+    fn rezip_as(
+        bytes: &[u8],
+        rename: impl Fn(&str) -> String,
+        edit: impl Fn(&str, Vec<u8>) -> Vec<u8>,
+    ) -> Vec<u8> {
         use std::io::{Read, Write};
         let mut archive = zip::ZipArchive::new(Cursor::new(bytes)).unwrap();
         let mut out = zip::ZipWriter::new(Cursor::new(Vec::new()));
@@ -1716,7 +1959,7 @@ mod tests {
             entry.read_to_end(&mut data).unwrap();
             let options = zip::write::SimpleFileOptions::default()
                 .compression_method(zip::CompressionMethod::Deflated);
-            out.start_file(name.as_str(), options).unwrap();
+            out.start_file(rename(&name).as_str(), options).unwrap();
             out.write_all(&edit(&name, data)).unwrap();
         }
         out.finish().unwrap().into_inner()
