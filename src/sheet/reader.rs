@@ -319,8 +319,10 @@ fn detect_zip(bytes: &[u8]) -> Result<Format, ReadError> {
     let mut names = Vec::with_capacity(archive.len());
     let mut total: u64 = 0;
     for i in 0..archive.len() {
+        // The central directory says enough; the entries read later check
+        // their own headers.
         let entry = archive
-            .by_index_raw(i)
+            .by_index_data(i)
             .map_err(|e| ReadError::Corrupt(format!("zip entry {i}: {e}")))?;
         if entry.encrypted() {
             return Err(ReadError::Encrypted);
@@ -504,9 +506,9 @@ impl Loaded {
 fn load_xlsx(bytes: &[u8]) -> Result<Loaded, ReadError> {
     // The package as we read it beside calamine.
     let mut parts = zip::ZipArchive::new(Cursor::new(bytes)).ok();
-    let big_sheet = parts.as_mut().map_or(0, largest_sheet_entry) > MAX_MERGE_SCAN_BYTES;
+    let big_sheet = parts.as_ref().map_or(0, largest_sheet_entry) > MAX_MERGE_SCAN_BYTES;
     if let Some(archive) = parts.as_mut()
-        && let Some(package) = super::xlsx::read_package(archive, PACKAGE_LIMITS)
+        && let Some(package) = super::xlsx::read_package(bytes, archive, PACKAGE_LIMITS)
     {
         return Ok(loaded_from_package(package));
     }
@@ -650,10 +652,10 @@ fn hidden_sheets(sheets: &[calamine::Sheet]) -> Vec<String> {
 }
 
 /// The uncompressed size of the largest worksheet entry of an xlsx zip.
-fn largest_sheet_entry(archive: &mut zip::ZipArchive<Cursor<&[u8]>>) -> u64 {
+fn largest_sheet_entry(archive: &zip::ZipArchive<Cursor<&[u8]>>) -> u64 {
     (0..archive.len())
         .filter_map(|i| {
-            let e = archive.by_index_raw(i).ok()?;
+            let e = archive.by_index_data(i).ok()?;
             let is_sheet = e.name().ok()?.starts_with("xl/worksheets/");
             is_sheet.then(|| e.size())
         })
@@ -1759,7 +1761,7 @@ mod tests {
     fn both_paths(bytes: &[u8]) -> (Option<Loaded>, Loaded) {
         let archive = || zip::ZipArchive::new(Cursor::new(bytes)).ok();
         let quick = archive()
-            .and_then(|mut a| super::super::xlsx::read_package(&mut a, PACKAGE_LIMITS))
+            .and_then(|mut a| super::super::xlsx::read_package(bytes, &mut a, PACKAGE_LIMITS))
             .map(loaded_from_package);
         let slow = load_xlsx_with_calamine(bytes, archive(), false).expect("calamine reads it");
         (quick, slow)

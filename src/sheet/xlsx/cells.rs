@@ -169,13 +169,14 @@ fn cell_content(
             Event::Eof => return None,
             _ => continue,
         };
-        let name = e.name().as_ref().to_string();
+        let name = e.name();
+        let name = name.as_ref();
         match e.local_name().as_ref() {
             "v" => {
                 let text = if empty {
-                    String::new()
+                    Default::default()
                 } else {
-                    element_text(reader, &name)?
+                    element_text(reader, name)?
                 };
                 value = match kind {
                     // An inline string's value is in `<is>`; `<v>` repeats it.
@@ -187,7 +188,7 @@ fn cell_content(
                 value = if empty {
                     Data::String(String::new())
                 } else {
-                    Data::String(rich_text(reader, &name)?)
+                    Data::String(rich_text(reader, name)?)
                 };
             }
             "f" => {
@@ -196,7 +197,7 @@ fn cell_content(
                     return None;
                 }
                 if !empty {
-                    formula = Some(element_text(reader, &name)?);
+                    formula = Some(element_text(reader, name)?.into_owned());
                 }
             }
             _ => return None,
@@ -222,7 +223,7 @@ fn typed_value(v: &str, book: &Book<'_>, style: Option<&str>, kind: Option<&str>
         },
         Some("d") => Data::DateTimeIso(v.to_string()),
         Some("e") => Data::Error(v.parse::<CellErrorType>().ok()?),
-        Some("str") => Data::String(unescape_excel(v)),
+        Some("str") => Data::String(unescape_excel(v).into_owned()),
         Some("n") | None => {
             if v.is_empty() {
                 return Some(Data::Empty);

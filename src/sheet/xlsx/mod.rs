@@ -40,7 +40,9 @@ pub fn sheet_paths(
     archive: &mut ZipArchive<Cursor<&[u8]>>,
     limit: u64,
 ) -> Option<HashMap<String, String>> {
-    let book = workbook_part(archive, limit)?;
+    let workbook = entry(archive, WORKBOOK, limit)?;
+    let rels = entry(archive, WORKBOOK_RELS, limit)?;
+    let book = workbook_part(&workbook, &rels)?;
     Some(
         book.sheets
             .into_iter()
@@ -67,16 +69,18 @@ struct WorkbookPart {
     is_1904: bool,
 }
 
-fn workbook_part(archive: &mut ZipArchive<Cursor<&[u8]>>, limit: u64) -> Option<WorkbookPart> {
-    let workbook = entry(archive, "xl/workbook.xml", limit)?;
-    let rels = entry(archive, "xl/_rels/workbook.xml.rels", limit)?;
-    let targets: HashMap<String, (String, String)> = elements(&rels, "Relationship", |e| {
+/// The workbook part and its relationships, as zip paths.
+const WORKBOOK: &str = "xl/workbook.xml";
+const WORKBOOK_RELS: &str = "xl/_rels/workbook.xml.rels";
+
+fn workbook_part(workbook: &[u8], rels: &[u8]) -> Option<WorkbookPart> {
+    let targets: HashMap<String, (String, String)> = elements(rels, "Relationship", |e| {
         let kind = attr(e, "Type").unwrap_or_default();
         Some((attr(e, "Id")?, (attr(e, "Target")?, kind)))
     })
     .into_iter()
     .collect();
-    let sheets = elements(&workbook, "sheet", |e| {
+    let sheets = elements(workbook, "sheet", |e| {
         let name = attr(e, "name")?;
         let id = e.attributes().flatten().find_map(|a| {
             (a.key.local_name().as_ref() == "id" && a.key.prefix().is_some())
@@ -97,7 +101,7 @@ fn workbook_part(archive: &mut ZipArchive<Cursor<&[u8]>>, limit: u64) -> Option<
             hidden: matches!(state.as_deref(), Some("hidden" | "veryHidden")),
         })
     });
-    let is_1904 = elements(&workbook, "workbookPr", |e| attr(e, "date1904"))
+    let is_1904 = elements(workbook, "workbookPr", |e| attr(e, "date1904"))
         .iter()
         .any(|v| v == "1" || v == "true");
     Some(WorkbookPart { sheets, is_1904 })
@@ -136,18 +140,26 @@ pub struct Worksheet {
     pub layout: Layout,
 }
 
-/// Reads every worksheet of the package; `None` when something in it is
-/// left to calamine (the module's doc says what).
-pub fn read_package(archive: &mut ZipArchive<Cursor<&[u8]>>, limits: Limits) -> Option<Package> {
-    let book = workbook_part(archive, limits.part_bytes)?;
+/// Reads every worksheet of the package (`bytes`, opened as `archive`);
+/// `None` when something in it is left to calamine (the module's doc says
+/// what).
+pub fn read_package(
+    bytes: &[u8],
+    archive: &mut ZipArchive<Cursor<&[u8]>>,
+    limits: Limits,
+) -> Option<Package> {
+    let mut parts = Parts::new(bytes, archive);
+    let workbook = parts.read(WORKBOOK, limits.part_bytes)?;
+    let rels = parts.read(WORKBOOK_RELS, limits.part_bytes)?;
+    let book = workbook_part(&workbook, &rels)?;
     if book.sheets.iter().any(|s| !s.plain) {
         return None;
     }
-    let strings = match optional_entry(archive, "xl/sharedStrings.xml", limits.part_bytes)? {
+    let strings = match parts.optional("xl/sharedStrings.xml", limits.part_bytes)? {
         Some(xml) => text::shared_strings(&xml)?,
         None => Vec::new(),
     };
-    let kinds = match optional_entry(archive, "xl/styles.xml", limits.part_bytes)? {
+    let kinds = match parts.optional("xl/styles.xml", limits.part_bytes)? {
         Some(xml) => styles::number_kinds(&xml)?,
         None => Vec::new(),
     };
@@ -158,7 +170,7 @@ pub fn read_package(archive: &mut ZipArchive<Cursor<&[u8]>>, limits: Limits) -> 
     };
     let mut worksheets = Vec::new();
     for sheet in book.sheets.iter().take(limits.sheets) {
-        let xml = entry(archive, sheet.path.as_deref()?, limits.sheet_bytes)?;
+        let xml = parts.read(sheet.path.as_deref()?, limits.sheet_bytes)?;
         worksheets.push(Worksheet {
             name: sheet.name.clone(),
             cells: cells::read(&xml, &context, limits.window)?,
@@ -177,22 +189,79 @@ pub fn read_package(archive: &mut ZipArchive<Cursor<&[u8]>>, limits: Limits) -> 
     Some(Package { worksheets, hidden })
 }
 
-/// An optional part: `Some(None)` when the package has no such entry,
-/// `None` when it has one under another spelling (calamine matches names
-/// without regard to case or slash direction) or it cannot be read.
-fn optional_entry(
-    archive: &mut ZipArchive<Cursor<&[u8]>>,
-    path: &str,
-    limit: u64,
-) -> Option<Option<Vec<u8>>> {
-    if archive.index_for_name(path).is_some() {
-        return entry(archive, path, limit).map(Some);
+/// The parts of one package, inflated by one decompressor.
+///
+/// zip's reader sets up a decompressor (state and window) and a chain of
+/// readers for every entry; for a form whose parts are a few kilobytes each
+/// that set-up cost as much as the inflating. Here the compressed bytes are
+/// sliced from the package and inflated in one call into a buffer of the
+/// declared size, and the CRC is checked as zip would.
+struct Parts<'b, 'z, R> {
+    bytes: &'b [u8],
+    archive: &'z mut ZipArchive<R>,
+    inflater: flate2::Decompress,
+}
+
+impl<'b, 'z, R: Read + std::io::Seek> Parts<'b, 'z, R> {
+    fn new(bytes: &'b [u8], archive: &'z mut ZipArchive<R>) -> Parts<'b, 'z, R> {
+        Parts {
+            bytes,
+            archive,
+            inflater: flate2::Decompress::new(false),
+        }
     }
-    let respelled = archive
-        .file_names()
-        .flatten()
-        .any(|n| n.replace('\\', "/").eq_ignore_ascii_case(path));
-    if respelled { None } else { Some(None) }
+
+    /// A whole entry; `None` when it is missing, larger than `limit`,
+    /// encrypted, compressed another way than deflate, or damaged.
+    fn read(&mut self, path: &str, limit: u64) -> Option<Vec<u8>> {
+        let index = self.archive.index_for_name(path)?;
+        let file = self.archive.by_index_raw(index).ok()?;
+        let size = file.size();
+        if size > limit || file.encrypted() {
+            return None;
+        }
+        let start = usize::try_from(file.data_start()?).ok()?;
+        let end = start.checked_add(usize::try_from(file.compressed_size()).ok()?)?;
+        let (method, crc) = (file.compression(), file.crc32());
+        drop(file);
+        let data = self.bytes.get(start..end)?;
+        let size = usize::try_from(size).ok()?;
+        let out = match method {
+            zip::CompressionMethod::Stored => data.to_vec(),
+            zip::CompressionMethod::Deflated => self.inflate(data, size)?,
+            _ => return None,
+        };
+        (out.len() == size && crc32fast::hash(&out) == crc).then_some(out)
+    }
+
+    /// Inflates raw deflate `data` that the zip directory says is `size`
+    /// bytes; a stream that would be longer is refused, not cut.
+    fn inflate(&mut self, data: &[u8], size: usize) -> Option<Vec<u8>> {
+        self.inflater.reset(false);
+        // One spare byte: a stream longer than declared fills it.
+        let mut out = Vec::with_capacity(size.checked_add(1)?);
+        let status = self
+            .inflater
+            .decompress_vec(data, &mut out, flate2::FlushDecompress::Finish)
+            .ok()?;
+        (status == flate2::Status::StreamEnd).then_some(out)
+    }
+
+    /// An optional part: `Some(None)` when the package has no such entry,
+    /// `None` when it has one under another spelling (calamine matches
+    /// names without regard to case or slash direction) or it cannot be
+    /// read.
+    fn optional(&mut self, path: &str, limit: u64) -> Option<Option<Vec<u8>>> {
+        if self.archive.index_for_name(path).is_some() {
+            return self.read(path, limit).map(Some);
+        }
+        let respelled = self
+            .archive
+            .file_names()
+            .flatten()
+            .any(|n| n.replace('\\', "/").eq_ignore_ascii_case(path));
+        if respelled { None } else { Some(None) }
+    }
 }
 
 /// A relationship target as a zip path: absolute (`/xl/worksheets/a.xml`)

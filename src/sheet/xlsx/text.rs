@@ -10,6 +10,7 @@
 
 use quick_xml::Reader;
 use quick_xml::events::{BytesRef, Event};
+use std::borrow::Cow;
 
 /// Reader settings shared by every part: no end-name checks (calamine does
 /// none either) and text kept as it is.
@@ -67,14 +68,16 @@ pub(super) fn rich_text(reader: &mut Reader<&[u8]>, closing: &str) -> Option<Str
                     .try_get_attribute("xml:space")
                     .ok()?
                     .is_some_and(|a| a.value.as_ref() == "preserve");
-                let closing = e.name().as_ref().to_string();
-                let raw = element_text(reader, &closing)?;
+                let raw = element_text(reader, e.name().as_ref())?;
                 let value = if preserve {
                     unescape_excel(&raw)
                 } else {
                     unescape_excel(raw.trim_matches([' ', '\t', '\r', '\n']))
                 };
-                text.get_or_insert_with(String::new).push_str(&value);
+                match &mut text {
+                    Some(text) => text.push_str(&value),
+                    None => text = Some(value.into_owned()),
+                }
             }
             Event::Empty(e) if !phonetic && e.local_name().as_ref() == "t" => {
                 text.get_or_insert_with(String::new);
@@ -86,18 +89,30 @@ pub(super) fn rich_text(reader: &mut Reader<&[u8]>, closing: &str) -> Option<Str
 }
 
 /// The character data of an element up to its end tag `closing`, with XML
-/// entities resolved and line ends normalised.
-pub(super) fn element_text(reader: &mut Reader<&[u8]>, closing: &str) -> Option<String> {
-    let mut out = String::new();
+/// entities resolved and line ends normalised; borrowed from the part when
+/// it is one plain piece of text (most values are).
+pub(super) fn element_text<'a>(
+    reader: &mut Reader<&'a [u8]>,
+    closing: &str,
+) -> Option<Cow<'a, str>> {
+    let mut out: Option<Cow<'a, str>> = None;
     loop {
-        match reader.read_event().ok()? {
-            Event::Text(t) => out.push_str(&t.xml10_content()),
-            Event::CData(t) => out.push_str(&t.xml10_content()),
-            Event::GeneralRef(r) => push_entity(&r, &mut out)?,
-            Event::End(e) if e.name().as_ref() == closing => return Some(out),
+        let piece = match reader.read_event().ok()? {
+            Event::Text(t) => t.xml10_content(),
+            Event::CData(t) => t.xml10_content(),
+            Event::GeneralRef(r) => {
+                let mut s = String::new();
+                push_entity(&r, &mut s)?;
+                Cow::Owned(s)
+            }
+            Event::End(e) if e.name().as_ref() == closing => return Some(out.unwrap_or_default()),
             Event::Eof => return None,
-            _ => {}
-        }
+            _ => continue,
+        };
+        out = Some(match out {
+            None => piece,
+            Some(before) => Cow::Owned(before.into_owned() + &piece),
+        });
     }
 }
 
@@ -115,9 +130,9 @@ fn push_entity(r: &BytesRef<'_>, out: &mut String) -> Option<()> {
 /// Resolves Excel's own `_xHHHH_` escapes (a UTF-16 code unit each, such as
 /// `_x000D_` for a carriage return pasted from Windows). A lone surrogate
 /// becomes U+FFFD, as in calamine.
-pub(super) fn unescape_excel(s: &str) -> String {
+pub(super) fn unescape_excel(s: &str) -> Cow<'_, str> {
     if !s.contains("_x") {
-        return s.to_string();
+        return Cow::Borrowed(s);
     }
     let mut out = String::with_capacity(s.len());
     let mut rest = s;
@@ -145,7 +160,7 @@ pub(super) fn unescape_excel(s: &str) -> String {
         out.push(c.unwrap_or(char::REPLACEMENT_CHARACTER));
     }
     out.push_str(rest);
-    out
+    Cow::Owned(out)
 }
 
 /// `_xHHHH_` is seven bytes.
