@@ -71,6 +71,14 @@ impl Item {
         if let Some(item) = Item::ALL.iter().find(|i| i.code() == folded) {
             return Some(*item);
         }
+        // Every word below holds one of these characters: most cells (names,
+        // addresses, numbers) hold none and need no substring search.
+        if !folded
+            .chars()
+            .any(|c| matches!(c, '袋' | '9' | '2' | 'ル' | 'マ' | 'ガ'))
+        {
+            return None;
+        }
         // Order matters: check the most specific words first.
         if folded.contains("手袋") {
             Some(Item::NonSterileGloves)

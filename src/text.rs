@@ -14,8 +14,11 @@ pub fn normalize(s: &str) -> String {
     // Trimmed first (one string, not two): the whitespace at the ends never
     // combines with its neighbours, and no character the shortcut maps
     // becomes whitespace.
-    if let Some(chars) = shortcut(s.trim()) {
-        return chars.collect();
+    let trimmed = s.trim();
+    if let Some(chars) = shortcut(trimmed) {
+        let mut out = String::with_capacity(trimmed.len());
+        out.extend(chars);
+        return out;
     }
     if unicode_normalization::is_nfkc_quick(s.chars()) == unicode_normalization::IsNormalized::Yes {
         return s
@@ -51,19 +54,28 @@ fn tilde(c: char) -> char {
 }
 
 /// The NFKC form of a character whose form depends on nothing around it and
-/// needs no table: ASCII, hiragana, katakana, CJK unified ideographs and the
-/// common Japanese punctuation stay as they are; full-width ASCII becomes
-/// ASCII and the ideographic space a space. `None` for every other
+/// needs no table: ASCII, hiragana, katakana, CJK unified ideographs, the
+/// common Japanese punctuation and marks (〒, ※, ○, arrows, dashes and
+/// quotes) stay as they are; full-width ASCII becomes ASCII, the
+/// ideographic space a space and ①..⑨ digits. `None` for every other
 /// character (and for the invisible ones), which take the full NFKC path.
 fn simple_nfkc(c: char) -> Option<char> {
     match c {
         '\0'..='\u{7F}'
-        | '\u{3001}'..='\u{3011}'
-        | '\u{301C}'
+        | '\u{2010}'
+        | '\u{2012}'..='\u{2016}'
+        | '\u{2018}'..='\u{2023}'
+        | '\u{203B}'
+        | '\u{2190}'..='\u{21FF}'
+        | '\u{25A0}'..='\u{25FF}'
+        | '\u{3001}'..='\u{3035}'
+        | '\u{3037}'
         | '\u{3041}'..='\u{3096}'
         | '\u{30A1}'..='\u{30FC}'
         | '\u{4E00}'..='\u{9FFF}' => Some(c),
         '\u{3000}' => Some(' '),
+        // ①..⑨, as the form numbers its blocks.
+        '\u{2460}'..='\u{2468}' => char::from_u32(u32::from(c) - 0x2460 + u32::from('1')),
         '\u{FF01}'..='\u{FF5E}' => char::from_u32(u32::from(c) - 0xFEE0),
         _ => None,
     }
@@ -85,17 +97,25 @@ fn is_invisible(c: char) -> bool {
 pub fn fold_label(s: &str) -> String {
     match shortcut(s) {
         // The same as the full path without the intermediate string.
-        Some(chars) => label_key(chars),
-        None => label_key(normalize(s).chars()),
+        Some(chars) => label_key(chars, s.len()),
+        None => {
+            let normalized = normalize(s);
+            label_key(normalized.chars(), normalized.len())
+        }
     }
 }
 
-/// Normalised characters without whitespace and punctuation, lower-cased.
-fn label_key(chars: impl Iterator<Item = char>) -> String {
-    chars
-        .filter(|c| !c.is_whitespace() && !is_label_punctuation(*c))
-        .map(|c| c.to_ascii_lowercase())
-        .collect()
+/// Normalised characters without whitespace and punctuation, lower-cased,
+/// into a string allocated once (`len`, the source's length, is enough:
+/// folding shortens UTF-8 or leaves it as it is).
+fn label_key(chars: impl Iterator<Item = char>, len: usize) -> String {
+    let mut key = String::with_capacity(len);
+    key.extend(
+        chars
+            .filter(|c| !c.is_whitespace() && !is_label_punctuation(*c))
+            .map(|c| c.to_ascii_lowercase()),
+    );
+    key
 }
 
 fn is_label_punctuation(c: char) -> bool {

@@ -536,7 +536,7 @@ fn loaded_from_package(package: super::xlsx::Package) -> Loaded {
         .map(|sheet| {
             let mut grid = Grid::default();
             for cell in sheet.cells {
-                let mut raw = raw_from_data(&cell.value);
+                let mut raw = raw_from_data(cell.value);
                 raw.formula = cell
                     .formula
                     .filter(|f| !f.trim().is_empty())
@@ -749,7 +749,7 @@ fn grid_from_range(range: &Range<Data>, formulas: &Range<String>) -> Grid {
                 break;
             }
             if col < MAX_COLS {
-                grid.insert(row, col, raw_from_data(value));
+                grid.insert(row, col, raw_from_data(value.clone()));
             }
         }
     }
@@ -796,7 +796,7 @@ fn cap(mut s: String) -> String {
     s
 }
 
-fn raw_from_data(value: &Data) -> RawCell {
+fn raw_from_data(value: Data) -> RawCell {
     match value {
         Data::Int(i) => RawCell {
             text: i.to_string(),
@@ -804,28 +804,28 @@ fn raw_from_data(value: &Data) -> RawCell {
             numeric: true,
         },
         Data::Float(f) => RawCell {
-            text: render_float(*f),
+            text: render_float(f),
             formula: None,
             numeric: true,
         },
         Data::String(s) => RawCell {
-            text: cap(s.clone()),
+            text: cap(s),
             ..RawCell::default()
         },
         Data::Bool(b) => RawCell {
-            text: if *b { "TRUE" } else { "FALSE" }.into(),
+            text: if b { "TRUE" } else { "FALSE" }.into(),
             ..RawCell::default()
         },
         Data::DateTime(d) => RawCell {
-            text: render_excel_date(d),
+            text: render_excel_date(&d),
             ..RawCell::default()
         },
         Data::DateTimeIso(s) => RawCell {
-            text: render_iso_date(s),
+            text: render_iso_date(&s),
             ..RawCell::default()
         },
         Data::DurationIso(s) => RawCell {
-            text: cap(s.clone()),
+            text: cap(s),
             ..RawCell::default()
         },
         Data::Error(e) => RawCell {
@@ -842,7 +842,7 @@ fn raw_from_ref(value: &DataRef<'_>) -> RawCell {
             text: cap(s.to_string()),
             ..RawCell::default()
         },
-        other => raw_from_data(&Data::from(other.clone())),
+        other => raw_from_data(Data::from(other.clone())),
     }
 }
 
