@@ -367,12 +367,20 @@ fn detect_zip(bytes: &[u8]) -> Result<Format, ReadError> {
         return Err(ReadError::NotASpreadsheet);
     }
     if names.iter().any(|n| n == "xl/workbook.xml") {
-        let mut types = String::new();
-        if let Ok(entry) = archive.by_name("[Content_Types].xml") {
-            use std::io::Read;
-            let _ = entry.take(MAX_WHOLE_ENTRY_BYTES).read_to_string(&mut types);
-        }
-        return Ok(if types.contains("macroEnabled") {
+        const TYPES: &str = "[Content_Types].xml";
+        let types = super::xlsx::part(bytes, &mut archive, TYPES, MAX_WHOLE_ENTRY_BYTES)
+            .or_else(|| {
+                use std::io::Read;
+                let mut types = Vec::new();
+                let entry = archive.by_name(TYPES).ok()?;
+                entry
+                    .take(MAX_WHOLE_ENTRY_BYTES)
+                    .read_to_end(&mut types)
+                    .ok()?;
+                Some(types)
+            })
+            .unwrap_or_default();
+        return Ok(if memchr::memmem::find(&types, b"macroEnabled").is_some() {
             Format::Xlsm
         } else {
             Format::Xlsx

@@ -79,7 +79,13 @@ pub(super) fn read(xml: &[u8], book: &Book<'_>, window: Window) -> Option<Vec<Ce
                 }
             }
             "c" => {
-                let (r, s, t) = cell_attributes(&e);
+                // An empty `<c/>` (a styled blank cell, the most common kind
+                // in a form) only moves the position.
+                let (r, s, t) = if empty {
+                    (attribute(&e, "r"), None, None)
+                } else {
+                    cell_attributes(&e)
+                };
                 let pos = match r {
                     Some(r) => a1(r)?,
                     None => (row, col),
@@ -89,12 +95,12 @@ pub(super) fn read(xml: &[u8], book: &Book<'_>, window: Window) -> Option<Vec<Ce
                 if pos.0 >= window.rows || scanned > window.cells {
                     return Some(cells);
                 }
-                let (value, formula) = if empty {
-                    (Data::Empty, None)
-                } else {
-                    cell_content(&mut reader, e.name().as_ref(), book, s, t)?
-                };
-                if pos.1 < window.cols {
+                if empty {
+                    continue;
+                }
+                let (value, formula) = cell_content(&mut reader, e.name().as_ref(), book, s, t)?;
+                let blank = value == Data::Empty && formula.is_none();
+                if pos.1 < window.cols && !blank {
                     cells.push(Cell {
                         pos,
                         value,

@@ -189,6 +189,18 @@ pub fn read_package(
     Some(Package { worksheets, hidden })
 }
 
+/// One part of a package (`bytes`, opened as `archive`), inflated as
+/// [`read_package`] inflates them; `None` when it is missing, larger than
+/// `limit` or not plainly deflated (zip's reader can still try).
+pub fn part<R: Read + std::io::Seek>(
+    bytes: &[u8],
+    archive: &mut ZipArchive<R>,
+    path: &str,
+    limit: u64,
+) -> Option<Vec<u8>> {
+    Parts::new(bytes, archive).read(path, limit)
+}
+
 /// The parts of one package, inflated by one decompressor.
 ///
 /// zip's reader sets up a decompressor (state and window) and a chain of
@@ -360,19 +372,37 @@ fn attr_value<'a>(tag: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
 /// The merged ranges of a worksheet's XML (`<mergeCell ref="B2:D2"/>`,
 /// with or without a namespace prefix), in document order.
 pub fn merges(xml: &[u8]) -> Vec<Span> {
-    // The merged ranges follow the cells: parse from the last mention of
+    // The merged ranges follow the cells: scan from the last mention of
     // sheetData (its end tag, or the empty element) onwards.
     let from = memchr::memmem::rfind(xml, b"sheetData")
         .and_then(|at| memchr::memchr(b'>', &xml[at..]).map(|end| at + end + 1))
         .unwrap_or(0);
-    let pick = |e: &BytesStart<'_>| span(&attr(e, "ref")?);
-    let found = elements(&xml[from..], "mergeCell", pick);
+    let found = merge_cells(&xml[from..]);
     // A writer that put them before the cells breaks the schema's order:
     // then read the whole worksheet, as calamine would.
     if found.is_empty() && memchr::memmem::find(&xml[..from], b"mergeCell").is_some() {
-        return elements(xml, "mergeCell", pick);
+        return merge_cells(xml);
     }
     found
+}
+
+/// Every `<mergeCell>` start tag's range. A byte scan, as for hidden rows:
+/// text cannot hold a raw `<`, so every `<mergeCell` is an element.
+fn merge_cells(xml: &[u8]) -> Vec<Span> {
+    const NAME: &[u8] = b"mergeCell";
+    memchr::memmem::find_iter(xml, NAME)
+        .filter_map(|at| {
+            let rest = &xml[at + NAME.len()..];
+            let name_ends = rest
+                .first()
+                .is_some_and(|b| b.is_ascii_whitespace() || *b == b'>' || *b == b'/');
+            if !name_ends || !starts_element(xml, at) {
+                return None;
+            }
+            let tag = &rest[..memchr::memchr(b'>', rest)?];
+            span(std::str::from_utf8(attr_value(tag, b"ref")?).ok()?)
+        })
+        .collect()
 }
 
 /// `B2:D3` (or a lone `B2`) as a zero-based span.
