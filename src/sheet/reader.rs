@@ -649,6 +649,27 @@ fn load_xlsx_with_calamine(
     Ok(loaded)
 }
 
+/// An .xlsx read both ways, for the differential fuzz target and tests:
+/// the quick reader's worksheets and calamine's, each as debug text, when
+/// the quick reader accepts the package and calamine reads every worksheet
+/// without error (`None` otherwise: then only one reader has an answer).
+#[doc(hidden)]
+pub fn xlsx_both_ways(bytes: &[u8]) -> Option<(String, String)> {
+    let archive = || zip::ZipArchive::new(Cursor::new(bytes)).ok();
+    let quick = super::xlsx::read_package(bytes, &mut archive()?, PACKAGE_LIMITS)?;
+    let slow = catch_unwind(AssertUnwindSafe(|| {
+        load_xlsx_with_calamine(bytes, archive(), false)
+    }))
+    .ok()?
+    .ok()?;
+    if slow.sheet_error.is_some() {
+        return None;
+    }
+    let quick = loaded_from_package(quick);
+    let show = |l: &Loaded| format!("{:?}\nhidden: {:?}", l.grids, l.hidden);
+    Some((show(&quick), show(&slow)))
+}
+
 /// The names of the worksheets not shown in the workbook (hidden or very
 /// hidden).
 fn hidden_sheets(sheets: &[calamine::Sheet]) -> Vec<String> {
@@ -1881,6 +1902,49 @@ mod tests {
         assert_eq!(grid.hidden_rows, vec![5]);
         assert_eq!(quick.hidden, vec!["マスタ".to_string()]);
         assert!(grid.get(400, 0).is_none() && grid.get(399, 0).is_some());
+    }
+
+    /// Worksheet XML as other writers than Excel produce it (the OpenXML
+    /// SDK's `x:` prefix, rows and cells without a reference, inline rich
+    /// text with readings, entities, typed values): both readers agree.
+    #[test]
+    fn quick_xlsx_reader_matches_calamine_on_other_writers_xml() {
+        let sample = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/samples/sheets/valid.xlsx"
+        ))
+        .unwrap();
+        let ns = "xmlns=\"http://schemas.openxmlformats.org/spreadsheetml/2006/main\"";
+        let variants = [
+            format!(
+                "<x:worksheet xmlns:x=\"http://schemas.openxmlformats.org/spreadsheetml/2006/main\"><x:sheetData><x:row r=\"2\"><x:c r=\"B2\" t=\"s\"><x:v>0</x:v></x:c><x:c r=\"C2\" t=\"inlineStr\"><x:is><x:t>手袋</x:t></x:is></x:c></x:row></x:sheetData><x:mergeCells><x:mergeCell ref=\"B2:D2\"/></x:mergeCells></x:worksheet>"
+            ),
+            format!(
+                "<worksheet {ns}><sheetData><row><c t=\"s\"><v>1</v></c><c><v>1200</v></c><c/><c t=\"str\"><v>a&amp;b</v></c></row><row/><row><c><v>7</v></c></row></sheetData></worksheet>"
+            ),
+            format!(
+                "<worksheet {ns}><sheetData><row r=\"3\"><c r=\"A3\" t=\"inlineStr\"><is><r><t xml:space=\"preserve\"> 非滅菌 </t></r><r><rPr><b/></rPr><t>手袋</t></r><rPh sb=\"0\" eb=\"1\"><t>テブクロ</t></rPh></is></c><c r=\"B3\" t=\"b\"><v>true</v></c><c r=\"C3\" t=\"e\"><v>#N/A</v></c><c r=\"D3\" t=\"d\"><v>2026-05-12T00:00:00</v></c><c r=\"E3\" t=\"n\"><v>-1.5E-3</v></c><c r=\"F3\"><v>abc</v></c><c r=\"G3\"><v></v></c></row></sheetData></worksheet>"
+            ),
+            format!(
+                "<worksheet {ns}><sheetData><row r=\"31\"><c r=\"E31\"><v>1500</v></c><c r=\"F31\"><v>500</v></c><c r=\"G31\"><f t=\"shared\" ref=\"G31:G32\" si=\"0\">E31+F31</f><v>2000</v></c><c r=\"H31\"><f t=\"array\" ref=\"H31\">SUM(E31:F31)</f><v>2000</v></c><c r=\"I31\"><f>IF(E31&gt;0,\"有\",\"無\")</f></c></row><row r=\"40\" hidden=\"1\"><c r=\"A40\" t=\"s\"><v>2</v></c></row></sheetData><mergeCells count=\"1\"><mergeCell ref=\"A40:C40\"/></mergeCells></worksheet>"
+            ),
+        ];
+        for (i, xml) in variants.iter().enumerate() {
+            let bytes = rezip(&sample, |name, data| {
+                if name == "xl/worksheets/sheet1.xml" {
+                    xml.clone().into_bytes()
+                } else {
+                    data
+                }
+            });
+            let (quick, slow) = xlsx_both_ways(&bytes)
+                .unwrap_or_else(|| panic!("variant {i} was not read both ways"));
+            assert_eq!(quick, slow, "variant {i}");
+            assert!(
+                quick.matches("RawCell").count() >= 2,
+                "variant {i} read too little: {quick}"
+            );
+        }
     }
 
     /// What the quick reader leaves to calamine: a formula shared from
