@@ -1916,9 +1916,8 @@ mod tests {
         .unwrap();
         let ns = "xmlns=\"http://schemas.openxmlformats.org/spreadsheetml/2006/main\"";
         let variants = [
-            format!(
-                "<x:worksheet xmlns:x=\"http://schemas.openxmlformats.org/spreadsheetml/2006/main\"><x:sheetData><x:row r=\"2\"><x:c r=\"B2\" t=\"s\"><x:v>0</x:v></x:c><x:c r=\"C2\" t=\"inlineStr\"><x:is><x:t>手袋</x:t></x:is></x:c></x:row></x:sheetData><x:mergeCells><x:mergeCell ref=\"B2:D2\"/></x:mergeCells></x:worksheet>"
-            ),
+            "<x:worksheet xmlns:x=\"http://schemas.openxmlformats.org/spreadsheetml/2006/main\"><x:sheetData><x:row r=\"2\"><x:c r=\"B2\" t=\"s\"><x:v>0</x:v></x:c><x:c r=\"C2\" t=\"inlineStr\"><x:is><x:t>手袋</x:t></x:is></x:c></x:row></x:sheetData><x:mergeCells><x:mergeCell ref=\"B2:D2\"/></x:mergeCells></x:worksheet>"
+                .to_string(),
             format!(
                 "<worksheet {ns}><sheetData><row><c t=\"s\"><v>1</v></c><c><v>1200</v></c><c/><c t=\"str\"><v>a&amp;b</v></c></row><row/><row><c><v>7</v></c></row></sheetData></worksheet>"
             ),
