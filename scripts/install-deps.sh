@@ -32,3 +32,10 @@ if [ ${#need[@]} -gt 0 ]; then
     sleep 2
   done
 fi
+
+# Only the benchmark comparison (scripts/bench-sheet.sh) needs openpyxl: a
+# failure here does not stop the tests.
+if ! python3 -c 'import openpyxl' >/dev/null 2>&1; then
+  python3 -m pip install --quiet --disable-pip-version-check openpyxl==3.1.5 \
+    || echo "install-deps: openpyxl not installed (only the benchmark needs it)" >&2
+fi
