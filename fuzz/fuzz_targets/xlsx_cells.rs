@@ -24,7 +24,7 @@ fn sample_parts() -> &'static Vec<(String, Vec<u8>)> {
                 let mut entry = archive.by_index(i).expect("sample entry");
                 let mut data = Vec::new();
                 entry.read_to_end(&mut data).expect("sample data");
-                (entry.name().to_string(), data)
+                (entry.name().expect("sample name").to_string(), data)
             })
             .collect()
     })

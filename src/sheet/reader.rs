@@ -1979,6 +1979,20 @@ mod tests {
         assert!(declined(&shared));
         let odd_type = edit(sheet, " t=\"s\"", " t=\"x\"");
         assert!(declined(&odd_type));
+        // A malformed or repeated attribute: calamine's own attribute
+        // reader reads it otherwise (found by the xlsx_cells fuzz target).
+        let malformed = edit(
+            sheet,
+            "<c r=\"A1\" s=\"1\" t=\"s\">",
+            "<c r=\"A1\" s-\"1\" t=\"s\">",
+        );
+        assert!(declined(&malformed));
+        let repeated = edit(
+            sheet,
+            "<c r=\"A1\" s=\"1\" t=\"s\">",
+            "<c r=\"A1\" t=\"n\" s=\"1\" t=\"s\">",
+        );
+        assert!(declined(&repeated));
         let chart = edit(
             "xl/_rels/workbook.xml.rels",
             "relationships/worksheet\"",

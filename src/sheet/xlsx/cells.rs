@@ -71,7 +71,8 @@ pub(super) fn read(xml: &[u8], book: &Book<'_>, window: Window) -> Option<Vec<Ce
         };
         match e.local_name().as_ref() {
             "row" => {
-                if let Some(r) = attribute(&e, "r") {
+                let [r] = attributes(&e, ["r"])?;
+                if let Some(r) = r {
                     row = row_number(r)?.checked_sub(1)?;
                 }
                 if empty {
@@ -81,10 +82,11 @@ pub(super) fn read(xml: &[u8], book: &Book<'_>, window: Window) -> Option<Vec<Ce
             "c" => {
                 // An empty `<c/>` (a styled blank cell, the most common kind
                 // in a form) only moves the position.
-                let (r, s, t) = if empty {
-                    (attribute(&e, "r"), None, None)
+                let [r, s, t] = if empty {
+                    let [r] = attributes(&e, ["r"])?;
+                    [r, None, None]
                 } else {
-                    cell_attributes(&e)
+                    attributes(&e, ["r", "s", "t"])?
                 };
                 let pos = match r {
                     Some(r) => a1(r)?,
@@ -125,35 +127,24 @@ fn seek_sheet_data(reader: &mut Reader<&[u8]>) -> Option<bool> {
     }
 }
 
-/// The `r`, `s` and `t` attributes of a `<c>`, raw.
-fn cell_attributes<'e>(
+/// The raw values of the attributes named in `keys`, in that order; `None`
+/// when the tag's attributes are malformed or repeated: calamine's own
+/// attribute reader may read those otherwise, so they are left to it.
+fn attributes<'e, const N: usize>(
     e: &'e BytesStart<'_>,
-) -> (Option<&'e str>, Option<&'e str>, Option<&'e str>) {
-    let (mut r, mut s, mut t) = (None, None, None);
-    for a in e.attributes().with_checks(false).flatten() {
-        let slot = match a.key.as_ref() {
-            "r" => &mut r,
-            "s" => &mut s,
-            "t" => &mut t,
-            _ => continue,
-        };
-        if let std::borrow::Cow::Borrowed(v) = a.value {
-            *slot = Some(v);
+    keys: [&str; N],
+) -> Option<[Option<&'e str>; N]> {
+    let mut values = [None; N];
+    for a in e.attributes() {
+        let a = a.ok()?;
+        if let Some(i) = keys.iter().position(|k| *k == a.key.as_ref()) {
+            values[i] = match a.value {
+                std::borrow::Cow::Borrowed(v) => Some(v),
+                std::borrow::Cow::Owned(_) => return None,
+            };
         }
     }
-    (r, s, t)
-}
-
-/// One attribute's raw value, borrowed from the tag.
-fn attribute<'e>(e: &'e BytesStart<'_>, key: &str) -> Option<&'e str> {
-    e.attributes()
-        .with_checks(false)
-        .flatten()
-        .find(|a| a.key.as_ref() == key)
-        .and_then(|a| match a.value {
-            std::borrow::Cow::Borrowed(v) => Some(v),
-            std::borrow::Cow::Owned(_) => None,
-        })
+    Some(values)
 }
 
 /// Reads a `<c>`'s children up to its end tag: the value (`<v>` or an
@@ -199,7 +190,8 @@ fn cell_content(
             }
             "f" => {
                 // A cell sharing another cell's formula carries none of its own.
-                if attribute(&e, "t") == Some("shared") && attribute(&e, "ref").is_none() {
+                let [t, reference] = attributes(&e, ["t", "ref"])?;
+                if t == Some("shared") && reference.is_none() {
                     return None;
                 }
                 if !empty {
