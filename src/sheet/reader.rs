@@ -1927,6 +1927,8 @@ mod tests {
             format!(
                 "<worksheet {ns}><sheetData><row r=\"31\"><c r=\"E31\"><v>1500</v></c><c r=\"F31\"><v>500</v></c><c r=\"G31\"><f t=\"shared\" ref=\"G31:G32\" si=\"0\">E31+F31</f><v>2000</v></c><c r=\"H31\"><f t=\"array\" ref=\"H31\">SUM(E31:F31)</f><v>2000</v></c><c r=\"I31\"><f>IF(E31&gt;0,\"有\",\"無\")</f></c></row><row r=\"40\" hidden=\"1\"><c r=\"A40\" t=\"s\"><v>2</v></c></row></sheetData><mergeCells count=\"1\"><mergeCell ref=\"A40:C40\"/></mergeCells></worksheet>"
             ),
+            // Entities and CDATA where calamine reads only plain text.
+            format!("<worksheet {ns}><sheetData><row r=\"5\"><c r=\"A5\"><v>1&#50;</v></c><c r=\"B5\" t=\"str\"><v>a<![CDATA[b]]>&amp;c</v></c><c r=\"C5\"><f><![CDATA[x]]>A5+1</f><v>3</v></c><c r=\"D5\" t=\"s\"><v><!-- n -->1</v></c></row></sheetData></worksheet>"),
         ];
         for (i, xml) in variants.iter().enumerate() {
             let bytes = rezip(&sample, |name, data| {

@@ -10,7 +10,7 @@
 //! reads the workbook with calamine, which gives the answer or the error.
 
 use super::styles::NumberKind;
-use super::text::{element_text, reader, rich_text, unescape_excel};
+use super::text::{Cdata, element_text, first_text, reader, rich_text, unescape_excel};
 use calamine::{CellErrorType, Data, ExcelDateTime, ExcelDateTimeType};
 use quick_xml::Reader;
 use quick_xml::events::{BytesStart, Event};
@@ -170,15 +170,29 @@ fn cell_content(
         let name = name.as_ref();
         match e.local_name().as_ref() {
             "v" => {
-                let text = if empty {
-                    Default::default()
-                } else {
-                    element_text(reader, name)?
-                };
                 value = match kind {
                     // An inline string's value is in `<is>`; `<v>` repeats it.
-                    Some("inlineStr" | "is") => Data::Empty,
-                    _ => typed_value(&text, book, style, kind)?,
+                    Some("inlineStr" | "is") => {
+                        if !empty {
+                            reader.read_to_end(e.name()).ok()?;
+                        }
+                        Data::Empty
+                    }
+                    // Text that may hold entities: all of it.
+                    Some("str" | "d") => {
+                        let text = if empty {
+                            Default::default()
+                        } else {
+                            element_text(reader, name, Cdata::Skipped)?
+                        };
+                        typed_value(&text, book, style, kind)?
+                    }
+                    // A plain value: calamine reads only its first piece.
+                    _ if empty => Data::Empty,
+                    _ => match first_text(reader, name)? {
+                        "" => Data::Empty,
+                        text => typed_value(text, book, style, kind)?,
+                    },
                 };
             }
             "is" => {
@@ -195,7 +209,7 @@ fn cell_content(
                     return None;
                 }
                 if !empty {
-                    formula = Some(element_text(reader, name)?.into_owned());
+                    formula = Some(element_text(reader, name, Cdata::Skipped)?.into_owned());
                 }
             }
             _ => return None,

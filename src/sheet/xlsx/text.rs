@@ -68,7 +68,7 @@ pub(super) fn rich_text(reader: &mut Reader<&[u8]>, closing: &str) -> Option<Str
                     .try_get_attribute("xml:space")
                     .ok()?
                     .is_some_and(|a| a.value.as_ref() == "preserve");
-                let raw = element_text(reader, e.name().as_ref())?;
+                let raw = element_text(reader, e.name().as_ref(), Cdata::Kept)?;
                 let value = if preserve {
                     unescape_excel(&raw)
                 } else {
@@ -88,18 +88,27 @@ pub(super) fn rich_text(reader: &mut Reader<&[u8]>, closing: &str) -> Option<Str
     }
 }
 
+/// What counts as an element's text: calamine reads CDATA sections in
+/// string items (`<t>`) but not in values and formulas.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Cdata {
+    Kept,
+    Skipped,
+}
+
 /// The character data of an element up to its end tag `closing`, with XML
 /// entities resolved and line ends normalised; borrowed from the part when
 /// it is one plain piece of text (most values are).
 pub(super) fn element_text<'a>(
     reader: &mut Reader<&'a [u8]>,
     closing: &str,
+    cdata: Cdata,
 ) -> Option<Cow<'a, str>> {
     let mut out: Option<Cow<'a, str>> = None;
     loop {
         let piece = match reader.read_event().ok()? {
             Event::Text(t) => t.xml10_content(),
-            Event::CData(t) => t.xml10_content(),
+            Event::CData(t) if cdata == Cdata::Kept => t.xml10_content(),
             Event::GeneralRef(r) => {
                 let mut s = String::new();
                 push_entity(&r, &mut s)?;
@@ -114,6 +123,23 @@ pub(super) fn element_text<'a>(
             Some(before) => Cow::Owned(before.into_owned() + &piece),
         });
     }
+}
+
+/// A plain value (a number, an index, a boolean, an error code) as calamine
+/// reads it: the first piece of text, as written, when the element starts
+/// with one; the rest of the element is skipped.
+pub(super) fn first_text<'a>(reader: &mut Reader<&'a [u8]>, closing: &str) -> Option<&'a str> {
+    let text = match reader.read_event().ok()? {
+        Event::End(e) if e.name().as_ref() == closing => return Some(""),
+        Event::Eof => return None,
+        Event::Text(t) => match t.into_inner() {
+            Cow::Borrowed(text) => text,
+            Cow::Owned(_) => return None,
+        },
+        _ => "",
+    };
+    reader.read_to_end(quick_xml::name::QName(closing)).ok()?;
+    Some(text)
 }
 
 /// Appends a predefined entity (`&amp;`) or a character reference (`&#x3042;`).
