@@ -1,5 +1,5 @@
-//! Reading workbooks (.xlsx, .xlsm, .xls, .ods) from bytes with calamine and
-//! locating the form's blocks by their labels.
+//! Reading workbooks (.xlsx, .xlsm, .xls, .ods) from bytes and locating the
+//! form's blocks by their labels.
 //!
 //! The work happens in three steps:
 //!
@@ -9,8 +9,12 @@
 //!    compression ratios (zip bombs), encrypted packages.
 //! 2. Each worksheet is loaded into a small sparse `Grid` holding only the
 //!    first [`MAX_ROWS`] rows and [`MAX_COLS`] columns, with absolute
-//!    positions, display text, formulas and merged ranges. xlsx sheets are
-//!    streamed cell by cell, so a sheet with a million rows stops early.
+//!    positions, display text, formulas and merged ranges. An .xlsx package
+//!    is read by the quick reader in [`super::xlsx`] when every part of it is
+//!    familiar, by calamine otherwise (and .xls and .ods always); both give
+//!    the same grid (`xlsx_both_ways` and the tests compare them). Reading
+//!    stops at the window's last row, so a sheet with a million rows stops
+//!    early either way.
 //! 3. `locate` finds the headings, labels and item rows by their
 //!    folded text and builds a [`RequestSheet`].
 //!
