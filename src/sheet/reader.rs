@@ -1908,16 +1908,20 @@ mod tests {
         assert!(grid.get(400, 0).is_none() && grid.get(399, 0).is_some());
     }
 
+    fn valid_xlsx() -> Vec<u8> {
+        std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/samples/sheets/valid.xlsx"
+        ))
+        .unwrap()
+    }
+
     /// Worksheet XML as other writers than Excel produce it (the OpenXML
     /// SDK's `x:` prefix, rows and cells without a reference, inline rich
     /// text with readings, entities, typed values): both readers agree.
     #[test]
     fn quick_xlsx_reader_matches_calamine_on_other_writers_xml() {
-        let sample = std::fs::read(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/samples/sheets/valid.xlsx"
-        ))
-        .unwrap();
+        let sample = valid_xlsx();
         let ns = "xmlns=\"http://schemas.openxmlformats.org/spreadsheetml/2006/main\"";
         let variants = [
             "<x:worksheet xmlns:x=\"http://schemas.openxmlformats.org/spreadsheetml/2006/main\"><x:sheetData><x:row r=\"2\"><x:c r=\"B2\" t=\"s\"><x:v>0</x:v></x:c><x:c r=\"C2\" t=\"inlineStr\"><x:is><x:t>手袋</x:t></x:is></x:c></x:row></x:sheetData><x:mergeCells><x:mergeCell ref=\"B2:D2\"/></x:mergeCells></x:worksheet>"
@@ -1957,11 +1961,7 @@ mod tests {
     /// part under another spelling.
     #[test]
     fn quick_xlsx_reader_declines_what_it_does_not_know() {
-        let sample = std::fs::read(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/samples/sheets/valid.xlsx"
-        ))
-        .unwrap();
+        let sample = valid_xlsx();
         let sheet = "xl/worksheets/sheet1.xml";
         let edit = |path: &'static str, from: &'static str, to: &'static str| {
             rezip(&sample, move |name, data| {

@@ -10,7 +10,9 @@
 //! reads the workbook with calamine, which gives the answer or the error.
 
 use super::styles::NumberKind;
-use super::text::{Cdata, element_text, first_text, reader, rich_text, unescape_excel};
+use super::text::{
+    Cdata, Tag, element_text, first_text, next_tag, reader, rich_text, unescape_excel,
+};
 use calamine::{CellErrorType, Data, ExcelDateTime, ExcelDateTimeType};
 use quick_xml::Reader;
 use quick_xml::events::{BytesStart, Event};
@@ -55,19 +57,15 @@ pub(super) fn read(xml: &[u8], book: &Book<'_>, window: Window) -> Option<Vec<Ce
     let (mut row, mut col) = (0u32, 0u32);
     let mut scanned = 0usize;
     loop {
-        let (e, empty) = match reader.read_event().ok()? {
-            Event::Start(e) => (e, false),
-            Event::Empty(e) => (e, true),
-            Event::End(e) => {
-                match e.local_name().as_ref() {
-                    "row" => (row, col) = (row.checked_add(1)?, 0),
-                    "sheetData" => return Some(cells),
-                    _ => {}
-                }
+        let (e, empty) = match next_tag(&mut reader)? {
+            Tag::Open(e, empty) => (e, empty),
+            Tag::Close(e) if e.local_name().as_ref() == "row" => {
+                (row, col) = (row.checked_add(1)?, 0);
                 continue;
             }
-            Event::Eof => return None,
-            _ => continue,
+            Tag::Close(e) if e.local_name().as_ref() == "sheetData" => return Some(cells),
+            Tag::Close(_) => continue,
+            Tag::End => return None,
         };
         match e.local_name().as_ref() {
             "row" => {

@@ -7,8 +7,8 @@
 //! so both readers agree, without parsing fonts, fills, borders and the
 //! theme as calamine does to open a workbook.
 
-use super::text::reader;
-use quick_xml::events::{BytesStart, Event};
+use super::text::{Tag, next_tag, reader};
+use quick_xml::events::BytesStart;
 use std::collections::HashMap;
 
 /// How a cell style shows a number.
@@ -32,10 +32,9 @@ pub(super) fn number_kinds(xml: &[u8]) -> Option<Vec<NumberKind>> {
     // may hold one too) and only `cellXfs` holds the cell styles.
     let (mut in_num_fmts, mut in_cell_xfs) = (false, false);
     loop {
-        let (e, empty) = match reader.read_event().ok()? {
-            Event::Start(e) => (e, false),
-            Event::Empty(e) => (e, true),
-            Event::End(e) => {
+        let (e, empty) = match next_tag(&mut reader)? {
+            Tag::Open(e, empty) => (e, empty),
+            Tag::Close(e) => {
                 match e.local_name().as_ref() {
                     "numFmts" => in_num_fmts = false,
                     "cellXfs" => in_cell_xfs = false,
@@ -43,8 +42,7 @@ pub(super) fn number_kinds(xml: &[u8]) -> Option<Vec<NumberKind>> {
                 }
                 continue;
             }
-            Event::Eof => return Some(kinds),
-            _ => continue,
+            Tag::End => return Some(kinds),
         };
         match e.local_name().as_ref() {
             "numFmts" => in_num_fmts = !empty,

@@ -9,7 +9,7 @@
 //! Anything unexpected returns `None` and the workbook goes to calamine.
 
 use quick_xml::Reader;
-use quick_xml::events::{BytesRef, Event};
+use quick_xml::events::{BytesEnd, BytesRef, BytesStart, Event};
 use std::borrow::Cow;
 
 /// Reader settings shared by every part: no end-name checks (calamine does
@@ -21,6 +21,28 @@ pub(super) fn reader(xml: &[u8]) -> Reader<&[u8]> {
     config.trim_text(false);
     config.check_comments = false;
     reader
+}
+
+/// One step through a part: an element opened (`true` when it is empty,
+/// `<c/>`), an element closed, or the end of the part. Text, comments and
+/// declarations are passed over.
+pub(super) enum Tag<'a> {
+    Open(BytesStart<'a>, bool),
+    Close(BytesEnd<'a>),
+    End,
+}
+
+/// The next [`Tag`]; `None` on malformed XML.
+pub(super) fn next_tag<'a>(reader: &mut Reader<&'a [u8]>) -> Option<Tag<'a>> {
+    loop {
+        return Some(match reader.read_event().ok()? {
+            Event::Start(e) => Tag::Open(e, false),
+            Event::Empty(e) => Tag::Open(e, true),
+            Event::End(e) => Tag::Close(e),
+            Event::Eof => Tag::End,
+            _ => continue,
+        });
+    }
 }
 
 /// The shared strings table (`xl/sharedStrings.xml`), in index order.
