@@ -37,7 +37,9 @@ pub(super) fn number_kinds(xml: &[u8]) -> Option<Vec<NumberKind>> {
             Tag::Close(e) => {
                 match e.local_name().as_ref() {
                     "numFmts" => in_num_fmts = false,
-                    "cellXfs" => in_cell_xfs = false,
+                    // Nothing after the cell styles matters here (cell
+                    // style names, differential formats, colours).
+                    "cellXfs" => return Some(kinds),
                     _ => {}
                 }
                 continue;
