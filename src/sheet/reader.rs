@@ -1937,6 +1937,9 @@ mod tests {
             ),
             // Entities and CDATA where calamine reads only plain text.
             format!("<worksheet {ns}><sheetData><row r=\"5\"><c r=\"A5\"><v>1&#50;</v></c><c r=\"B5\" t=\"str\"><v>a<![CDATA[b]]>&amp;c</v></c><c r=\"C5\"><f><![CDATA[x]]>A5+1</f><v>3</v></c><c r=\"D5\" t=\"s\"><v><!-- n -->1</v></c></row></sheetData></worksheet>"),
+            // An empty element where calamine, which expands them, sees an
+            // end tag (found by the xlsx_cells fuzz target).
+            format!("<worksheet {ns}><sheetData><row r=\"1\"><c r=\"A1\" t=\"s\"><v>0</v></c><c r=\"B1\"><v>1</v></c></row><sheetData/><row r=\"2\"><c r=\"A2\"><v>2</v></c></row></sheetData></worksheet>"),
         ];
         for (i, xml) in variants.iter().enumerate() {
             let bytes = rezip(&sample, |name, data| {

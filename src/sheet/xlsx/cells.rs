@@ -58,6 +58,7 @@ pub(super) fn read(xml: &[u8], book: &Book<'_>, window: Window) -> Option<Vec<Ce
     let mut scanned = 0usize;
     loop {
         let (e, empty) = match next_tag(&mut reader)? {
+            Tag::Open(e, true) if e.local_name().as_ref() == "sheetData" => return Some(cells),
             Tag::Open(e, empty) => (e, empty),
             Tag::Close(e) if e.local_name().as_ref() == "row" => {
                 (row, col) = (row.checked_add(1)?, 0);

@@ -38,8 +38,15 @@ pub(super) fn number_kinds(xml: &[u8]) -> Option<Vec<NumberKind>> {
                 match e.local_name().as_ref() {
                     "numFmts" => in_num_fmts = false,
                     // Nothing after the cell styles matters here (cell
-                    // style names, differential formats, colours).
-                    "cellXfs" => return Some(kinds),
+                    // style names, differential formats, colours), unless
+                    // another list of them follows (calamine reads both).
+                    "cellXfs" => {
+                        let rest = xml.get(reader.buffer_position() as usize..).unwrap_or(&[]);
+                        if memchr::memmem::find(rest, b"cellXfs").is_none() {
+                            return Some(kinds);
+                        }
+                        in_cell_xfs = false;
+                    }
                     _ => {}
                 }
                 continue;

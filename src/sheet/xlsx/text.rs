@@ -26,6 +26,10 @@ pub(super) fn reader(xml: &[u8]) -> Reader<&[u8]> {
 /// One step through a part: an element opened (`true` when it is empty,
 /// `<c/>`), an element closed, or the end of the part. Text, comments and
 /// declarations are passed over.
+///
+/// calamine reads with empty elements expanded (`<x/>` is a start and an
+/// end tag), so wherever an end tag stops it, the readers here stop at an
+/// empty element of that name too.
 pub(super) enum Tag<'a> {
     Open(BytesStart<'a>, bool),
     Close(BytesEnd<'a>),
@@ -60,7 +64,10 @@ pub(super) fn shared_strings(xml: &[u8]) -> Option<Vec<String>> {
             Event::Empty(e) if started && e.local_name().as_ref() == "si" => {
                 strings.push(String::new())
             }
+            // An empty `<sst/>` inside ends the table too, as calamine
+            // (which expands empty elements) reads it.
             Event::End(e) if started && e.local_name().as_ref() == "sst" => return Some(strings),
+            Event::Empty(e) if started && e.local_name().as_ref() == "sst" => return Some(strings),
             Event::Empty(e) if !started && e.local_name().as_ref() == "sst" => {
                 return Some(strings);
             }
@@ -84,6 +91,9 @@ pub(super) fn rich_text(reader: &mut Reader<&[u8]>, closing: &str) -> Option<Str
             }
             Event::Start(e) if e.local_name().as_ref() == "rPh" => phonetic = true,
             Event::End(e) if e.name().as_ref() == closing => return Some(text.unwrap_or_default()),
+            Event::Empty(e) if e.name().as_ref() == closing => {
+                return Some(text.unwrap_or_default());
+            }
             Event::End(e) if e.local_name().as_ref() == "rPh" => phonetic = false,
             Event::Start(e) if !phonetic && e.local_name().as_ref() == "t" => {
                 let preserve = e
@@ -137,6 +147,9 @@ pub(super) fn element_text<'a>(
                 Cow::Owned(s)
             }
             Event::End(e) if e.name().as_ref() == closing => return Some(out.unwrap_or_default()),
+            Event::Empty(e) if e.name().as_ref() == closing => {
+                return Some(out.unwrap_or_default());
+            }
             Event::Eof => return None,
             _ => continue,
         };
@@ -158,6 +171,9 @@ pub(super) fn first_text<'a>(reader: &mut Reader<&'a [u8]>, closing: &str) -> Op
             Cow::Borrowed(text) => text,
             Cow::Owned(_) => return None,
         },
+        // An element where the value should be: calamine's reading of what
+        // follows is its own.
+        Event::Start(_) | Event::Empty(_) => return None,
         _ => "",
     };
     reader.read_to_end(quick_xml::name::QName(closing)).ok()?;
