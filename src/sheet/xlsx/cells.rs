@@ -134,9 +134,14 @@ fn attributes<'e, const N: usize>(
     keys: [&str; N],
 ) -> Option<[Option<&'e str>; N]> {
     let mut values = [None; N];
-    for a in e.attributes() {
+    // Unchecked (quick-xml's duplicate check allocates for every tag), so
+    // a repeated key is caught here.
+    for a in e.attributes().with_checks(false) {
         let a = a.ok()?;
         if let Some(i) = keys.iter().position(|k| *k == a.key.as_ref()) {
+            if values[i].is_some() {
+                return None;
+            }
             values[i] = match a.value {
                 std::borrow::Cow::Borrowed(v) => Some(v),
                 std::borrow::Cow::Owned(_) => return None,
