@@ -549,10 +549,7 @@ fn loaded_from_package(package: super::xlsx::Package) -> Loaded {
             let mut grid = Grid::default();
             for cell in sheet.cells {
                 let mut raw = raw_from_data(cell.value);
-                raw.formula = cell
-                    .formula
-                    .filter(|f| !f.trim().is_empty())
-                    .map(clean_formula);
+                raw.formula = formula_text(cell.formula);
                 grid.insert(cell.pos.0, cell.pos.1, raw);
             }
             grid.hidden_rows = sheet.layout.hidden_rows;
@@ -622,10 +619,7 @@ fn load_xlsx_with_calamine(
                     continue;
                 }
                 let mut raw = raw_from_ref(&cell.value);
-                raw.formula = cell
-                    .formula
-                    .filter(|f| !f.trim().is_empty())
-                    .map(clean_formula);
+                raw.formula = formula_text(cell.formula);
                 grid.insert(row, col, raw);
             }
         }
@@ -800,6 +794,11 @@ fn grid_from_range(range: &Range<Data>, formulas: &Range<String>) -> Grid {
         }
     }
     grid
+}
+
+/// A cell's formula as kept in the grid: none when blank.
+fn formula_text(formula: Option<String>) -> Option<String> {
+    formula.filter(|f| !f.trim().is_empty()).map(clean_formula)
 }
 
 /// A formula as Excel shows it, without the `=`: ODS formulas come as
