@@ -469,6 +469,14 @@ impl Grid {
         self.merges = merges;
     }
 
+    /// Takes the merged ranges and hidden rows read from the worksheet XML.
+    fn set_layout(&mut self, layout: super::xlsx::Layout) {
+        self.hidden_rows = layout.hidden_rows;
+        self.hidden_rows.retain(|r| *r < MAX_ROWS);
+        let merges = layout.merges.into_iter();
+        self.set_merges(merges.map(|(a, b)| Dimensions::new(a, b)).collect());
+    }
+
     /// The merged range whose top-left cell is (row, col), if any.
     fn merge_at(&self, row: u32, col: u32) -> Option<&Dimensions> {
         self.merges.iter().find(|d| d.start == (row, col))
@@ -552,16 +560,7 @@ fn loaded_from_package(package: super::xlsx::Package) -> Loaded {
                 raw.formula = formula_text(cell.formula);
                 grid.insert(cell.pos.0, cell.pos.1, raw);
             }
-            grid.hidden_rows = sheet.layout.hidden_rows;
-            grid.hidden_rows.retain(|r| *r < MAX_ROWS);
-            grid.set_merges(
-                sheet
-                    .layout
-                    .merges
-                    .into_iter()
-                    .map(|(a, b)| Dimensions::new(a, b))
-                    .collect(),
-            );
+            grid.set_layout(sheet.layout);
             (sheet.name, grid)
         })
         .collect();
@@ -627,19 +626,10 @@ fn load_xlsx_with_calamine(
             let quick = paths.get(&name).zip(parts.as_mut()).and_then(|(path, a)| {
                 super::xlsx::worksheet_layout(a, path, MAX_MERGE_BUFFER_BYTES)
             });
-            let merges = match quick {
-                Some(layout) => {
-                    grid.hidden_rows = layout.hidden_rows;
-                    grid.hidden_rows.retain(|r| *r < MAX_ROWS);
-                    layout
-                        .merges
-                        .into_iter()
-                        .map(|(a, b)| Dimensions::new(a, b))
-                        .collect()
-                }
-                None => book.merge_cells_by_sheet_name(&name).unwrap_or_default(),
-            };
-            grid.set_merges(merges);
+            match quick {
+                Some(layout) => grid.set_layout(layout),
+                None => grid.set_merges(book.merge_cells_by_sheet_name(&name).unwrap_or_default()),
+            }
         }
         loaded.grids.push((name, grid));
     }

@@ -174,10 +174,7 @@ pub fn read_package(
         worksheets.push(Worksheet {
             name: sheet.name.clone(),
             cells: cells::read(&xml, &context, limits.window)?,
-            layout: Layout {
-                merges: merges(&xml),
-                hidden_rows: hidden_rows(&xml),
-            },
+            layout: Layout::of(&xml),
         });
     }
     let hidden = book
@@ -294,6 +291,16 @@ pub struct Layout {
     pub hidden_rows: Vec<u32>,
 }
 
+impl Layout {
+    /// The layout of a worksheet's XML.
+    pub fn of(xml: &[u8]) -> Layout {
+        Layout {
+            merges: merges(xml),
+            hidden_rows: hidden_rows(xml),
+        }
+    }
+}
+
 /// The layout of one worksheet read from its zip entry, or `None` when the
 /// entry is missing, unreadable or larger than `limit` bytes.
 pub fn worksheet_layout(
@@ -301,29 +308,15 @@ pub fn worksheet_layout(
     path: &str,
     limit: u64,
 ) -> Option<Layout> {
-    let xml = entry(archive, path, limit)?;
-    Some(Layout {
-        merges: merges(&xml),
-        hidden_rows: hidden_rows(&xml),
-    })
+    Some(Layout::of(&entry(archive, path, limit)?))
 }
 
 /// The zero-based rows whose `<row>` element says `hidden="1"` (or
-/// `true`). A byte scan, not an XML parse: cell text cannot hold a raw `<`,
-/// so every `<row` or `<x:row` is an element. A row without `r` follows
-/// the previous one.
+/// `true`). A row without `r` follows the previous one.
 pub fn hidden_rows(xml: &[u8]) -> Vec<u32> {
     let mut hidden = Vec::new();
     let mut next = 0u32;
-    for at in memchr::memmem::find_iter(xml, b"row") {
-        let rest = &xml[at + 3..];
-        let name_ends = rest
-            .first()
-            .is_some_and(|b| b.is_ascii_whitespace() || *b == b'>' || *b == b'/');
-        if !name_ends || !starts_element(xml, at) {
-            continue;
-        }
-        let tag = &rest[..memchr::memchr(b'>', rest).unwrap_or(rest.len())];
+    for (tag, _) in start_tags(xml, b"row") {
         let row = attr_value(tag, b"r")
             .and_then(|r| std::str::from_utf8(r).ok()?.parse::<u32>().ok())
             .map_or(next, |r| r.saturating_sub(1));
@@ -333,6 +326,26 @@ pub fn hidden_rows(xml: &[u8]) -> Vec<u32> {
         }
     }
     hidden
+}
+
+/// The inside of every start tag named `name` (with or without a namespace
+/// prefix), in document order, and whether its `>` was found (a truncated
+/// part can end inside one). A byte scan, not an XML parse: text cannot
+/// hold a raw `<`, so every `<row` or `<x:row` is an element.
+fn start_tags<'a>(xml: &'a [u8], name: &'a [u8]) -> impl Iterator<Item = (&'a [u8], bool)> + 'a {
+    memchr::memmem::find_iter(xml, name).filter_map(move |at| {
+        let rest = &xml[at + name.len()..];
+        let name_ends = rest
+            .first()
+            .is_some_and(|b| b.is_ascii_whitespace() || *b == b'>' || *b == b'/');
+        if !name_ends || !starts_element(xml, at) {
+            return None;
+        }
+        Some(match memchr::memchr(b'>', rest) {
+            Some(end) => (&rest[..end], true),
+            None => (rest, false),
+        })
+    })
 }
 
 /// True when the name at `at` opens a start tag: `<row`, or `<x:row` with a
@@ -386,22 +399,11 @@ pub fn merges(xml: &[u8]) -> Vec<Span> {
     found
 }
 
-/// Every `<mergeCell>` start tag's range. A byte scan, as for hidden rows:
-/// text cannot hold a raw `<`, so every `<mergeCell` is an element.
+/// Every complete `<mergeCell>` start tag's range.
 fn merge_cells(xml: &[u8]) -> Vec<Span> {
-    const NAME: &[u8] = b"mergeCell";
-    memchr::memmem::find_iter(xml, NAME)
-        .filter_map(|at| {
-            let rest = &xml[at + NAME.len()..];
-            let name_ends = rest
-                .first()
-                .is_some_and(|b| b.is_ascii_whitespace() || *b == b'>' || *b == b'/');
-            if !name_ends || !starts_element(xml, at) {
-                return None;
-            }
-            let tag = &rest[..memchr::memchr(b'>', rest)?];
-            span(std::str::from_utf8(attr_value(tag, b"ref")?).ok()?)
-        })
+    start_tags(xml, b"mergeCell")
+        .filter(|(_, closed)| *closed)
+        .filter_map(|(tag, _)| span(std::str::from_utf8(attr_value(tag, b"ref")?).ok()?))
         .collect()
 }
 
