@@ -55,11 +55,19 @@ pub enum Command {
 /// Parses the command line, runs the command and returns its exit code.
 pub async fn run() -> ExitCode {
     let cli = Cli::parse();
+    // An MTA piping mail to `ingest` keeps the message and retries on 75; any
+    // failure before the pipeline has the message (an unreadable
+    // configuration, a database that cannot be opened) must not bounce it.
+    let failure = if matches!(cli.command, Command::Ingest(_)) {
+        commands::ingest::EX_TEMPFAIL
+    } else {
+        2
+    };
     match dispatch(cli).await {
         Ok(code) => code,
         Err(err) => {
             eprintln!("エラー: {err:#}");
-            ExitCode::from(2)
+            ExitCode::from(failure)
         }
     }
 }

@@ -45,6 +45,33 @@ pub struct Config {
     /// The staff web UI.
     #[serde(default)]
     pub web: WebConfig,
+    /// How failing messages are retried and set aside.
+    #[serde(default)]
+    pub intake: IntakeConfig,
+}
+
+/// `[intake]`: poison messages. Every attempt at a message is counted before
+/// it is read; a message that fails permanently, fails this many times, or
+/// was being read when the process died this many times, is set aside as
+/// 処理不能 (kept, listed in the web UI, tried again only by an admin).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IntakeConfig {
+    /// Attempts before a message is set aside (at least 1).
+    pub max_attempts: u32,
+    /// A worker busy with one message longer than this many seconds is
+    /// stuck: it stops renewing the IMAP lease so another gateway takes
+    /// over.
+    pub stall_secs: u64,
+}
+
+impl Default for IntakeConfig {
+    fn default() -> Self {
+        IntakeConfig {
+            max_attempts: 3,
+            stall_secs: 300,
+        }
+    }
 }
 
 /// `[mail]`: intake limits and sender checks.

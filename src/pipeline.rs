@@ -70,10 +70,12 @@ use crate::config::Settings;
 use crate::mailbox::senders::{
     self, AnswerPolicy, Classification, NeverReason, PrefectureDirectory, SenderClass,
 };
+use crate::message::peek::HeaderPeek;
 use crate::message::{self, AttachmentKind, Limits, ParsedMessage};
 use crate::messages::mail as msg;
 use crate::outbox::{self, OutgoingMail};
 use crate::prefecture::Prefecture;
+use crate::queue::attempts::{self, Start};
 use crate::queue::{self, Db, FilingOutcome, SheetFiling, blobs, db::time_text};
 use crate::replies::{
     self, FindingView, Identity, ItemView, ProblemView, ReplyAttachment, ReplyStatus, ReplyView,
@@ -106,6 +108,10 @@ pub enum Disposition {
     Ignored,
     /// Handled before (same Message-ID and bytes): nothing changed.
     AlreadyProcessed,
+    /// Set aside as 処理不能 (a poison message): it failed permanently, too
+    /// often, or the process died on it too often. Raw bytes and reason
+    /// kept, listed for staff, nothing filed or answered.
+    Unprocessable,
 }
 
 impl Disposition {
@@ -118,6 +124,7 @@ impl Disposition {
             Disposition::Quarantined => "quarantined",
             Disposition::Ignored => "ignored",
             Disposition::AlreadyProcessed => "already_processed",
+            Disposition::Unprocessable => "unprocessable",
         }
     }
 
@@ -130,6 +137,7 @@ impl Disposition {
             Disposition::Quarantined,
             Disposition::Ignored,
             Disposition::AlreadyProcessed,
+            Disposition::Unprocessable,
         ]
         .into_iter()
         .find(|d| d.as_str() == s)
@@ -144,8 +152,9 @@ pub struct Outcome {
     /// For [`Disposition::AlreadyProcessed`], what became of it the first
     /// time; otherwise equal to `disposition`.
     pub first_disposition: Disposition,
-    /// The `mail_messages` row.
-    pub mail_message_id: i64,
+    /// The `mail_messages` row; None for a message set aside as
+    /// [`Disposition::Unprocessable`] (it is listed in `intake_attempts`).
+    pub mail_message_id: Option<i64>,
     /// The Message-ID (no angle brackets), when the message had one.
     pub message_id: Option<String>,
     /// SHA-256 of the raw bytes (the blob key).
@@ -199,6 +208,7 @@ struct Inner {
     policy: Policy,
     rule: CutoffRule,
     identity: Identity,
+    intake: crate::config::IntakeConfig,
 }
 
 impl std::fmt::Debug for Intake {
@@ -230,6 +240,7 @@ impl Intake {
                 policy: Policy::from_config(config)?,
                 rule,
                 identity: Identity::from_config(config),
+                intake: config.intake.clone(),
             }),
         })
     }
@@ -248,6 +259,7 @@ impl Intake {
                 policy: inner.policy.clone(),
                 rule: inner.rule,
                 identity: inner.identity.clone(),
+                intake: inner.intake.clone(),
             }),
         }
     }
@@ -255,6 +267,17 @@ impl Intake {
     /// The database.
     pub fn db(&self) -> &Db {
         &self.inner.db
+    }
+
+    /// Attempts at one message before it is set aside (`[intake]`).
+    pub fn max_attempts(&self) -> u32 {
+        self.inner.intake.max_attempts.max(1)
+    }
+
+    /// How long one message may keep a worker busy before the worker counts
+    /// as stuck (`[intake] stall_secs`).
+    pub fn stall_after(&self) -> Duration {
+        Duration::from_secs(self.inner.intake.stall_secs.max(1))
     }
 
     /// Processes one received message: stores the raw bytes, reads it,
@@ -268,31 +291,82 @@ impl Intake {
         raw: &[u8],
         received_at: DateTime<FixedOffset>,
     ) -> Result<Outcome, IntakeError> {
-        let inner = &self.inner;
         // 1. The raw bytes first, committed on their own: whatever happens
-        //    next, what was sent is kept. Then the senders authorised in the
-        //    web UI so far (an authorisation counts from the next message).
-        let (raw_sha256, authorised) = {
-            let mut conn = inner
+        //    next, what was sent is kept. Then the attempt is counted, also
+        //    committed, so a message the process dies on is recognised.
+        let peek = HeaderPeek::of(raw);
+        let (raw_sha256, start) = self.arrive(raw, &peek, received_at).await?;
+        match start {
+            Start::SetAside(why) | Start::AlreadySetAside(why) => {
+                return Ok(self.set_aside(&peek, raw_sha256, why, start == Start::SetAside(why)));
+            }
+            Start::Proceed { .. } | Start::Handled => {}
+        }
+        match self.read_and_file(raw, &raw_sha256, received_at).await {
+            Ok(outcome) => Ok(outcome),
+            Err(e) => self.failed(&peek, raw_sha256, e).await,
+        }
+    }
+
+    /// Stores the raw bytes and counts the attempt (two short transactions).
+    async fn arrive(
+        &self,
+        raw: &[u8],
+        peek: &HeaderPeek,
+        received_at: DateTime<FixedOffset>,
+    ) -> Result<(String, Start), IntakeError> {
+        let inner = &self.inner;
+        let mut conn = inner
+            .db
+            .pool()
+            .acquire()
+            .await
+            .context("cannot reach the database")
+            .map_err(IntakeError::Database)?;
+        let sha = blobs::put(&mut conn, raw)
+            .await
+            .map_err(IntakeError::Database)?;
+        let arrival = attempts::Arrival {
+            raw_sha256: &sha,
+            source: &inner.source,
+            received_at: received_at.to_utc(),
+            message_id: &peek.message_id,
+            from_address: &peek.from_address,
+            subject: &peek.subject,
+        };
+        let start = attempts::start(&mut conn, &arrival, inner.intake.max_attempts)
+            .await
+            .map_err(IntakeError::Database)?;
+        Ok((sha, start))
+    }
+
+    /// Reads, checks and files a message whose attempt is counted.
+    async fn read_and_file(
+        &self,
+        raw: &[u8],
+        raw_sha256: &str,
+        received_at: DateTime<FixedOffset>,
+    ) -> Result<Outcome, IntakeError> {
+        // The senders authorised in the web UI so far (an authorisation
+        // counts from the next message).
+        let authorised = {
+            let mut conn = self
+                .inner
                 .db
                 .pool()
                 .acquire()
                 .await
                 .context("cannot reach the database")
                 .map_err(IntakeError::Database)?;
-            let sha = blobs::put(&mut conn, raw)
+            crate::queue::senders::authorised(&mut conn)
                 .await
-                .map_err(IntakeError::Database)?;
-            let authorised = crate::queue::senders::authorised(&mut conn)
-                .await
-                .map_err(IntakeError::Database)?;
-            (sha, authorised)
+                .map_err(IntakeError::Database)?
         };
         // 2. Reading, checking and rendering are CPU work: off the runtime.
         let work = {
             let this = self.clone();
             let raw = raw.to_vec();
-            let directory = inner.directory.with_authorised(&authorised);
+            let directory = self.inner.directory.with_authorised(&authorised);
             tokio::task::spawn_blocking(move || this.analyse(&raw, received_at, &directory))
                 .await
                 .map_err(|e| {
@@ -300,7 +374,84 @@ impl Intake {
                 })?
         };
         // 3. The database part, all or nothing.
-        self.commit(work, &raw_sha256, received_at).await
+        self.commit(work, raw_sha256, received_at).await
+    }
+
+    /// After a failed attempt: records it, and sets the message aside when
+    /// the failure is permanent or the attempts are used up (the source then
+    /// goes on with the next message). A temporary failure is returned so
+    /// the source backs off and tries again.
+    async fn failed(
+        &self,
+        peek: &HeaderPeek,
+        raw_sha256: String,
+        err: IntakeError,
+    ) -> Result<Outcome, IntakeError> {
+        let permanent = !err.is_temporary() || is_permanent_db_error(&err);
+        let recorded = async {
+            let mut conn = self.inner.db.pool().acquire().await?;
+            attempts::failed(
+                &mut conn,
+                &raw_sha256,
+                &format!("{err:#}"),
+                permanent,
+                self.inner.intake.max_attempts,
+            )
+            .await
+        }
+        .await;
+        match recorded {
+            Ok(Some(why)) => {
+                tracing::error!(sha256 = %raw_sha256, error = %format!("{err:#}"), "message failed ({}); set aside", why.as_str());
+                Ok(self.set_aside(peek, raw_sha256, why, true))
+            }
+            Ok(None) => Err(err),
+            Err(e) => {
+                tracing::warn!(sha256 = %raw_sha256, error = %format!("{e:#}"), "cannot record the failed attempt");
+                // Nothing recorded: the database is the trouble; try later.
+                Err(match err {
+                    IntakeError::Database(_) | IntakeError::Storage(_) => err,
+                    other => IntakeError::Database(anyhow::anyhow!("{other:#}; and {e:#}")),
+                })
+            }
+        }
+    }
+
+    /// The outcome for a message set aside as 処理不能; `now` when it was set
+    /// aside by this attempt (logged and counted), not found so.
+    fn set_aside(
+        &self,
+        peek: &HeaderPeek,
+        raw_sha256: String,
+        why: attempts::SetAsideReason,
+        now: bool,
+    ) -> Outcome {
+        let message_id = Some(peek.message_id.clone()).filter(|m| !m.is_empty());
+        if now {
+            let total = SET_ASIDE.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            tracing::error!(sha256 = %raw_sha256, reason = why.as_str(), set_aside_total = total, from = %peek.from_address,
+                "message {} set aside as unprocessable (処理不能); intake goes on", message_id.as_deref().unwrap_or("(no Message-ID)"));
+        } else {
+            tracing::info!(sha256 = %raw_sha256, "message set aside earlier as unprocessable; nothing done");
+        }
+        let disposition = if now {
+            Disposition::Unprocessable
+        } else {
+            Disposition::AlreadyProcessed
+        };
+        Outcome {
+            disposition,
+            first_disposition: Disposition::Unprocessable,
+            mail_message_id: None,
+            message_id,
+            raw_sha256,
+            receipts: Vec::new(),
+            reply: None,
+            reply_note: format!(
+                "not answered: set aside as unprocessable ({})",
+                why.as_str()
+            ),
+        }
     }
 
     /// Parses, classifies (against `directory`) and checks (no I/O).
@@ -311,7 +462,10 @@ impl Intake {
         directory: &PrefectureDirectory,
     ) -> Analysis {
         let inner = &self.inner;
-        let parsed = message::parse(raw, &inner.limits);
+        let mut parsed = message::parse(raw, &inner.limits);
+        // NUL and other control characters never reach the database or a
+        // reply (the raw bytes keep them).
+        parsed.strip_controls();
         let class = senders::classify(&parsed, directory, &inner.mail);
         let batch = calendar::batch(inner.rule, &received_at);
         let mut analysis = Analysis {
@@ -403,6 +557,9 @@ impl Intake {
             .try_get(0)
             .context("cannot read the message id")
             .map_err(IntakeError::Database)?;
+        attempts::finished(&mut tx, raw_sha256)
+            .await
+            .map_err(IntakeError::Database)?;
 
         let (disposition, filed) = match (&work.class.sender, &work.class.policy) {
             (_, AnswerPolicy::Never(NeverReason::AutoGenerated(_))) => {
@@ -470,7 +627,7 @@ impl Intake {
         Ok(Outcome {
             disposition,
             first_disposition: disposition,
-            mail_message_id,
+            mail_message_id: Some(mail_message_id),
             message_id,
             raw_sha256: raw_sha256.to_string(),
             receipts,
@@ -494,6 +651,17 @@ impl Intake {
             .map_err(IntakeError::Database)?;
         let get = |i: usize| row.try_get::<String, _>(i).unwrap_or_default();
         let first = Disposition::parse(&get(1)).unwrap_or(Disposition::Rejected);
+        // Handled before the attempts were counted (or by a twin): it is done.
+        let mut conn = self
+            .inner
+            .db
+            .pool()
+            .acquire()
+            .await
+            .map_err(|e| IntakeError::Database(e.into()))?;
+        attempts::finished(&mut conn, raw_sha256)
+            .await
+            .map_err(IntakeError::Database)?;
         tracing::info!(
             "message {} already processed ({}); nothing changed",
             message_id.as_deref().unwrap_or("(no Message-ID)"),
@@ -502,7 +670,7 @@ impl Intake {
         Ok(Outcome {
             disposition: Disposition::AlreadyProcessed,
             first_disposition: first,
-            mail_message_id: row.try_get(0).unwrap_or_default(),
+            mail_message_id: row.try_get(0).ok(),
             message_id,
             raw_sha256: raw_sha256.to_string(),
             receipts: get(2)
@@ -872,8 +1040,12 @@ fn read_sheet(
             let forms = book
                 .forms
                 .into_iter()
-                .map(|form| {
+                .map(|mut form| {
+                    let cleaned = form.strip_controls();
                     let mut checked = validation::check(&form, policy);
+                    checked
+                        .findings
+                        .extend(cleaned.iter().map(|cell| control_characters(*cell)));
                     if let Some(f) = prefecture_mismatch(&form, &checked, sender) {
                         checked.findings.push(f);
                     }
@@ -901,6 +1073,45 @@ fn read_sheet(
             })
         }
     }
+}
+
+/// A warning that control characters were removed from `cell`.
+fn control_characters(cell: sheet::CellPos) -> Finding {
+    Finding {
+        severity: Severity::Warning,
+        code: msg::CONTROL_CHARACTERS_CODE.into(),
+        cell: Some(cell.a1()),
+        field: String::new(),
+        value: String::new(),
+        message: msg::CONTROL_CHARACTERS.into(),
+    }
+}
+
+/// Messages set aside by this process, for the logs.
+static SET_ASIDE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// True for a database error that retrying the same message cannot fix: the
+/// data itself is refused (PostgreSQL classes 22 data exception and 23
+/// integrity violation; SQLite's constraint and mismatch errors).
+fn is_permanent_db_error(err: &IntakeError) -> bool {
+    let IntakeError::Database(e) = err else {
+        return false;
+    };
+    e.chain().any(|cause| {
+        let Some(sqlx::Error::Database(db)) = cause.downcast_ref::<sqlx::Error>() else {
+            return false;
+        };
+        let code = db.code().unwrap_or_default();
+        code.starts_with("22")
+            || code.starts_with("23")
+            || matches!(
+                db.kind(),
+                sqlx::error::ErrorKind::UniqueViolation
+                    | sqlx::error::ErrorKind::ForeignKeyViolation
+                    | sqlx::error::ErrorKind::NotNullViolation
+                    | sqlx::error::ErrorKind::CheckViolation
+            )
+    })
 }
 
 /// An error when the sheet names another prefecture than the sender's.

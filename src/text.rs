@@ -517,3 +517,52 @@ mod tests {
         assert_eq!(strip_notes("医療機関名"), "医療機関名");
     }
 }
+
+/// True for the characters no stored or shown text may carry: C0 controls
+/// other than tab, line feed and carriage return, DEL, and the C1 controls.
+/// PostgreSQL refuses NUL in text outright; the others garble pages, CSV
+/// exports and replies.
+pub fn is_forbidden_control(c: char) -> bool {
+    matches!(c, '\u{0}'..='\u{8}' | '\u{B}' | '\u{C}' | '\u{E}'..='\u{1F}' | '\u{7F}'..='\u{9F}')
+}
+
+/// `s` without the characters of [`is_forbidden_control`] (borrowed when it
+/// has none, which is nearly always). They are removed, not replaced by a
+/// mark: the raw bytes stay in the blob store for anyone who needs them.
+pub fn strip_controls(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.chars().any(is_forbidden_control) {
+        std::borrow::Cow::Owned(s.chars().filter(|c| !is_forbidden_control(*c)).collect())
+    } else {
+        std::borrow::Cow::Borrowed(s)
+    }
+}
+
+/// Removes the characters of [`is_forbidden_control`] from `s` in place;
+/// true when there were any.
+pub fn strip_controls_in_place(s: &mut String) -> bool {
+    if !s.chars().any(is_forbidden_control) {
+        return false;
+    }
+    s.retain(|c| !is_forbidden_control(c));
+    true
+}
+
+#[cfg(test)]
+mod control_tests {
+    use super::*;
+
+    #[test]
+    fn nul_and_escape_are_removed_tab_and_newlines_kept() {
+        assert_eq!(strip_controls("東京\u{0}都\u{1b}$B"), "東京都$B");
+        assert_eq!(strip_controls("a\tb\r\nc"), "a\tb\r\nc");
+        assert_eq!(strip_controls("x\u{7f}\u{85}y"), "xy");
+        assert!(matches!(
+            strip_controls("普通の件名"),
+            std::borrow::Cow::Borrowed(_)
+        ));
+        let mut s = String::from("\u{0}\u{0}");
+        assert!(strip_controls_in_place(&mut s));
+        assert_eq!(s, "");
+        assert!(!strip_controls_in_place(&mut String::from("受付")));
+    }
+}

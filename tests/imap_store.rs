@@ -5,7 +5,7 @@
 mod common;
 
 use sos_intake::mailbox::imap::checkpoint::{self, Checkpoint, PendingMove};
-use sos_intake::mailbox::imap::lease::{Lease, current_holder};
+use sos_intake::mailbox::imap::lease::{Lease, Progress, current_holder};
 use std::time::Duration;
 
 const KEY: &str = "test@localhost:993/INBOX";
@@ -140,10 +140,53 @@ both_backends!(keep_returns_when_the_lease_is_taken_over, |t| {
         .execute(t.db.pool())
         .await
         .unwrap();
-    tokio::time::timeout(Duration::from_secs(5), a.keep(Duration::from_millis(100)))
-        .await
-        .expect("keep notices the lost lease");
+    let progress = Progress::new(Duration::from_secs(60));
+    tokio::time::timeout(
+        Duration::from_secs(5),
+        a.keep(Duration::from_millis(100), &progress),
+    )
+    .await
+    .expect("keep notices the lost lease");
 });
+
+both_backends!(
+    a_stuck_worker_stops_renewing_and_another_gateway_takes_over,
+    |t| {
+        let ttl = Duration::from_millis(800);
+        let a = Lease::new(t.db.clone(), "imap:stall", ttl);
+        let b = Lease::new(t.second_handle().await, "imap:stall", ttl);
+        assert!(a.try_acquire().await.unwrap());
+        let progress = Progress::new(Duration::from_millis(300));
+        // Idle (not busy with a message) is progress: keep goes on renewing.
+        assert!(
+            tokio::time::timeout(
+                Duration::from_millis(1500),
+                a.keep(Duration::from_millis(100), &progress)
+            )
+            .await
+            .is_err(),
+            "an idle worker keeps its lease"
+        );
+        assert!(!b.try_acquire().await.unwrap(), "still held by a");
+        // Busy with one message past the stall time: keep gives up...
+        let busy = progress.busy();
+        tokio::time::timeout(
+            Duration::from_secs(5),
+            a.keep(Duration::from_millis(100), &progress),
+        )
+        .await
+        .expect("keep gives the lease up when the worker is stuck");
+        assert!(progress.stalled().is_some());
+        // ...and once the lease expires the other gateway takes the mailbox.
+        tokio::time::sleep(ttl + Duration::from_millis(200)).await;
+        assert!(
+            b.try_acquire().await.unwrap(),
+            "taken over from the stuck gateway"
+        );
+        drop(busy);
+        assert!(progress.stalled().is_none());
+    }
+);
 
 both_backends!(only_one_of_many_racing_gateways_gets_the_lease, |t| {
     let mut handles = Vec::new();

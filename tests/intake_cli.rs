@@ -233,3 +233,158 @@ fn serve_once_drains_the_sample_inbox_and_answers() {
     // out-of-office reply and the bounce is answered.
     assert_eq!(outbox_files(tmp.path()), n - 3);
 }
+
+#[test]
+fn a_configuration_that_cannot_be_read_exits_75_so_the_mta_keeps_the_mail() {
+    let tmp = tempfile::tempdir().unwrap();
+    let broken = tmp.path().join("broken.toml");
+    std::fs::write(&broken, "data_dir = \n[prefectures\n").unwrap();
+    let missing = tmp.path().join("missing.toml");
+    for cfg in [&broken, &missing] {
+        let out = ingest(cfg, &["-"], Some(&message("cli-cfg@tokyo")), &[]);
+        assert_eq!(
+            out.status.code(),
+            Some(75),
+            "{}: {}",
+            cfg.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // `check` keeps its own exit codes: a broken configuration is 2 there.
+    let out = Command::new(env!("CARGO_BIN_EXE_sos-intake"))
+        .arg("--config")
+        .arg(&broken)
+        .args(["queue", "list"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn a_message_the_gateway_died_on_is_stored_set_aside_and_exits_0() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = config(tmp.path());
+    let raw = message("cli-crash@tokyo");
+    // The first start creates the database; then three attempts counted and
+    // never finished, as three deaths of the process in a row leave them.
+    let out = ingest(
+        &cfg,
+        &["-", "--no-send"],
+        Some(&message("cli-ok@tokyo")),
+        &[],
+    );
+    assert!(out.status.success());
+    let db = format!("sqlite://{}/data/sos-intake.db", tmp.path().display());
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let db = sos_intake::queue::Db::connect(&db).await.unwrap();
+        let mut conn = db.pool().acquire().await.unwrap();
+        let sha = sos_intake::queue::blobs::put(&mut conn, &raw)
+            .await
+            .unwrap();
+        let arrival = sos_intake::queue::attempts::Arrival {
+            raw_sha256: &sha,
+            source: "ingest",
+            received_at: chrono::Utc::now(),
+            message_id: "",
+            from_address: "",
+            subject: "",
+        };
+        for _ in 0..3 {
+            sos_intake::queue::attempts::start(&mut conn, &arrival, 3)
+                .await
+                .unwrap();
+        }
+    });
+    let out = ingest(&cfg, &["-", "--no-send"], Some(&raw), &[]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("処理不能"), "{text}");
+    // Piped again by the MTA: still 0, nothing new.
+    let out = ingest(&cfg, &["-", "--no-send"], Some(&raw), &[]);
+    assert_eq!(out.status.code(), Some(0));
+}
+
+/// Runs `sos-intake serve --once --no-web` as an unprivileged user (the
+/// tests run as root in CI, and root reads every file): `setpriv` to
+/// `nobody` when root, directly otherwise.
+fn serve_once_unprivileged(cfg: &Path) -> Output {
+    let root = std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .expect("id -u");
+    let bin = env!("CARGO_BIN_EXE_sos-intake");
+    let mut cmd = if root {
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", bin]);
+        c
+    } else {
+        Command::new(bin)
+    };
+    cmd.arg("--config")
+        .arg(cfg)
+        .args(["serve", "--once", "--no-web"])
+        .env_remove("SOS_INTAKE_DATABASE_URL")
+        .output()
+        .expect("setpriv (util-linux) runs serve as nobody")
+}
+
+#[test]
+fn an_unreadable_inbox_file_does_not_block_the_maildir() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = config(tmp.path());
+    let data = tmp.path().join("data");
+    let inbox = sos_intake::mailbox::maildir::Maildir::open(&data.join("inbox")).unwrap();
+    inbox.deliver(&message("unreadable-before@tokyo")).unwrap();
+    let bad = inbox.deliver(&message("unreadable-itself@tokyo")).unwrap();
+    inbox.deliver(&message("unreadable-after@tokyo")).unwrap();
+    // Everything belongs to the unprivileged user but one message, which
+    // nobody but root may read (a delivery with the wrong owner or mode).
+    let status = Command::new("chown")
+        .args(["-R", "nobody:nogroup"])
+        .arg(tmp.path())
+        .status()
+        .unwrap();
+    let root = Command::new("id").arg("-u").output().unwrap().stdout == b"0\n";
+    assert!(!root || status.success(), "chown as root");
+    std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    if root {
+        Command::new("chown")
+            .args(["root:root"])
+            .arg(&bad)
+            .status()
+            .unwrap();
+    }
+    std::fs::set_permissions(&bad, std::fs::Permissions::from_mode(0o000)).unwrap();
+    let out = serve_once_unprivileged(&cfg);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let cur = std::fs::read_dir(data.join("inbox/cur")).unwrap().count();
+    assert_eq!(cur, 2, "both readable messages handled and moved");
+    let new: Vec<_> = std::fs::read_dir(data.join("inbox/new"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert_eq!(
+        new,
+        vec![bad.clone()],
+        "the unreadable file is left as it was"
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("cannot read this inbox file"),
+        "logged: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(outbox_files(tmp.path()), 2, "both answered");
+}

@@ -34,7 +34,7 @@ async fn an_authorised_quarantined_sender_is_filed_and_gets_a_threaded_naiji() {
         .await
         .unwrap();
     assert_eq!(first.disposition, Disposition::Quarantined);
-    let quarantined_id = first.mail_message_id;
+    let quarantined_id = first.mail_message_id.expect("recorded");
 
     // A reviewer cannot release it; an admin sees it listed.
     let (mut reviewer, rcsrf) = app.signed_in(REVIEWER).await;

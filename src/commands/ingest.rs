@@ -2,9 +2,14 @@
 //! pipeline as the Maildir and IMAP sources, for an MTA that pipes mail to
 //! us (`mailbox_command`, `.forward`) or for replaying old mail.
 //!
-//! Exit status: 0 when the message was handled (whatever its outcome), 75
-//! (`EX_TEMPFAIL`) when it could not be handled now (database unreachable,
-//! disk full) so the MTA keeps it and retries, 2 for anything else.
+//! Exit status, as an MTA expects: 0 once the message is stored, whatever
+//! was decided (filed, refused, quarantined, or set aside as 処理不能 when it
+//! cannot be processed at all); 75 (`EX_TEMPFAIL`) for anything before
+//! that — a configuration that cannot be read, a database that cannot be
+//! reached, a full disk — so the MTA keeps the message and retries. Never 2
+//! once the message is stored: the pipeline turns every permanent failure
+//! after storing into 処理不能, and a retry of a stored message changes
+//! nothing (same bytes, same key).
 
 use crate::config::Settings;
 use crate::messages::mail as msg;
@@ -48,11 +53,12 @@ pub async fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
             println!("{line}");
             Ok(ExitCode::SUCCESS)
         }
-        Err(e) if e.is_temporary() => {
+        // The pipeline already set aside whatever failed permanently after
+        // storing it; what reaches here failed before or while storing.
+        Err(e) => {
             eprintln!("{}", msg::ingest_temporary(&e.to_string()));
             Ok(ExitCode::from(EX_TEMPFAIL))
         }
-        Err(e) => Err(anyhow::anyhow!(e)),
     }
 }
 

@@ -8,6 +8,13 @@
 //! finished delivering it. A crash between the database commit and the move
 //! is harmless: the file is processed again on restart and the
 //! Message-ID + SHA-256 key turns that into [`Disposition::AlreadyProcessed`].
+//!
+//! No single file stops the inbox: a message the pipeline cannot process is
+//! set aside by the pipeline as 処理不能 and moved to `cur/` like any other;
+//! a file that cannot even be read is skipped (after `[intake]
+//! max_attempts` scans, until the next start) while the scan goes on. Only
+//! a temporary failure of the database or the disk stops a scan, with
+//! back-off.
 
 use crate::pipeline::{Disposition, Intake, IntakeError, Outcome, Shutdown};
 use anyhow::Context;
@@ -136,16 +143,22 @@ pub struct MaildirSource {
     poll: Duration,
     /// Files that failed permanently in this run; not retried until restart.
     failed: std::sync::Mutex<HashSet<PathBuf>>,
+    /// Failed reads per file in this run.
+    unreadable: std::sync::Mutex<std::collections::HashMap<PathBuf, u32>>,
+    /// Reads of one file before it is skipped (`[intake] max_attempts`).
+    max_attempts: u32,
 }
 
 impl MaildirSource {
     /// A source over `maildir`, polling every `poll`.
     pub fn new(maildir: Maildir, intake: Intake, poll: Duration) -> MaildirSource {
         MaildirSource {
+            max_attempts: intake.max_attempts(),
             maildir,
             intake: intake.with_source("maildir"),
             poll,
             failed: Default::default(),
+            unreadable: Default::default(),
         }
     }
 
@@ -195,15 +208,20 @@ impl MaildirSource {
         let received_at = match delivery_time(path) {
             Ok(t) => t,
             Err(_) if !path.exists() => return Ok(None),
-            Err(e) => return Err(IntakeError::Storage(e)),
+            Err(e) => {
+                self.unreadable(path, &std::io::Error::other(format!("{e:#}")));
+                return Ok(None);
+            }
         };
         let raw = match tokio::fs::read(path).await {
             Ok(raw) => raw,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            // One file we cannot read (permissions, a directory, an I/O
+            // error on its blocks) is that file's trouble, not the inbox's:
+            // it is skipped, and the scan goes on with the others.
             Err(e) => {
-                return Err(IntakeError::Storage(
-                    anyhow::Error::new(e).context(format!("cannot read {}", path.display())),
-                ));
+                self.unreadable(path, &e);
+                return Ok(None);
             }
         };
         let outcome = self.intake.process(&raw, received_at).await?;
@@ -214,6 +232,26 @@ impl MaildirSource {
             return Err(IntakeError::Storage(e));
         }
         Ok(Some(outcome))
+    }
+
+    /// Notes that `path` could not be read; after `max_attempts` scans it is
+    /// skipped until the next start (it stays in `new/`, untouched).
+    fn unreadable(&self, path: &Path, err: &std::io::Error) {
+        let mut counts = self
+            .unreadable
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let count = counts.entry(path.to_path_buf()).or_insert(0);
+        *count += 1;
+        if *count >= self.max_attempts {
+            tracing::error!(file = %path.display(), error = %err, attempts = *count,
+                "cannot read this inbox file; skipped until the next start (left in new/)");
+            if let Ok(mut f) = self.failed.lock() {
+                f.insert(path.to_path_buf());
+            }
+        } else {
+            tracing::warn!(file = %path.display(), error = %err, attempts = *count, "cannot read this inbox file; will try again");
+        }
     }
 
     /// Drains `new/` every poll interval until `shutdown`; after a temporary

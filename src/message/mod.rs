@@ -37,7 +37,9 @@
 //!   auto-generated mail) is in [`crate::mailbox::senders`].
 
 mod charset;
+mod clean;
 mod parse;
+pub mod peek;
 pub(crate) mod rfc2231;
 mod sniff;
 mod unzip;

@@ -140,6 +140,12 @@ pub const PREFECTURE_FIELD: &str = "都道府県";
 /// The finding code of the mail-level finding above.
 pub const PREFECTURE_MISMATCH_CODE: &str = "mail.prefecture_mismatch";
 
+/// The finding code of a cell whose control characters were removed.
+pub const CONTROL_CHARACTERS_CODE: &str = "sheet.control_characters";
+
+/// The finding: control characters were removed from a cell.
+pub const CONTROL_CHARACTERS: &str = "セルに制御文字（NUL など表示できない文字）が含まれていたため、取り除いて受け付けました。内容が意図どおりかご確認ください。";
+
 /// `--received-at` could not be read.
 pub fn bad_time(text: &str) -> String {
     format!("受信日時を読み取れません: {text:?}（例: 2026-11-20T12:59:00+09:00）")
@@ -159,6 +165,7 @@ pub fn ingest_outcome(disposition: &str, receipts: &[String], reply: &str) -> St
         "quarantined" => "隔離（未登録の送信元）",
         "ignored" => "自動送信メールのため対象外",
         "already_processed" => "処理済み（変更なし）",
+        "unprocessable" => "処理不能（保留し、管理画面の「処理不能メール」に掲載）",
         _ => disposition,
     };
     let receipts = if receipts.is_empty() {

@@ -125,6 +125,8 @@ pub fn notice(code: &str) -> Option<&'static str> {
         "released" => "隔離されたメールを処理しました。",
         "authorised" => "送信元を許可リストに追加し、メールを処理しました。",
         "resent" => "再送信を予約しました。",
+        "retried" => "処理不能メールを再処理しました。結果は受付一覧・送信キューをご確認ください。",
+        "retry_failed" => "再処理しましたが、今回も処理できませんでした。理由欄をご確認ください。",
         "logged_out" => "ログアウトしました。",
         _ => return None,
     })
@@ -153,4 +155,30 @@ pub fn already_released() -> &'static str {
 /// The quarantined mail's sender address cannot be used.
 pub fn unusable_sender(address: &str) -> String {
     format!("送信元アドレス「{address}」が不正なため、処理できません。")
+}
+
+/// Why a message was set aside as 処理不能, for the staff list.
+pub fn set_aside_reason(reason: crate::queue::attempts::SetAsideReason, attempts: i64) -> String {
+    use crate::queue::attempts::SetAsideReason::*;
+    match reason {
+        Permanent => {
+            "メールを読み取れない、または保存できない内容でした（再試行しても同じ結果になります）。"
+                .into()
+        }
+        RepeatedFailure => format!("処理が {attempts} 回続けて失敗しました。"),
+        Interrupted => format!(
+            "処理中にゲートウェイが停止しました（{attempts} 回）。このメールが原因の可能性があります。"
+        ),
+    }
+}
+
+/// The source of a set-aside message, for the staff list.
+pub fn source_label(source: &str) -> &str {
+    match source {
+        "maildir" => "受信フォルダ",
+        "imap" => "IMAP",
+        "ingest" => "MTA 連携",
+        "retry" => "再処理",
+        other => other,
+    }
 }

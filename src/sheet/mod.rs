@@ -8,6 +8,7 @@
 //! the job of [`crate::validation`].
 
 pub mod annotate;
+mod clean;
 /// Structure scans that bound .xls and .ods grids before calamine opens them.
 pub mod guard;
 pub mod reader;

@@ -22,6 +22,7 @@ pub mod quarantine;
 pub mod queue_page;
 pub mod request_page;
 mod templates;
+pub mod unprocessable;
 
 use crate::config::Settings;
 use crate::queue::{Db, QueueError};
@@ -212,6 +213,19 @@ fn routes() -> Routes {
         )
         .add(Staff, "GET", "/outbox", get(admin::outbox))
         .add(Staff, "POST", "/outbox/{id}/resend", post(admin::resend))
+        .add(Staff, "GET", "/unprocessable", get(unprocessable::list))
+        .add(
+            Staff,
+            "GET",
+            "/unprocessable/{sha}/raw",
+            get(unprocessable::raw),
+        )
+        .add(
+            Admin,
+            "POST",
+            "/admin/unprocessable/{sha}/retry",
+            post(unprocessable::retry),
+        )
         .add(Admin, "GET", "/admin/quarantine", get(admin::quarantine))
         .add(
             Admin,

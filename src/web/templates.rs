@@ -23,6 +23,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         "outbox.html",
         include_str!("../../templates/web/outbox.html"),
     ),
+    (
+        "unprocessable.html",
+        include_str!("../../templates/web/unprocessable.html"),
+    ),
 ];
 
 /// The compiled templates.

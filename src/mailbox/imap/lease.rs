@@ -9,6 +9,11 @@
 //! successful renewal plus the lease time) and gives up watching when it
 //! passes without a renewal, before anyone else can take over.
 //!
+//! The holder renews only while its worker makes progress ([`Progress`]): a
+//! worker busy with one message for longer than the stall time (a parser
+//! that hangs, a database call that never returns) stops renewing, so a
+//! second gateway takes the mailbox over instead of waiting behind it.
+//!
 //! Two watchers overlapping for a moment (a holder that has not yet noticed
 //! it lost the lease) is harmless: the pipeline's Message-ID + SHA-256 key
 //! lets each message be filed and answered only once.
@@ -163,14 +168,20 @@ impl Lease {
         }
     }
 
-    /// Renews every `every` while held; returns when the lease is lost:
-    /// someone else took it, or no renewal succeeded before the local
-    /// deadline (last success + ttl, less one renewal period of margin).
-    pub async fn keep(&self, every: Duration) {
+    /// Renews every `every` while held and `progress` is not stalled;
+    /// returns when the lease is lost: someone else took it, no renewal
+    /// succeeded before the local deadline (last success + ttl, less one
+    /// renewal period of margin), or the worker is stuck (then the lease is
+    /// left to expire, and another gateway takes over).
+    pub async fn keep(&self, every: Duration, progress: &Progress) {
         let margin = every.min(self.ttl / 2);
         let mut deadline = Instant::now() + self.ttl - margin;
         loop {
             tokio::time::sleep(every).await;
+            if let Some(busy) = progress.stalled() {
+                tracing::error!(lease = %self.name, busy_secs = busy.as_secs(), "the worker has been busy with one message too long; no longer renewing the IMAP lease");
+                return;
+            }
             let started = Instant::now();
             match self.renew().await {
                 Ok(true) => deadline = started + self.ttl - margin,
@@ -187,6 +198,54 @@ impl Lease {
                 return;
             }
         }
+    }
+}
+
+/// Whether the worker behind a lease makes progress: it is marked busy
+/// while it handles one message ([`Progress::busy`]); busy for longer than
+/// the stall time means stuck.
+#[derive(Debug)]
+pub struct Progress {
+    busy_since: std::sync::Mutex<Option<Instant>>,
+    stall_after: Duration,
+}
+
+/// Marks the worker busy until dropped.
+#[derive(Debug)]
+pub struct Busy<'a>(&'a Progress);
+
+impl Progress {
+    /// A worker that counts as stuck after `stall_after` on one message.
+    pub fn new(stall_after: Duration) -> Progress {
+        Progress {
+            busy_since: std::sync::Mutex::new(None),
+            stall_after,
+        }
+    }
+
+    /// Marks the worker busy from now until the guard is dropped.
+    pub fn busy(&self) -> Busy<'_> {
+        *self.slot() = Some(Instant::now());
+        Busy(self)
+    }
+
+    /// How long the worker has been busy, when that is past the stall time.
+    pub fn stalled(&self) -> Option<Duration> {
+        let since = (*self.slot())?;
+        let busy = since.elapsed();
+        (busy > self.stall_after).then_some(busy)
+    }
+
+    fn slot(&self) -> std::sync::MutexGuard<'_, Option<Instant>> {
+        self.busy_since
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl Drop for Busy<'_> {
+    fn drop(&mut self) {
+        *self.0.slot() = None;
     }
 }
 

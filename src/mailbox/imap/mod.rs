@@ -93,6 +93,7 @@ pub fn serve_task(
 ) -> anyhow::Result<futures::future::BoxFuture<'static, anyhow::Result<()>>> {
     let options = WatchOptions {
         max_fetch_bytes: settings.config.mail.max_message_bytes.saturating_add(1),
+        stall_after: intake.stall_after(),
         ..WatchOptions::from_config(imap)
     };
     let watcher = Watcher::new(imap, db, intake.with_source("imap"))?.with_options(options);
@@ -110,6 +111,7 @@ pub async fn catch_up_once(
 ) -> anyhow::Result<u64> {
     let options = WatchOptions {
         max_fetch_bytes: settings.config.mail.max_message_bytes.saturating_add(1),
+        stall_after: intake.stall_after(),
         ..WatchOptions::from_config(imap)
     };
     let watcher = Watcher::new(imap, db, intake.with_source("imap"))?.with_options(options);
@@ -122,7 +124,7 @@ impl Destination {
     pub fn for_disposition(disposition: Disposition, first: Disposition) -> Destination {
         match disposition {
             Disposition::Accepted | Disposition::Partial => Destination::Done,
-            Disposition::Rejected => Destination::Error,
+            Disposition::Rejected | Disposition::Unprocessable => Destination::Error,
             Disposition::Quarantined | Disposition::Ignored => Destination::Quarantine,
             Disposition::AlreadyProcessed => match first {
                 // A record of "already processed" the first time cannot

@@ -6,7 +6,7 @@
 
 use super::checkpoint;
 use super::connect::{self, Endpoint, ImapError, ImapSession};
-use super::lease::Lease;
+use super::lease::{Lease, Progress};
 use super::utf7;
 use super::{Destination, MessageSink, SinkError};
 use crate::config::ImapConfig;
@@ -52,6 +52,9 @@ pub struct WatchOptions {
     /// reaches it just over the limit (headers only, answered "too large")
     /// and never fills memory. The whole message stays on the server.
     pub max_fetch_bytes: u64,
+    /// One message keeping the worker busy longer than this means it is
+    /// stuck: the lease is no longer renewed (`[intake] stall_secs`).
+    pub stall_after: Duration,
 }
 
 impl Default for WatchOptions {
@@ -68,6 +71,7 @@ impl Default for WatchOptions {
             lease_renew: Duration::from_millis(1500),
             use_move: true,
             max_fetch_bytes: crate::config::MailConfig::default().max_message_bytes + 1,
+            stall_after: Duration::from_secs(crate::config::IntakeConfig::default().stall_secs),
         }
     }
 }
@@ -156,6 +160,9 @@ pub struct Watcher<S> {
     /// The message whose fetch failed last, and how many times in a row:
     /// `(uidvalidity, uid, failures)`.
     fetch_failures: std::sync::Mutex<(u32, u32, u32)>,
+    /// Busy with one message since when: the lease is renewed only while
+    /// this makes progress.
+    progress: Progress,
 }
 
 /// A fetched message.
@@ -188,11 +195,13 @@ impl<S: MessageSink> Watcher<S> {
             status,
             moves_owed: AtomicBool::new(false),
             fetch_failures: std::sync::Mutex::new((0, 0, 0)),
+            progress: Progress::new(WatchOptions::default().stall_after),
         })
     }
 
     /// Replaces the tunables.
     pub fn with_options(mut self, options: WatchOptions) -> Watcher<S> {
+        self.progress = Progress::new(options.stall_after);
         self.options = options;
         self
     }
@@ -240,7 +249,7 @@ impl<S: MessageSink> Watcher<S> {
                     // Returns only on shutdown.
                     break;
                 }
-                _ = lease.keep(self.options.lease_renew) => {
+                _ = lease.keep(self.options.lease_renew, &self.progress) => {
                     tracing::warn!(mailbox = %self.key, "lost the IMAP lease; standing by");
                 }
             }
@@ -294,7 +303,7 @@ impl<S: MessageSink> Watcher<S> {
         };
         let result = tokio::select! {
             r = work => r.map_err(|e| anyhow::anyhow!("{e}")),
-            _ = lease.keep(self.options.lease_renew) => {
+            _ = lease.keep(self.options.lease_renew, &self.progress) => {
                 Err(anyhow::anyhow!("lost the IMAP lease to another gateway"))
             }
         };
@@ -604,7 +613,10 @@ impl<S: MessageSink> Watcher<S> {
             Err(err) => return Err(self.fetch_failed(uidvalidity, uid, err).await),
         };
         let size = message.raw.len();
-        let destination = match self.sink.process(message.raw, message.received_at).await {
+        let busy = self.progress.busy();
+        let processed = self.sink.process(message.raw, message.received_at).await;
+        drop(busy);
+        let destination = match processed {
             Ok(d) => d,
             Err(SinkError::Temporary(e)) => {
                 return Err(SessionEnd::Pipeline(SinkError::Temporary(e)));

@@ -1,0 +1,330 @@
+//! Attempts at each received message (`intake_attempts`), and the messages
+//! set aside as 処理不能 (dead letters).
+//!
+//! The pipeline counts an attempt in its own committed transaction before it
+//! reads a message. A process that dies while reading (an abort, the kernel's
+//! OOM killer, a power cut) therefore leaves the count behind, and after
+//! `max_attempts` such starts the message is set aside instead of being read
+//! again: one message can never put a gateway into a crash loop. A message
+//! that fails permanently, or fails `max_attempts` times, is set aside too.
+//! The raw bytes stay in `blobs`; an admin can try a set-aside message again
+//! from the web UI ([`reset_for_retry`]).
+
+use crate::queue::db::{now_text, time_text};
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::{AnyConnection, Row};
+
+/// Why a message was set aside.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SetAsideReason {
+    /// Processing failed in a way retrying cannot fix (the message cannot
+    /// be read or stored).
+    Permanent,
+    /// Processing failed `max_attempts` times in a row.
+    RepeatedFailure,
+    /// The process stopped (died) while processing it `max_attempts` times.
+    Interrupted,
+}
+
+impl SetAsideReason {
+    /// The stored code.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SetAsideReason::Permanent => "permanent",
+            SetAsideReason::RepeatedFailure => "repeated_failure",
+            SetAsideReason::Interrupted => "interrupted",
+        }
+    }
+
+    /// Reads a stored code.
+    pub fn parse(code: &str) -> Option<SetAsideReason> {
+        [
+            SetAsideReason::Permanent,
+            SetAsideReason::RepeatedFailure,
+            SetAsideReason::Interrupted,
+        ]
+        .into_iter()
+        .find(|r| r.as_str() == code)
+    }
+}
+
+/// A message as it arrives, before it is read.
+#[derive(Clone, Debug)]
+pub struct Arrival<'a> {
+    /// The blob key of the raw bytes (already stored).
+    pub raw_sha256: &'a str,
+    /// `maildir`, `imap`, `ingest`, `retry`, ...
+    pub source: &'a str,
+    /// When it reached our mailbox.
+    pub received_at: DateTime<Utc>,
+    /// From a bounded look at the header block (may be empty).
+    pub message_id: &'a str,
+    /// Likewise.
+    pub from_address: &'a str,
+    /// Likewise.
+    pub subject: &'a str,
+}
+
+/// What to do with an arriving message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Start {
+    /// Read it: this is attempt number `attempt` (1 for the first).
+    Proceed {
+        /// The attempt now counted.
+        attempt: i64,
+    },
+    /// It was handled before; read it again only to find the earlier
+    /// outcome (nothing is counted).
+    Handled,
+    /// It has just been set aside (too many interrupted attempts).
+    SetAside(SetAsideReason),
+    /// It was set aside before and waits for an admin.
+    AlreadySetAside(SetAsideReason),
+}
+
+/// Counts an attempt at `arrival`, in its own committed transaction
+/// (`conn` must not be inside one), and says whether to read it. A message
+/// whose earlier `max_attempts` attempts never finished is set aside now.
+pub async fn start(
+    conn: &mut AnyConnection,
+    arrival: &Arrival<'_>,
+    max_attempts: u32,
+) -> anyhow::Result<Start> {
+    let now = now_text();
+    // Insert-or-count in one statement, so two gateways racing on the same
+    // bytes both count.
+    sqlx::query(
+        "INSERT INTO intake_attempts (raw_sha256, source, received_at, message_id, from_address, subject, attempts, state, first_at, last_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, 1, 'processing', $7, $7) \
+         ON CONFLICT (raw_sha256) DO UPDATE SET \
+           attempts = CASE WHEN intake_attempts.state = 'processing' THEN intake_attempts.attempts + 1 ELSE intake_attempts.attempts END, \
+           source = CASE WHEN intake_attempts.state = 'processing' THEN $2 ELSE intake_attempts.source END, \
+           last_at = $7",
+    )
+    .bind(arrival.raw_sha256)
+    .bind(arrival.source)
+    .bind(time_text(arrival.received_at))
+    .bind(&*crate::text::strip_controls(arrival.message_id))
+    .bind(&*crate::text::strip_controls(arrival.from_address))
+    .bind(&*crate::text::strip_controls(arrival.subject))
+    .bind(&now)
+    .execute(&mut *conn)
+    .await
+    .context("cannot count the attempt at a message")?;
+    let row = sqlx::query(
+        "SELECT state, attempts, reason_code FROM intake_attempts WHERE raw_sha256 = $1",
+    )
+    .bind(arrival.raw_sha256)
+    .fetch_one(&mut *conn)
+    .await
+    .context("cannot read the attempts at a message")?;
+    let state: String = row.try_get("state")?;
+    let attempts: i64 = row.try_get("attempts")?;
+    let reason: String = row.try_get("reason_code")?;
+    match state.as_str() {
+        "done" => Ok(Start::Handled),
+        "dead" => Ok(Start::AlreadySetAside(
+            SetAsideReason::parse(&reason).unwrap_or(SetAsideReason::Permanent),
+        )),
+        _ if attempts > i64::from(max_attempts.max(1)) => {
+            // Every earlier attempt started and none ended: the process died
+            // on it (or failed without being able to say so).
+            let why = if reason.is_empty() {
+                SetAsideReason::Interrupted
+            } else {
+                SetAsideReason::RepeatedFailure
+            };
+            // This start is not an attempt: the message is not read.
+            sqlx::query("UPDATE intake_attempts SET attempts = attempts - 1 WHERE raw_sha256 = $1")
+                .bind(arrival.raw_sha256)
+                .execute(&mut *conn)
+                .await
+                .context("cannot count the attempts at a message")?;
+            set_aside(conn, arrival.raw_sha256, why, "").await?;
+            Ok(Start::SetAside(why))
+        }
+        _ => Ok(Start::Proceed { attempt: attempts }),
+    }
+}
+
+/// Records that the current attempt failed with `error`. A `permanent`
+/// failure, or the `max_attempts`-th, sets the message aside; returns the
+/// reason when it did.
+pub async fn failed(
+    conn: &mut AnyConnection,
+    raw_sha256: &str,
+    error: &str,
+    permanent: bool,
+    max_attempts: u32,
+) -> anyhow::Result<Option<SetAsideReason>> {
+    let error = crate::text::strip_controls(error);
+    let row = sqlx::query(
+        "UPDATE intake_attempts SET last_error = $1, reason_code = $2, last_at = $3 WHERE raw_sha256 = $4 RETURNING attempts",
+    )
+    .bind(truncate(&error, 2000))
+    .bind(SetAsideReason::RepeatedFailure.as_str())
+    .bind(now_text())
+    .bind(raw_sha256)
+    .fetch_optional(&mut *conn)
+    .await
+    .context("cannot record a failed attempt")?;
+    let attempts: i64 = match row {
+        Some(r) => r.try_get(0)?,
+        None => 0,
+    };
+    let why = if permanent {
+        SetAsideReason::Permanent
+    } else if attempts >= i64::from(max_attempts.max(1)) {
+        SetAsideReason::RepeatedFailure
+    } else {
+        return Ok(None);
+    };
+    set_aside(conn, raw_sha256, why, &error).await?;
+    Ok(Some(why))
+}
+
+/// Marks the message handled; call inside the transaction that files it.
+pub async fn finished(conn: &mut AnyConnection, raw_sha256: &str) -> anyhow::Result<()> {
+    sqlx::query("UPDATE intake_attempts SET state = 'done', last_at = $1 WHERE raw_sha256 = $2")
+        .bind(now_text())
+        .bind(raw_sha256)
+        .execute(&mut *conn)
+        .await
+        .context("cannot mark the message handled")?;
+    Ok(())
+}
+
+async fn set_aside(
+    conn: &mut AnyConnection,
+    raw_sha256: &str,
+    why: SetAsideReason,
+    error: &str,
+) -> anyhow::Result<()> {
+    let now = now_text();
+    sqlx::query(
+        "UPDATE intake_attempts SET state = 'dead', reason_code = $1, \
+         last_error = CASE WHEN $2 = '' THEN last_error ELSE $2 END, dead_at = $3, last_at = $3 \
+         WHERE raw_sha256 = $4",
+    )
+    .bind(why.as_str())
+    .bind(truncate(error, 2000))
+    .bind(&now)
+    .bind(raw_sha256)
+    .execute(&mut *conn)
+    .await
+    .context("cannot set the message aside")?;
+    Ok(())
+}
+
+/// One message set aside as 処理不能, for the staff list.
+#[derive(Clone, Debug, Serialize)]
+pub struct DeadLetter {
+    /// The blob key of the raw bytes (also the row's key).
+    pub raw_sha256: String,
+    /// Where it came from the last time it was tried.
+    pub source: String,
+    /// When it reached our mailbox (UTC text).
+    pub received_at: String,
+    /// What a bounded look at its header block found.
+    pub message_id: String,
+    /// Likewise.
+    pub from_address: String,
+    /// Likewise.
+    pub subject: String,
+    /// Attempts counted.
+    pub attempts: i64,
+    /// Why it was set aside.
+    pub reason: SetAsideReason,
+    /// The last error, as logged.
+    pub last_error: String,
+    /// When it was set aside (UTC text).
+    pub dead_at: String,
+}
+
+/// The messages set aside and not yet tried again, newest first (at most
+/// `limit`).
+pub async fn dead_letters(conn: &mut AnyConnection, limit: i64) -> anyhow::Result<Vec<DeadLetter>> {
+    let rows = sqlx::query(
+        "SELECT raw_sha256, source, received_at, message_id, from_address, subject, attempts, reason_code, last_error, dead_at \
+         FROM intake_attempts WHERE state = 'dead' ORDER BY dead_at DESC LIMIT $1",
+    )
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await
+    .context("cannot list the messages set aside")?;
+    rows.iter().map(dead_letter).collect()
+}
+
+/// One set-aside message, if `raw_sha256` names one.
+pub async fn dead_letter_of(
+    conn: &mut AnyConnection,
+    raw_sha256: &str,
+) -> anyhow::Result<Option<DeadLetter>> {
+    let row = sqlx::query(
+        "SELECT raw_sha256, source, received_at, message_id, from_address, subject, attempts, reason_code, last_error, dead_at \
+         FROM intake_attempts WHERE state = 'dead' AND raw_sha256 = $1",
+    )
+    .bind(raw_sha256)
+    .fetch_optional(&mut *conn)
+    .await
+    .context("cannot read a message set aside")?;
+    row.as_ref().map(dead_letter).transpose()
+}
+
+/// How many messages are set aside now.
+pub async fn dead_count(conn: &mut AnyConnection) -> anyhow::Result<i64> {
+    let row = sqlx::query("SELECT COUNT(*) FROM intake_attempts WHERE state = 'dead'")
+        .fetch_one(&mut *conn)
+        .await
+        .context("cannot count the messages set aside")?;
+    Ok(row.try_get(0)?)
+}
+
+fn dead_letter(row: &sqlx::any::AnyRow) -> anyhow::Result<DeadLetter> {
+    let reason: String = row.try_get("reason_code")?;
+    Ok(DeadLetter {
+        raw_sha256: row.try_get("raw_sha256")?,
+        source: row.try_get("source")?,
+        received_at: row.try_get("received_at")?,
+        message_id: row.try_get("message_id")?,
+        from_address: row.try_get("from_address")?,
+        subject: row.try_get("subject")?,
+        attempts: row.try_get("attempts")?,
+        reason: SetAsideReason::parse(&reason).unwrap_or(SetAsideReason::Permanent),
+        last_error: row.try_get("last_error")?,
+        dead_at: row
+            .try_get::<Option<String>, _>("dead_at")?
+            .unwrap_or_default(),
+    })
+}
+
+/// Puts a set-aside message back to be tried (attempts from zero) on
+/// behalf of `actor`; its receipt time, for processing it again. None when
+/// it is not set aside (already retried by someone else).
+pub async fn reset_for_retry(
+    conn: &mut AnyConnection,
+    raw_sha256: &str,
+    actor: &str,
+) -> anyhow::Result<Option<String>> {
+    let row = sqlx::query(
+        "UPDATE intake_attempts SET state = 'processing', attempts = 0, reason_code = '', retried_at = $1, retried_by = $2 \
+         WHERE raw_sha256 = $3 AND state = 'dead' RETURNING received_at",
+    )
+    .bind(now_text())
+    .bind(actor)
+    .bind(raw_sha256)
+    .fetch_optional(&mut *conn)
+    .await
+    .context("cannot put the message back to be tried")?;
+    row.map(|r| r.try_get(0).map_err(Into::into)).transpose()
+}
+
+fn truncate(s: &str, max_chars: usize) -> &str {
+    match s.char_indices().nth(max_chars) {
+        Some((at, _)) => &s[..at],
+        None => s,
+    }
+}
