@@ -308,6 +308,17 @@ impl Intake {
         }
     }
 
+    /// A connection from the pool.
+    async fn connection(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Any>, IntakeError> {
+        self.inner
+            .db
+            .pool()
+            .acquire()
+            .await
+            .context("cannot reach the database")
+            .map_err(IntakeError::Database)
+    }
+
     /// Stores the raw bytes and counts the attempt (two short transactions).
     async fn arrive(
         &self,
@@ -316,13 +327,7 @@ impl Intake {
         received_at: DateTime<FixedOffset>,
     ) -> Result<(String, Start), IntakeError> {
         let inner = &self.inner;
-        let mut conn = inner
-            .db
-            .pool()
-            .acquire()
-            .await
-            .context("cannot reach the database")
-            .map_err(IntakeError::Database)?;
+        let mut conn = self.connection().await?;
         let sha = blobs::put(&mut conn, raw)
             .await
             .map_err(IntakeError::Database)?;
@@ -350,14 +355,7 @@ impl Intake {
         // The senders authorised in the web UI so far (an authorisation
         // counts from the next message).
         let authorised = {
-            let mut conn = self
-                .inner
-                .db
-                .pool()
-                .acquire()
-                .await
-                .context("cannot reach the database")
-                .map_err(IntakeError::Database)?;
+            let mut conn = self.connection().await?;
             crate::queue::senders::authorised(&mut conn)
                 .await
                 .map_err(IntakeError::Database)?
@@ -652,13 +650,7 @@ impl Intake {
         let get = |i: usize| row.try_get::<String, _>(i).unwrap_or_default();
         let first = Disposition::parse(&get(1)).unwrap_or(Disposition::Rejected);
         // Handled before the attempts were counted (or by a twin): it is done.
-        let mut conn = self
-            .inner
-            .db
-            .pool()
-            .acquire()
-            .await
-            .map_err(|e| IntakeError::Database(e.into()))?;
+        let mut conn = self.connection().await?;
         attempts::finished(&mut conn, raw_sha256)
             .await
             .map_err(IntakeError::Database)?;

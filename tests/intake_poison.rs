@@ -37,14 +37,6 @@ fn at(text: &str) -> DateTime<FixedOffset> {
     DateTime::parse_from_rfc3339(text).expect("time")
 }
 
-fn valid_sheet() -> Vec<u8> {
-    std::fs::read(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/samples/sheets/valid.xlsx"
-    ))
-    .expect("sample sheet")
-}
-
 /// A mail from Tokyo with `subject_header` written as is and one sheet.
 fn mail(id: &str, subject_header: &str, sheet: &[u8]) -> Vec<u8> {
     use base64::Engine;
@@ -56,35 +48,6 @@ fn mail(id: &str, subject_header: &str, sheet: &[u8]) -> Vec<u8> {
         base64::engine::general_purpose::STANDARD.encode(sheet)
     )
     .into_bytes()
-}
-
-/// `valid.xlsx` with `_x0000_` (an escaped NUL) typed into every shared
-/// string that holds `needle`.
-fn sheet_with_nul(needle: &str) -> Vec<u8> {
-    use std::io::{Read, Write};
-    let bytes = valid_sheet();
-    let mut zin = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
-    let mut out = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    let mut replaced = false;
-    for i in 0..zin.len() {
-        let mut f = zin.by_index(i).unwrap();
-        let name = f.name().unwrap().to_string();
-        let mut data = Vec::new();
-        f.read_to_end(&mut data).unwrap();
-        if name == "xl/sharedStrings.xml" {
-            let text = String::from_utf8(data).unwrap();
-            assert!(text.contains(needle), "{needle} in the shared strings");
-            let changed = text.replace(needle, &format!("{needle}_x0000_\u{1}"));
-            replaced = true;
-            data = changed.into_bytes();
-        }
-        let opts = zip::write::SimpleFileOptions::default()
-            .compression_method(zip::CompressionMethod::Deflated);
-        out.start_file(name, opts).unwrap();
-        out.write_all(&data).unwrap();
-    }
-    assert!(replaced);
-    out.finish().unwrap().into_inner()
 }
 
 fn intake(t: &common::db::TestDb) -> Intake {
@@ -107,7 +70,7 @@ both_backends!(a_nul_in_the_subject_is_filed_and_answered_without_it, |t| {
     let raw = mail(
         "nul-subject@tokyo",
         "=?UTF-8?B?6KaB6KuLAOOCt+ODvOODiA==?=",
-        &valid_sheet(),
+        &common::sheets::valid(),
     );
     let out = intake
         .process(&raw, at("2026-11-20T09:00:00+09:00"))
@@ -138,7 +101,7 @@ both_backends!(a_nul_in_a_cell_is_removed_and_reported_as_a_finding, |t| {
     let raw = mail(
         "nul-cell@tokyo",
         "cell",
-        &sheet_with_nul("東京都新宿区西新宿2-8-1"),
+        &common::sheets::valid_with("東京都新宿区西新宿2-8-1", "_x0000_\u{1}"),
     );
     let out = intake
         .process(&raw, at("2026-11-20T09:00:00+09:00"))
@@ -174,7 +137,7 @@ both_backends!(
     a_message_the_process_died_on_is_set_aside_then_retried,
     |t| {
         let intake = intake(&t);
-        let raw = mail("crash-loop@tokyo", "crash", &valid_sheet());
+        let raw = mail("crash-loop@tokyo", "crash", &common::sheets::valid());
         // Three earlier starts counted, none finished: the process died on it
         // each time (what a crash loop leaves behind).
         let sha = {
@@ -271,7 +234,7 @@ both_backends!(
             sqlx::query(sql).execute(t.db.pool()).await.unwrap();
         }
         let intake = intake(&t);
-        let poison = mail("poison@tokyo", "poison", &valid_sheet());
+        let poison = mail("poison@tokyo", "poison", &common::sheets::valid());
         let mut tries = 0;
         let outcome = loop {
             tries += 1;
@@ -295,7 +258,7 @@ both_backends!(
             "{listed:?}"
         );
         drop(conn);
-        let next = mail("after-poison@tokyo", "next", &valid_sheet());
+        let next = mail("after-poison@tokyo", "next", &common::sheets::valid());
         let out = intake
             .process(&next, at("2026-11-20T09:01:00+09:00"))
             .await

@@ -85,33 +85,6 @@ fn tokyo_mail(id: &str, subject: &str, files: &[(&str, &[u8])]) -> Vec<u8> {
     out
 }
 
-fn valid_sheet() -> Vec<u8> {
-    std::fs::read(lab::repo().join("samples/sheets/valid.xlsx")).expect("valid.xlsx")
-}
-
-/// valid.xlsx with an escaped NUL (`_x0000_`) typed after the address.
-fn sheet_with_nul() -> Vec<u8> {
-    use std::io::{Read, Write};
-    let mut zin = zip::ZipArchive::new(std::io::Cursor::new(valid_sheet())).unwrap();
-    let mut out = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    for i in 0..zin.len() {
-        let mut f = zin.by_index(i).unwrap();
-        let name = f.name().unwrap().to_string();
-        let mut data = Vec::new();
-        f.read_to_end(&mut data).unwrap();
-        if name == "xl/sharedStrings.xml" {
-            data = String::from_utf8(data)
-                .unwrap()
-                .replace("西新宿2-8-1", "西新宿2-8-1_x0000_")
-                .into_bytes();
-        }
-        out.start_file(name, zip::write::SimpleFileOptions::default())
-            .unwrap();
-        out.write_all(&data).unwrap();
-    }
-    out.finish().unwrap().into_inner()
-}
-
 /// An OLE2 compound file (.xls) whose FAT sends the directory chain back
 /// to itself: sector 0 is the FAT and the directory, and its entry 0 is 0.
 fn looping_fat_xls() -> Vec<u8> {
@@ -189,8 +162,8 @@ fn many_parts(id: &str, parts: usize) -> Vec<u8> {
 
 /// The 50 hostile mails: ten kinds, five of each.
 fn hostile() -> Vec<Mail> {
-    let sheet = valid_sheet();
-    let nul_sheet = sheet_with_nul();
+    let sheet = common::sheets::valid();
+    let nul_sheet = common::sheets::valid_with("西新宿2-8-1", "_x0000_");
     let xls = looping_fat_xls();
     let bomb = zip_bomb();
     let mut out = Vec::new();
@@ -290,7 +263,7 @@ fn hostile() -> Vec<Mail> {
 
 /// Ordinary mails with the hostile ones spread among them.
 fn corpus() -> Vec<Mail> {
-    let sheet = valid_sheet();
+    let sheet = common::sheets::valid();
     let mut hostile = hostile().into_iter();
     let mut out = Vec::new();
     for n in 0..ORDINARY {
