@@ -154,3 +154,14 @@ pub fn already_released() -> &'static str {
 pub fn unusable_sender(address: &str) -> String {
     format!("送信元アドレス「{address}」が不正なため、処理できません。")
 }
+
+/// Why a mail is in quarantine, by `quarantine.kind`, for the staff list.
+pub fn quarantine_kind(kind: &str) -> &'static str {
+    match kind {
+        "unauthenticated_sender" => {
+            "登録済みの都道府県アドレスですが、送信元の認証（SPF/DKIM/DMARC）が確認できませんでした。なりすましの可能性があります。"
+        }
+        "no_address" => "送信元アドレスがありません。",
+        _ => "都道府県の登録アドレスにない送信元です。",
+    }
+}
