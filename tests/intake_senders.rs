@@ -455,3 +455,85 @@ async fn quarantine_list_tells_forged_from_unknown_sqlite() {
 async fn quarantine_list_tells_forged_from_unknown_postgres() {
     quarantine_list_tells_forged_from_unknown(TestApp::postgres().await).await;
 }
+
+// The queue's rule on its own: a filing supersedes an earlier sheet only
+// when both senders were authenticated or vouched for, and of the same
+// prefecture.
+both_backends!(
+    supersession_needs_trusted_filings_of_the_same_prefecture,
+    |t| {
+        use common::db::sheet_filing;
+        use sos_intake::mailbox::senders::SenderTrust;
+        use sos_intake::queue;
+        use sos_intake::request::Item;
+        let gloves = &[Item::NonSterileGloves];
+        let code = "1310000014";
+        let filing = |n: u32, trust: SenderTrust, prefecture: &str| {
+            let mut f = sheet_filing(
+                code,
+                gloves,
+                &format!("2026-11-20T09:{n:02}:00+09:00"),
+                "2026-11-20",
+                &format!("v{n}"),
+            );
+            f.sender_trust = trust;
+            f.prefecture = Prefecture::parse(prefecture).unwrap();
+            f
+        };
+        let mut tx = t.db.begin().await.unwrap();
+        let mut file =
+            async |f: sos_intake::queue::SheetFiling| queue::file_sheet(&mut tx, &f).await.unwrap();
+        let genuine = file(filing(1, SenderTrust::Authenticated, "東京都")).await;
+        // Unchecked mail (sender_auth = "off") replaces nothing...
+        let unchecked = file(filing(2, SenderTrust::Unchecked, "東京都")).await;
+        assert!(unchecked.superseded.is_empty(), "{unchecked:?}");
+        // ...an authenticated sender of another prefecture neither...
+        let other = file(filing(3, SenderTrust::Authenticated, "大阪府")).await;
+        assert!(other.superseded.is_empty(), "{other:?}");
+        assert_eq!(other.status, sos_intake::request::Status::UnderReview);
+        // ...and an authenticated resend of the same prefecture replaces
+        // only the authenticated sheet, not the unchecked one.
+        let resend = file(filing(4, SenderTrust::Authenticated, "東京都")).await;
+        assert_eq!(resend.superseded, vec![genuine.receipt.clone()]);
+        // Staff's hand filing (vouched) replaces the authenticated resend.
+        let by_hand = file(filing(5, SenderTrust::Vouched, "東京都")).await;
+        assert_eq!(by_hand.superseded, vec![resend.receipt.clone()]);
+        tx.commit().await.unwrap();
+    }
+);
+
+/// `serve` says at every start when the directory alone decides, and only
+/// then.
+#[test]
+fn serve_warns_at_start_up_when_sender_auth_is_off() {
+    let run = |mail: &str| {
+        let tmp = tempfile::tempdir().unwrap();
+        let cfg = tmp.path().join("sos-intake.toml");
+        std::fs::write(
+            &cfg,
+            format!(
+                "data_dir = \"{}\"\n[prefectures]\n\"東京都\" = [\"{TOKYO_ADDRESS}\"]\n[mail]\n{mail}\n[web]\nenabled = false\n",
+                tmp.path().join("data").display()
+            ),
+        )
+        .unwrap();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_sos-intake"))
+            .arg("--config")
+            .arg(&cfg)
+            .args(["serve", "--once", "--no-send"])
+            .env_remove("SOS_INTAKE_DATABASE_URL")
+            .env_remove("RUST_LOG")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let warning = "sender_auth is off";
+    assert!(run("").contains(warning));
+    assert!(run("authserv_id = \"mx.mhlw.go.jp\"\nsender_auth = \"off\"").contains(warning));
+    assert!(!run("authserv_id = \"mx.mhlw.go.jp\"").contains(warning));
+}
