@@ -345,12 +345,16 @@ def multipart(subtype, boundary, parts, extra=""):
 
 
 def delivered(sender_host, sender_ip, envelope, when, auth=None):
-    """Trace headers our MTA and LDA write at delivery, topmost first."""
-    h = "Return-Path: <%s>\r\nDelivered-To: %s\r\n" % (envelope, SOS)
-    h += ("Received: from %s (%s [%s])\r\n\tby %s (Postfix) with ESMTPS id 4Q%s\r\n\tfor <%s>; %s\r\n"
-          % (sender_host, sender_host, sender_ip, MX, abs(hash(when)) % 10**9 if False else when[-14:-6].replace(":", ""), SOS, when))
+    """Trace headers our MTA and LDA write at delivery, topmost first. Our
+    MTA's Authentication-Results is the top header, above every Received
+    line: the only place the gateway trusts it (a sender can forge the
+    header, but only below the Received line our MTA prepends)."""
+    h = ""
     if auth:
         h += "Authentication-Results: %s;\r\n\t%s\r\n" % (MX, auth)
+    h += "Return-Path: <%s>\r\nDelivered-To: %s\r\n" % (envelope, SOS)
+    h += ("Received: from %s (%s [%s])\r\n\tby %s (Postfix) with ESMTPS id 4Q%s\r\n\tfor <%s>; %s\r\n"
+          % (sender_host, sender_host, sender_ip, MX, abs(hash(when)) % 10**9 if False else when[-14:-6].replace(":", ""), SOS, when))
     return h
 
 
@@ -377,17 +381,20 @@ HOKKAIDO_FROM = "%s <iryo@pref.hokkaido.lg.jp>" % ew_jis("北海道 保健福祉
 
 def tokyo_trace(when):
     return delivered("mail.fukushi.metro.tokyo.lg.jp", "203.0.113.25", "sos@fukushi.metro.tokyo.lg.jp", when,
-                     "spf=pass smtp.mailfrom=sos@fukushi.metro.tokyo.lg.jp;\r\n\tdkim=pass header.d=fukushi.metro.tokyo.lg.jp header.s=lgwan")
+                     "spf=pass smtp.mailfrom=sos@fukushi.metro.tokyo.lg.jp;\r\n\tdkim=pass header.d=fukushi.metro.tokyo.lg.jp header.s=lgwan;\r\n"
+                     "\tdmarc=pass header.from=fukushi.metro.tokyo.lg.jp")
 
 
 def osaka_trace(when):
     return delivered("smtp.pref.osaka.lg.jp", "198.51.100.40", "kansen@pref.osaka.lg.jp", when,
-                     "spf=pass smtp.mailfrom=pref.osaka.lg.jp;\r\n\tdkim=pass header.d=pref.osaka.lg.jp header.s=s2026")
+                     "spf=pass smtp.mailfrom=pref.osaka.lg.jp;\r\n\tdkim=pass header.d=pref.osaka.lg.jp header.s=s2026;\r\n"
+                     "\tdmarc=pass header.from=pref.osaka.lg.jp")
 
 
 def hokkaido_trace(when):
     return delivered("mx1.pref.hokkaido.lg.jp", "192.0.2.71", "iryo@pref.hokkaido.lg.jp", when,
-                     "spf=pass smtp.mailfrom=iryo@pref.hokkaido.lg.jp;\r\n\tdkim=none")
+                     "spf=pass smtp.mailfrom=iryo@pref.hokkaido.lg.jp;\r\n\tdkim=none;\r\n"
+                     "\tdmarc=pass header.from=pref.hokkaido.lg.jp")
 
 
 def main():

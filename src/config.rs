@@ -81,6 +81,19 @@ pub struct MailConfig {
     /// The authserv-id of our own server's Authentication-Results header;
     /// any other such header is ignored. None: trust no such header.
     pub authserv_id: Option<String>,
+    // Sender authentication (issue 11, point 5): one block, see
+    // `MailConfig::sender_auth_mode`.
+    /// `required`: a registered prefecture sender is trusted only when our
+    /// server's Authentication-Results vouch for its From domain; `off`: the
+    /// `[prefectures]` directory alone decides. Unset: `required` when
+    /// `authserv_id` is set, else `off`.
+    pub sender_auth: Option<SenderAuth>,
+    /// How many `Received` lines at the top of a message our own delivery
+    /// hops write (e.g. 1 when an LDA or LMTP hop adds one above the
+    /// Authentication-Results of the MTA). Our Authentication-Results count
+    /// only above the first `Received` line after these. Default 0: above
+    /// every `Received` line.
+    pub own_received_hops: usize,
     /// Replies per sender address per hour before we stop answering.
     pub reply_rate_limit_per_hour: u32,
     /// Largest message accepted, in bytes.
@@ -95,11 +108,56 @@ impl Default for MailConfig {
     fn default() -> Self {
         MailConfig {
             authserv_id: None,
+            sender_auth: None,
+            own_received_hops: 0,
             reply_rate_limit_per_hour: 20,
             max_message_bytes: 40 * 1024 * 1024,
             max_attachment_bytes: 10 * 1024 * 1024,
             poll_interval_ms: 500,
         }
+    }
+}
+
+/// `[mail] sender_auth`: whether registered senders must be authenticated.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum SenderAuth {
+    /// Trusted only with our server's SPF, DKIM or DMARC pass for the From
+    /// domain; otherwise quarantined.
+    Required,
+    /// The directory alone decides (`serve` warns at start-up).
+    Off,
+}
+
+impl MailConfig {
+    /// The sender authentication in force: as written, else `required`
+    /// when `authserv_id` is set and `off` when it is not.
+    pub fn sender_auth_mode(&self) -> SenderAuth {
+        self.sender_auth.unwrap_or(if self.authserv_id().is_some() {
+            SenderAuth::Required
+        } else {
+            SenderAuth::Off
+        })
+    }
+
+    /// The configured authserv-id, trimmed; None when unset or blank.
+    pub fn authserv_id(&self) -> Option<&str> {
+        self.authserv_id
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+    }
+
+    /// Refuses `sender_auth = "required"` without an `authserv_id`: no
+    /// header could ever vouch for a sender, so every mail would be
+    /// quarantined.
+    fn check_sender_auth(&self) -> anyhow::Result<()> {
+        if self.sender_auth == Some(SenderAuth::Required) && self.authserv_id().is_none() {
+            anyhow::bail!(
+                "[mail] sender_auth = \"required\" needs authserv_id (the authserv-id our own MTA writes in Authentication-Results)"
+            );
+        }
+        Ok(())
     }
 }
 
@@ -235,6 +293,7 @@ impl Config {
         let config: Config = toml::from_str(text)?;
         config.accepted_items()?;
         config.cutoff_rule()?;
+        config.mail.check_sender_auth()?;
         Ok(config)
     }
 
@@ -327,5 +386,27 @@ mod tests {
         let c = Config::parse("accepted_items = [\"サージカルマスク\", \"非滅菌手袋\"]\n[prefectures]\n\"東京都\" = [\"@metro.tokyo.lg.jp\"]").unwrap();
         assert_eq!(c.accepted_items().unwrap().len(), 2);
         assert_eq!(c.prefectures["東京都"], vec!["@metro.tokyo.lg.jp"]);
+    }
+
+    #[test]
+    fn sender_auth_follows_authserv_id_unless_written() {
+        let mode = |text: &str| Config::parse(text).map(|c| c.mail.sender_auth_mode());
+        assert_eq!(mode("").unwrap(), SenderAuth::Off);
+        assert_eq!(
+            mode("[mail]\nauthserv_id = \"mx.mhlw.go.jp\"").unwrap(),
+            SenderAuth::Required
+        );
+        assert_eq!(
+            mode("[mail]\nauthserv_id = \" \"").unwrap(),
+            SenderAuth::Off
+        );
+        assert_eq!(
+            mode("[mail]\nauthserv_id = \"mx.mhlw.go.jp\"\nsender_auth = \"off\"").unwrap(),
+            SenderAuth::Off
+        );
+        // Required with nothing to check against is refused, not silently
+        // quarantining everything.
+        assert!(mode("[mail]\nsender_auth = \"required\"").is_err());
+        assert!(mode("[mail]\nsender_auth = \"sometimes\"").is_err());
     }
 }

@@ -46,10 +46,31 @@ fn at(text: &str) -> DateTime<FixedOffset> {
 }
 
 /// A mail from `from` with `headers` (already formatted lines) and the
-/// attachments, as a prefecture's mail client would write it.
+/// attachments, as a prefecture's mail client would write it and our MTA
+/// delivers it: `Authentication-Results` lines of `headers` stand above the
+/// MTA's `Received` line, where our MTA writes its verdict; without any,
+/// the verdict is a pass for the From domain (a genuine sender). The other
+/// headers come below, as the sender wrote them.
 fn mail(from: &str, id: &str, subject: &str, headers: &[&str], files: &[(&str, &[u8])]) -> Vec<u8> {
     use base64::Engine;
     let mut out = String::new();
+    let (verdicts, headers): (Vec<&str>, Vec<&str>) = headers
+        .iter()
+        .copied()
+        .partition(|h| h.starts_with("Authentication-Results:"));
+    if verdicts.is_empty() {
+        let domain = from
+            .rsplit_once('@')
+            .map_or("", |(_, d)| d.trim_end_matches('>'));
+        out.push_str(&format!(
+            "Authentication-Results: mx.mhlw.go.jp; spf=pass smtp.mailfrom={domain}; dkim=pass header.d={domain}; dmarc=pass header.from={domain}\r\n"
+        ));
+    }
+    for h in verdicts {
+        out.push_str(h);
+        out.push_str("\r\n");
+    }
+    out.push_str("Received: from mail.sender.example (mail.sender.example [192.0.2.9])\r\n\tby mx.mhlw.go.jp (Postfix) with ESMTPS id 4Q0900\r\n\tfor <sos-busshi@mhlw.go.jp>; Fri, 20 Nov 2026 09:00:00 +0900\r\n");
     for h in headers {
         out.push_str(h);
         out.push_str("\r\n");
@@ -314,11 +335,14 @@ both_backends!(
     |t| {
         let intake = intake_for(&t);
         let files: &[(&str, &[u8])] = &[("s.xlsx", &sheet("valid.xlsx"))];
+        // Our server could not authenticate it.
         let raw = mail(
             "someone@example.com",
             "unknown-1@example.com",
             "要請",
-            &[],
+            &[
+                "Authentication-Results: mx.mhlw.go.jp; spf=none smtp.mailfrom=example.com; dkim=none",
+            ],
             files,
         );
         let out = receive(&intake, &raw, TUESDAY_MORNING).await;
@@ -608,14 +632,15 @@ both_backends!(a_queued_reply_wakes_the_sender_at_once, |t| {
 });
 
 both_backends!(an_unusable_reply_address_files_without_answering, |t| {
-    let text = format!("{CONFIG}\n");
-    let mut config = Config::parse(&text).unwrap();
+    let config_text = format!("{CONFIG}\n");
+    let mut config = Config::parse(&config_text).unwrap();
     config
         .prefectures
         .insert("北海道".into(), vec!["@pref.hokkaido.lg.jp".into()]);
     let settings = Settings::resolve(config, Some(t.data_dir()));
     let intake = Intake::new(t.db.clone(), &settings).unwrap();
-    // A registered sender whose Reply-To cannot be mailed.
+    // A registered sender whose Reply-To cannot be mailed: replies go to
+    // the authenticated From only, so the Reply-To does not matter.
     let raw = mail(
         "iryo@pref.hokkaido.lg.jp",
         "bad-reply-to@hokkaido",
@@ -625,6 +650,22 @@ both_backends!(an_unusable_reply_address_files_without_answering, |t| {
     );
     let out = receive(&intake, &raw, TUESDAY_MORNING).await;
     assert_eq!(out.receipts.len(), 1, "filed: {out:?}");
+    assert!(out.reply.is_some(), "answered at its From: {out:?}");
+    assert_eq!(
+        text(&t.db, "SELECT recipient FROM outbox").await,
+        "iryo@pref.hokkaido.lg.jp"
+    );
+    // A registered sender whose From cannot be mailed (a quoted local part
+    // with a space, which SMTP here refuses).
+    let raw = mail(
+        "\"iryo shien\"@pref.hokkaido.lg.jp",
+        "bad-from@hokkaido",
+        "要請",
+        &[],
+        &[("s.xlsx", &sheet("valid-hokkaido-numeric-code.xlsx"))],
+    );
+    let out = receive(&intake, &raw, "2026-11-24T10:30:00+09:00").await;
+    assert_eq!(out.receipts.len(), 1, "filed: {out:?}");
     // Filed, not answered, and nothing stuck: before, building the reply
     // failed and the message was left unprocessed.
     assert_eq!(out.reply, None);
@@ -633,5 +674,5 @@ both_backends!(an_unusable_reply_address_files_without_answering, |t| {
         "{}",
         out.reply_note
     );
-    assert_eq!(count(&t.db, "SELECT COUNT(*) FROM outbox").await, 0);
+    assert_eq!(count(&t.db, "SELECT COUNT(*) FROM outbox").await, 1);
 });

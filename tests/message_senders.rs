@@ -4,7 +4,7 @@
 use sos_intake::config::{Config, MailConfig};
 use sos_intake::mailbox::senders::{
     self, AnswerPolicy, AuthenticationResults, AutoReason, NeverReason, OWN_REPLY_HEADER,
-    PrefectureDirectory, SenderClass,
+    PrefectureDirectory, SenderClass, SenderTrust,
 };
 use sos_intake::message::{self, Limits, ParsedMessage};
 use sos_intake::prefecture::Prefecture;
@@ -95,23 +95,51 @@ fn only_our_authserv_id_counts_and_forged_lower_headers_are_ignored() {
          Authentication-Results: other.example; dkim=pass header.d=pref.osaka.lg.jp\r\n\
          From: kansen@pref.osaka.lg.jp\r\n",
     );
-    let auth = AuthenticationResults::of(&p, Some("mx.mhlw.go.jp"));
+    let auth = AuthenticationResults::of(&p, Some("mx.mhlw.go.jp"), 0);
     assert_eq!(auth.results.len(), 1);
     assert!(!auth.vouches_for("pref.osaka.lg.jp"));
     // Nothing is trusted without a configured authserv-id.
-    assert!(AuthenticationResults::of(&p, None).results.is_empty());
+    assert!(AuthenticationResults::of(&p, None, 0).results.is_empty());
 }
 
 #[test]
-fn milter_header_just_under_our_received_is_trusted() {
+fn our_header_below_a_received_line_is_never_trusted() {
+    // Before, the topmost header of ours counted when none stood above the
+    // first Received line: a sender could write it.
+    let p = parsed(
+        "Received: from evil.example by mx.mhlw.go.jp; Mon, 16 Nov 2026 10:00:00 +0900\r\n\
+         Authentication-Results: mx.mhlw.go.jp; spf=pass smtp.mailfrom=kansen@pref.osaka.lg.jp; dmarc=pass header.from=pref.osaka.lg.jp\r\n\
+         From: kansen@pref.osaka.lg.jp\r\n",
+    );
+    let auth = AuthenticationResults::of(&p, Some("mx.mhlw.go.jp"), 0);
+    assert!(auth.results.is_empty(), "{auth:?}");
+    assert!(!auth.vouches_for("pref.osaka.lg.jp"));
+    // Without any Received line the message never came through our MTA.
+    let p = parsed(
+        "Authentication-Results: mx.mhlw.go.jp; dmarc=pass header.from=pref.osaka.lg.jp\r\n\
+         From: kansen@pref.osaka.lg.jp\r\n",
+    );
+    let auth = AuthenticationResults::of(&p, Some("mx.mhlw.go.jp"), 0);
+    assert!(!auth.vouches_for("pref.osaka.lg.jp"), "{auth:?}");
+}
+
+#[test]
+fn own_received_hops_look_past_our_delivery_hop_only() {
     let p = parsed(
         "Return-Path: <bounce@mail.pref.osaka.lg.jp>\r\n\
-         Received: from mail.pref.osaka.lg.jp by mx.mhlw.go.jp; Mon, 16 Nov 2026 10:00:00 +0900\r\n\
+         Received: from mx.mhlw.go.jp by imap.mhlw.go.jp (Dovecot) with LMTP; Mon, 16 Nov 2026 10:00:01 +0900\r\n\
          Authentication-Results: MX.MHLW.GO.JP (milter 1.0);\r\n\tspf=pass (sender SPF authorized) smtp.mailfrom=bounce@mail.pref.osaka.lg.jp;\r\n\tdkim=fail reason=\"bad; sig\" header.d=pref.osaka.lg.jp\r\n\
+         Received: from mail.pref.osaka.lg.jp by mx.mhlw.go.jp; Mon, 16 Nov 2026 10:00:00 +0900\r\n\
          Authentication-Results: mx.mhlw.go.jp; dkim=pass header.d=evil.example\r\n\
          From: kansen@pref.osaka.lg.jp\r\n",
     );
-    let auth = AuthenticationResults::of(&p, Some("mx.mhlw.go.jp"));
+    // Default 0: the LMTP hop's Received line is the first; nothing above.
+    assert!(
+        AuthenticationResults::of(&p, Some("mx.mhlw.go.jp"), 0)
+            .results
+            .is_empty()
+    );
+    let auth = AuthenticationResults::of(&p, Some("mx.mhlw.go.jp"), 1);
     assert_eq!(auth.results.len(), 2, "{auth:?}");
     assert_eq!(auth.results[1].result, "fail");
     // SPF for a subdomain of the From domain is aligned.
@@ -131,6 +159,8 @@ fn dkim_and_dmarc_pass_vouch_for_their_domain_only() {
     assert!(auth.vouches_for("pref.osaka.lg.jp"));
     assert!(!auth.vouches_for("lg.jp.example"));
     assert!(!auth.vouches_for(""));
+    // DMARC pass for another header.from vouches for nothing else.
+    assert!(!auth.vouches_for("evil.example"));
     assert_eq!(
         senders::parse_authentication_results("mx; none")
             .unwrap()
@@ -267,12 +297,17 @@ fn list_and_suppress_headers_on_mail_with_a_sheet_are_a_request() {
 fn classify_answers_registered_and_authenticated_senders_only() {
     let c = config();
     let dir = PrefectureDirectory::from_config(&c).unwrap();
-    let registered = parsed("From: 大阪府 <kansen@pref.osaka.lg.jp>\r\n");
+    let registered = parsed(
+        "Authentication-Results: mx.mhlw.go.jp; spf=pass smtp.mailfrom=pref.osaka.lg.jp\r\n\
+         Received: from smtp.pref.osaka.lg.jp by mx.mhlw.go.jp; Mon, 16 Nov 2026 10:00:00 +0900\r\n\
+         From: 大阪府 <kansen@pref.osaka.lg.jp>\r\n",
+    );
     let v = senders::classify(&registered, &dir, &c.mail);
     assert_eq!(
         v.sender,
         SenderClass::Prefecture {
-            prefecture: pref("大阪府").unwrap()
+            prefecture: pref("大阪府").unwrap(),
+            trust: SenderTrust::Authenticated,
         }
     );
     assert_eq!(v.policy, AnswerPolicy::Answer);
@@ -292,7 +327,7 @@ fn classify_answers_registered_and_authenticated_senders_only() {
     assert!(v.describe().contains("do not answer"));
 
     let vouched = parsed(
-        "Authentication-Results: mx.mhlw.go.jp; dkim=pass header.d=example.co.jp\r\nFrom: someone@example.co.jp\r\n",
+        "Authentication-Results: mx.mhlw.go.jp; dkim=pass header.d=example.co.jp\r\nReceived: from x by mx.mhlw.go.jp; Mon, 16 Nov 2026 10:00:00 +0900\r\nFrom: someone@example.co.jp\r\n",
     );
     let v = senders::classify(&vouched, &dir, &c.mail);
     assert_eq!(
@@ -322,7 +357,7 @@ fn classify_answers_registered_and_authenticated_senders_only() {
     let v = senders::classify(&auto, &dir, &c.mail);
     assert_eq!(
         v.sender,
-        SenderClass::Prefecture {
+        SenderClass::UnauthenticatedPrefecture {
             prefecture: pref("大阪府").unwrap()
         }
     );
@@ -336,4 +371,146 @@ fn classify_answers_registered_and_authenticated_senders_only() {
         senders::classify(&nobody, &dir, &c.mail).policy,
         AnswerPolicy::Never(NeverReason::NoAddress)
     );
+}
+
+/// A registered From with `auth` (our MTA's verdicts, top header) and
+/// `trace` (further delivery headers) before it.
+fn registered_with(auth: &str, trace: &str) -> ParsedMessage {
+    parsed(&format!(
+        "{auth}{trace}From: 大阪府 <kansen@pref.osaka.lg.jp>\r\nReply-To: <attacker@evil.example>\r\n"
+    ))
+}
+
+const RECEIVED: &str =
+    "Received: from smtp.example by mx.mhlw.go.jp; Mon, 16 Nov 2026 10:00:00 +0900\r\n";
+
+#[test]
+fn forged_registered_senders_are_unauthenticated_and_never_answered() {
+    let c = config();
+    let dir = PrefectureDirectory::from_config(&c).unwrap();
+    let osaka = pref("大阪府").unwrap();
+    let forged = [
+        ("no Authentication-Results", String::new(), RECEIVED),
+        (
+            "foreign authserv-id",
+            "Authentication-Results: mx.evil.example; dmarc=pass header.from=pref.osaka.lg.jp\r\n".into(),
+            RECEIVED,
+        ),
+        (
+            "SPF pass for another domain",
+            "Authentication-Results: mx.mhlw.go.jp; spf=pass smtp.mailfrom=evil.example\r\n".into(),
+            RECEIVED,
+        ),
+        (
+            "DMARC fail",
+            "Authentication-Results: mx.mhlw.go.jp; dmarc=fail header.from=pref.osaka.lg.jp\r\n".into(),
+            RECEIVED,
+        ),
+        (
+            "DMARC fail over an aligned SPF pass",
+            "Authentication-Results: mx.mhlw.go.jp; spf=pass smtp.mailfrom=mail.pref.osaka.lg.jp; dmarc=fail header.from=pref.osaka.lg.jp\r\n".into(),
+            RECEIVED,
+        ),
+        (
+            "DMARC pass for another header.from",
+            "Authentication-Results: mx.mhlw.go.jp; dmarc=pass header.from=evil.example\r\n".into(),
+            RECEIVED,
+        ),
+        (
+            "DKIM pass for an unaligned d=",
+            "Authentication-Results: mx.mhlw.go.jp; dkim=pass header.d=evil.example\r\n".into(),
+            RECEIVED,
+        ),
+        (
+            "no Received line",
+            "Authentication-Results: mx.mhlw.go.jp; dmarc=pass header.from=pref.osaka.lg.jp\r\n".into(),
+            "",
+        ),
+    ];
+    for (what, auth, trace) in forged {
+        let v = senders::classify(&registered_with(&auth, trace), &dir, &c.mail);
+        assert_eq!(
+            v.sender,
+            SenderClass::UnauthenticatedPrefecture { prefecture: osaka },
+            "{what}"
+        );
+        assert_eq!(
+            v.policy,
+            AnswerPolicy::Never(NeverReason::UnauthenticatedPrefectureSender),
+            "{what}"
+        );
+        assert_eq!(v.sender.quarantine_kind(), "unauthenticated_sender");
+    }
+    // Our header above a Received line with each kind of aligned pass.
+    for verdict in [
+        "dmarc=pass header.from=pref.osaka.lg.jp",
+        "spf=pass smtp.mailfrom=bounce@mail.pref.osaka.lg.jp",
+        "dkim=pass header.d=pref.osaka.lg.jp",
+        "spf=fail smtp.mailfrom=evil.example; dkim=pass header.i=@pref.osaka.lg.jp; dmarc=none header.from=pref.osaka.lg.jp",
+    ] {
+        let auth = format!("Authentication-Results: mx.mhlw.go.jp; {verdict}\r\n");
+        let v = senders::classify(&registered_with(&auth, RECEIVED), &dir, &c.mail);
+        assert_eq!(
+            v.sender,
+            SenderClass::Prefecture {
+                prefecture: osaka,
+                trust: SenderTrust::Authenticated
+            },
+            "{verdict}"
+        );
+    }
+}
+
+#[test]
+fn with_sender_auth_off_the_directory_alone_decides() {
+    let mut c = config();
+    c.mail.sender_auth = Some(sos_intake::config::SenderAuth::Off);
+    let dir = PrefectureDirectory::from_config(&c).unwrap();
+    let v = senders::classify(&registered_with("", RECEIVED), &dir, &c.mail);
+    assert_eq!(
+        v.sender,
+        SenderClass::Prefecture {
+            prefecture: pref("大阪府").unwrap(),
+            trust: SenderTrust::Unchecked
+        }
+    );
+    assert_eq!(v.policy, AnswerPolicy::Answer);
+    // No authserv-id at all: off as well.
+    let v = senders::classify(&registered_with("", RECEIVED), &dir, &MailConfig::default());
+    assert!(matches!(
+        v.sender,
+        SenderClass::Prefecture {
+            trust: SenderTrust::Unchecked,
+            ..
+        }
+    ));
+}
+
+#[test]
+fn a_release_vouches_for_the_sender_but_not_for_automatic_mail() {
+    let c = config();
+    let dir = PrefectureDirectory::from_config(&c).unwrap();
+    let osaka = pref("大阪府").unwrap();
+    let v = senders::classify(&registered_with("", RECEIVED), &dir, &c.mail).vouched_by_staff();
+    assert_eq!(
+        v.sender,
+        SenderClass::Prefecture {
+            prefecture: osaka,
+            trust: SenderTrust::Vouched
+        }
+    );
+    assert_eq!(v.policy, AnswerPolicy::Answer);
+    let auto = parsed(&format!(
+        "{RECEIVED}From: kansen@pref.osaka.lg.jp\r\nAuto-Submitted: auto-replied\r\n"
+    ));
+    let v = senders::classify(&auto, &dir, &c.mail).vouched_by_staff();
+    assert!(matches!(
+        v.policy,
+        AnswerPolicy::Never(NeverReason::AutoGenerated(_))
+    ));
+    // An unknown sender stays unknown (the release adds it to the directory
+    // first).
+    let unknown = parsed(&format!("{RECEIVED}From: someone@example.co.jp\r\n"));
+    let v = senders::classify(&unknown, &dir, &c.mail).vouched_by_staff();
+    assert!(matches!(v.sender, SenderClass::Unknown { .. }));
 }

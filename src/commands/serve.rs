@@ -41,6 +41,7 @@ type Ended = (
 /// Runs the command.
 pub async fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
     init_logging();
+    warn_if_sender_auth_off(&settings.config.mail);
     let stop = stop_signal();
     let db = Db::connect(&settings.database_url).await?;
     let intake = Intake::new(db.clone(), settings)?;
@@ -142,6 +143,16 @@ pub async fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
     }
     db.close().await;
     Ok(code)
+}
+
+/// With `[mail] sender_auth = "off"` anyone who writes a registered
+/// prefecture's From is trusted: say so loudly at every start.
+fn warn_if_sender_auth_off(mail: &crate::config::MailConfig) {
+    if mail.sender_auth_mode() == crate::config::SenderAuth::Off {
+        tracing::warn!(
+            "[mail] sender_auth is off: the [prefectures] directory alone decides who is trusted, so a forged From of a registered address is filed and answered; set [mail] authserv_id to the authserv-id of our MTA's Authentication-Results"
+        );
+    }
 }
 
 /// Logs how a task ended; a failure makes the exit status non-zero.

@@ -9,19 +9,27 @@
 //! - [`AuthenticationResults`]: our own server's verdicts. Only
 //!   `Authentication-Results` headers whose authserv-id equals
 //!   `mail.authserv_id` count, and of those only the ones our server can
-//!   have written: every one above the first `Received` header (added at
-//!   final delivery, after anything a sender wrote), or else the topmost one
-//!   (a milter's header sits just under our MTA's own `Received`). A sender
-//!   may forge more such headers lower down; they are ignored. For several
-//!   trusted headers per message, have the MTA strip incoming ones with our
-//!   authserv-id (RFC 8601 section 5) — or write one combined header.
+//!   have written: those above every `Received` line. Our MTA prepends its
+//!   `Received` line to whatever the sender wrote, so a header the sender
+//!   forged always sits below it and is ignored. A message without any
+//!   `Received` line never came through our MTA and is authenticated by
+//!   nothing. When our own delivery adds `Received` lines above the MTA's
+//!   verdict (an LDA or LMTP hop), `mail.own_received_hops` says how many
+//!   to look past (default 0). For several trusted headers per message, have
+//!   the MTA strip incoming ones with our authserv-id (RFC 8601 section 5).
 //! - [`auto_generated`]: mail we must never answer (no backscatter, no
 //!   mail loops).
 //! - [`classify`]: the three together → [`Classification`] with an
-//!   [`AnswerPolicy`]. The per-sender reply rate limit needs the database and
-//!   is applied by the pipeline on top of [`AnswerPolicy::Answer`].
+//!   [`AnswerPolicy`]. With `mail.sender_auth = "required"` (the default
+//!   when `authserv_id` is set) a registered sender is trusted only when
+//!   our server vouches for its From domain: DMARC pass for it, or SPF or
+//!   DKIM pass aligned with it (and no DMARC verdict against it). Otherwise
+//!   it is [`SenderClass::UnauthenticatedPrefecture`]: quarantined, not
+//!   answered, until an admin releases it ([`Classification::vouched_by_staff`]).
+//!   The per-sender reply rate limit needs the database and is applied by
+//!   the pipeline on top of [`AnswerPolicy::Answer`].
 
-use crate::config::{Config, MailConfig};
+use crate::config::{Config, MailConfig, SenderAuth};
 use crate::message::{AttachmentKind, ParsedMessage, ReturnPath, domain_of};
 use crate::prefecture::Prefecture;
 use anyhow::bail;
@@ -146,49 +154,64 @@ pub struct AuthenticationResults {
 
 impl AuthenticationResults {
     /// Reads the trusted headers of `parsed` for `authserv_id` (None: trust
-    /// none).
-    pub fn of(parsed: &ParsedMessage, authserv_id: Option<&str>) -> AuthenticationResults {
+    /// none): those above every `Received` line but the first
+    /// `own_received_hops` (see the module docs). A message with no
+    /// `Received` line beyond those hops has no trusted header.
+    pub fn of(
+        parsed: &ParsedMessage,
+        authserv_id: Option<&str>,
+        own_received_hops: usize,
+    ) -> AuthenticationResults {
         let Some(ours) = authserv_id.map(str::trim).filter(|s| !s.is_empty()) else {
             return AuthenticationResults::default();
         };
-        let first_received = parsed
-            .headers
-            .iter()
-            .position(|h| h.name.eq_ignore_ascii_case("Received"));
-        let ours: Vec<(usize, Vec<AuthResult>)> = parsed
+        // The first Received line our delivery did not write: our MTA's.
+        let Some(mta_received) = parsed
             .headers
             .iter()
             .enumerate()
-            .filter(|(_, h)| h.name.eq_ignore_ascii_case("Authentication-Results"))
-            .filter_map(|(i, h)| {
-                let (id, results) = parse_authentication_results(&h.value)?;
-                id.eq_ignore_ascii_case(ours).then_some((i, results))
-            })
-            .collect();
-        let above: Vec<&(usize, Vec<AuthResult>)> = ours
-            .iter()
-            .filter(|(i, _)| first_received.is_none_or(|r| *i < r))
-            .collect();
-        let trusted: Vec<&(usize, Vec<AuthResult>)> = if above.is_empty() {
-            ours.iter().take(1).collect()
-        } else {
-            above
+            .filter(|(_, h)| h.name.eq_ignore_ascii_case("Received"))
+            .nth(own_received_hops)
+            .map(|(i, _)| i)
+        else {
+            return AuthenticationResults::default();
         };
-        AuthenticationResults {
-            results: trusted
-                .into_iter()
-                .flat_map(|(_, r)| r.iter().cloned())
-                .collect(),
-        }
+        let results = parsed.headers[..mta_received]
+            .iter()
+            .filter(|h| h.name.eq_ignore_ascii_case("Authentication-Results"))
+            .filter_map(|h| parse_authentication_results(&h.value))
+            .filter(|(id, _)| id.eq_ignore_ascii_case(ours))
+            .flat_map(|(_, results)| results)
+            .collect();
+        AuthenticationResults { results }
     }
 
-    /// True when SPF passed for a MAIL FROM domain aligned with
-    /// `from_domain`, DKIM passed for an aligned signing domain (`header.d`
-    /// or `header.i`), or DMARC passed for `header.from` = `from_domain`.
-    /// Aligned: the same domain, or one a subdomain of the other.
+    /// True when our server vouches for `from_domain`: DMARC passed for
+    /// `header.from` = `from_domain`, or (unless a DMARC verdict for that
+    /// domain says otherwise) SPF passed for an aligned MAIL FROM domain or
+    /// DKIM for an aligned signing domain (`header.d` or `header.i`).
+    /// Aligned: the same domain, or one a subdomain of the other. A DMARC
+    /// `fail` (or error) for the From domain overrides an SPF or DKIM pass:
+    /// the domain's own policy says those passes are not aligned enough.
     pub fn vouches_for(&self, from_domain: &str) -> bool {
         let from_domain = from_domain.trim().to_lowercase();
         if from_domain.is_empty() {
+            return false;
+        }
+        let dmarc: Vec<&str> = self
+            .results
+            .iter()
+            .filter(|r| r.method == "dmarc")
+            .filter(|r| {
+                r.property("header.from")
+                    .is_some_and(|v| domain_part(v) == from_domain)
+            })
+            .map(|r| r.result.as_str())
+            .collect();
+        if dmarc.contains(&"pass") {
+            return true;
+        }
+        if dmarc.iter().any(|r| *r != "none") {
             return false;
         }
         self.results
@@ -203,9 +226,6 @@ impl AuthenticationResults {
                     .iter()
                     .filter_map(|p| r.property(p))
                     .any(|v| aligned(&domain_part(v), &from_domain)),
-                "dmarc" => r
-                    .property("header.from")
-                    .is_some_and(|v| domain_part(v) == from_domain),
                 _ => false,
             })
     }
@@ -495,13 +515,67 @@ fn is_daemon(address: &str) -> bool {
     matches!(local.as_str(), "mailer-daemon" | "postmaster")
 }
 
+/// Why a registered sender is trusted; stored with every record filed
+/// from its mail (`requests.sender_auth`), since supersession only ever
+/// replaces a record whose sender was authenticated or vouched for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SenderTrust {
+    /// Our server's Authentication-Results vouch for the From domain.
+    Authenticated,
+    /// A person vouched: an admin released the mail from quarantine, or
+    /// staff filed the sheet by hand.
+    Vouched,
+    /// Not checked: `sender_auth = "off"`, the directory alone decided.
+    Unchecked,
+}
+
+impl SenderTrust {
+    /// The word stored in `requests.sender_auth`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SenderTrust::Authenticated => "authenticated",
+            SenderTrust::Vouched => "vouched",
+            SenderTrust::Unchecked => "unchecked",
+        }
+    }
+
+    /// Reads a stored word.
+    pub fn parse(s: &str) -> Option<SenderTrust> {
+        [
+            SenderTrust::Authenticated,
+            SenderTrust::Vouched,
+            SenderTrust::Unchecked,
+        ]
+        .into_iter()
+        .find(|t| t.as_str() == s)
+    }
+
+    /// True when a filing with this trust may replace, or be replaced by,
+    /// another of the same prefecture: the sender is known to be who it
+    /// says (our server or a person checked).
+    pub fn may_supersede(self) -> bool {
+        self != SenderTrust::Unchecked
+    }
+}
+
 /// Who the sender is.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "sender", rename_all = "snake_case")]
 pub enum SenderClass {
-    /// A registered address or domain of this prefecture.
+    /// A registered address or domain of this prefecture, trusted.
     Prefecture {
         /// The prefecture.
+        prefecture: Prefecture,
+        /// Why it is trusted.
+        trust: SenderTrust,
+    },
+    /// A registered address or domain of this prefecture, but our server
+    /// did not vouch for the From domain while `sender_auth = "required"`:
+    /// anyone can write that From. Quarantined (kept, listed, not filed,
+    /// not answered) until an admin releases it.
+    UnauthenticatedPrefecture {
+        /// The prefecture the From address claims.
         prefecture: Prefecture,
     },
     /// Not in the directory: quarantined (kept, listed, not filed).
@@ -511,6 +585,28 @@ pub enum SenderClass {
     },
     /// No usable From address at all.
     NoAddress,
+}
+
+impl SenderClass {
+    /// The kind stored with a quarantined mail (`quarantine.kind`), so the
+    /// staff list tells a forged-looking registered address from a sender
+    /// that is simply not in the directory.
+    pub fn quarantine_kind(&self) -> &'static str {
+        match self {
+            SenderClass::UnauthenticatedPrefecture { .. } => "unauthenticated_sender",
+            SenderClass::NoAddress => "no_address",
+            SenderClass::Prefecture { .. } | SenderClass::Unknown { .. } => "unknown_sender",
+        }
+    }
+
+    /// The prefecture the From address is registered for, trusted or not.
+    pub fn claimed_prefecture(&self) -> Option<Prefecture> {
+        match self {
+            SenderClass::Prefecture { prefecture, .. }
+            | SenderClass::UnauthenticatedPrefecture { prefecture } => Some(*prefecture),
+            _ => None,
+        }
+    }
 }
 
 /// Whether to reply.
@@ -532,6 +628,9 @@ pub enum NeverReason {
     /// An unknown sender our server did not authenticate (no backscatter to
     /// forged senders).
     UnauthenticatedUnknownSender,
+    /// A registered prefecture address our server did not authenticate
+    /// (the From may be forged: no reply to it, nor to its Reply-To).
+    UnauthenticatedPrefectureSender,
     /// Nowhere to answer: no From address.
     NoAddress,
 }
@@ -546,6 +645,10 @@ impl fmt::Display for NeverReason {
                     "unknown sender not authenticated by our server (SPF/DKIM)"
                 )
             }
+            NeverReason::UnauthenticatedPrefectureSender => write!(
+                f,
+                "registered prefecture address not authenticated by our server (SPF/DKIM/DMARC)"
+            ),
             NeverReason::NoAddress => write!(f, "no From address to answer"),
         }
     }
@@ -564,7 +667,12 @@ impl Classification {
     /// The reason in words, for logs.
     pub fn describe(&self) -> String {
         let who = match &self.sender {
-            SenderClass::Prefecture { prefecture } => format!("registered sender of {prefecture}"),
+            SenderClass::Prefecture { prefecture, trust } => {
+                format!("registered sender of {prefecture} ({})", trust.as_str())
+            }
+            SenderClass::UnauthenticatedPrefecture { prefecture } => {
+                format!("registered address of {prefecture}, not authenticated")
+            }
             SenderClass::Unknown {
                 authenticated: true,
             } => "unknown sender, authenticated".to_string(),
@@ -578,6 +686,35 @@ impl Classification {
             AnswerPolicy::Never(r) => format!("{who}; do not answer: {r}"),
         }
     }
+
+    /// This verdict once an admin has released the mail from quarantine: a
+    /// person checked the sender, so a registered (or just authorised)
+    /// address that our server did not authenticate counts as
+    /// [`SenderTrust::Vouched`] and is answered. Automatic mail stays
+    /// unanswered; other senders are unchanged.
+    pub fn vouched_by_staff(self) -> Classification {
+        let prefecture = match self.sender {
+            SenderClass::UnauthenticatedPrefecture { prefecture }
+            | SenderClass::Prefecture {
+                prefecture,
+                trust: SenderTrust::Unchecked,
+            } => prefecture,
+            _ => return self,
+        };
+        let policy = match self.policy {
+            AnswerPolicy::Never(NeverReason::UnauthenticatedPrefectureSender) => {
+                AnswerPolicy::Answer
+            }
+            other => other,
+        };
+        Classification {
+            sender: SenderClass::Prefecture {
+                prefecture,
+                trust: SenderTrust::Vouched,
+            },
+            policy,
+        }
+    }
 }
 
 /// Classifies the sender of `parsed` and decides whether to answer.
@@ -586,15 +723,27 @@ pub fn classify(
     directory: &PrefectureDirectory,
     mail: &MailConfig,
 ) -> Classification {
-    let auth = AuthenticationResults::of(parsed, mail.authserv_id.as_deref());
+    let auth = AuthenticationResults::of(parsed, mail.authserv_id(), mail.own_received_hops);
+    let required = mail.sender_auth_mode() == SenderAuth::Required;
     let sender = match &parsed.from {
         None => SenderClass::NoAddress,
-        Some(from) => match directory.prefecture_of(&from.address) {
-            Some(prefecture) => SenderClass::Prefecture { prefecture },
-            None => SenderClass::Unknown {
-                authenticated: auth.vouches_for(&domain_of(&from.address)),
-            },
-        },
+        Some(from) => {
+            let authenticated = auth.vouches_for(&domain_of(&from.address));
+            match directory.prefecture_of(&from.address) {
+                Some(prefecture) if authenticated => SenderClass::Prefecture {
+                    prefecture,
+                    trust: SenderTrust::Authenticated,
+                },
+                Some(prefecture) if required => {
+                    SenderClass::UnauthenticatedPrefecture { prefecture }
+                }
+                Some(prefecture) => SenderClass::Prefecture {
+                    prefecture,
+                    trust: SenderTrust::Unchecked,
+                },
+                None => SenderClass::Unknown { authenticated },
+            }
+        }
     };
     let policy = if let Some(reason) = auto_generated(parsed) {
         AnswerPolicy::Never(NeverReason::AutoGenerated(reason))
@@ -604,6 +753,9 @@ pub fn classify(
             SenderClass::Unknown {
                 authenticated: false,
             } => AnswerPolicy::Never(NeverReason::UnauthenticatedUnknownSender),
+            SenderClass::UnauthenticatedPrefecture { .. } => {
+                AnswerPolicy::Never(NeverReason::UnauthenticatedPrefectureSender)
+            }
             _ => AnswerPolicy::Answer,
         }
     };

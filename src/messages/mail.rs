@@ -162,7 +162,7 @@ pub fn ingest_outcome(disposition: &str, receipts: &[String], reply: &str) -> St
         "accepted" => "受付",
         "partial" => "一部受付",
         "rejected" => "受付不可",
-        "quarantined" => "隔離（未登録の送信元）",
+        "quarantined" => "隔離（未登録または未認証の送信元）",
         "ignored" => "自動送信メールのため対象外",
         "already_processed" => "処理済み（変更なし）",
         "unprocessable" => "処理不能（保留し、管理画面の「処理不能メール」に掲載）",

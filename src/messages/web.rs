@@ -182,3 +182,14 @@ pub fn source_label(source: &str) -> &str {
         other => other,
     }
 }
+
+/// Why a mail is in quarantine, by `quarantine.kind`, for the staff list.
+pub fn quarantine_kind(kind: &str) -> &'static str {
+    match kind {
+        "unauthenticated_sender" => {
+            "登録済みの都道府県アドレスですが、送信元の認証（SPF/DKIM/DMARC）が確認できませんでした。なりすましの可能性があります。"
+        }
+        "no_address" => "送信元アドレスがありません。",
+        _ => "都道府県の登録アドレスにない送信元です。",
+    }
+}

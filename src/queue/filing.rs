@@ -6,10 +6,20 @@
 //! write of a filing takes the receipt counter's row, which serialises
 //! concurrent filings, so two processes never both supersede, or both miss,
 //! an earlier sheet.
+//!
+//! Supersession (a clean resend replaces the earlier sheet of the same
+//! institution and items) only happens between filings whose sender is
+//! known to be who it says ([`SenderTrust::may_supersede`]: authenticated
+//! by our mail server, or vouched for by staff) and of the same prefecture:
+//! otherwise a forged `From:` could push a prefecture's genuine sheet out of
+//! review. An earlier sheet that may not be replaced stays in review beside
+//! the new one, for staff to sort out. A 受付完了 record still refuses any
+//! new filing for its items, whoever sent it.
 
 use super::audit::{self, Action};
 use super::db::{date_text, now_text, parse_date, time_text};
 use super::records::{parse_items_text, requested_items_text, upsert_lines};
+use crate::mailbox::senders::SenderTrust;
 use crate::messages::queue as msg;
 use crate::prefecture::Prefecture;
 use crate::request::{Institution, Item, ItemLine, Source, Status};
@@ -51,6 +61,9 @@ pub struct SheetFiling {
     pub sheet_name: String,
     /// Who files: `mail`, `cli:<user>`…
     pub actor: String,
+    /// Why the sender is trusted (stored as `requests.sender_auth`); decides
+    /// whether this filing may supersede, and later be superseded.
+    pub sender_trust: SenderTrust,
 }
 
 /// What became of a filed sheet.
@@ -138,8 +151,14 @@ pub async fn file_sheet(
             );
             added.push(f.clone());
             findings.push(f);
-        } else if !rivals.is_empty() {
-            to_supersede = rivals.iter().map(|r| (r.id, r.receipt.clone())).collect();
+        } else {
+            to_supersede = rivals
+                .iter()
+                .filter(|r| may_replace(filing, r))
+                .map(|r| (r.id, r.receipt.clone()))
+                .collect();
+        }
+        if !to_supersede.is_empty() {
             let receipts: Vec<String> = to_supersede.iter().map(|(_, r)| r.clone()).collect();
             let f = queue_finding(
                 Severity::Warning,
@@ -164,9 +183,9 @@ pub async fn file_sheet(
          prefecture, institution_code, institution_name, institution_postcode, institution_prefecture, \
          institution_address, institution_phone, institution_contact, requested_items, findings, error_count, \
          warning_count, earlier_distributions, refused_because_completed, source_message_sha256, \
-         attachment_sha256, attachment_name, sheet_name, created_at, updated_at) \
+         attachment_sha256, attachment_name, sheet_name, created_at, updated_at, sender_auth) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, \
-         $21, $22, $23, $24, $25, $26, $26) ON CONFLICT (filing_key) DO NOTHING RETURNING id",
+         $21, $22, $23, $24, $25, $26, $26, $27) ON CONFLICT (filing_key) DO NOTHING RETURNING id",
     )
     .bind(&receipt)
     .bind(&key)
@@ -194,6 +213,7 @@ pub async fn file_sheet(
     .bind(&filing.attachment_name)
     .bind(&filing.sheet_name)
     .bind(&now)
+    .bind(filing.sender_trust.as_str())
     .fetch_optional(&mut *tx)
     .await
     .with_context(|| format!("cannot file request {receipt}"))?;
@@ -382,6 +402,18 @@ struct Rival {
     receipt: String,
     status: Status,
     overlap: Vec<Item>,
+    /// The sender's prefecture.
+    prefecture: String,
+    /// None for a word this version does not know (never replaced).
+    sender_trust: Option<SenderTrust>,
+}
+
+/// True when `filing` may supersede `rival`: both senders are known to be
+/// who they say, and of the same prefecture (see the module docs).
+fn may_replace(filing: &SheetFiling, rival: &Rival) -> bool {
+    filing.sender_trust.may_supersede()
+        && rival.sender_trust.is_some_and(SenderTrust::may_supersede)
+        && rival.prefecture == filing.prefecture.name()
 }
 
 async fn overlapping_sheets(
@@ -396,7 +428,7 @@ async fn overlapping_sheets(
     // Error records stay out of review but are still replaced by a clean
     // resend, so staff see one current version.
     let rows = sqlx::query(
-        "SELECT id, receipt, status, requested_items FROM requests WHERE institution_code = $1 \
+        "SELECT id, receipt, status, requested_items, prefecture, sender_auth FROM requests WHERE institution_code = $1 \
          AND batch_date = $2 AND source = $3 AND superseded_by IS NULL AND refused_because_completed = 0 \
          ORDER BY id",
     )
@@ -422,6 +454,8 @@ async fn overlapping_sheets(
             status: Status::parse(&row.try_get::<String, _>("status")?)
                 .context("unknown status")?,
             overlap,
+            prefecture: row.try_get("prefecture")?,
+            sender_trust: SenderTrust::parse(&row.try_get::<String, _>("sender_auth")?),
         });
     }
     Ok(out)

@@ -137,10 +137,17 @@ struct QuarantineRow {
     from_address: String,
     subject: String,
     reason: String,
+    /// `unknown_sender`, `unauthenticated_sender` or `no_address`.
+    kind: String,
+    /// The kind in words.
+    kind_label: &'static str,
+    /// The prefecture a registered address claims (pre-selected).
+    prefecture: Option<String>,
     received_at: String,
 }
 
-/// GET /admin/quarantine: mail from senders not in the directory.
+/// GET /admin/quarantine: mail from senders not in the directory, and mail
+/// from registered addresses our mail server did not authenticate.
 pub async fn quarantine(
     State(state): State<AppState>,
     Extension(staff): Extension<Staff>,
@@ -148,7 +155,7 @@ pub async fn quarantine(
 ) -> Result<Html<String>, WebError> {
     let mut conn = state.db().pool().acquire().await?;
     let rows = sqlx::query(
-        "SELECT q.mail_message_id, q.from_address, q.reason, m.subject, m.received_at FROM quarantine q \
+        "SELECT q.mail_message_id, q.from_address, q.reason, q.kind, q.prefecture, m.subject, m.received_at FROM quarantine q \
          JOIN mail_messages m ON m.id = q.mail_message_id WHERE q.released_at IS NULL ORDER BY q.at DESC LIMIT 500",
     )
     .fetch_all(&mut *conn)
@@ -156,11 +163,15 @@ pub async fn quarantine(
     let rows = rows
         .iter()
         .map(|r| {
+            let kind: String = r.try_get("kind")?;
             Ok(QuarantineRow {
                 id: r.try_get("mail_message_id")?,
                 from_address: r.try_get("from_address")?,
                 subject: r.try_get("subject")?,
                 reason: r.try_get("reason")?,
+                kind_label: msg::quarantine_kind(&kind),
+                kind,
+                prefecture: r.try_get("prefecture")?,
                 received_at: jst(parse_time(&r.try_get::<String, _>("received_at")?)?),
             })
         })

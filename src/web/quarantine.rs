@@ -3,7 +3,17 @@
 //! the `[prefectures]` directory (filed, answered). "Authorise" also keeps
 //! the address in `web_sender_allowlist` ([`crate::queue::senders`]), which
 //! the mail pipeline reads for every message: the sender's next mail is
-//! filed without a restart.
+//! filed without a restart (and, with `sender_auth = "required"`, still
+//! only when our mail server authenticates it).
+//!
+//! A released mail counts as vouched for ([`Intake::vouched_by_staff`]):
+//! the admin checked the sender, so a registered address our server did not
+//! authenticate is filed, answered at its From address, and its sheets may
+//! supersede (and later be superseded by) the prefecture's authenticated
+//! sheets, like any authenticated filing. It is filed with its original
+//! receipt time, so it lands in the batch it was sent for. The vouching is
+//! a property of the release, never of the message: the trace header below
+//! is not read by the pipeline.
 //!
 //! The mail pipeline keys a message on Message-ID + SHA-256 of its bytes,
 //! and the quarantined copy is already recorded under that key. The released
@@ -76,7 +86,9 @@ pub async fn release(
         .entry(prefecture.name().to_string())
         .or_default()
         .push(from_address.clone());
-    let intake = Intake::new(db.clone(), &settings)?.with_source("quarantine-release");
+    let intake = Intake::new(db.clone(), &settings)?
+        .with_source("quarantine-release")
+        .vouched_by_staff();
     let copy = released_copy(&raw, id);
     let outcome = intake
         .process(&copy, received_at.fixed_offset())

@@ -172,6 +172,7 @@ pub fn sample_filing(
         attachment_name: String::new(),
         sheet_name: String::new(),
         actor: "test".into(),
+        sender_trust: sos_intake::mailbox::senders::SenderTrust::Authenticated,
     }
 }
 

@@ -245,6 +245,7 @@ pub fn sheet_filing(
         attachment_name: format!("{attachment}.xlsx"),
         sheet_name: "要請シート".into(),
         actor: "test".into(),
+        sender_trust: sos_intake::mailbox::senders::SenderTrust::Authenticated,
     }
 }
 
