@@ -55,7 +55,8 @@ fn b64(bytes: &[u8]) -> String {
 
 fn auth_header() -> String {
     format!(
-        "Authentication-Results: mx.mhlw.go.jp; spf=pass smtp.mailfrom={TOKYO}; dkim=pass header.d={DOMAIN}; dmarc=pass header.from={DOMAIN}\r\n"
+        "Authentication-Results: mx.mhlw.go.jp; spf=pass smtp.mailfrom={TOKYO}; dkim=pass header.d={DOMAIN}; dmarc=pass header.from={DOMAIN}\r\n\
+         Received: from mail.{DOMAIN} by mx.mhlw.go.jp with ESMTPS; Fri, 20 Nov 2026 09:00:00 +0900\r\n"
     )
 }
 
