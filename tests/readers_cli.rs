@@ -222,3 +222,41 @@ async fn an_intake_over_readers_answers_and_a_message_that_kills_its_parser_is_u
     assert_eq!(again.disposition, Disposition::Accepted);
     db.close().await;
 }
+
+#[tokio::test]
+async fn serve_keeps_going_past_workbooks_that_kill_their_readers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = write_config(tmp.path());
+    let data = tmp.path().join("data");
+    let inbox = sos_intake::mailbox::maildir::Maildir::open(&data.join("inbox")).unwrap();
+    for (i, fault) in ["abort", "oom", "spin", "none"].iter().enumerate() {
+        inbox
+            .deliver(&message(&format!("serve-{i}@readers"), fault))
+            .unwrap();
+    }
+    let out = run(&cfg, &["serve", "--once", "--no-web", "--no-send"], true);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        std::fs::read_dir(data.join("inbox/new")).unwrap().count(),
+        0,
+        "every message handled"
+    );
+    let db = Db::connect(&format!("sqlite://{}/sos-intake.db", data.display()))
+        .await
+        .unwrap();
+    let replies = replies(&db).await;
+    assert_eq!(replies.len(), 4);
+    let unreadable = replies
+        .iter()
+        .filter(|r| r.contains(sos_intake::messages::readers::file_unreadable()))
+        .count();
+    assert_eq!(unreadable, 3, "{replies:#?}");
+    for r in &replies {
+        assert!(r.contains("正常.xlsx"), "{r}");
+    }
+    db.close().await;
+}
