@@ -1,5 +1,5 @@
-//! The reader side: `sos-intake reader`, started by a [`ReaderPool`]
-//! (crate::readers::ReaderPool). It puts its limits in force, answers
+//! The reader side: `sos-intake reader`, started by a
+//! [`ReaderPool`](crate::readers::ReaderPool). It puts its limits in force, answers
 //! requests one after another on stdin/stdout, and exits when stdin closes.
 //!
 //! The protocol runs on a private copy of the original stdout; file
