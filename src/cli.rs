@@ -3,6 +3,7 @@
 
 use crate::commands;
 use crate::config::{Config, Settings};
+use crate::readers::ReaderPool;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -50,6 +51,9 @@ pub enum Command {
     /// Staff accounts of the web UI.
     #[command(subcommand)]
     Users(commands::users::Command),
+    /// A reader process of the gateway (started by the gateway itself).
+    #[command(hide = true)]
+    Reader(commands::reader::Args),
 }
 
 /// Parses the command line, runs the command and returns its exit code.
@@ -73,18 +77,45 @@ pub async fn run() -> ExitCode {
 }
 
 async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+    let command = match cli.command {
+        // A reader gets everything from the gateway, not from files.
+        Command::Reader(args) => return Ok(commands::reader::run(args)),
+        other => other,
+    };
     let config = Config::load(cli.config.as_deref())?;
     let settings = Settings::resolve(config, cli.data_dir);
-    match cli.command {
-        Command::Check(args) => commands::check::run(&settings, args),
+    match command {
+        Command::Reader(args) => Ok(commands::reader::run(args)),
+        Command::Check(args) => {
+            let readers = ReaderPool::for_current_exe(&settings.config.readers)?;
+            commands::check::run(&settings, &readers, args)
+        }
         Command::Template(args) => commands::template::run(&settings, args),
         Command::Calendar(cmd) => commands::calendar::run(&settings, cmd),
         Command::Gmis(cmd) => commands::gmis::run(&settings, cmd).await,
         Command::Queue(cmd) => commands::queue::run(&settings, cmd).await,
         Command::File(args) => commands::file::run(&settings, args).await,
-        Command::Ingest(args) => commands::ingest::run(&settings, args).await,
-        Command::Serve(args) => commands::serve::run(&settings, args).await,
+        Command::Ingest(args) => {
+            if let Err(e) = install_readers(&settings) {
+                // Temporary as far as the MTA knows: it keeps the mail.
+                eprintln!("エラー: {e:#}");
+                return Ok(ExitCode::from(commands::ingest::EX_TEMPFAIL));
+            }
+            commands::ingest::run(&settings, args).await
+        }
+        Command::Serve(args) => {
+            install_readers(&settings)?;
+            commands::serve::run(&settings, args).await
+        }
         Command::Imap(cmd) => commands::imap::run(&settings, cmd).await,
         Command::Users(cmd) => commands::users::run(&settings, cmd).await,
     }
+}
+
+/// Starts the reader processes every `Intake` of this process uses; no
+/// fallback to parsing in-process.
+fn install_readers(settings: &Settings) -> anyhow::Result<()> {
+    let pool = ReaderPool::for_current_exe(&settings.config.readers)?;
+    pool.install();
+    Ok(())
 }

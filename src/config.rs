@@ -48,6 +48,9 @@ pub struct Config {
     /// How failing messages are retried and set aside.
     #[serde(default)]
     pub intake: IntakeConfig,
+    /// The reader processes that parse mail and read workbooks.
+    #[serde(default)]
+    pub readers: ReadersConfig,
 }
 
 /// `[intake]`: poison messages. Every attempt at a message is counted before
@@ -249,6 +252,33 @@ impl Default for WebConfig {
             listen: "127.0.0.1:8080".into(),
             enabled: true,
             secure_cookies: false,
+        }
+    }
+}
+
+/// `[readers]`: the child processes that parse messages and read
+/// workbooks (see [`crate::readers`]).
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReadersConfig {
+    /// How many reader processes at most (default 2).
+    pub processes: usize,
+    /// Address-space limit of each reader, in MiB (RLIMIT_AS; default 512;
+    /// 0: none).
+    pub memory_mb: u64,
+    /// CPU seconds one request may use (RLIMIT_CPU; default 20; 0: none).
+    pub cpu_seconds: u64,
+    /// Wall-clock seconds one request may take (default 30).
+    pub timeout_seconds: u64,
+}
+
+impl Default for ReadersConfig {
+    fn default() -> Self {
+        ReadersConfig {
+            processes: 2,
+            memory_mb: 512,
+            cpu_seconds: 20,
+            timeout_seconds: 30,
         }
     }
 }

@@ -20,6 +20,7 @@ pub mod outbox;
 pub mod pipeline;
 pub mod prefecture;
 pub mod queue;
+pub mod readers;
 pub mod replies;
 pub mod request;
 pub mod sheet;

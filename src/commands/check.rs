@@ -3,10 +3,15 @@
 //!
 //! Exit code: 0 when no file has errors (warnings are fine), 1 when some file
 //! has errors, 2 when some file could not be read as a request sheet at all.
+//!
+//! Files are read by reader processes (see [`crate::readers`]), so a hostile
+//! file that crashes or exhausts a parser is reported as unreadable and the
+//! remaining files are still checked.
 
 use crate::config::Settings;
 use crate::messages::findings::report;
-use crate::sheet::{ReadError, read_workbook};
+use crate::readers::ReaderPool;
+use crate::sheet::ReadError;
 use crate::validation::{Checked, Policy, Severity, check};
 use serde_json::json;
 use std::io::Write;
@@ -33,13 +38,13 @@ enum Outcome {
 }
 
 /// Runs the command.
-pub fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
+pub fn run(settings: &Settings, readers: &ReaderPool, args: Args) -> anyhow::Result<ExitCode> {
     let policy = Policy::from_config(&settings.config)?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let mut worst = 0u8;
     for file in &args.files {
-        let outcome = check_file(file, &policy);
+        let outcome = check_file(file, readers, &policy);
         worst = worst.max(match &outcome {
             Outcome::Unreadable { .. } => 2,
             Outcome::Forms(forms) if forms.iter().any(|(_, c)| c.has_errors()) => 1,
@@ -55,7 +60,7 @@ pub fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::from(worst))
 }
 
-fn check_file(path: &Path, policy: &Policy) -> Outcome {
+fn check_file(path: &Path, readers: &ReaderPool, policy: &Policy) -> Outcome {
     let too_big = std::fs::metadata(path)
         .is_ok_and(|m| m.len() > crate::sheet::reader::MAX_INPUT_BYTES as u64);
     if too_big {
@@ -74,7 +79,16 @@ fn check_file(path: &Path, policy: &Policy) -> Outcome {
             };
         }
     };
-    match read_workbook(&bytes) {
+    let read = match readers.read_workbook(&bytes) {
+        Ok(read) => read,
+        Err(failure) => {
+            return Outcome::Unreadable {
+                code: failure.code(),
+                message: crate::messages::readers::check_unreadable(&failure),
+            };
+        }
+    };
+    match read {
         Ok(book) => Outcome::Forms(
             book.forms
                 .iter()

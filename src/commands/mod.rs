@@ -8,6 +8,7 @@ pub mod gmis;
 pub mod imap;
 pub mod ingest;
 pub mod queue;
+pub mod reader;
 pub mod serve;
 pub mod template;
 pub mod users;

@@ -49,10 +49,10 @@ pub use parse::parse;
 use crate::config::MailConfig;
 use crate::sheet::reader::Format;
 use chrono::{DateTime, FixedOffset};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Size and depth guards for one message.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Limits {
     /// A larger message is not unpacked: only its headers are read.
     pub max_message_bytes: u64,
@@ -90,7 +90,7 @@ impl Default for Limits {
 }
 
 /// An address with its display name, both decoded.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Mailbox {
     /// The address as written (`sos@fukushi.metro.tokyo.lg.jp`).
     pub address: String,
@@ -120,7 +120,7 @@ pub fn domain_of(address: &str) -> String {
 }
 
 /// The Return-Path as delivered (the envelope sender).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ReturnPath {
     /// `<>`: the null sender of bounces and other automatic mail.
@@ -130,7 +130,7 @@ pub enum ReturnPath {
 }
 
 /// One top-level header field, unfolded, as text (not RFC 2047-decoded).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HeaderField {
     /// The name as written.
     pub name: String,
@@ -139,7 +139,7 @@ pub struct HeaderField {
 }
 
 /// The received mail, read as far as it could be.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ParsedMessage {
     /// Message-ID without angle brackets; None when missing or unusable.
     pub message_id: Option<String>,
@@ -208,7 +208,7 @@ impl ParsedMessage {
 }
 
 /// One attached file (or a member of an attached zip).
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Attachment {
     /// The file name, decoded (RFC 2231, RFC 2047, raw Shift_JIS/UTF-8),
     /// directory part removed; for a zip member its name inside the zip.
@@ -236,7 +236,7 @@ pub struct Attachment {
 }
 
 /// What an attached file is, told by content.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "detail", rename_all = "snake_case")]
 pub enum AttachmentKind {
     /// A workbook to read with [`crate::sheet::read_workbook`].
@@ -258,7 +258,7 @@ pub enum AttachmentKind {
 }
 
 /// Which guard a file tripped.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "guard", rename_all = "snake_case")]
 pub enum SizeLimit {
     /// The file (or zip member) is over the attachment limit.
@@ -288,7 +288,7 @@ pub enum SizeLimit {
 }
 
 /// Files we do not read, by what they are.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OtherFile {
     /// Word (.doc, .docx) or OpenDocument text.
@@ -353,7 +353,7 @@ impl OtherFile {
 }
 
 /// Something in the message that could not be read.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "problem", rename_all = "snake_case")]
 pub enum Problem {
     /// mail-parser found no message at all in the bytes.

@@ -28,3 +28,6 @@ pub mod mail;
 
 /// The IMAP source: connection problems and `imap check` wording.
 pub mod imap;
+
+/// Files and messages the reader processes could not read safely.
+pub mod readers;

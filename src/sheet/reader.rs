@@ -29,7 +29,7 @@ use super::{
 use crate::request::Item;
 use crate::text::fold_label;
 use calamine::{Data, DataRef, Dimensions, Ods, Range, Reader, Xls, Xlsx};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::io::Cursor;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -67,7 +67,7 @@ const MAX_MERGE_SCAN_BYTES: u64 = 16 * 1024 * 1024;
 const MAX_MERGE_BUFFER_BYTES: u64 = 2 * 1024 * 1024;
 
 /// The container format, told by content (not by file name).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Format {
     /// Office Open XML workbook.
@@ -93,7 +93,7 @@ impl Format {
 }
 
 /// A workbook that was read: every worksheet that holds the form.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Workbook {
     /// The container format.
     pub format: Format,
@@ -103,7 +103,7 @@ pub struct Workbook {
 }
 
 /// Why a file could not be read as a request sheet at all.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, thiserror::Error, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ReadError {
     /// The workbook is password-protected or encrypted.
     #[error("the workbook is password-protected or encrypted")]
