@@ -39,15 +39,31 @@ fn retry_after(resp: &Response) -> u64 {
         .unwrap_or_else(|| panic!("a refusal carries Retry-After: {:?}", resp.headers))
 }
 
+/// The wait stored after the last failure of `subject`, as the database
+/// holds it (Retry-After alone, rounded to whole seconds on a loaded
+/// machine, would not show the growth reliably).
+async fn stored_wait(app: &TestApp, subject: &str) -> Duration {
+    let row = sqlx::query(
+        "SELECT last_failure_at, blocked_until FROM web_signin_failures WHERE subject = $1",
+    )
+    .bind(subject)
+    .fetch_one(app.test_db.db.pool())
+    .await
+    .unwrap();
+    let at = sos_intake::queue::db::parse_time(&row.get::<String, _>(0)).unwrap();
+    let until = sos_intake::queue::db::parse_time(&row.get::<String, _>(1)).unwrap();
+    (until - at).to_std().unwrap()
+}
+
 /// Limits that make the account side quick to test: two free failures,
-/// then waits of 1 s and 2 s, a 2-second lock at the fifth.
+/// then waits of 2 s and 4 s, a 3-second lock at the fifth.
 fn quick_account_limits(config: &mut Config) {
     let s = &mut config.web.signin;
     s.free_failures = 2;
-    s.first_delay_ms = 1000;
-    s.max_delay_ms = 4000;
+    s.first_delay_ms = 2000;
+    s.max_delay_ms = 8000;
     s.lock_after = 5;
-    s.lock_secs = 2;
+    s.lock_secs = 3;
     s.address_free_failures = 1000;
     s.address_lock_after = 0;
 }
@@ -63,19 +79,26 @@ async fn wrong_passwords_wait_longer_then_lock_then_unlock(test_db: TestDb) {
         );
     }
     assert_eq!(attempt(&app, REVIEWER, "wrong", "").await.status, 401);
-    // The third failure makes the next attempt wait 1 s, even with the
+    // The third failure makes the next attempt wait 2 s, even with the
     // right password, which is not even looked at.
+    let account = format!("account:{REVIEWER}");
+    assert_eq!(stored_wait(&app, &account).await, Duration::from_secs(2));
     let waiting = attempt(&app, REVIEWER, PASSWORD, "").await;
     assert_eq!(waiting.status, 429, "{}", waiting.text());
     assert!(waiting.text().contains("秒後にもう一度お試しください。"));
-    assert_eq!(retry_after(&waiting), 1);
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert!((1..=2).contains(&retry_after(&waiting)));
+    tokio::time::sleep(Duration::from_millis(2100)).await;
     assert_eq!(attempt(&app, REVIEWER, "wrong", "").await.status, 401);
     // The wait doubled.
+    assert_eq!(
+        stored_wait(&app, &account).await,
+        Duration::from_secs(4),
+        "the wait grows"
+    );
     let waiting = attempt(&app, REVIEWER, "wrong", "").await;
     assert_eq!(waiting.status, 429);
-    assert_eq!(retry_after(&waiting), 2, "the wait grows");
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    assert!((1..=4).contains(&retry_after(&waiting)));
+    tokio::time::sleep(Duration::from_millis(4100)).await;
     // The fifth failure locks the account.
     assert_eq!(attempt(&app, REVIEWER, "wrong", "").await.status, 401);
     let locked = attempt(&app, REVIEWER, PASSWORD, "").await;
@@ -106,7 +129,7 @@ async fn wrong_passwords_wait_longer_then_lock_then_unlock(test_db: TestDb) {
     // Another account from the same address is not affected.
     assert_eq!(attempt(&app, ADMIN, PASSWORD, "").await.status, 303);
     // After the lock, the right password works and the count starts over.
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    tokio::time::sleep(Duration::from_millis(3100)).await;
     assert_eq!(attempt(&app, REVIEWER, PASSWORD, "").await.status, 303);
     for _ in 0..2 {
         assert_eq!(attempt(&app, REVIEWER, "wrong", "").await.status, 401);
@@ -117,8 +140,12 @@ async fn wrong_passwords_wait_longer_then_lock_then_unlock(test_db: TestDb) {
     for _ in 0..3 {
         assert_eq!(attempt(&app, "存在 しない", "wrong", "").await.status, 401);
     }
+    assert_eq!(
+        stored_wait(&app, "account:存在 しない").await,
+        Duration::from_secs(2)
+    );
     let ghost = attempt(&app, "存在 しない", "wrong", "").await;
-    assert_eq!(ghost.status, 429);
+    assert_eq!(ghost.status, 429, "{}", ghost.text());
     assert!(ghost.text().contains("秒後にもう一度お試しください。"));
 }
 
@@ -139,22 +166,21 @@ async fn one_address_guessing_many_names_is_locked_out(test_db: TestDb) {
         s.lock_after = 0;
         s.address_free_failures = 3;
         s.address_lock_after = 6;
-        s.first_delay_ms = 200;
-        s.max_delay_ms = 200;
+        s.first_delay_ms = 2000;
+        s.max_delay_ms = 2000;
         s.lock_secs = 600;
     })
     .await;
     for i in 0..6 {
         let r = attempt(&app, &format!("guess-{i}"), "wrong", "").await;
         assert_eq!(r.status, 401, "guess {i}: {}", r.text());
-        if i >= 2 {
-            // From the fourth failure on, each makes the next wait 200 ms.
+        if (3..5).contains(&i) {
+            // The fourth and fifth failures make the next attempt, under
+            // any name, wait 2 s.
             let early = attempt(&app, &format!("other-{i}"), "wrong", "").await;
-            if i < 5 {
-                assert_eq!(early.status, 429, "guess {i}");
-                assert!(early.text().contains("秒後にもう一度お試しください。"));
-            }
-            tokio::time::sleep(Duration::from_millis(250)).await;
+            assert_eq!(early.status, 429, "guess {i}: {}", early.text());
+            assert!(early.text().contains("秒後にもう一度お試しください。"));
+            tokio::time::sleep(Duration::from_millis(2100)).await;
         }
     }
     // Six failures from this address: every name is refused, the right
