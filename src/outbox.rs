@@ -19,8 +19,9 @@
 //! 'sent'` cannot be one step, so a sender that dies (or loses the
 //! database) between them leaves a row that looks unsent, and it is sent
 //! again with the same Message-ID. To bound this, each SMTP attempt first
-//! adds one to `unconfirmed` (committed before the first byte goes out)
-//! and recording any outcome sets it back to 0. A row found with
+//! adds one to `unconfirmed` (committed once the pooled connection to the
+//! relay is open and answers NOOP, before the message's first byte) and
+//! recording any outcome sets it back to 0. A row found with
 //! [`MAX_UNCONFIRMED`] attempts of unknown outcome is not sent again but
 //! failed with a note, for staff to check and resend by hand. The `.eml`
 //! directory needs none of this: a repeat rewrites the same file.
@@ -391,6 +392,22 @@ impl Transport {
         matches!(self, Transport::Smtp(_))
     }
 
+    /// Opens (or checks, with NOOP) the pooled SMTP connection the next
+    /// send will use, so a relay that is down or slow to greet fails here,
+    /// before the attempt counts as possibly delivered. `Err` is the
+    /// failure to record, classified as [`Transport::deliver`] does.
+    async fn ready(&self) -> Result<(), Attempt> {
+        match self {
+            Transport::Directory(_) => Ok(()),
+            Transport::Smtp(smtp) => match smtp.test_connection().await {
+                Ok(true) => Ok(()),
+                Ok(false) => Err(Attempt::Temporary("the relay did not answer NOOP".into())),
+                Err(e) if e.is_permanent() => Err(Attempt::Permanent(e.to_string())),
+                Err(e) => Err(Attempt::Temporary(e.to_string())),
+            },
+        }
+    }
+
     async fn deliver(&self, row: &Claimed) -> Attempt {
         match self {
             Transport::Directory(dir) => match write_eml(dir, row.id, &row.raw).await {
@@ -608,6 +625,10 @@ impl Sender {
                     continue;
                 }
                 if self.transport.repeats_are_copies() {
+                    if let Err(attempt) = self.transport.ready().await {
+                        self.record(&row, &attempt, &mut report).await?;
+                        continue;
+                    }
                     match self.begin_attempt(row.id).await? {
                         Begin::Send => {}
                         Begin::ClaimLost => continue,

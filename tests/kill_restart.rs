@@ -248,7 +248,7 @@ async fn drain_while_killing(n: usize, database_url: Option<&str>) {
     .unwrap();
     assert_eq!(outbox.len(), n);
     let delivered = deliveries_once_settled(&lab, outbox.len());
-    let (mut twice, mut set_aside) = (0, 0);
+    let (mut twice, mut set_aside) = (0, Vec::new());
     let mut answered = std::collections::HashSet::new();
     for row in &outbox {
         let id: String = row.get("message_id");
@@ -271,7 +271,7 @@ async fn drain_while_killing(n: usize, database_url: Option<&str>) {
                 sos_intake::outbox::SET_ASIDE_RESPONSE,
                 "reply {id} ended {status} for another reason"
             );
-            set_aside += 1;
+            set_aside.push(copies);
         }
         twice += usize::from(copies == 2);
         answered.insert(answers.trim_matches(['<', '>']).to_string());
@@ -296,9 +296,10 @@ async fn drain_while_killing(n: usize, database_url: Option<&str>) {
     );
     eprintln!(
         "deliveries: {} replies, {} delivered twice (a kill between the relay's 250 and recording it), \
-         {set_aside} set aside after two unconfirmed attempts",
+         {} set aside after two unconfirmed attempts (copies delivered of those: {set_aside:?})",
         outbox.len(),
-        twice
+        twice,
+        set_aside.len()
     );
 }
 
