@@ -242,8 +242,58 @@ pub struct WebConfig {
     /// Serve the UI from `sos-intake serve`.
     pub enabled: bool,
     /// Mark cookies `Secure` (set when the UI is reached over HTTPS, e.g.
-    /// behind a TLS-terminating proxy).
+    /// behind a TLS-terminating proxy). They are `Secure` anyway whenever
+    /// `listen` is not a loopback address.
     pub secure_cookies: bool,
+    /// `[web.signin]`: limits on wrong passwords and on password checks.
+    pub signin: SigninConfig,
+}
+
+/// `[web.signin]`: how wrong passwords are limited. Counts are kept per
+/// account name typed and per client address (the TCP peer: behind a
+/// reverse proxy every request comes from the proxy, so the address limit
+/// then applies to everyone at once and the proxy should limit instead).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SigninConfig {
+    /// Wrong passwords for one account before each further one makes the
+    /// next attempt wait.
+    pub free_failures: u32,
+    /// The wait after the first failure beyond `free_failures`, in
+    /// milliseconds; doubled with each further failure.
+    pub first_delay_ms: u64,
+    /// The longest wait between attempts, in milliseconds.
+    pub max_delay_ms: u64,
+    /// Wrong passwords for one account that lock it for `lock_secs`.
+    pub lock_after: u32,
+    /// Wrong passwords from one client address (any account names) before
+    /// its attempts wait.
+    pub address_free_failures: u32,
+    /// Wrong passwords from one client address that lock it out.
+    pub address_lock_after: u32,
+    /// How long a lock lasts, in seconds.
+    pub lock_secs: u64,
+    /// A counter with no failure for this long starts over, in seconds.
+    pub forget_after_secs: u64,
+    /// Password checks (argon2) running at once; a sign-in beyond that is
+    /// answered 503 at once instead of queueing.
+    pub max_concurrent_checks: u32,
+}
+
+impl Default for SigninConfig {
+    fn default() -> Self {
+        SigninConfig {
+            free_failures: 3,
+            first_delay_ms: 1000,
+            max_delay_ms: 30_000,
+            lock_after: 10,
+            address_free_failures: 10,
+            address_lock_after: 50,
+            lock_secs: 15 * 60,
+            forget_after_secs: 60 * 60,
+            max_concurrent_checks: 4,
+        }
+    }
 }
 
 impl Default for WebConfig {
@@ -252,6 +302,7 @@ impl Default for WebConfig {
             listen: "127.0.0.1:8080".into(),
             enabled: true,
             secure_cookies: false,
+            signin: SigninConfig::default(),
         }
     }
 }

@@ -14,6 +14,17 @@
 //! and never retried. Several senders may share one database: a row is
 //! claimed (`claimed_by`, `claimed_until`) before it is sent, with
 //! `FOR UPDATE SKIP LOCKED` on PostgreSQL and SQLite's single writer lock.
+//!
+//! At most twice over SMTP: the relay's 250 and our `UPDATE … status =
+//! 'sent'` cannot be one step, so a sender that dies (or loses the
+//! database) between them leaves a row that looks unsent, and it is sent
+//! again with the same Message-ID. To bound this, each SMTP attempt first
+//! adds one to `unconfirmed` (committed once the pooled connection to the
+//! relay is open and answers NOOP, before the message's first byte) and
+//! recording any outcome sets it back to 0. A row found with
+//! [`MAX_UNCONFIRMED`] attempts of unknown outcome is not sent again but
+//! failed with a note, for staff to check and resend by hand. The `.eml`
+//! directory needs none of this: a repeat rewrites the same file.
 
 use crate::config::{Settings, SmtpConfig, Tls};
 use crate::pipeline::Shutdown;
@@ -92,6 +103,16 @@ impl OutgoingMail {
         })
     }
 }
+
+/// SMTP attempts of a row whose outcome was never recorded after which
+/// the row is no longer sent automatically: each of them may have reached
+/// the recipient, so one more could be a third copy.
+pub const MAX_UNCONFIRMED: i64 = 2;
+
+/// The `last_response` of a row set aside after [`MAX_UNCONFIRMED`]
+/// attempts of unknown outcome (shown to staff in the mail log).
+pub const SET_ASIDE_RESPONSE: &str = "not sent again: 2 earlier attempts ended without a recorded result \
+     (the relay may have accepted them); check the recipient's mailbox before resending";
 
 /// Wakes the sender of this process waiting in [`Sender::run`].
 static WAKE: tokio::sync::Notify = tokio::sync::Notify::const_new();
@@ -365,6 +386,28 @@ impl Transport {
         }
     }
 
+    /// True when repeating an attempt can deliver a second copy (SMTP);
+    /// false when it rewrites the same file.
+    fn repeats_are_copies(&self) -> bool {
+        matches!(self, Transport::Smtp(_))
+    }
+
+    /// Opens (or checks, with NOOP) the pooled SMTP connection the next
+    /// send will use, so a relay that is down or slow to greet fails here,
+    /// before the attempt counts as possibly delivered. `Err` is the
+    /// failure to record, classified as [`Transport::deliver`] does.
+    async fn ready(&self) -> Result<(), Attempt> {
+        match self {
+            Transport::Directory(_) => Ok(()),
+            Transport::Smtp(smtp) => match smtp.test_connection().await {
+                Ok(true) => Ok(()),
+                Ok(false) => Err(Attempt::Temporary("the relay did not answer NOOP".into())),
+                Err(e) if e.is_permanent() => Err(Attempt::Permanent(e.to_string())),
+                Err(e) => Err(Attempt::Temporary(e.to_string())),
+            },
+        }
+    }
+
     async fn deliver(&self, row: &Claimed) -> Attempt {
         match self {
             Transport::Directory(dir) => match write_eml(dir, row.id, &row.raw).await {
@@ -472,6 +515,16 @@ struct Claimed {
     created_at: DateTime<Utc>,
 }
 
+/// Whether an SMTP attempt may start.
+enum Begin {
+    /// Yes: at most one earlier attempt has no recorded outcome.
+    Send,
+    /// The claim passed to another sender meanwhile: leave the row.
+    ClaimLost,
+    /// No: [`MAX_UNCONFIRMED`] earlier attempts may each have delivered it.
+    SetAside,
+}
+
 /// What one pass of the sender did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Report {
@@ -571,6 +624,22 @@ impl Sender {
                     again = true;
                     continue;
                 }
+                if self.transport.repeats_are_copies() {
+                    if let Err(attempt) = self.transport.ready().await {
+                        self.record(&row, &attempt, &mut report).await?;
+                        continue;
+                    }
+                    match self.begin_attempt(row.id).await? {
+                        Begin::Send => {}
+                        Begin::ClaimLost => continue,
+                        Begin::SetAside => {
+                            let attempt = Attempt::Permanent(SET_ASIDE_RESPONSE.into());
+                            tracing::warn!(id = row.id, to = %row.recipient, "mail not sent again: {MAX_UNCONFIRMED} earlier attempts have no recorded outcome");
+                            self.record(&row, &attempt, &mut report).await?;
+                            continue;
+                        }
+                    }
+                }
                 let attempt = self.transport.deliver(&row).await;
                 self.record(&row, &attempt, &mut report).await?;
             }
@@ -659,6 +728,29 @@ impl Sender {
         Ok(claimed)
     }
 
+    /// Counts the attempt about to start as unconfirmed, committed before
+    /// anything is sent, and says whether to send.
+    async fn begin_attempt(&self, id: i64) -> anyhow::Result<Begin> {
+        let row = sqlx::query(
+            "UPDATE outbox SET unconfirmed = unconfirmed + 1 \
+             WHERE id = $1 AND claimed_by = $2 AND status = 'queued' RETURNING unconfirmed",
+        )
+        .bind(id)
+        .bind(&self.worker)
+        .fetch_optional(self.db.pool())
+        .await
+        .with_context(|| format!("cannot mark outbox row {id} as being sent"))?;
+        let Some(row) = row else {
+            return Ok(Begin::ClaimLost);
+        };
+        let unconfirmed: i64 = row.try_get(0)?;
+        Ok(if unconfirmed > MAX_UNCONFIRMED {
+            Begin::SetAside
+        } else {
+            Begin::Send
+        })
+    }
+
     async fn release(&self, id: i64) -> anyhow::Result<()> {
         sqlx::query("UPDATE outbox SET claimed_by = NULL, claimed_until = NULL, attempts = attempts - 1 WHERE id = $1 AND claimed_by = $2")
             .bind(id)
@@ -713,7 +805,7 @@ impl Sender {
         let sent_at = (status == Status::Sent).then(|| time_text(now));
         sqlx::query(
             "UPDATE outbox SET status = $1, last_response = $2, next_attempt_at = $3, sent_at = $4, \
-             claimed_by = NULL, claimed_until = NULL WHERE id = $5",
+             claimed_by = NULL, claimed_until = NULL, unconfirmed = 0 WHERE id = $5",
         )
         .bind(status.as_str())
         .bind(truncate(&response, 2000))

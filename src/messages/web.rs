@@ -51,6 +51,37 @@ pub fn login_failed() -> &'static str {
     "ユーザー名またはパスワードが正しくありません。"
 }
 
+// --- Sign-in limits (issue 11, point 7). None of these says whether the
+// account exists: names that do not exist are counted and locked alike.
+
+/// Too many wrong passwords for this account name just now: wait.
+pub fn signin_wait(seconds: u64) -> String {
+    format!(
+        "ログインの失敗が続いたため、次の試行まで少しお待ちいただいています。{seconds} 秒後にもう一度お試しください。"
+    )
+}
+
+/// Too many wrong passwords for this account name: locked for a while.
+pub fn signin_account_locked(minutes: u64) -> String {
+    format!(
+        "ログインの試行が続けて失敗したため、このアカウントは一時的にロックされています。{minutes} 分後にもう一度お試しください。"
+    )
+}
+
+/// Too many wrong passwords from this client address: locked for a while.
+pub fn signin_address_locked(minutes: u64) -> String {
+    format!(
+        "この接続元からのログインの失敗が続いたため、一時的にログインを受け付けていません。{minutes} 分後にもう一度お試しください。"
+    )
+}
+
+/// Every password check slot is taken: try again shortly.
+pub fn signin_busy() -> &'static str {
+    "ただいまログインが混み合っています。少し時間をおいてからもう一度お試しください。"
+}
+
+// --- End of sign-in limits.
+
 /// A page that needs signing in was asked for anonymously.
 pub fn login_required() -> &'static str {
     "ログインしてください。"

@@ -108,7 +108,7 @@ pub async fn resend(
     let mut tx = state.db().begin().await?;
     let now = now_text();
     let done = sqlx::query(
-        "UPDATE outbox SET status = 'queued', attempts = 0, next_attempt_at = $1, created_at = $1, \
+        "UPDATE outbox SET status = 'queued', attempts = 0, unconfirmed = 0, next_attempt_at = $1, created_at = $1, \
          claimed_by = NULL, claimed_until = NULL WHERE id = $2 AND status = 'failed'",
     )
     .bind(&now)

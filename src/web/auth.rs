@@ -231,28 +231,99 @@ pub async fn remove_user(conn: &mut AnyConnection, name: &str) -> anyhow::Result
     Ok(done.rows_affected() > 0)
 }
 
-/// Checks a name and password. The hash is computed even for an unknown
-/// name so that timing does not tell which names exist.
+/// Checks a name and password, the argon2 work on a blocking thread off
+/// the async runtime. An unknown name is checked against a dummy hash so
+/// that timing does not tell which names exist.
 pub async fn authenticate(
     conn: &mut AnyConnection,
     name: &str,
     password: &str,
+) -> anyhow::Result<Option<i64>> {
+    check_password(conn, name, password, None).await
+}
+
+/// [`authenticate`] holding `permit` (one of the capped concurrent checks)
+/// until the check ends, also when the client has gone away meanwhile.
+pub async fn authenticate_holding(
+    conn: &mut AnyConnection,
+    name: &str,
+    password: &str,
+    permit: tokio::sync::OwnedSemaphorePermit,
+) -> anyhow::Result<Option<i64>> {
+    check_password(conn, name, password, Some(permit)).await
+}
+
+async fn check_password(
+    conn: &mut AnyConnection,
+    name: &str,
+    password: &str,
+    permit: Option<tokio::sync::OwnedSemaphorePermit>,
 ) -> anyhow::Result<Option<i64>> {
     let row = sqlx::query("SELECT id, password_hash FROM web_users WHERE name = $1")
         .bind(name.trim())
         .fetch_optional(&mut *conn)
         .await
         .context("cannot look up user")?;
-    match row {
-        Some(row) => {
-            let phc: String = row.try_get("password_hash")?;
-            Ok(verify_password(password, &phc).then_some(row.try_get("id")?))
+    let (id, phc) = match row {
+        Some(row) => (
+            Some(row.try_get::<i64, _>("id")?),
+            Some(row.try_get::<String, _>("password_hash")?),
+        ),
+        None => (None, None),
+    };
+    let password = password.to_string();
+    let matches = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        match phc {
+            Some(phc) => verify_password(&password, &phc),
+            None => {
+                verify_password(&password, dummy_hash());
+                false
+            }
         }
-        None => {
-            let _ = hash_password(password);
-            Ok(None)
-        }
+    })
+    .await
+    .context("the password check stopped")?;
+    Ok(id.filter(|_| matches))
+}
+
+/// A hash of nothing in particular, made once, that unknown names are
+/// checked against (the same work as a real check).
+fn dummy_hash() -> &'static str {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DUMMY.get_or_init(|| hash_password(&random_token()).unwrap_or_default())
+}
+
+/// Whether cookies must carry `Secure` for a UI listening on `listen`:
+/// always, unless the address is loopback (`127.0.0.0/8`, `::1`,
+/// `localhost`), where plain HTTP never leaves the machine. `configured`
+/// (`[web] secure_cookies`) forces it on loopback too (a TLS proxy on the
+/// same host). An address that cannot be read counts as not loopback.
+pub fn cookies_must_be_secure(listen: &str, configured: bool) -> bool {
+    configured || !is_loopback_listen(listen)
+}
+
+/// True when `listen` (`host:port`, `[v6]:port`, or a bare host) names a
+/// loopback address.
+pub fn is_loopback_listen(listen: &str) -> bool {
+    let listen = listen.trim();
+    if let Ok(addr) = listen.parse::<std::net::SocketAddr>() {
+        return addr.ip().to_canonical().is_loopback();
     }
+    if let Ok(ip) = listen.parse::<std::net::IpAddr>() {
+        return ip.to_canonical().is_loopback();
+    }
+    let host = listen
+        .rsplit_once(':')
+        .map(|(h, _)| h)
+        .unwrap_or(listen)
+        .trim_start_matches('[')
+        .trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .map(|ip| ip.to_canonical().is_loopback())
+            .unwrap_or(false)
 }
 
 /// A new session: the token for the cookie (never stored) and its expiry.
@@ -369,6 +440,33 @@ mod tests {
         let c = set_cookie("sos_session", "t", 60, true);
         assert!(c.contains("HttpOnly") && c.contains("SameSite=Strict") && c.contains("Secure"));
         assert!(!set_cookie("s", "t", 60, false).contains("Secure"));
+    }
+
+    #[test]
+    fn cookies_are_secure_off_loopback() {
+        for listen in [
+            "127.0.0.1:8080",
+            "127.1.2.3:80",
+            "[::1]:8080",
+            "localhost:8080",
+            "::1",
+        ] {
+            assert!(!cookies_must_be_secure(listen, false), "{listen}");
+            assert!(cookies_must_be_secure(listen, true), "{listen}");
+        }
+        for listen in [
+            "0.0.0.0:8080",
+            "[::]:8080",
+            "192.0.2.10:443",
+            "10.0.0.5:8080",
+            "[::ffff:10.0.0.5]:80",
+            "intake.example.lg.jp:8080",
+            "localhost.evil.example:80",
+            "",
+        ] {
+            assert!(cookies_must_be_secure(listen, false), "{listen}");
+        }
+        assert!(!cookies_must_be_secure("[::ffff:127.0.0.1]:80", false));
     }
 
     #[test]

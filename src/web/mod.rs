@@ -21,6 +21,7 @@ pub mod pages;
 pub mod quarantine;
 pub mod queue_page;
 pub mod request_page;
+pub mod signin;
 mod templates;
 pub mod unprocessable;
 
@@ -46,17 +47,25 @@ struct Inner {
     db: Db,
     settings: Settings,
     templates: minijinja::Environment<'static>,
+    /// Permits for password checks running at once (`[web.signin]
+    /// max_concurrent_checks`).
+    signin_checks: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {
     /// Builds the state; fails only when a template does not compile.
     pub fn new(settings: Settings, db: Db) -> anyhow::Result<AppState> {
         let templates = templates::environment().context("cannot compile the web templates")?;
+        let checks = settings.config.web.signin.max_concurrent_checks.max(1);
+        let signin_checks = Arc::new(tokio::sync::Semaphore::new(
+            usize::try_from(checks).unwrap_or(1),
+        ));
         Ok(AppState {
             inner: Arc::new(Inner {
                 db,
                 settings,
                 templates,
+                signin_checks,
             }),
         })
     }
@@ -71,9 +80,18 @@ impl AppState {
         &self.inner.settings
     }
 
-    /// True when cookies must carry `Secure` (UI behind HTTPS).
+    /// True when cookies must carry `Secure`: whenever the UI does not
+    /// listen on loopback, or `[web] secure_cookies` says so
+    /// ([`auth::cookies_must_be_secure`]).
     pub fn secure_cookies(&self) -> bool {
-        self.inner.settings.config.web.secure_cookies
+        let web = &self.inner.settings.config.web;
+        auth::cookies_must_be_secure(&web.listen, web.secure_cookies)
+    }
+
+    /// A permit to run one password check now, or `None` when
+    /// `[web.signin] max_concurrent_checks` are already running.
+    pub fn try_signin_check(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        self.inner.signin_checks.clone().try_acquire_owned().ok()
     }
 
     /// Renders `templates/web/<name>` with `ctx`.
@@ -289,7 +307,9 @@ pub async fn serve_on(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    axum::serve(listener, router(state))
+    // The peer address reaches handlers as ConnectInfo (sign-in limits).
+    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
         .context("the web server stopped with an error")

@@ -2,15 +2,18 @@
 
 use super::auth::{self, LOGIN_CSRF_COOKIE, SESSION_COOKIE, SESSION_HOURS, Staff};
 use super::guard::{self, form_field};
+use super::signin::{self, Refusal};
 use super::{AppState, WebError, error_page};
 use crate::messages::web as msg;
 use axum::Extension;
 use axum::body::Bytes;
-use axum::extract::{Query, Request, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::extract::{ConnectInfo, Query, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
+use chrono::Utc;
 use minijinja::context;
 use serde::Deserialize;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 /// Query of the sign-in page.
 #[derive(Debug, Default, Deserialize)]
@@ -53,9 +56,13 @@ fn login_page(
     Ok((status, [(header::SET_COOKIE, cookie)], html).into_response())
 }
 
-/// POST /login: checks the CSRF pair and the password, starts a session.
+/// POST /login: checks the CSRF pair, the sign-in limits of the account
+/// name and the client address, then the password (off the runtime, at
+/// most `[web.signin] max_concurrent_checks` at once), and starts a
+/// session.
 pub async fn login(
     State(state): State<AppState>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, WebError> {
@@ -72,8 +79,26 @@ pub async fn login(
     }
     let name = form_field(&body, "name").unwrap_or_default();
     let password = form_field(&body, "password").unwrap_or_default();
+    // Without ConnectInfo (a router served without it) every client shares
+    // one address key: stricter, never looser.
+    let addr = peer.map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |p| p.0.0.ip());
     let mut conn = state.db().pool().acquire().await?;
-    let Some(user_id) = auth::authenticate(&mut conn, &name, &password).await? else {
+    if let Some(refusal) = signin::check(&mut conn, &name, addr, Utc::now()).await? {
+        tracing::warn!(account = %name.trim(), client = %addr, ?refusal, "web: sign-in refused before the password check");
+        return refused(&state, &next, refusal);
+    }
+    let Some(permit) = state.try_signin_check() else {
+        tracing::warn!(account = %name.trim(), client = %addr, "web: sign-in refused, every password check slot is busy");
+        return Ok(error_page(
+            StatusCode::SERVICE_UNAVAILABLE,
+            msg::signin_busy(),
+        ));
+    };
+    let Some(user_id) = auth::authenticate_holding(&mut conn, &name, &password, permit).await?
+    else {
+        let config = &state.settings().config.web.signin;
+        let failure = signin::record_failure(&mut conn, config, &name, addr, Utc::now()).await?;
+        log_failure(&name, addr, &failure);
         return login_page(
             &state,
             &next,
@@ -82,6 +107,7 @@ pub async fn login(
             StatusCode::UNAUTHORIZED,
         );
     };
+    signin::record_success(&mut conn, &name).await?;
     let session = auth::create_session(&mut conn, user_id).await?;
     let secure = state.secure_cookies();
     let mut resp = Redirect::to(&safe_next(&next)).into_response();
@@ -99,6 +125,46 @@ pub async fn login(
             .map_err(|e| anyhow::anyhow!("bad cookie header: {e}"))?,
     );
     Ok(resp)
+}
+
+/// The sign-in page again, 429 with `Retry-After`, saying how long to wait.
+fn refused(state: &AppState, next: &str, refusal: Refusal) -> Result<Response, WebError> {
+    let left = refusal.remaining();
+    let text = match refusal {
+        Refusal::Wait(d) => msg::signin_wait(signin::seconds_up(d)),
+        Refusal::AccountLocked(d) => msg::signin_account_locked(signin::minutes_up(d)),
+        Refusal::AddressLocked(d) => msg::signin_address_locked(signin::minutes_up(d)),
+    };
+    let mut resp = login_page(
+        state,
+        next,
+        None,
+        Some(&text),
+        StatusCode::TOO_MANY_REQUESTS,
+    )?;
+    resp.headers_mut().insert(
+        header::RETRY_AFTER,
+        HeaderValue::from(signin::seconds_up(left)),
+    );
+    Ok(resp)
+}
+
+/// Logs a wrong password, and a lock when this failure started one.
+fn log_failure(name: &str, addr: IpAddr, failure: &signin::Failure) {
+    let name = name.trim();
+    tracing::warn!(
+        account = %name,
+        client = %addr,
+        account_failures = failure.account_failures,
+        address_failures = failure.address_failures,
+        "web: wrong password"
+    );
+    if let signin::Block::Lock(d) = failure.account {
+        tracing::warn!(account = %name, client = %addr, lock_secs = d.as_secs(), "web: account locked after repeated wrong passwords");
+    }
+    if let signin::Block::Lock(d) = failure.address {
+        tracing::warn!(account = %name, client = %addr, lock_secs = d.as_secs(), "web: client address locked after repeated wrong passwords");
+    }
 }
 
 /// POST /logout: ends the session and clears the cookie.
@@ -125,18 +191,13 @@ pub async fn not_found() -> Response {
     error_page(StatusCode::NOT_FOUND, msg::not_found())
 }
 
-/// A redirect target after sign-in: only local paths (`/…`, not `//host`),
-/// so the sign-in page cannot be used to send staff elsewhere.
+/// A redirect target after sign-in: a path on this site only
+/// ([`signin::same_site_path`]), never the sign-in page itself; anything
+/// else goes to the queue.
 pub fn safe_next(next: &str) -> String {
-    let local = next.starts_with('/')
-        && !next.starts_with("//")
-        && !next.contains('\\')
-        && !next.contains("://");
-    if local && !next.starts_with("/login") {
-        next.to_string()
-    } else {
-        "/queue".to_string()
-    }
+    signin::same_site_path(next)
+        .filter(|p| !p.starts_with("/login"))
+        .unwrap_or_else(|| "/queue".to_string())
 }
 
 #[cfg(test)]
@@ -151,5 +212,10 @@ mod tests {
         assert_eq!(safe_next("/\\evil.example"), "/queue");
         assert_eq!(safe_next(""), "/queue");
         assert_eq!(safe_next("/login?next=/x"), "/queue");
+        assert_eq!(safe_next("/%09/evil.example"), "/queue");
+        assert_eq!(
+            safe_next("/requests?date=2026-12-01"),
+            "/requests?date=2026-12-01"
+        );
     }
 }

@@ -54,10 +54,17 @@ impl TestApp {
 
     /// Serves the app against `test_db`, with a reviewer and an admin.
     pub async fn spawn(test_db: TestDb) -> TestApp {
+        TestApp::spawn_with(test_db, |_| {}).await
+    }
+
+    /// Like [`TestApp::spawn`], with the configuration changed by `adjust`
+    /// first (e.g. `[web.signin]` limits).
+    pub async fn spawn_with(test_db: TestDb, adjust: impl FnOnce(&mut Config)) -> TestApp {
         let mut config = Config::default();
         config
             .prefectures
             .insert("東京都".into(), vec![TOKYO_ADDRESS.into()]);
+        adjust(&mut config);
         let settings = Settings {
             config,
             data_dir: test_db.dir.path().to_path_buf(),
