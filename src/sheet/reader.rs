@@ -359,6 +359,9 @@ fn detect_zip(bytes: &[u8]) -> Result<Format, ReadError> {
             "{total} bytes uncompressed in total"
         )));
     }
+    // Sizes above are the directory's word: hold every entry to it (and
+    // refuse entries sharing data) before calamine or zip inflate anything.
+    super::guard::check_zip_package(bytes, &mut archive).map_err(refused)?;
     if names.iter().any(|n| n == "mimetype") {
         let mut mimetype = String::new();
         if let Ok(entry) = archive.by_name("mimetype") {
@@ -681,11 +684,19 @@ fn largest_sheet_entry(archive: &zip::ZipArchive<Cursor<&[u8]>>) -> u64 {
 }
 
 fn refused(r: super::guard::Refusal) -> ReadError {
+    use super::guard::Refusal;
     match r {
-        super::guard::Refusal::TooManyCells(n) => {
-            ReadError::TooLarge(format!("a worksheet grid of {n} cells"))
-        }
-        super::guard::Refusal::Unreadable => ReadError::Corrupt("unreadable OLE2 container".into()),
+        Refusal::TooManyCells(n) => ReadError::TooLarge(format!("a worksheet grid of {n} cells")),
+        Refusal::TooManySheets(n) => ReadError::TooLarge(format!(
+            "{n} worksheets (limit {})",
+            super::guard::MAX_XLS_SHEETS
+        )),
+        Refusal::TooMuchWork => ReadError::TooLarge(format!(
+            "worksheet records over {} bytes in all",
+            super::guard::MAX_XLS_WALK_BYTES
+        )),
+        Refusal::Unreadable => ReadError::Corrupt("unreadable OLE2 container".into()),
+        Refusal::Malformed(why) => ReadError::Corrupt(format!("OLE2 container: {why}")),
     }
 }
 
