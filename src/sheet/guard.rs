@@ -699,6 +699,84 @@ fn attr_number(tag: &[u8], attr: &[u8]) -> Option<u64> {
 mod tests {
     use super::*;
 
+    fn hostile(name: &str) -> Vec<u8> {
+        let path = format!(
+            "{}/tests/fixtures/hostile/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+
+    #[test]
+    fn a_fat_cycle_is_found_in_one_pass() {
+        assert!(!has_cycle(&[1, 2, END_OF_CHAIN, FATSECT_FOR_TESTS, 0]));
+        assert!(has_cycle(&[1, 2, 0]));
+        assert!(has_cycle(&[END_OF_CHAIN, 1]));
+        // Pointing outside the table ends a chain (calamine fails there).
+        assert!(!has_cycle(&[7, 0]));
+    }
+
+    const FATSECT_FOR_TESTS: u32 = 0xFFFF_FFFD;
+
+    #[test]
+    fn xls_chains_looping_back_are_refused() {
+        assert_eq!(check_xls(&hostile("xls-baseline.xls")), Ok(()));
+        for name in [
+            "xls-fat-loop-stream.xls",
+            "xls-fat-loop-directory.xls",
+            "xls-fat-loop-ministream.xls",
+            "xls-fat-loop-minifat-chain.xls",
+            "xls-minifat-loop.xls",
+            "xls-difat-loop.xls",
+            "xls-sector-counts-2e32.xls",
+        ] {
+            assert!(
+                matches!(check_xls(&hostile(name)), Err(Refusal::Malformed(_))),
+                "{name}: {:?}",
+                check_xls(&hostile(name))
+            );
+        }
+    }
+
+    #[test]
+    fn xls_with_thousands_of_boundsheets_is_refused_without_walking_them() {
+        let started = std::time::Instant::now();
+        assert_eq!(
+            check_xls(&hostile("xls-boundsheets-2k.xls")),
+            Err(Refusal::TooManySheets(MAX_XLS_SHEETS as u64 + 1))
+        );
+        assert!(started.elapsed() < std::time::Duration::from_secs(2));
+    }
+
+    #[test]
+    fn zip_entries_sharing_data_are_found() {
+        let bytes = hostile("zip-overlapping.zip");
+        let mut archive = zip::ZipArchive::new(std::io::Cursor::new(&bytes[..])).unwrap();
+        assert_eq!(zip_entries_overlap(&mut archive), Some(true));
+        let bytes = hostile("xlsx-overlapping.xlsx");
+        let mut archive = zip::ZipArchive::new(std::io::Cursor::new(&bytes[..])).unwrap();
+        assert!(check_zip_package(&bytes, &mut archive).is_err());
+        let valid = std::fs::read(format!(
+            "{}/samples/sheets/valid.xlsx",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap();
+        let mut archive = zip::ZipArchive::new(std::io::Cursor::new(&valid[..])).unwrap();
+        assert_eq!(check_zip_package(&valid, &mut archive), Ok(()));
+    }
+
+    #[test]
+    fn a_zip_part_inflating_past_its_declared_size_is_refused() {
+        let bytes = hostile("xlsx-bomb-lying-size.xlsx");
+        let mut archive = zip::ZipArchive::new(std::io::Cursor::new(&bytes[..])).unwrap();
+        assert_eq!(
+            check_zip_package(&bytes, &mut archive),
+            Err(Refusal::Malformed(
+                "a zip entry inflates past its declared size"
+            ))
+        );
+    }
+
     #[test]
     fn ods_merges_are_found_with_absolute_positions() {
         let xml = br#"<table:table table:name="A"><table:table-column/><table:table-row table:number-rows-repeated="11"><table:table-cell/></table:table-row><table:table-row><table:table-cell table:number-columns-repeated="2"/><table:table-cell table:number-columns-spanned="6" table:number-rows-spanned="1" office:value-type="string"><text:p>x</text:p></table:table-cell><table:covered-table-cell table:number-columns-repeated="5"/></table:table-row></table:table><table:table table:name="B"></table:table>"#;

@@ -6,7 +6,10 @@
 //! 1. [`detect`] tells the container format from the bytes (never from a file
 //!    name) and applies the guards that must run *before* calamine inflates
 //!    anything: input size, the zip central directory's uncompressed sizes and
-//!    compression ratios (zip bombs), encrypted packages.
+//!    compression ratios (zip bombs), entries sharing data or inflating past
+//!    their declared size (`guard::check_zip_package`), encrypted packages.
+//!    A .xls passes `guard::check_xls` (OLE2 chains, sheet count, record
+//!    walk) before calamine opens it.
 //! 2. Each worksheet is loaded into a small sparse `Grid` holding only the
 //!    first [`MAX_ROWS`] rows and [`MAX_COLS`] columns, with absolute
 //!    positions, display text, formulas and merged ranges. An .xlsx package
