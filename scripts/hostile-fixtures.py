@@ -453,7 +453,18 @@ def ods_files(big):
     cell = content.index(b"<text:p>", at) + len(b"<text:p>")
     body_cell = body.index(b"<text:p>") + len(b"<text:p>")
     del cell
+    # A value in A1 and one a million rows and 90 columns away: calamine
+    # builds the dense grid in between (90 million cells).
+    table_end = content.index(b"</table:table>")
+    gap = (
+        b'<table:table-row table:number-rows-repeated="1000000"><table:table-cell '
+        b'table:number-columns-repeated="90"/></table:table-row><table:table-row>'
+        b'<table:table-cell table:number-columns-repeated="89"/><table:table-cell '
+        b'office:value-type="float" office:value="1"><text:p>1</text:p></table:table-cell>'
+        b"</table:table-row>"
+    )
     return {
+        "ods-values-far-apart.ods": with_content(content[:table_end] + gap + content[table_end:]),
         "ods-repeat-bomb.ods": with_content(content[:at] + bomb + content[at:]),
         "ods-billion-laughs.ods": with_content(
             b'<?xml version="1.0" encoding="UTF-8"?>\n' + laughs + b"]>\n"

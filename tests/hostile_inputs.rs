@@ -8,7 +8,8 @@
 //! big fixtures (a few MB each) are generated at test time.
 //!
 //! Before the guards of issue 11, `xls-fat-loop-*`, `xls-difat-loop` and
-//! `eml-xls-fat-loop` aborted with `memory allocation of … bytes failed`,
+//! `eml-xls-fat-loop` and `ods-values-far-apart` aborted with
+//! `memory allocation of … bytes failed`,
 //! `eml-10mb-header-line` too, and `xls-boundsheets-200k` ran past any
 //! bound (quadratic).
 
@@ -130,6 +131,7 @@ const WORKBOOKS: &[(&str, i32, Option<&str>)] = &[
     ("xlsx-nul-cells.xlsx", 0, None),
     ("xlsx-invalid-utf8-cells.xlsx", 2, Some("corrupt")),
     ("ods-repeat-bomb.ods", 2, Some("too_large")),
+    ("ods-values-far-apart.ods", 2, Some("too_large")),
     ("ods-billion-laughs.ods", 2, Some("corrupt")),
     ("zip-nested.zip", 2, Some("not_a_spreadsheet")),
     ("zip-overlapping.zip", 2, Some("too_large")),

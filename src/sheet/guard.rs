@@ -600,37 +600,93 @@ fn inflated_len(inflater: &mut flate2::Decompress, data: &[u8], limit: u64, buf:
 // ---------------------------------------------------------------------------
 // OpenDocument content.xml (.ods).
 
-/// Bounds the cells calamine would expand for an .ods `content.xml`: every
-/// non-empty cell counts its column repeat times its row's repeat. Empty
-/// repeated cells (LibreOffice writes them for the rest of the sheet) are
-/// free.
+/// calamine's own caps on an .ods table: rows (repeats included) and
+/// columns per row.
+const ODS_MAX_ROWS: u64 = 1_048_576;
+const ODS_MAX_COLS: u64 = 16_384;
+
+/// Bounds what calamine builds from an .ods `content.xml`:
+///
+/// - every non-empty cell counts its column repeat times its row's repeat
+///   (empty repeated cells, which LibreOffice writes for the rest of the
+///   sheet, are free), at most [`MAX_DENSE_CELLS`];
+/// - each table's bounding box of non-empty cells, which calamine turns
+///   into a dense grid (two values far apart in a 10 KB file would be
+///   gigabytes), at most [`MAX_DENSE_CELLS`], all tables together at most
+///   [`MAX_TOTAL_DENSE_CELLS`];
+/// - the cells calamine stores while reading, row by row up to each row's
+///   last non-empty cell, at most [`MAX_TOTAL_DENSE_CELLS`].
 pub fn check_ods_content(xml: &[u8]) -> Result<(), Refusal> {
     let mut total: u64 = 0;
-    let mut row_repeat: u64 = 1;
+    let mut dense_total: u64 = 0;
+    let mut stored: u64 = 0;
+    let mut bbox: Option<(u64, u64, u64, u64)> = None;
+    let (mut row, mut next_row, mut row_repeat, mut col, mut row_end) =
+        (0u64, 0u64, 1u64, 0u64, 0u64);
+    // The row repeat as written (the count of value cells uses it uncapped).
+    let mut row_asked = 1u64;
+    let close_table = |bbox: &mut Option<(u64, u64, u64, u64)>, dense_total: &mut u64| {
+        if let Some((r0, r1, c0, c1)) = bbox.take() {
+            let cells = (r1 - r0 + 1).saturating_mul(c1 - c0 + 1);
+            if cells > MAX_DENSE_CELLS {
+                return Err(Refusal::TooManyCells(cells));
+            }
+            *dense_total = dense_total.saturating_add(cells);
+        }
+        if *dense_total > MAX_TOTAL_DENSE_CELLS {
+            return Err(Refusal::TooManyCells(*dense_total));
+        }
+        Ok(())
+    };
     let mut at = 0usize;
     while let Some(off) = memmem::find(&xml[at..], b"<table:") {
         let start = at + off;
         let end = memmem::find(&xml[start..], b">").map_or(xml.len(), |e| start + e + 1);
         let tag = &xml[start..end];
         at = end;
-        if tag.starts_with(b"<table:table-row ") || tag.starts_with(b"<table:table-row>") {
-            row_repeat = attr_number(tag, b"table:number-rows-repeated=\"").unwrap_or(1);
+        if tag.starts_with(b"<table:table ") || tag.starts_with(b"<table:table>") {
+            close_table(&mut bbox, &mut dense_total)?;
+            (row, next_row, col, row_end) = (0, 0, 0, 0);
+        } else if tag.starts_with(b"<table:table-row ") || tag.starts_with(b"<table:table-row>") {
+            stored = stored.saturating_add(row_end);
+            row = next_row;
+            row_asked = attr_number(tag, b"table:number-rows-repeated=\"").unwrap_or(1);
+            row_repeat = row_asked.min(ODS_MAX_ROWS.saturating_sub(row));
+            next_row = row + row_repeat;
+            (col, row_end) = (0, 0);
         } else if tag.starts_with(b"<table:table-cell")
             || tag.starts_with(b"<table:covered-table-cell")
         {
+            let asked = attr_number(tag, b"table:number-columns-repeated=\"").unwrap_or(1);
+            let cols = asked.min(ODS_MAX_COLS.saturating_sub(col));
             let self_closing = tag.ends_with(b"/>");
             let has_value = memmem::find(tag, b"office:value").is_some()
                 || memmem::find(tag, b"table:formula").is_some();
-            if !self_closing || has_value {
-                let cols = attr_number(tag, b"table:number-columns-repeated=\"").unwrap_or(1);
-                total = total.saturating_add(cols.saturating_mul(row_repeat));
+            let non_empty = !self_closing || has_value;
+            if non_empty {
+                total = total.saturating_add(asked.saturating_mul(row_asked));
                 if total > MAX_DENSE_CELLS {
                     return Err(Refusal::TooManyCells(total));
                 }
             }
+            // A row past calamine's row cap still holds its cells (repeated
+            // zero times) and still stretches the grid down to it.
+            if non_empty && cols > 0 {
+                let r1 = row + row_repeat.max(1) - 1;
+                let (r0, c0, c1) = (row, col, col + cols - 1);
+                bbox = Some(match bbox {
+                    None => (r0, r1, c0, c1),
+                    Some((a, b, c, d)) => (a.min(r0), b.max(r1), c.min(c0), d.max(c1)),
+                });
+                row_end = col + cols;
+            }
+            col += cols;
+        }
+        if stored.saturating_add(row_end) > MAX_TOTAL_DENSE_CELLS {
+            return Err(Refusal::TooManyCells(stored.saturating_add(row_end)));
         }
     }
-    Ok(())
+    close_table(&mut bbox, &mut dense_total)
 }
 
 /// A merged range: zero-based (row, col) of its top-left and bottom-right.
@@ -791,5 +847,28 @@ mod tests {
         assert_eq!(check_ods_content(ok), Ok(()));
         let bomb = br#"<table:table-row table:number-rows-repeated="1048000"><table:table-cell table:number-columns-repeated="1024" office:value-type="float" office:value="1"/></table:table-row>"#;
         assert!(check_ods_content(bomb).is_err());
+    }
+
+    #[test]
+    fn ods_values_far_apart_are_refused() {
+        // A1 and a cell a million rows and 90 columns away: calamine would
+        // build a dense grid of 90 million cells from these few bytes.
+        let gap = br#"<table:table table:name="A"><table:table-row><table:table-cell office:value-type="float" office:value="1"/></table:table-row><table:table-row table:number-rows-repeated="1000000"><table:table-cell table:number-columns-repeated="90"/></table:table-row><table:table-row><table:table-cell table:number-columns-repeated="89"/><table:table-cell office:value-type="float" office:value="1"/></table:table-row></table:table>"#;
+        assert!(matches!(
+            check_ods_content(gap),
+            Err(Refusal::TooManyCells(_))
+        ));
+        // Many rows each with one value in the last column: calamine stores
+        // every empty cell before it.
+        let wide: Vec<u8> = std::iter::once(&b"<table:table>"[..])
+            .chain(std::iter::repeat_n(
+                &br#"<table:table-row><table:table-cell table:number-columns-repeated="16383"/><table:table-cell office:value-type="float" office:value="1"/></table:table-row>"#[..],
+                300,
+            ))
+            .chain(std::iter::once(&b"</table:table>"[..]))
+            .flatten()
+            .copied()
+            .collect();
+        assert!(check_ods_content(&wide).is_err());
     }
 }
