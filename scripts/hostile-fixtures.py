@@ -198,7 +198,11 @@ def xls_files(big):
     stream = workbook_stream(cells)
     small_stream = workbook_stream(cells, pad_to=0)
     if big:
-        return {"xls-boundsheets-200k.xls": many_boundsheets(200_000)}
+        return {
+            "xls-boundsheets-200k.xls": many_boundsheets(200_000),
+            # 250 worksheets (under the sheet cap) each walking 300 KB: 75 MB.
+            "xls-walk-250x300k.xls": many_boundsheets(250, pad=300_000),
+        }
     return {
         "xls-baseline.xls": cfb(stream),
         "xls-fat-loop-stream.xls": cfb(stream, stream_loop=True, stream_size=0xFFFFFFF0),
@@ -217,10 +221,12 @@ def xls_files(big):
     }
 
 
-def many_boundsheets(count):
+def many_boundsheets(count, pad=0):
     """`count` BoundSheet records, all pointing at the globals' own start:
-    every worksheet walk runs through every BoundSheet (quadratic)."""
-    out = bof(5) + b"".join(boundsheet(0, f"S{i}") for i in range(count)) + record(0x000A)
+    every worksheet walk runs through every BoundSheet (quadratic), and
+    through `pad` bytes of filler records before the globals' EOF."""
+    filler = record(0x00E1, b"\0" * 8000) * (pad // 8004)
+    out = bof(5) + b"".join(boundsheet(0, f"S{i}") for i in range(count)) + filler + record(0x000A)
     sectors = sectors_of(out)
     # FAT sectors needed: one entry per sector (data + FAT + directory).
     total = len(sectors) + 1

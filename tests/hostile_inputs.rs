@@ -247,6 +247,8 @@ fn big_fixtures_end_as_documented() {
     let xls = big.join("xls-boundsheets-200k.xls");
     assert!(std::fs::metadata(&xls).unwrap().len() > 3_000_000);
     assert_check(&xls, 2, Some("too_large"));
+    // Under the worksheet cap, over the record-walk budget.
+    assert_check(&big.join("xls-walk-250x300k.xls"), 2, Some("too_large"));
     let config = intake_config(tmp.path());
     for (name, status) in [
         ("eml-100k-parts.eml", "受付不可"),
