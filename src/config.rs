@@ -105,6 +105,24 @@ pub struct MailConfig {
     pub max_attachment_bytes: u64,
     /// How often the Maildir is scanned, in milliseconds.
     pub poll_interval_ms: u64,
+    // -- Caps on reading hostile bytes (issue 11), see `message::Limits`.
+    /// Most entries in an attached zip.
+    pub max_zip_entries: usize,
+    /// Most bytes unpacked from zips in one message.
+    pub max_unpacked_bytes: u64,
+    /// How deep forwarded messages and zips may nest.
+    pub max_nesting_depth: usize,
+    /// Most attachments listed for one message.
+    pub max_attachments: usize,
+    /// How deep multipart parts may nest.
+    pub max_mime_depth: usize,
+    /// Most MIME parts read in one message.
+    pub max_mime_parts: usize,
+    /// Longest top-level header field read, in bytes.
+    pub max_header_bytes: usize,
+    /// Most top-level header fields read.
+    pub max_header_fields: usize,
+    // -- end of the caps on hostile bytes.
 }
 
 impl Default for MailConfig {
@@ -117,6 +135,15 @@ impl Default for MailConfig {
             max_message_bytes: 40 * 1024 * 1024,
             max_attachment_bytes: 10 * 1024 * 1024,
             poll_interval_ms: 500,
+            // Caps on hostile bytes: sized for a few filled sheets.
+            max_zip_entries: 200,
+            max_unpacked_bytes: 40 * 1024 * 1024,
+            max_nesting_depth: 5,
+            max_attachments: 200,
+            max_mime_depth: 32,
+            max_mime_parts: 1_000,
+            max_header_bytes: 64 * 1024,
+            max_header_fields: 1_000,
         }
     }
 }

@@ -574,6 +574,10 @@ fn unlimited_limits_do_not_overflow() {
         max_zip_entries: usize::MAX,
         max_depth: usize::MAX,
         max_attachments: usize::MAX,
+        max_mime_depth: usize::MAX,
+        max_mime_parts: usize::MAX,
+        max_header_bytes: usize::MAX,
+        max_header_fields: usize::MAX,
     };
     let z = zip_of(&[("s.xlsx", &xlsx())]);
     let p = message::parse(

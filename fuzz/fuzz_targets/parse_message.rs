@@ -3,6 +3,9 @@
 //! size and digest match its bytes; a zip's members follow it).
 #![no_main]
 
+#[path = "common/strict.rs"]
+mod strict;
+
 use libfuzzer_sys::fuzz_target;
 use sos_intake::config::Config;
 use sos_intake::mailbox::senders::{self, PrefectureDirectory};
@@ -23,6 +26,7 @@ fn setup() -> &'static (Config, PrefectureDirectory) {
 }
 
 fuzz_target!(|data: &[u8]| {
+    strict::install();
     // Small limits so that the guards are reached, too.
     let limits = Limits {
         max_message_bytes: 1 << 20,
@@ -31,6 +35,10 @@ fuzz_target!(|data: &[u8]| {
         max_zip_entries: 50,
         max_depth: 4,
         max_attachments: 100,
+        max_mime_depth: 16,
+        max_mime_parts: 200,
+        max_header_bytes: 16 << 10,
+        max_header_fields: 200,
     };
     let parsed = message::parse(data, &limits);
     for (i, a) in parsed.attachments.iter().enumerate() {

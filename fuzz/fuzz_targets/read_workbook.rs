@@ -4,26 +4,13 @@
 
 #![no_main]
 
+#[path = "common/strict.rs"]
+mod strict;
+
 use libfuzzer_sys::fuzz_target;
 use sos_intake::sheet::annotate::{SheetFindings, annotate};
 use sos_intake::sheet::read_workbook;
 use sos_intake::validation::{Finding, Policy, Severity, check};
-use std::sync::Once;
-
-/// libfuzzer-sys aborts on every panic, even one the library catches and
-/// turns into an error (the reader and `annotate` wrap calamine in
-/// `catch_unwind`). Silence the hook instead of aborting: a panic
-/// that escapes still unwinds to libfuzzer-sys, which aborts and saves the
-/// input. Set FUZZ_ABORT_ON_CAUGHT_PANIC=1 to see caught panics as crashes.
-fn report_without_abort() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        if std::env::var_os("FUZZ_ABORT_ON_CAUGHT_PANIC").is_none() {
-            let _ = std::panic::take_hook();
-            std::panic::set_hook(Box::new(|_| {}));
-        }
-    });
-}
 
 /// A finding on A1, so that `annotate` marks a cell.
 fn probe() -> Finding {
@@ -38,7 +25,7 @@ fn probe() -> Finding {
 }
 
 fuzz_target!(|data: &[u8]| {
-    report_without_abort();
+    strict::install();
     let Ok(workbook) = read_workbook(data) else {
         // The annotated copy has its own guards: exercise them too.
         let _ = annotate(

@@ -9,6 +9,9 @@
 
 #![no_main]
 
+#[path = "common/strict.rs"]
+mod strict;
+
 use libfuzzer_sys::fuzz_target;
 use std::io::{Cursor, Read, Write};
 use std::sync::OnceLock;
@@ -46,16 +49,8 @@ fn package(sheet: &[u8], strings: Option<&[u8]>) -> Vec<u8> {
     out.finish().expect("finish").into_inner()
 }
 
-/// calamine panics on some inputs (the reader catches it); libfuzzer-sys
-/// would abort on the caught panic, so the hook is silenced as in
-/// `read_workbook`, and a disagreement aborts by itself.
-fn silence_caught_panics() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| std::panic::set_hook(Box::new(|_| {})));
-}
-
 fuzz_target!(|data: &[u8]| {
-    silence_caught_panics();
+    strict::install();
     let (sheet, strings) = match data.iter().position(|b| *b == 0xFF) {
         Some(at) => (&data[..at], Some(&data[at + 1..])),
         None => (data, None),

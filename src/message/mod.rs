@@ -36,6 +36,7 @@
 //! - Sender classification (prefecture directory, authentication results,
 //!   auto-generated mail) is in [`crate::mailbox::senders`].
 
+mod bounds;
 mod charset;
 mod clean;
 mod parse;
@@ -51,7 +52,9 @@ use crate::sheet::reader::Format;
 use chrono::{DateTime, FixedOffset};
 use serde::{Deserialize, Serialize};
 
-/// Size and depth guards for one message.
+/// Size, count and depth guards for one message: every reader of the
+/// message's bytes (MIME, zip) stops at these. All of them come from
+/// `[mail]` (see `samples/sos-intake.toml`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Limits {
     /// A larger message is not unpacked: only its headers are read.
@@ -66,19 +69,34 @@ pub struct Limits {
     pub max_depth: usize,
     /// The most attachments listed for one message; the rest is a problem.
     pub max_attachments: usize,
+    /// How deep multipart parts may nest; the message is read up to the part
+    /// that would go deeper ([`Problem::MimeTooDeep`]).
+    pub max_mime_depth: usize,
+    /// The most MIME parts read; the message is read up to the part past it
+    /// ([`Problem::TooManyParts`]).
+    pub max_mime_parts: usize,
+    /// The longest top-level header field (continuation lines included), in
+    /// bytes; a longer one is cut ([`Problem::HeadersCut`]).
+    pub max_header_bytes: usize,
+    /// The most top-level header fields read; the rest are dropped
+    /// ([`Problem::HeadersCut`]).
+    pub max_header_fields: usize,
 }
 
 impl Limits {
-    /// The limits of the `[mail]` configuration; zip and nesting guards get
-    /// fixed values sized for a few filled sheets.
+    /// The limits of the `[mail]` configuration.
     pub fn from_config(mail: &MailConfig) -> Limits {
         Limits {
             max_message_bytes: mail.max_message_bytes,
             max_attachment_bytes: mail.max_attachment_bytes,
-            max_zip_entries: 200,
-            max_unpacked_bytes: mail.max_attachment_bytes.saturating_mul(4),
-            max_depth: 5,
-            max_attachments: 200,
+            max_zip_entries: mail.max_zip_entries,
+            max_unpacked_bytes: mail.max_unpacked_bytes,
+            max_depth: mail.max_nesting_depth,
+            max_attachments: mail.max_attachments,
+            max_mime_depth: mail.max_mime_depth,
+            max_mime_parts: mail.max_mime_parts,
+            max_header_bytes: mail.max_header_bytes,
+            max_header_fields: mail.max_header_fields,
         }
     }
 }
@@ -191,12 +209,19 @@ impl ParsedMessage {
             .map(|h| h.value.as_str())
     }
 
-    /// True when the message was over [`Limits::max_message_bytes`] and its
-    /// attachments were not read.
+    /// True when not every attachment could be read because the message is
+    /// over a cap: [`Limits::max_message_bytes`] (headers only), or its MIME
+    /// structure nests deeper than [`Limits::max_mime_depth`] or has more
+    /// parts than [`Limits::max_mime_parts`] (read up to there).
     pub fn is_too_large(&self) -> bool {
-        self.problems
-            .iter()
-            .any(|p| matches!(p, Problem::MessageTooLarge { .. }))
+        self.problems.iter().any(|p| {
+            matches!(
+                p,
+                Problem::MessageTooLarge { .. }
+                    | Problem::MimeTooDeep { .. }
+                    | Problem::TooManyParts { .. }
+            )
+        })
     }
 
     /// The attachments that are sheets to read.
@@ -401,6 +426,28 @@ pub enum Problem {
         /// The header as written.
         raw: String,
     },
+    /// Top-level header fields over [`Limits::max_header_bytes`] were cut,
+    /// or fields past [`Limits::max_header_fields`] dropped.
+    HeadersCut {
+        /// How many fields the header block has.
+        fields: u64,
+        /// The field count limit.
+        max_fields: u64,
+        /// The field length limit, in bytes.
+        max_field_bytes: u64,
+    },
+    /// Multipart parts nest deeper than [`Limits::max_mime_depth`]: the
+    /// message was read up to the part that goes deeper.
+    MimeTooDeep {
+        /// The depth limit.
+        limit: u64,
+    },
+    /// More MIME parts than [`Limits::max_mime_parts`]: the message was read
+    /// up to the part past the limit.
+    TooManyParts {
+        /// The part limit.
+        limit: u64,
+    },
 }
 
 impl std::fmt::Display for Problem {
@@ -424,6 +471,20 @@ impl std::fmt::Display for Problem {
                 write!(f, "more than {limit} attachments; rest skipped")
             }
             Problem::UnreadableFrom { raw } => write!(f, "unreadable From header {raw:?}"),
+            Problem::HeadersCut {
+                fields,
+                max_fields,
+                max_field_bytes,
+            } => write!(
+                f,
+                "header block of {fields} fields cut to {max_fields} fields of at most {max_field_bytes} bytes"
+            ),
+            Problem::MimeTooDeep { limit } => {
+                write!(f, "MIME parts nested deeper than {limit}; read up to there")
+            }
+            Problem::TooManyParts { limit } => {
+                write!(f, "more than {limit} MIME parts; read up to there")
+            }
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Walking mail-parser's MIME tree into a [`ParsedMessage`]: header fields,
 //! text body, and the attachments (forwarded messages and zips included).
 
+use super::bounds;
 use super::rfc2231::{self, RawHeader};
 use super::sniff::{self, Sniffed};
 use super::unzip::{self, Unpacked};
@@ -28,7 +29,12 @@ pub fn parse(raw: &[u8], limits: &Limits) -> ParsedMessage {
 }
 
 fn parse_inner(raw: &[u8], limits: &Limits) -> ParsedMessage {
-    let too_large = raw.len() as u64 > limits.max_message_bytes;
+    let size = raw.len() as u64;
+    let too_large = size > limits.max_message_bytes;
+    // Caps on header fields and MIME structure before mail-parser reads it.
+    let mut cut = Vec::new();
+    let bounded = bounds::bound(raw, limits, &mut cut);
+    let raw: &[u8] = &bounded;
     let parser = MessageParser::default();
     let message = if too_large {
         parser.parse_headers(raw)
@@ -37,6 +43,7 @@ fn parse_inner(raw: &[u8], limits: &Limits) -> ParsedMessage {
     };
     let Some(message) = message else {
         let mut parsed = headers_only(raw);
+        parsed.problems.extend(cut);
         parsed.problems.push(Problem::NotAMessage);
         return parsed;
     };
@@ -46,9 +53,10 @@ fn parse_inner(raw: &[u8], limits: &Limits) -> ParsedMessage {
         .and_then(|p| raw.get(p.offset_header as usize..p.offset_body as usize))
         .unwrap_or(raw);
     let mut parsed = headers_only(root_header);
+    parsed.problems.extend(cut);
     if too_large {
         parsed.problems.push(Problem::MessageTooLarge {
-            size: raw.len() as u64,
+            size,
             limit: limits.max_message_bytes,
         });
     }

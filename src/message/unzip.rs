@@ -1,6 +1,9 @@
 //! Unpacking a plain .zip attachment, with guards against decompression
 //! bombs: a cap on entries, on each member's size (checked while inflating,
-//! not trusted from the header) and on the total unpacked per message.
+//! not trusted from the header) and on the total unpacked per message;
+//! entries sharing their data (the overlapping "better zip bomb") are
+//! refused before anything inflates. Nested zips are unpacked by the caller
+//! within [`super::Limits::max_depth`] and the same per-message budget.
 //! Encrypted entries (ZipCrypto or AES, the "PPAP" habit) are not opened.
 
 use super::{SizeLimit, charset};
@@ -46,6 +49,10 @@ pub(crate) fn unpack(
             count: archive.len() as u64,
             limit: max_entries as u64,
         });
+    }
+    // The "better zip bomb": many entries on one shared deflate stream.
+    if crate::sheet::guard::zip_entries_overlap(&mut archive) != Some(false) {
+        return Unpacked::Damaged("entries share their data (overlapping zip bomb)".into());
     }
     for i in 0..archive.len() {
         match archive.by_index_raw(i) {

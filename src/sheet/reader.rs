@@ -6,7 +6,10 @@
 //! 1. [`detect`] tells the container format from the bytes (never from a file
 //!    name) and applies the guards that must run *before* calamine inflates
 //!    anything: input size, the zip central directory's uncompressed sizes and
-//!    compression ratios (zip bombs), encrypted packages.
+//!    compression ratios (zip bombs), entries sharing data or inflating past
+//!    their declared size (`guard::check_zip_package`), encrypted packages.
+//!    A .xls passes `guard::check_xls` (OLE2 chains, sheet count, record
+//!    walk) before calamine opens it.
 //! 2. Each worksheet is loaded into a small sparse `Grid` holding only the
 //!    first [`MAX_ROWS`] rows and [`MAX_COLS`] columns, with absolute
 //!    positions, display text, formulas and merged ranges. An .xlsx package
@@ -359,6 +362,9 @@ fn detect_zip(bytes: &[u8]) -> Result<Format, ReadError> {
             "{total} bytes uncompressed in total"
         )));
     }
+    // Sizes above are the directory's word: hold every entry to it (and
+    // refuse entries sharing data) before calamine or zip inflate anything.
+    super::guard::check_zip_package(bytes, &mut archive).map_err(refused)?;
     if names.iter().any(|n| n == "mimetype") {
         let mut mimetype = String::new();
         if let Ok(entry) = archive.by_name("mimetype") {
@@ -681,11 +687,19 @@ fn largest_sheet_entry(archive: &zip::ZipArchive<Cursor<&[u8]>>) -> u64 {
 }
 
 fn refused(r: super::guard::Refusal) -> ReadError {
+    use super::guard::Refusal;
     match r {
-        super::guard::Refusal::TooManyCells(n) => {
-            ReadError::TooLarge(format!("a worksheet grid of {n} cells"))
-        }
-        super::guard::Refusal::Unreadable => ReadError::Corrupt("unreadable OLE2 container".into()),
+        Refusal::TooManyCells(n) => ReadError::TooLarge(format!("a worksheet grid of {n} cells")),
+        Refusal::TooManySheets(n) => ReadError::TooLarge(format!(
+            "{n} worksheets (limit {})",
+            super::guard::MAX_XLS_SHEETS
+        )),
+        Refusal::TooMuchWork => ReadError::TooLarge(format!(
+            "worksheet records over {} bytes in all",
+            super::guard::MAX_XLS_WALK_BYTES
+        )),
+        Refusal::Unreadable => ReadError::Corrupt("unreadable OLE2 container".into()),
+        Refusal::Malformed(why) => ReadError::Corrupt(format!("OLE2 container: {why}")),
     }
 }
 
