@@ -217,6 +217,9 @@ struct Inner {
     rule: CutoffRule,
     identity: Identity,
     intake: crate::config::IntakeConfig,
+    /// Attempts that failed through an outage and could not be taken back
+    /// in the database then, by message SHA-256 (shared by every clone).
+    uncounted: Arc<std::sync::Mutex<std::collections::HashMap<String, u32>>>,
     /// An admin released this mail from quarantine: the sender counts as
     /// vouched for ([`Classification::vouched_by_staff`]).
     vouched: bool,
@@ -264,6 +267,7 @@ impl Intake {
                 rule,
                 identity: Identity::from_config(config),
                 intake: config.intake.clone(),
+                uncounted: Default::default(),
                 vouched: false,
             }),
         })
@@ -285,6 +289,7 @@ impl Intake {
                 rule: inner.rule,
                 identity: inner.identity.clone(),
                 intake: inner.intake.clone(),
+                uncounted: inner.uncounted.clone(),
                 vouched: inner.vouched,
             }),
         }
@@ -376,10 +381,37 @@ impl Intake {
             from_address: &peek.from_address,
             subject: &peek.subject,
         };
-        let start = attempts::start(&mut conn, &arrival, inner.intake.max_attempts)
+        let uncounted = self.take_uncounted(&sha);
+        let start = attempts::start(&mut conn, &arrival, inner.intake.max_attempts, uncounted)
             .await
-            .map_err(IntakeError::Database)?;
+            .map_err(|e| {
+                self.remember_uncounted(&sha, uncounted);
+                IntakeError::Database(e)
+            })?;
         Ok((sha, start))
+    }
+
+    /// Notes that `n` attempts at `sha` failed through an outage that could
+    /// not be recorded, so they are taken back at the next start.
+    fn remember_uncounted(&self, sha: &str, n: u32) {
+        if n == 0 {
+            return;
+        }
+        let mut map = self
+            .inner
+            .uncounted
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        *map.entry(sha.to_string()).or_insert(0) += n;
+    }
+
+    fn take_uncounted(&self, sha: &str) -> u32 {
+        self.inner
+            .uncounted
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .remove(sha)
+            .unwrap_or(0)
     }
 
     /// Reads, checks and files a message whose attempt is counted.
@@ -423,6 +455,19 @@ impl Intake {
         raw_sha256: String,
         err: IntakeError,
     ) -> Result<Outcome, IntakeError> {
+        if is_outage(&err) {
+            // The database or the disk is out, not this message: the attempt
+            // does not count towards setting it aside. When even that cannot
+            // be recorded, this process remembers it for the next start.
+            let forgiven = match self.connection().await {
+                Ok(mut conn) => attempts::forgive(&mut conn, &raw_sha256, 1).await.is_ok(),
+                Err(_) => false,
+            };
+            if !forgiven {
+                self.remember_uncounted(&raw_sha256, 1);
+            }
+            return Err(err);
+        }
         let permanent = !err.is_temporary() || is_permanent_db_error(&err);
         let recorded = async {
             let mut conn = self.inner.db.pool().acquire().await?;
@@ -444,6 +489,7 @@ impl Intake {
             Ok(None) => Err(err),
             Err(e) => {
                 tracing::warn!(sha256 = %raw_sha256, error = %format!("{e:#}"), "cannot record the failed attempt");
+                self.remember_uncounted(&raw_sha256, 1);
                 // Nothing recorded: the database is the trouble; try later.
                 Err(match err {
                     IntakeError::Database(_) | IntakeError::Storage(_) => err,
@@ -1188,6 +1234,40 @@ fn control_characters(cell: sheet::CellPos) -> Finding {
 
 /// Messages set aside by this process, for the logs.
 static SET_ASIDE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// True for a failure of the database or the disk rather than of this
+/// message: the connection is refused, cut or timed out, the server is
+/// shutting down or out of resources, a transaction must be retried
+/// (PostgreSQL classes 08, 53, 57, 40; SQLite busy and locked), or the
+/// disk failed. Such failures never count towards setting a message aside.
+fn is_outage(err: &IntakeError) -> bool {
+    let e = match err {
+        IntakeError::Storage(_) => return true,
+        IntakeError::Database(e) => e,
+        IntakeError::Internal(_) | IntakeError::Unreadable(_) => return false,
+    };
+    e.chain().any(|cause| {
+        if cause.downcast_ref::<std::io::Error>().is_some() {
+            return true;
+        }
+        match cause.downcast_ref::<sqlx::Error>() {
+            Some(sqlx::Error::Database(db)) => {
+                let code = db.code().unwrap_or_default();
+                ["08", "53", "57", "40"].iter().any(|c| code.starts_with(c))
+                    || matches!(code.as_ref(), "5" | "6" | "261" | "262" | "517")
+            }
+            Some(
+                sqlx::Error::Io(_)
+                | sqlx::Error::Tls(_)
+                | sqlx::Error::Protocol(_)
+                | sqlx::Error::PoolTimedOut
+                | sqlx::Error::PoolClosed
+                | sqlx::Error::WorkerCrashed,
+            ) => true,
+            _ => false,
+        }
+    })
+}
 
 /// True for a database error that retrying the same message cannot fix: the
 /// data itself is refused (PostgreSQL classes 22 data exception and 23

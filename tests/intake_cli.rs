@@ -291,7 +291,7 @@ fn a_message_the_gateway_died_on_is_stored_set_aside_and_exits_0() {
             subject: "",
         };
         for _ in 0..3 {
-            sos_intake::queue::attempts::start(&mut conn, &arrival, 3)
+            sos_intake::queue::attempts::start(&mut conn, &arrival, 3, 0)
                 .await
                 .unwrap();
         }

@@ -155,7 +155,7 @@ both_backends!(
             };
             for n in 1..=3 {
                 assert_eq!(
-                    attempts::start(&mut conn, &arrival, 3).await.unwrap(),
+                    attempts::start(&mut conn, &arrival, 3, 0).await.unwrap(),
                     attempts::Start::Proceed { attempt: n }
                 );
             }

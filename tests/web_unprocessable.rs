@@ -49,7 +49,7 @@ async fn set_aside_then_retry(app: TestApp) {
             subject: "緊急配布要請シートの送付",
         };
         for _ in 0..3 {
-            attempts::start(&mut conn, &arrival, 3).await.unwrap();
+            attempts::start(&mut conn, &arrival, 3, 0).await.unwrap();
         }
         sha
     };

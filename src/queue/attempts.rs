@@ -88,11 +88,17 @@ pub enum Start {
 /// Counts an attempt at `arrival`, in its own committed transaction
 /// (`conn` must not be inside one), and says whether to read it. A message
 /// whose earlier `max_attempts` attempts never finished is set aside now.
+/// `uncounted` attempts made earlier by this process failed through an
+/// outage and could not be taken back then: they are taken back now.
 pub async fn start(
     conn: &mut AnyConnection,
     arrival: &Arrival<'_>,
     max_attempts: u32,
+    uncounted: u32,
 ) -> anyhow::Result<Start> {
+    if uncounted > 0 {
+        forgive(conn, arrival.raw_sha256, uncounted).await?;
+    }
     let now = now_text();
     // Insert-or-count in one statement, so two gateways racing on the same
     // bytes both count.
@@ -184,6 +190,21 @@ pub async fn failed(
     };
     set_aside(conn, raw_sha256, why, &error).await?;
     Ok(Some(why))
+}
+
+/// Takes back `n` attempts at a message that is still being tried (they
+/// failed through an outage, not because of the message).
+pub async fn forgive(conn: &mut AnyConnection, raw_sha256: &str, n: u32) -> anyhow::Result<()> {
+    sqlx::query(
+        "UPDATE intake_attempts SET attempts = CASE WHEN attempts > $1 THEN attempts - $1 ELSE 0 END \
+         WHERE raw_sha256 = $2 AND state = 'processing'",
+    )
+    .bind(i64::from(n))
+    .bind(raw_sha256)
+    .execute(&mut *conn)
+    .await
+    .context("cannot take back an attempt")?;
+    Ok(())
 }
 
 /// Marks the message handled; call inside the transaction that files it.
