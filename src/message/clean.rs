@@ -46,14 +46,49 @@ impl ParsedMessage {
     }
 }
 
+/// A name loses its control characters; an address has each replaced by
+/// `?`, so that `sos\0@pref…` never turns into a registered address (nor a
+/// deliverable one) by cleaning: it stays an unknown, unanswerable sender.
 fn strip_mailbox(mailbox: &mut Mailbox, s: &mut impl FnMut(&mut String)) {
-    s(&mut mailbox.address);
+    if mailbox
+        .address
+        .chars()
+        .any(crate::text::is_forbidden_control)
+    {
+        let mut marked: String = mailbox
+            .address
+            .chars()
+            .map(|c| {
+                if crate::text::is_forbidden_control(c) {
+                    '?'
+                } else {
+                    c
+                }
+            })
+            .collect();
+        std::mem::swap(&mut mailbox.address, &mut marked);
+        s(&mut marked); // counts as found
+    }
     mailbox.name.iter_mut().for_each(s);
 }
 
 #[cfg(test)]
 mod tests {
     use super::super::{Limits, parse};
+
+    #[test]
+    fn a_nul_in_an_address_never_makes_it_another_address() {
+        let raw = b"From: <sos\x00@fukushi.metro.tokyo.lg.jp>\r\nReply-To: x\x01@y.jp\r\nSubject: s\r\n\r\nbody";
+        let mut parsed = parse(raw, &Limits::default());
+        parsed.strip_controls();
+        if let Some(from) = &parsed.from {
+            assert_ne!(from.address, "sos@fukushi.metro.tokyo.lg.jp");
+            assert!(!from.address.contains('\0'));
+        }
+        if let Some(r) = &parsed.reply_to {
+            assert_ne!(r.address, "x@y.jp");
+        }
+    }
 
     #[test]
     fn nul_in_an_encoded_subject_and_file_name_is_removed() {
@@ -64,6 +99,7 @@ mod tests {
         assert!(!parsed.text.contains('\0'));
         let from = parsed.from.clone().unwrap();
         assert!(!from.name.unwrap_or_default().contains('\0'));
+        assert_eq!(from.address, "a@b.jp");
         for a in &parsed.attachments {
             assert!(!a.path.contains('\0'));
             assert!(!a.filename.clone().unwrap_or_default().contains('\0'));
