@@ -6,7 +6,7 @@ use super::sniff::{self, Sniffed};
 use super::unzip::{self, Unpacked};
 use super::{
     Attachment, AttachmentKind, HeaderField, Limits, Mailbox, OtherFile, ParsedMessage, Problem,
-    ReturnPath, SizeLimit, charset,
+    ReturnPath, SizeLimit, charset, words,
 };
 use mail_parser::{Address, HeaderValue, Message, MessageParser, MimeHeaders, PartType};
 use sha2::{Digest, Sha256};
@@ -115,6 +115,13 @@ fn headers_only(raw: &[u8]) -> ParsedMessage {
 /// Addresses, ids and the date, from mail-parser's structured parse.
 fn fill_from_mail_parser(parsed: &mut ParsedMessage, message: &Message<'_>) {
     parsed.from = message.from().and_then(first_mailbox);
+    // mail-parser garbles a UTF-8 character split across encoded-words.
+    if let Some(from) = parsed.from.as_mut()
+        && from.name.as_deref().is_some_and(|n| n.contains('\u{fffd}'))
+    {
+        let raw = parsed.headers.iter().find(|h| h.name.eq_ignore_ascii_case("From"));
+        from.name = raw.and_then(|h| words::display_name(h.value.as_bytes()));
+    }
     if parsed.from.is_none()
         && let Some(raw) = parsed.header("From")
     {
@@ -142,7 +149,7 @@ fn to_mailbox(addr: &mail_parser::Addr<'_>) -> Option<Mailbox> {
     }
     let name = addr
         .name()
-        .map(|n| n.trim().to_string())
+        .map(|n| words::nfc(n.trim()))
         .filter(|n| !n.is_empty());
     Some(Mailbox {
         address: address.to_string(),
@@ -180,19 +187,34 @@ fn id_list(value: &HeaderValue<'_>) -> Vec<String> {
 }
 
 fn body_text(message: &Message<'_>) -> String {
-    (0..message.text_body_count())
-        .filter_map(|i| message.body_text(i))
-        .map(|text| {
-            // ISO-2022-JP without a charset label reads as ASCII with escape
-            // sequences left in: decode it (old Japanese mailers do this).
-            if text.contains("\u{1b}$") {
-                charset::guess(text.as_bytes()).0
-            } else {
-                text.into_owned()
+    let text = (0..message.text_body_count())
+        .filter_map(|i| {
+            let part = message.text_body.get(i).and_then(|&id| message.parts.get(id as usize));
+            match part {
+                Some(part) if matches!(part.body, PartType::Text(_)) => Some(plain_text(message, part)),
+                _ => message.body_text(i).map(|t| t.into_owned()),
             }
         })
         .collect::<Vec<_>>()
-        .join("\n")
+        .join("\n");
+    words::nfc(&text)
+}
+
+/// A text/plain part decoded here from its raw bytes: ISO-2022-JP with
+/// CP932 extensions (mail-parser's WHATWG decoder replaces a redundant
+/// escape with U+FFFD) and Shift_JIS without a charset label (mail-parser
+/// reads it as UTF-8) come out right.
+fn plain_text(message: &Message<'_>, part: &mail_parser::MessagePart<'_>) -> String {
+    let body = message
+        .raw_message
+        .get(part.offset_body as usize..part.offset_end as usize)
+        .unwrap_or_default();
+    let cte = part
+        .content_transfer_encoding()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let label = part.content_type().and_then(|ct| ct.attribute("charset"));
+    charset::decode(&transfer_decode(body, &cte), label).0
 }
 
 /// Collects attachments while walking nested messages and zips, counting
@@ -446,8 +468,8 @@ fn children_of_related(message: &Message<'_>) -> Vec<bool> {
 fn clean_filename(name: &str) -> Option<String> {
     let base = name.rsplit(['/', '\\']).next().unwrap_or(name);
     let clean: String = base.chars().filter(|c| !c.is_control()).collect();
-    let clean = clean.trim();
-    (!clean.is_empty()).then(|| clean.to_string())
+    let clean = words::nfc(clean.trim());
+    (!clean.is_empty()).then_some(clean)
 }
 
 fn join(prefix: &str, name: &str) -> String {

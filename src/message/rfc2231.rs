@@ -67,66 +67,17 @@ pub(crate) fn find<'a>(headers: &'a [RawHeader], name: &str) -> Option<&'a RawHe
     headers.iter().find(|h| h.name.eq_ignore_ascii_case(name))
 }
 
-/// Decodes unstructured header text: RFC 2047 encoded-words (adjacent
-/// words' bytes joined before charset decoding, so a character split across
-/// two words survives) and raw 8-bit bytes by guess. Returns the text and
+/// Decodes unstructured header text: RFC 2047 encoded-words one by one
+/// (see [`super::words`]) and raw 8-bit bytes by guess. Returns the text and
 /// whether anything could not be decoded.
 pub(crate) fn decode_words(raw: &[u8]) -> (String, bool) {
-    enum Seg {
-        Raw(Vec<u8>),
-        Word { charset: String, bytes: Vec<u8> },
-    }
-    let mut segs: Vec<Seg> = Vec::new();
-    let mut raw_run: Vec<u8> = Vec::new();
-    let mut i = 0;
-    while i < raw.len() {
-        if raw[i] == b'='
-            && raw.get(i + 1) == Some(&b'?')
-            && let Some((charset, bytes, len)) = encoded_word(&raw[i..])
-        {
-            if !raw_run.is_empty() {
-                // Whitespace between two encoded-words is not part of
-                // the text (RFC 2047 section 6.2).
-                let between_words = matches!(segs.last(), Some(Seg::Word { .. }));
-                if !(between_words && raw_run.iter().all(|b| b.is_ascii_whitespace())) {
-                    segs.push(Seg::Raw(std::mem::take(&mut raw_run)));
-                } else {
-                    raw_run.clear();
-                }
-            }
-            match segs.last_mut() {
-                Some(Seg::Word {
-                    charset: c,
-                    bytes: b,
-                }) if c.eq_ignore_ascii_case(&charset) => b.extend_from_slice(&bytes),
-                _ => segs.push(Seg::Word { charset, bytes }),
-            }
-            i += len;
-            continue;
-        }
-        raw_run.push(raw[i]);
-        i += 1;
-    }
-    if !raw_run.is_empty() {
-        segs.push(Seg::Raw(raw_run));
-    }
-    let mut out = String::new();
-    let mut garbled = false;
-    for seg in segs {
-        let (text, bad) = match seg {
-            Seg::Raw(bytes) => charset::guess(&bytes),
-            Seg::Word { charset: cs, bytes } => charset::decode(&bytes, Some(&cs)),
-        };
-        garbled |= bad;
-        out.push_str(&text);
-    }
-    (out, garbled)
+    super::words::decode_header(raw)
 }
 
 /// Parses one encoded-word at the start of `s`: `=?charset?B|Q?text?=`.
 /// Returns the charset (RFC 2231 language suffix dropped), the decoded bytes
 /// and the length consumed.
-fn encoded_word(s: &[u8]) -> Option<(String, Vec<u8>, usize)> {
+pub(crate) fn encoded_word(s: &[u8]) -> Option<(String, Vec<u8>, usize)> {
     let rest = s.strip_prefix(b"=?")?;
     let q1 = rest.iter().take(64).position(|&b| b == b'?')?;
     let charset = std::str::from_utf8(&rest[..q1]).ok()?;
