@@ -131,7 +131,7 @@ fn one(mode: Mode, s: &[u8]) -> (std::borrow::Cow<'static, str>, usize, bool) {
 /// The Shift_JIS bytes of JIS X 0208 row/cell bytes `j1 j2` (both
 /// 0x21..=0x7E): the arithmetic of JIS X 0208 Annex 1.
 fn to_sjis(j1: u8, j2: u8) -> [u8; 2] {
-    let s1 = (j1 + 1) / 2 + if j1 <= 0x5e { 0x70 } else { 0xb0 };
+    let s1 = j1.div_ceil(2) + if j1 <= 0x5e { 0x70 } else { 0xb0 };
     let s2 = if j1 % 2 == 1 {
         j2 + if j2 >= 0x60 { 0x20 } else { 0x1f }
     } else {
@@ -206,7 +206,11 @@ mod tests {
 
     #[test]
     fn plain_jis_x_0208_matches_encoding_rs() {
-        for text in ["緊急配布要請シート", "東京都 福祉局（感染症）", "ＡＢＣ１２３・ー"] {
+        for text in [
+            "緊急配布要請シート",
+            "東京都 福祉局（感染症）",
+            "ＡＢＣ１２３・ー",
+        ] {
             let (jis, _, _) = ISO_2022_JP.encode(text);
             assert_eq!(decode(&jis), (text.to_string(), false), "{text}");
             let whatwg = ISO_2022_JP.decode_without_bom_handling(&jis).0;
@@ -217,7 +221,8 @@ mod tests {
     #[test]
     fn cp932_extensions_from_outlook_decode() {
         // NEC row 13 and NEC-selected IBM rows 89-92.
-        for text in ["①②③", "㈱○○医院", "№１２", "髙橋", "﨑", "ⅰⅱ", "～"] {
+        for text in ["①②③", "㈱○○医院", "№１２", "髙橋", "﨑", "ⅰⅱ", "～"]
+        {
             let jis = outlook_jis(text);
             assert!(jis.contains(&0x1b), "{text} is escaped");
             assert_eq!(decode(&jis), (text.to_string(), false), "{text}");

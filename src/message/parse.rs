@@ -119,7 +119,10 @@ fn fill_from_mail_parser(parsed: &mut ParsedMessage, message: &Message<'_>) {
     if let Some(from) = parsed.from.as_mut()
         && from.name.as_deref().is_some_and(|n| n.contains('\u{fffd}'))
     {
-        let raw = parsed.headers.iter().find(|h| h.name.eq_ignore_ascii_case("From"));
+        let raw = parsed
+            .headers
+            .iter()
+            .find(|h| h.name.eq_ignore_ascii_case("From"));
         from.name = raw.and_then(|h| words::display_name(h.value.as_bytes()));
     }
     if parsed.from.is_none()
@@ -189,22 +192,43 @@ fn id_list(value: &HeaderValue<'_>) -> Vec<String> {
 fn body_text(message: &Message<'_>) -> String {
     let text = (0..message.text_body_count())
         .filter_map(|i| {
-            let part = message.text_body.get(i).and_then(|&id| message.parts.get(id as usize));
-            match part {
-                Some(part) if matches!(part.body, PartType::Text(_)) => Some(plain_text(message, part)),
-                _ => message.body_text(i).map(|t| t.into_owned()),
-            }
+            let theirs = message.body_text(i)?;
+            let part = message
+                .text_body
+                .get(i)
+                .and_then(|&id| message.parts.get(id as usize))
+                .filter(|p| matches!(p.body, PartType::Text(_)));
+            Some(
+                match part.and_then(|p| japanese_text(message, p, &theirs)) {
+                    Some(ours) => ours,
+                    None => theirs.into_owned(),
+                },
+            )
         })
         .collect::<Vec<_>>()
         .join("\n");
     words::nfc(&text)
 }
 
-/// A text/plain part decoded here from its raw bytes: ISO-2022-JP with
-/// CP932 extensions (mail-parser's WHATWG decoder replaces a redundant
-/// escape with U+FFFD) and Shift_JIS without a charset label (mail-parser
-/// reads it as UTF-8) come out right.
-fn plain_text(message: &Message<'_>, part: &mail_parser::MessagePart<'_>) -> String {
+/// A text/plain part decoded here from its raw bytes where mail-parser gets
+/// Japanese wrong: ISO-2022-JP (its WHATWG decoder replaces a redundant
+/// escape with U+FFFD, and an unlabelled one keeps its escapes) and
+/// Shift_JIS without a charset label (read as UTF-8). None: keep
+/// mail-parser's text.
+fn japanese_text(
+    message: &Message<'_>,
+    part: &mail_parser::MessagePart<'_>,
+    theirs: &str,
+) -> Option<String> {
+    let label = part.content_type().and_then(|ct| ct.attribute("charset"));
+    let iso_2022_jp = label
+        .and_then(charset::encoding_for_label)
+        .is_some_and(|e| e == encoding_rs::ISO_2022_JP);
+    let unlabelled = label.is_none_or(|l| charset::encoding_for_label(l).is_none());
+    let broken = theirs.contains(['\u{fffd}', '\u{1b}']);
+    if !(iso_2022_jp || unlabelled && broken) {
+        return None;
+    }
     let body = message
         .raw_message
         .get(part.offset_body as usize..part.offset_end as usize)
@@ -213,8 +237,8 @@ fn plain_text(message: &Message<'_>, part: &mail_parser::MessagePart<'_>) -> Str
         .content_transfer_encoding()
         .unwrap_or_default()
         .to_ascii_lowercase();
-    let label = part.content_type().and_then(|ct| ct.attribute("charset"));
-    charset::decode(&transfer_decode(body, &cte), label).0
+    let (ours, garbled) = charset::decode(&transfer_decode(body, &cte), label);
+    (!garbled).then_some(ours)
 }
 
 /// Collects attachments while walking nested messages and zips, counting

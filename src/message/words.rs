@@ -164,8 +164,7 @@ fn fit(enc: &'static Encoding, bytes: &[u8]) -> Fit {
 
 /// Unicode NFC: the form every name and text shown to people is kept in.
 pub fn nfc(text: &str) -> String {
-    if unicode_normalization::is_nfc_quick(text.chars())
-        == unicode_normalization::IsNormalized::Yes
+    if unicode_normalization::is_nfc_quick(text.chars()) == unicode_normalization::IsNormalized::Yes
     {
         return text.to_string();
     }
