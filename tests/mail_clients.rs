@@ -11,6 +11,7 @@ mod common;
 
 use chrono::{DateTime, FixedOffset};
 use common::browser::{ADMIN, TestApp};
+use mail_parser::MimeHeaders as _;
 use serde::{Deserialize, Serialize};
 use sos_intake::message::{self, AttachmentKind, Limits};
 use sos_intake::outbox;
@@ -223,6 +224,7 @@ async fn client_corpus_replies_match_golden() {
 #[test]
 fn ours_and_mail_parser_agree_on_the_corpus_subjects_and_names() {
     // Where mail-parser decodes the same header right, we must agree.
+    let mut compared_names = 0;
     for (file, raw) in corpus() {
         let ours = message::parse(&raw, &Limits::default());
         let theirs = mail_parser::MessageParser::default()
@@ -241,10 +243,31 @@ fn ours_and_mail_parser_agree_on_the_corpus_subjects_and_names() {
             .and_then(|a| a.name())
             .filter(|n| unreadable(n).is_none());
         if let Some(name) = their_name {
-            let ours = ours.from.and_then(|m| m.name).unwrap_or_default();
-            assert_eq!(ours, name, "{file}: sender name");
+            let ours = ours.from.as_ref().and_then(|m| m.name.clone());
+            assert_eq!(ours.as_deref(), Some(name), "{file}: sender name");
+        }
+        // File names mail-parser reads without damage, we read the same
+        // (composed: mail-parser keeps an NFD name as it came).
+        for part in theirs.attachments() {
+            let Some(name) = part.attachment_name().filter(|n| unreadable(n).is_none()) else {
+                continue;
+            };
+            let name = sos_intake::message::words::nfc(name);
+            compared_names += 1;
+            assert!(
+                ours.attachments
+                    .iter()
+                    .any(|a| a.filename.as_deref() == Some(name.as_str())),
+                "{file}: mail-parser reads {name:?}, we read {:?}",
+                ours.attachments
+                    .iter()
+                    .map(|a| &a.filename)
+                    .collect::<Vec<_>>()
+            );
         }
     }
+    eprintln!("compared {compared_names} file names with mail-parser's");
+    assert!(compared_names >= 5, "the comparison is not empty");
 }
 
 #[test]
