@@ -74,6 +74,9 @@ pub(crate) fn decode_words(raw: &[u8]) -> (String, bool) {
     super::words::decode_header(raw)
 }
 
+/// The longest encoded text of one encoded-word looked for.
+const MAX_WORD_TEXT: usize = 1024;
+
 /// Parses one encoded-word at the start of `s`: `=?charset?B|Q?text?=`.
 /// Returns the charset (RFC 2231 language suffix dropped), the decoded bytes
 /// and the length consumed.
@@ -90,9 +93,14 @@ pub(crate) fn encoded_word(s: &[u8]) -> Option<(String, Vec<u8>, usize)> {
         return None;
     }
     let text_start = q1 + 3;
-    let text_len = rest
-        .get(text_start..)?
+    // The encoded text has no whitespace, and no client writes a word
+    // anywhere near this long (RFC 2047 allows 75 characters): bounding
+    // the search keeps a header full of `=?x?B?` openers linear.
+    let window = rest.get(text_start..)?;
+    let window = &window[..window.len().min(MAX_WORD_TEXT + 2)];
+    let text_len = window
         .windows(2)
+        .take_while(|w| !w[0].is_ascii_whitespace())
         .position(|w| w == b"?=")?;
     let text = &rest[text_start..text_start + text_len];
     if text.iter().any(|b| b.is_ascii_whitespace()) {

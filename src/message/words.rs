@@ -323,6 +323,15 @@ mod tests {
     }
 
     #[test]
+    fn a_header_of_unterminated_openers_is_read_quickly() {
+        let raw = "=?UTF-8?B?QUJD".repeat(20_000);
+        let started = std::time::Instant::now();
+        let (text, _) = decode_header(raw.as_bytes());
+        assert_eq!(text.len(), raw.len());
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    }
+
+    #[test]
     fn decomposed_kana_is_composed() {
         let nfd = "シート\u{3099}"; // not a real word: ト + ゙ → ド
         assert_eq!(nfc(nfd), "シード");
