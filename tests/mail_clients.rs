@@ -1,6 +1,7 @@
 //! The client corpus (`tests/fixtures/mail/clients/`, sources in its
 //! README): each message, written as one mail program writes it, goes
-//! through the pipeline on SQLite. The reply must quote the original subject
+//! through the pipeline on SQLite and on PostgreSQL
+//! (`SOS_TEST_POSTGRES_URL`). The reply must quote the original subject
 //! decoded and name every file as the sender wrote it; no reply, web page or
 //! export may carry an escape byte, U+FFFD or decomposed kana. What was read
 //! (subject, sender name, file names, reply subject) is compared with
@@ -96,7 +97,7 @@ fn assert_readable(what: &str, text: &str) {
 
 /// One corpus message through the pipeline on a fresh SQLite app: its
 /// golden record, after the reply, the pages and the exports were checked.
-async fn run_one(file: &str, raw: &[u8]) -> Golden {
+async fn run_one(file: &str, raw: &[u8], postgres: bool) -> Golden {
     let parsed = message::parse(raw, &Limits::default());
     let subject = parsed.subject.clone().unwrap_or_default();
     let sender_name = parsed.from.as_ref().and_then(|m| m.name.clone());
@@ -124,7 +125,11 @@ async fn run_one(file: &str, raw: &[u8]) -> Golden {
         parsed.problems
     );
 
-    let app = TestApp::sqlite().await;
+    let app = if postgres {
+        TestApp::postgres().await
+    } else {
+        TestApp::sqlite().await
+    };
     let intake = Intake::new(app.test_db.db.clone(), &app.settings).expect("intake");
     let out = intake.process(raw, received()).await.expect("processed");
     let mut conn = app.test_db.db.pool().acquire().await.expect("connection");
@@ -194,11 +199,11 @@ async fn run_one(file: &str, raw: &[u8]) -> Golden {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn client_corpus_replies_match_golden() {
+/// The whole corpus on one backend, against `golden.json`.
+async fn corpus_matches_golden(postgres: bool) {
     let mut got = Vec::new();
     for (file, raw) in corpus() {
-        let golden = run_one(&file, &raw).await;
+        let golden = run_one(&file, &raw, postgres).await;
         assert_eq!(
             golden.disposition,
             Disposition::Accepted.as_str(),
@@ -207,7 +212,7 @@ async fn client_corpus_replies_match_golden() {
         got.push(golden);
     }
     let path = clients_dir().join("golden.json");
-    if std::env::var_os("SOS_BLESS").is_some_and(|v| v == "1") {
+    if !postgres && std::env::var_os("SOS_BLESS").is_some_and(|v| v == "1") {
         let text = serde_json::to_string_pretty(&got).expect("json") + "\n";
         std::fs::write(&path, text).expect("write golden.json");
         return;
@@ -219,6 +224,16 @@ async fn client_corpus_replies_match_golden() {
     for (w, g) in want.iter().zip(&got) {
         assert_eq!(w, g, "{} differs from golden.json", g.file);
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_corpus_replies_match_golden_on_sqlite() {
+    corpus_matches_golden(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_corpus_replies_match_golden_on_postgres() {
+    corpus_matches_golden(true).await;
 }
 
 #[test]
