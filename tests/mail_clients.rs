@@ -312,3 +312,12 @@ fn iso_2022_jp_bodies_mail_parser_garbles_are_read_here() {
         ours.contains("①の要請シート") && ours.contains("㈱○○医療器械") && ours.contains("髙橋")
     );
 }
+
+#[test]
+fn an_html_only_iso_2022_jp_body_with_redundant_escapes_is_read() {
+    let raw = b"From: a@b.jp\r\nSubject: x\r\nMIME-Version: 1.0\r\n\
+Content-Type: text/html; charset=\"ISO-2022-JP\"\r\n\r\n\
+<html><body><p>\x1b$BMW@A\x1b(B\x1b$B%7!<%H\x1b(B</p></body></html>\r\n";
+    let text = message::parse(raw, &Limits::default()).text;
+    assert_eq!(text.trim(), "要請シート");
+}

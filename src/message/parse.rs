@@ -197,24 +197,26 @@ fn body_text(message: &Message<'_>) -> String {
                 .text_body
                 .get(i)
                 .and_then(|&id| message.parts.get(id as usize))
-                .filter(|p| matches!(p.body, PartType::Text(_)));
-            Some(
-                match part.and_then(|p| japanese_text(message, p, &theirs)) {
-                    Some(ours) => ours,
-                    None => theirs.into_owned(),
-                },
-            )
+                .filter(|p| matches!(p.body, PartType::Text(_) | PartType::Html(_)));
+            let ours = part.and_then(|p| {
+                let text = japanese_text(message, p, &theirs)?;
+                Some(match p.body {
+                    PartType::Html(_) => mail_parser::decoders::html::html_to_text(&text),
+                    _ => text,
+                })
+            });
+            Some(ours.unwrap_or_else(|| theirs.into_owned()))
         })
         .collect::<Vec<_>>()
         .join("\n");
     words::nfc(&text)
 }
 
-/// A text/plain part decoded here from its raw bytes where mail-parser gets
-/// Japanese wrong: ISO-2022-JP (its WHATWG decoder replaces a redundant
-/// escape with U+FFFD, and an unlabelled one keeps its escapes) and
-/// Shift_JIS without a charset label (read as UTF-8). None: keep
-/// mail-parser's text.
+/// A text part (HTML left as HTML) decoded here from its raw bytes where
+/// mail-parser gets Japanese wrong: ISO-2022-JP (its WHATWG decoder
+/// replaces a redundant escape with U+FFFD, and an unlabelled one keeps its
+/// escapes) and Shift_JIS without a charset label (read as UTF-8). None:
+/// keep mail-parser's text.
 fn japanese_text(
     message: &Message<'_>,
     part: &mail_parser::MessagePart<'_>,
