@@ -31,7 +31,14 @@ pub(crate) fn encoding_for_label(label: &str) -> Option<&'static Encoding> {
 pub(crate) fn decode(bytes: &[u8], charset: Option<&str>) -> (String, bool) {
     match charset.and_then(encoding_for_label) {
         Some(enc) => {
-            let (text, had_errors) = enc.decode_without_bom_handling(bytes);
+            let (text, had_errors) = if enc == ISO_2022_JP {
+                // CP932 extensions and redundant escapes, as Outlook and
+                // Becky! write them (see `jis`).
+                let (text, bad) = super::jis::decode(bytes);
+                (std::borrow::Cow::Owned(text), bad)
+            } else {
+                enc.decode_without_bom_handling(bytes)
+            };
             // Bytes invalid in the declared charset are usually a mislabel
             // (Shift_JIS labelled UTF-8 by an old client): a confident guess
             // wins over replacement characters.
@@ -56,9 +63,9 @@ pub(crate) fn guess(bytes: &[u8]) -> (String, bool) {
         return (String::from_utf8_lossy(bytes).into_owned(), false);
     }
     if bytes.windows(2).any(|w| w == b"\x1b$" || w == b"\x1b(") {
-        let (text, had_errors) = ISO_2022_JP.decode_without_bom_handling(bytes);
+        let (text, had_errors) = super::jis::decode(bytes);
         if !had_errors {
-            return (text.into_owned(), false);
+            return (text, false);
         }
     }
     if let Ok(text) = std::str::from_utf8(bytes) {

@@ -39,11 +39,13 @@
 mod bounds;
 mod charset;
 mod clean;
+pub mod jis;
 mod parse;
 pub mod peek;
 pub(crate) mod rfc2231;
 mod sniff;
 mod unzip;
+pub mod words;
 
 pub use parse::parse;
 

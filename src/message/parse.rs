@@ -7,7 +7,7 @@ use super::sniff::{self, Sniffed};
 use super::unzip::{self, Unpacked};
 use super::{
     Attachment, AttachmentKind, HeaderField, Limits, Mailbox, OtherFile, ParsedMessage, Problem,
-    ReturnPath, SizeLimit, charset,
+    ReturnPath, SizeLimit, charset, words,
 };
 use mail_parser::{Address, HeaderValue, Message, MessageParser, MimeHeaders, PartType};
 use sha2::{Digest, Sha256};
@@ -123,6 +123,16 @@ fn headers_only(raw: &[u8]) -> ParsedMessage {
 /// Addresses, ids and the date, from mail-parser's structured parse.
 fn fill_from_mail_parser(parsed: &mut ParsedMessage, message: &Message<'_>) {
     parsed.from = message.from().and_then(first_mailbox);
+    // mail-parser garbles a UTF-8 character split across encoded-words.
+    if let Some(from) = parsed.from.as_mut()
+        && from.name.as_deref().is_some_and(|n| n.contains('\u{fffd}'))
+    {
+        let raw = parsed
+            .headers
+            .iter()
+            .find(|h| h.name.eq_ignore_ascii_case("From"));
+        from.name = raw.and_then(|h| words::display_name(h.value.as_bytes()));
+    }
     if parsed.from.is_none()
         && let Some(raw) = parsed.header("From")
     {
@@ -150,7 +160,7 @@ fn to_mailbox(addr: &mail_parser::Addr<'_>) -> Option<Mailbox> {
     }
     let name = addr
         .name()
-        .map(|n| n.trim().to_string())
+        .map(|n| words::nfc(n.trim()))
         .filter(|n| !n.is_empty());
     Some(Mailbox {
         address: address.to_string(),
@@ -188,19 +198,57 @@ fn id_list(value: &HeaderValue<'_>) -> Vec<String> {
 }
 
 fn body_text(message: &Message<'_>) -> String {
-    (0..message.text_body_count())
-        .filter_map(|i| message.body_text(i))
-        .map(|text| {
-            // ISO-2022-JP without a charset label reads as ASCII with escape
-            // sequences left in: decode it (old Japanese mailers do this).
-            if text.contains("\u{1b}$") {
-                charset::guess(text.as_bytes()).0
-            } else {
-                text.into_owned()
-            }
+    let text = (0..message.text_body_count())
+        .filter_map(|i| {
+            let theirs = message.body_text(i)?;
+            let part = message
+                .text_body
+                .get(i)
+                .and_then(|&id| message.parts.get(id as usize))
+                .filter(|p| matches!(p.body, PartType::Text(_) | PartType::Html(_)));
+            let ours = part.and_then(|p| {
+                let text = japanese_text(message, p, &theirs)?;
+                Some(match p.body {
+                    PartType::Html(_) => mail_parser::decoders::html::html_to_text(&text),
+                    _ => text,
+                })
+            });
+            Some(ours.unwrap_or_else(|| theirs.into_owned()))
         })
         .collect::<Vec<_>>()
-        .join("\n")
+        .join("\n");
+    words::nfc(&text)
+}
+
+/// A text part (HTML left as HTML) decoded here from its raw bytes where
+/// mail-parser gets Japanese wrong: ISO-2022-JP (its WHATWG decoder
+/// replaces a redundant escape with U+FFFD, and an unlabelled one keeps its
+/// escapes) and Shift_JIS without a charset label (read as UTF-8). None:
+/// keep mail-parser's text.
+fn japanese_text(
+    message: &Message<'_>,
+    part: &mail_parser::MessagePart<'_>,
+    theirs: &str,
+) -> Option<String> {
+    let label = part.content_type().and_then(|ct| ct.attribute("charset"));
+    let iso_2022_jp = label
+        .and_then(charset::encoding_for_label)
+        .is_some_and(|e| e == encoding_rs::ISO_2022_JP);
+    let unlabelled = label.is_none_or(|l| charset::encoding_for_label(l).is_none());
+    let broken = theirs.contains(['\u{fffd}', '\u{1b}']);
+    if !(iso_2022_jp || unlabelled && broken) {
+        return None;
+    }
+    let body = message
+        .raw_message
+        .get(part.offset_body as usize..part.offset_end as usize)
+        .unwrap_or_default();
+    let cte = part
+        .content_transfer_encoding()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let (ours, garbled) = charset::decode(&transfer_decode(body, &cte), label);
+    (!garbled).then_some(ours)
 }
 
 /// Collects attachments while walking nested messages and zips, counting
@@ -454,8 +502,8 @@ fn children_of_related(message: &Message<'_>) -> Vec<bool> {
 fn clean_filename(name: &str) -> Option<String> {
     let base = name.rsplit(['/', '\\']).next().unwrap_or(name);
     let clean: String = base.chars().filter(|c| !c.is_control()).collect();
-    let clean = clean.trim();
-    (!clean.is_empty()).then(|| clean.to_string())
+    let clean = words::nfc(clean.trim());
+    (!clean.is_empty()).then_some(clean)
 }
 
 fn join(prefix: &str, name: &str) -> String {

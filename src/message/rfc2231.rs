@@ -67,66 +67,20 @@ pub(crate) fn find<'a>(headers: &'a [RawHeader], name: &str) -> Option<&'a RawHe
     headers.iter().find(|h| h.name.eq_ignore_ascii_case(name))
 }
 
-/// Decodes unstructured header text: RFC 2047 encoded-words (adjacent
-/// words' bytes joined before charset decoding, so a character split across
-/// two words survives) and raw 8-bit bytes by guess. Returns the text and
+/// Decodes unstructured header text: RFC 2047 encoded-words one by one
+/// (see [`super::words`]) and raw 8-bit bytes by guess. Returns the text and
 /// whether anything could not be decoded.
 pub(crate) fn decode_words(raw: &[u8]) -> (String, bool) {
-    enum Seg {
-        Raw(Vec<u8>),
-        Word { charset: String, bytes: Vec<u8> },
-    }
-    let mut segs: Vec<Seg> = Vec::new();
-    let mut raw_run: Vec<u8> = Vec::new();
-    let mut i = 0;
-    while i < raw.len() {
-        if raw[i] == b'='
-            && raw.get(i + 1) == Some(&b'?')
-            && let Some((charset, bytes, len)) = encoded_word(&raw[i..])
-        {
-            if !raw_run.is_empty() {
-                // Whitespace between two encoded-words is not part of
-                // the text (RFC 2047 section 6.2).
-                let between_words = matches!(segs.last(), Some(Seg::Word { .. }));
-                if !(between_words && raw_run.iter().all(|b| b.is_ascii_whitespace())) {
-                    segs.push(Seg::Raw(std::mem::take(&mut raw_run)));
-                } else {
-                    raw_run.clear();
-                }
-            }
-            match segs.last_mut() {
-                Some(Seg::Word {
-                    charset: c,
-                    bytes: b,
-                }) if c.eq_ignore_ascii_case(&charset) => b.extend_from_slice(&bytes),
-                _ => segs.push(Seg::Word { charset, bytes }),
-            }
-            i += len;
-            continue;
-        }
-        raw_run.push(raw[i]);
-        i += 1;
-    }
-    if !raw_run.is_empty() {
-        segs.push(Seg::Raw(raw_run));
-    }
-    let mut out = String::new();
-    let mut garbled = false;
-    for seg in segs {
-        let (text, bad) = match seg {
-            Seg::Raw(bytes) => charset::guess(&bytes),
-            Seg::Word { charset: cs, bytes } => charset::decode(&bytes, Some(&cs)),
-        };
-        garbled |= bad;
-        out.push_str(&text);
-    }
-    (out, garbled)
+    super::words::decode_header(raw)
 }
+
+/// The longest encoded text of one encoded-word looked for.
+const MAX_WORD_TEXT: usize = 1024;
 
 /// Parses one encoded-word at the start of `s`: `=?charset?B|Q?text?=`.
 /// Returns the charset (RFC 2231 language suffix dropped), the decoded bytes
 /// and the length consumed.
-fn encoded_word(s: &[u8]) -> Option<(String, Vec<u8>, usize)> {
+pub(crate) fn encoded_word(s: &[u8]) -> Option<(String, Vec<u8>, usize)> {
     let rest = s.strip_prefix(b"=?")?;
     let q1 = rest.iter().take(64).position(|&b| b == b'?')?;
     let charset = std::str::from_utf8(&rest[..q1]).ok()?;
@@ -139,9 +93,14 @@ fn encoded_word(s: &[u8]) -> Option<(String, Vec<u8>, usize)> {
         return None;
     }
     let text_start = q1 + 3;
-    let text_len = rest
-        .get(text_start..)?
+    // The encoded text has no whitespace, and no client writes a word
+    // anywhere near this long (RFC 2047 allows 75 characters): bounding
+    // the search keeps a header full of `=?x?B?` openers linear.
+    let window = rest.get(text_start..)?;
+    let window = &window[..window.len().min(MAX_WORD_TEXT + 2)];
+    let text_len = window
         .windows(2)
+        .take_while(|w| !w[0].is_ascii_whitespace())
         .position(|w| w == b"?=")?;
     let text = &rest[text_start..text_start + text_len];
     if text.iter().any(|b| b.is_ascii_whitespace()) {

@@ -6,7 +6,7 @@
 //! within [`super::Limits::max_depth`] and the same per-message budget.
 //! Encrypted entries (ZipCrypto or AES, the "PPAP" habit) are not opened.
 
-use super::{SizeLimit, charset};
+use super::SizeLimit;
 use std::io::{Cursor, Read};
 
 /// One file taken out of an archive.
@@ -70,7 +70,7 @@ pub(crate) fn unpack(
         if file.is_dir() {
             continue;
         }
-        let (name, _) = charset::guess(file.name_raw());
+        let name = super::words::zip_member_name(file.name_raw());
         if is_os_junk(&name) {
             continue;
         }

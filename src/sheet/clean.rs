@@ -7,9 +7,24 @@
 //! that happened becomes a finding, so the official knows the stored value
 //! is not byte for byte what was typed. The workbook itself is kept as it
 //! came.
+//!
+//! Decomposed text (Excel for Mac, text pasted from macOS: テ + U+3099) is
+//! composed to NFC at the same time: what is shown and exported looks the
+//! same either way, so that is not a finding.
 
 use super::{CellPos, RequestSheet, Seen};
-use crate::text::strip_controls_in_place as strip;
+use crate::text::strip_controls_in_place;
+use unicode_normalization::{IsNormalized, UnicodeNormalization as _, is_nfc_quick};
+
+/// Removes control characters from `s` (true when there were any) and
+/// composes it to NFC.
+fn strip(s: &mut String) -> bool {
+    let found = strip_controls_in_place(s);
+    if is_nfc_quick(s.chars()) != IsNormalized::Yes {
+        *s = s.nfc().collect();
+    }
+    found
+}
 
 impl RequestSheet {
     /// Removes control characters from the sheet name and every value and
@@ -69,5 +84,20 @@ impl RequestSheet {
             .iter_mut()
             .flat_map(|r| r.cells.iter_mut().map(|(_, seen)| seen));
         fields.chain(items).chain(prefecture).chain(mhlw)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::strip;
+
+    #[test]
+    fn decomposed_cell_text_is_composed_without_a_finding() {
+        let mut s = "テ\u{3099}ィスホ\u{309a}ーサ\u{3099}ル".to_string();
+        assert!(!strip(&mut s));
+        assert_eq!(s, "ディスポーザル");
+        let mut s = "手袋\u{0}".to_string();
+        assert!(strip(&mut s));
+        assert_eq!(s, "手袋");
     }
 }
