@@ -420,6 +420,16 @@ impl fmt::Display for AutoReason {
     }
 }
 
+impl AutoReason {
+    /// True for mail a person wrote that a machine passed on: forwarded by
+    /// a rule or a shared mailbox (`Auto-Submitted: auto-forwarded`). From
+    /// an authenticated prefecture such mail is read and filed like any
+    /// other, just never answered (RFC 3834): its sheets must not vanish.
+    pub fn is_forwarded(&self) -> bool {
+        matches!(self, AutoReason::AutoSubmitted(v) if v == "auto-forwarded")
+    }
+}
+
 /// Why `parsed` is automatic mail, if it is. Checked in a fixed order so the
 /// log names the most telling reason.
 pub fn auto_generated(parsed: &ParsedMessage) -> Option<AutoReason> {
