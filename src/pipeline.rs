@@ -470,7 +470,7 @@ impl Intake {
         }
         let permanent = !err.is_temporary() || is_permanent_db_error(&err);
         let recorded = async {
-            let mut conn = self.inner.db.pool().acquire().await?;
+            let mut conn = self.connection().await?;
             attempts::failed(
                 &mut conn,
                 &raw_sha256,

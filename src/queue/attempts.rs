@@ -265,13 +265,16 @@ pub struct DeadLetter {
     pub dead_at: String,
 }
 
+/// The columns of a [`DeadLetter`], over the messages set aside.
+const DEAD_LETTER_SELECT: &str = "SELECT raw_sha256, source, received_at, message_id, from_address, subject, attempts, \
+     reason_code, last_error, dead_at FROM intake_attempts WHERE state = 'dead'";
+
 /// The messages set aside and not yet tried again, newest first (at most
 /// `limit`).
 pub async fn dead_letters(conn: &mut AnyConnection, limit: i64) -> anyhow::Result<Vec<DeadLetter>> {
-    let rows = sqlx::query(
-        "SELECT raw_sha256, source, received_at, message_id, from_address, subject, attempts, reason_code, last_error, dead_at \
-         FROM intake_attempts WHERE state = 'dead' ORDER BY dead_at DESC LIMIT $1",
-    )
+    let rows = sqlx::query(&format!(
+        "{DEAD_LETTER_SELECT} ORDER BY dead_at DESC LIMIT $1"
+    ))
     .bind(limit)
     .fetch_all(&mut *conn)
     .await
@@ -284,24 +287,12 @@ pub async fn dead_letter_of(
     conn: &mut AnyConnection,
     raw_sha256: &str,
 ) -> anyhow::Result<Option<DeadLetter>> {
-    let row = sqlx::query(
-        "SELECT raw_sha256, source, received_at, message_id, from_address, subject, attempts, reason_code, last_error, dead_at \
-         FROM intake_attempts WHERE state = 'dead' AND raw_sha256 = $1",
-    )
-    .bind(raw_sha256)
-    .fetch_optional(&mut *conn)
-    .await
-    .context("cannot read a message set aside")?;
-    row.as_ref().map(dead_letter).transpose()
-}
-
-/// How many messages are set aside now.
-pub async fn dead_count(conn: &mut AnyConnection) -> anyhow::Result<i64> {
-    let row = sqlx::query("SELECT COUNT(*) FROM intake_attempts WHERE state = 'dead'")
-        .fetch_one(&mut *conn)
+    let row = sqlx::query(&format!("{DEAD_LETTER_SELECT} AND raw_sha256 = $1"))
+        .bind(raw_sha256)
+        .fetch_optional(&mut *conn)
         .await
-        .context("cannot count the messages set aside")?;
-    Ok(row.try_get(0)?)
+        .context("cannot read a message set aside")?;
+    row.as_ref().map(dead_letter).transpose()
 }
 
 fn dead_letter(row: &sqlx::any::AnyRow) -> anyhow::Result<DeadLetter> {
