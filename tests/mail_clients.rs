@@ -321,3 +321,73 @@ Content-Type: text/html; charset=\"ISO-2022-JP\"\r\n\r\n\
     let text = message::parse(raw, &Limits::default()).text;
     assert_eq!(text.trim(), "要請シート");
 }
+
+/// An Outlook rich-text mail whose winmail.dat holds only the RTF body
+/// (the sheet was never attached, or the TNEF is cut): rejected, and the
+/// reply says exactly where Outlook's HTML / plain-text settings are.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_winmail_dat_with_nothing_inside_is_answered_with_outlooks_settings() {
+    let corpus = std::fs::read(clients_dir().join("12-outlook-rich-text.eml")).expect("mail");
+    let parsed = message::parse(&corpus, &Limits::default());
+    let winmail = &parsed.attachments[0];
+    assert!(matches!(winmail.kind, AttachmentKind::Tnef { members: 1 }));
+    // The same winmail.dat cut before its first attachment: only the
+    // message attributes are left.
+    let cut = &winmail.bytes[..300];
+    let raw = format!(
+        "From: =?ISO-2022-JP?B?GyRCRWw1fkVUGyhC?= <sos@fukushi.metro.tokyo.lg.jp>\r\n\
+To: sos-busshi@mhlw.go.jp\r\nSubject: =?ISO-2022-JP?B?GyRCTVdAQSU3ITwlSBsoQg==?=\r\n\
+Message-ID: <rtf-only@fukushi.metro.tokyo.lg.jp>\r\nDate: Tue, 24 Nov 2026 10:00:00 +0900\r\n\
+MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n\
+--b\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\nsee attached\r\n\
+--b\r\nContent-Type: application/ms-tnef; name=\"winmail.dat\"\r\n\
+Content-Disposition: attachment; filename=\"winmail.dat\"\r\n\
+Content-Transfer-Encoding: base64\r\n\r\n{}\r\n--b--\r\n",
+        base64_lines(cut)
+    );
+    let parsed = message::parse(raw.as_bytes(), &Limits::default());
+    assert_eq!(
+        parsed.attachments[0].kind,
+        AttachmentKind::Other(message::OtherFile::OutlookTnef)
+    );
+    let app = TestApp::sqlite().await;
+    let intake = Intake::new(app.test_db.db.clone(), &app.settings).expect("intake");
+    let out = intake
+        .process(raw.as_bytes(), received())
+        .await
+        .expect("processed");
+    assert_eq!(out.disposition, Disposition::Rejected);
+    let mut conn = app.test_db.db.pool().acquire().await.expect("connection");
+    let entries = outbox::list(&mut conn).await.expect("outbox");
+    assert_eq!(entries.len(), 1, "answered once");
+    let reply = outbox::raw(&mut conn, entries[0].id)
+        .await
+        .expect("raw")
+        .expect("bytes");
+    let (_, body) = decoded_reply(&reply);
+    assert_readable("reply body", &body);
+    for words in [
+        "winmail.dat",
+        "リッチテキスト形式",
+        "［ファイル］＞［オプション］＞［メール］",
+        "「次の形式でメッセージを作成する」を「HTML形式」",
+        "「HTML形式に変換する」",
+        "「インターネット形式」",
+    ] {
+        assert!(body.contains(words), "the reply says {words:?}:\n{body}");
+    }
+    assert!(
+        !body.contains("受付対象外のファイル形式です"),
+        "not the generic sentence:\n{body}"
+    );
+}
+
+fn base64_lines(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    let text = base64::engine::general_purpose::STANDARD.encode(bytes);
+    text.as_bytes()
+        .chunks(76)
+        .map(|c| std::str::from_utf8(c).expect("ascii"))
+        .collect::<Vec<_>>()
+        .join("\r\n")
+}

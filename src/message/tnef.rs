@@ -33,12 +33,6 @@ use super::charset;
 /// The first four bytes of every TNEF stream (little-endian `0x223E9F78`).
 pub const SIGNATURE: [u8; 4] = [0x78, 0x9F, 0x3E, 0x22];
 
-/// The interface id that starts an embedded Outlook item (IID_IMessage):
-/// the TNEF stream of the embedded message follows it.
-const IID_IMESSAGE: [u8; 16] = [
-    0x07, 0x03, 0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0xC0, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x46,
-];
-
 /// Attribute level of attributes that belong to an attachment.
 const LEVEL_ATTACHMENT: u8 = 0x02;
 
@@ -82,7 +76,8 @@ pub struct TnefFile {
     /// PR_ATTACH_MIME_TAG, lower-cased, when present.
     pub mime_type: Option<String>,
     /// The file's bytes. For an embedded Outlook item, the TNEF stream of
-    /// that item (read in turn by the caller, one level deeper).
+    /// that item (read in turn by the caller, one level deeper); for an OLE
+    /// object, its compound file.
     pub bytes: Vec<u8>,
 }
 
@@ -283,12 +278,17 @@ impl Pending<'_> {
         codepage: Option<u32>,
         limits: &TnefLimits,
     ) -> Option<Result<TnefFile, SizeLimit>> {
-        let bytes = self.data.or(self.props.data).or_else(|| {
-            // An embedded object: its interface id, then its content.
-            let object = self.props.object?;
-            let (iid, rest) = object.split_at_checked(16)?;
-            (iid == IID_IMESSAGE || rest.starts_with(&SIGNATURE)).then_some(rest)
-        })?;
+        // An embedded object first (an Outlook item as its own TNEF
+        // stream, or an OLE object as its compound file, both after their
+        // 16-byte interface id): its attAttachData, if any, is only a
+        // placeholder (tnefparse reads it so too). An OLE object is kept
+        // rather than dropped: the official hears it was not readable.
+        let embedded = self
+            .props
+            .object
+            .and_then(|object| object.get(16..))
+            .filter(|rest| !rest.is_empty());
+        let bytes = embedded.or(self.data).or(self.props.data)?;
         if bytes.len() as u64 > limits.max_file_bytes {
             return Some(Err(SizeLimit::File {
                 size: bytes.len() as u64,
@@ -659,7 +659,9 @@ mod tests {
     #[test]
     fn an_embedded_outlook_item_yields_its_own_tnef_stream() {
         let inner = stream(None, &[renddata(), attr(2, 0x0006_800F, b"x")]);
-        let object = [&IID_IMESSAGE[..], &inner].concat();
+        // IID_IMessage, then the embedded item's own stream.
+        let iid = [7, 3, 2, 0, 0, 0, 0, 0, 0xC0, 0, 0, 0, 0, 0, 0, 0x46];
+        let object = [&iid[..], &inner].concat();
         let t = stream(
             None,
             &[
