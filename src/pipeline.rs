@@ -594,6 +594,10 @@ impl Intake {
                 AttachmentKind::Other(message::OtherFile::OutlookTnef) => {
                     FileResult::Unsupported(ProblemView::new(&name, "tnef"))
                 }
+                // Opaque-signed or encrypted S/MIME: how to resend it.
+                AttachmentKind::Other(message::OtherFile::SmimeEnvelope) => {
+                    FileResult::Unsupported(ProblemView::new(&name, "smime"))
+                }
                 AttachmentKind::Other(file) => FileResult::Unsupported(ProblemView {
                     file_name: name.clone(),
                     kind: "unsupported".into(),

@@ -357,6 +357,11 @@ pub enum OtherFile {
     OutlookTnef,
     /// An S/MIME or PGP signature (always [`Attachment::is_inline`]).
     Signature,
+    /// An S/MIME envelope we do not open (`application/pkcs7-mime`): a
+    /// message signed in opaque form (the signed content inside the
+    /// signature) or encrypted. The reply asks for a clear-signed or plain
+    /// resend.
+    SmimeEnvelope,
     /// A zip (or zip-based file) that cannot be read.
     DamagedArchive,
     /// An empty file.
@@ -381,6 +386,7 @@ impl OtherFile {
             OtherFile::OtherArchive => "archive other than zip",
             OtherFile::OutlookTnef => "Outlook TNEF (winmail.dat)",
             OtherFile::Signature => "S/MIME or PGP signature",
+            OtherFile::SmimeEnvelope => "S/MIME opaque-signed or encrypted content",
             OtherFile::DamagedArchive => "damaged archive",
             OtherFile::Empty => "empty file",
             OtherFile::Unknown => "unknown type",

@@ -385,6 +385,15 @@ impl<'l> Collector<'l> {
             let kind = AttachmentKind::Other(OtherFile::Signature);
             return self.push(found, bytes, kind);
         }
+        // Opaque-signed or encrypted S/MIME: the content is inside a CMS
+        // structure we do not open (an unread DER blob otherwise).
+        if matches!(
+            found.declared_type.as_deref(),
+            Some("application/pkcs7-mime" | "application/x-pkcs7-mime")
+        ) {
+            let kind = AttachmentKind::Other(OtherFile::SmimeEnvelope);
+            return self.push(found, bytes, kind);
+        }
         let kind = match sniff::sniff(
             &bytes,
             found.declared_type.as_deref(),
