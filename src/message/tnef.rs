@@ -13,9 +13,11 @@
 //! 8-bit names are in the code page of `attOemCodepage` (932 from a
 //! Japanese Outlook: read as CP932).
 //!
-//! No crate on crates.io reads TNEF in a way we could bound (see README,
-//! "Dependencies and why"), so this is a small reader of just what is
-//! needed, checked against Python's `tnefparse` in `tests/tnef_reference.rs`.
+//! Our own, because the crates do not fit (docs/mail-intake.md, "Outlook
+//! rich text"): `tnef` reads no MAPI properties (no long or UTF-16 names,
+//! no code page), `ytnef` binds a C library. This is a small reader of just
+//! what is needed, checked against Python's `tnefparse` in
+//! `tests/tnef_reference.rs`.
 //!
 //! Bounds: the input is read in place (every length is checked against the
 //! bytes left before anything is taken, and the files are copied out only
