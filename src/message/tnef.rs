@@ -297,14 +297,16 @@ impl Pending<'_> {
                 limit: limits.max_file_bytes,
             }));
         }
-        let name = self
-            .props
-            .long_name
-            .map(|s| s.decode(codepage))
-            .or_else(|| self.title.map(|t| decode_8bit(t, codepage)))
-            .or_else(|| self.props.short_name.map(|s| s.decode(codepage)))
-            .or_else(|| self.props.display_name.map(|s| s.decode(codepage)))
-            .filter(|n| !n.trim().is_empty());
+        // The first non-blank of: long name, title, 8.3 name, display name.
+        let name = [
+            self.props.long_name.map(|s| s.decode(codepage)),
+            self.title.map(|t| decode_8bit(t, codepage)),
+            self.props.short_name.map(|s| s.decode(codepage)),
+            self.props.display_name.map(|s| s.decode(codepage)),
+        ]
+        .into_iter()
+        .flatten()
+        .find(|n| !n.trim().is_empty());
         let mime_type = self
             .props
             .mime_tag
@@ -613,6 +615,27 @@ mod tests {
         // Without a code page the Japanese guess still reads it.
         let got = files(read(&stream(None, &body), &LIMITS));
         assert_eq!(got[0].name.as_deref(), Some("緊急配布要請シート～①.xlsx"));
+    }
+
+    #[test]
+    fn a_blank_long_name_falls_back_to_the_title() {
+        let t = stream(
+            Some(932),
+            &[
+                renddata(),
+                attr(2, 0x0001_8010, b"sheet.xlsx\0"),
+                attr(2, 0x0006_800F, b"data"),
+                attr(
+                    2,
+                    0x0006_9005,
+                    &props(&[var(PT_UNICODE, PR_ATTACH_LONG_FILENAME, &utf16(" "))]),
+                ),
+            ],
+        );
+        assert_eq!(
+            files(read(&t, &LIMITS))[0].name.as_deref(),
+            Some("sheet.xlsx")
+        );
     }
 
     #[test]
