@@ -596,6 +596,82 @@ def mail_files(big):
     }
 
 
+# ---------------------------------------------------------------------------
+# Outlook winmail.dat (TNEF, [MS-OXTNEF]). The format has no offsets, only
+# lengths, so nothing can point back (no loops): the hostile shapes are
+# lying lengths, huge counts and deep nesting of embedded Outlook items.
+
+TNEF_SIGNATURE = struct.pack("<IH", 0x223E9F78, 0x0001)
+IID_IMESSAGE = bytes.fromhex("0703020000000000c000000000000046")
+
+
+def tnef_attr(level, att_id, data, length=None):
+    n = len(data) if length is None else length
+    return struct.pack("<BII", level, att_id, n) + data + struct.pack("<H", sum(data) & 0xFFFF)
+
+
+def tnef_file(data):
+    """attAttachRenddata then attAttachData: one attached file."""
+    return (tnef_attr(2, 0x00069002, struct.pack("<HIHHI", 1, 0xFFFFFFFF, 0, 0, 0))
+            + tnef_attr(2, 0x0006800F, data))
+
+
+def tnef_lying_length():
+    """attAttachData declaring 4 GiB - 16 bytes, followed by 64 bytes."""
+    return (TNEF_SIGNATURE + struct.pack("<BII", 2, 0x00069002, 0)
+            + struct.pack("<H", 0) + struct.pack("<BII", 2, 0x0006800F, 0xFFFFFFF0)
+            + b"\x00" * 64)
+
+
+def tnef_many_files(count):
+    """`count` one-byte files (the cap is [mail] max_zip_entries)."""
+    return TNEF_SIGNATURE + tnef_file(b"x") * count
+
+
+def tnef_huge_counts():
+    """attAttachment whose property list claims 2^32-1 properties, the
+    first a multi-valued binary of 2^32-1 values of 2^32-1 bytes each."""
+    props = struct.pack("<IHHII", 0xFFFFFFFF, 0x1102, 0x3701, 0xFFFFFFFF, 0xFFFFFFFF) + b"\x00" * 32
+    return (TNEF_SIGNATURE + tnef_attr(2, 0x00069002, b"\x01\x00" + b"\x00" * 12)
+            + tnef_attr(2, 0x00069005, props))
+
+
+def tnef_nested(depth):
+    """An embedded Outlook item (PR_ATTACH_DATA_OBJ, IID_IMessage) holding
+    another, `depth` levels down, the innermost holding one file."""
+    inner = TNEF_SIGNATURE + tnef_file(b"bottom")
+    for _ in range(depth):
+        obj = IID_IMESSAGE + inner
+        props = (struct.pack("<I", 1) + struct.pack("<HHII", 0x000D, 0x3701, 1, len(obj))
+                 + obj + b"\x00" * (-len(obj) % 4))
+        inner = (TNEF_SIGNATURE + tnef_attr(2, 0x00069002, b"\x01\x00" + b"\x00" * 12)
+                 + tnef_attr(2, 0x00069005, props))
+    return inner
+
+
+def tnef_mail(name, data, message_id):
+    b64 = base64.encodebytes(data).decode().replace("\n", "\r\n")
+    return (
+        HEAD
+        + f"Subject: hostile winmail.dat\r\nMessage-ID: <{message_id}@hostile.test>\r\n"
+        + 'Content-Type: multipart/mixed; boundary="b0"\r\n\r\n'
+        + "--b0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nsheet attached\r\n"
+        + f'--b0\r\nContent-Type: application/ms-tnef; name="{name}"\r\nContent-Disposition: attachment; filename="{name}"\r\n'
+        + f"Content-Transfer-Encoding: base64\r\n\r\n{b64}--b0--\r\n"
+    ).encode()
+
+
+def tnef_files(big):
+    if big:
+        return {}
+    return {
+        "eml-tnef-lying-length.eml": tnef_mail("winmail.dat", tnef_lying_length(), "tnef-lying"),
+        "eml-tnef-1k-files.eml": tnef_mail("winmail.dat", tnef_many_files(1_000), "tnef-many"),
+        "eml-tnef-huge-counts.eml": tnef_mail("winmail.dat", tnef_huge_counts(), "tnef-counts"),
+        "eml-tnef-nested-200.eml": tnef_mail("winmail.dat", tnef_nested(200), "tnef-nested"),
+    }
+
+
 def main(argv):
     big = "--big" in argv
     args = [a for a in argv if a != "--big"]
@@ -603,7 +679,7 @@ def main(argv):
         raise SystemExit(__doc__)
     out = Path(args[0])
     out.mkdir(parents=True, exist_ok=True)
-    for make in (xls_files, zip_files, ods_files, truncated_files, mail_files):
+    for make in (xls_files, zip_files, ods_files, truncated_files, mail_files, tnef_files):
         for name, data in make(big).items():
             (out / name).write_bytes(data)
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs when it is missing: the real mail servers
 # (Dovecot, Postfix), PostgreSQL, headless Chromium, LibreOffice (sample
-# conversion checks) and Python openpyxl (benchmark comparison). Idempotent:
+# conversion checks), Python openpyxl (benchmark comparison) and tnefparse
+# (the winmail.dat reference test). Idempotent:
 # a machine that has everything installs nothing.
 set -euo pipefail
 
@@ -38,4 +39,10 @@ fi
 if ! python3 -c 'import openpyxl' >/dev/null 2>&1; then
   python3 -m pip install --quiet --disable-pip-version-check openpyxl==3.1.5 \
     || echo "install-deps: openpyxl not installed (only the benchmark needs it)" >&2
+fi
+
+# tests/tnef_reference.rs compares our winmail.dat reader with Python's
+# tnefparse: the test fails without it, so a failed install stops here.
+if ! python3 -c 'import tnefparse' >/dev/null 2>&1; then
+  python3 -m pip install --quiet --disable-pip-version-check tnefparse==1.4.0
 fi

@@ -106,9 +106,9 @@ pub struct MailConfig {
     /// How often the Maildir is scanned, in milliseconds.
     pub poll_interval_ms: u64,
     // -- Caps on reading hostile bytes (issue 11), see `message::Limits`.
-    /// Most entries in an attached zip.
+    /// Most entries in an attached zip (or files in a winmail.dat).
     pub max_zip_entries: usize,
-    /// Most bytes unpacked from zips in one message.
+    /// Most bytes unpacked from zips (and winmail.dat files) in one message.
     pub max_unpacked_bytes: u64,
     /// How deep forwarded messages and zips may nest.
     pub max_nesting_depth: usize,

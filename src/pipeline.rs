@@ -587,8 +587,17 @@ impl Intake {
                 AttachmentKind::TooLarge(_) => {
                     FileResult::Problem(ProblemView::new(&name, "too_large"))
                 }
-                AttachmentKind::Zip { .. } => continue,
+                AttachmentKind::Zip { .. } | AttachmentKind::Tnef { .. } => continue,
                 AttachmentKind::Other(_) if a.is_inline => continue,
+                // A winmail.dat with nothing readable inside: say how to
+                // switch Outlook to HTML or plain text.
+                AttachmentKind::Other(message::OtherFile::OutlookTnef) => {
+                    FileResult::Unsupported(ProblemView::new(&name, "tnef"))
+                }
+                // Opaque-signed or encrypted S/MIME: how to resend it.
+                AttachmentKind::Other(message::OtherFile::SmimeEnvelope) => {
+                    FileResult::Unsupported(ProblemView::new(&name, "smime"))
+                }
                 AttachmentKind::Other(file) => FileResult::Unsupported(ProblemView {
                     file_name: name.clone(),
                     kind: "unsupported".into(),

@@ -164,7 +164,7 @@ pub struct SheetView {
 pub struct ProblemView {
     /// The decoded file name.
     pub file_name: String,
-    /// `encrypted`, `too_large`, `unreadable`, `no_form`, `unsupported`.
+    /// `encrypted`, `too_large`, `unreadable`, `no_form`, `unsupported`, `tnef` (a winmail.dat with nothing readable inside), `smime` (opaque-signed or encrypted S/MIME).
     pub kind: String,
     /// The sentence shown.
     pub message: String,

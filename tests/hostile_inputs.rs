@@ -151,6 +151,10 @@ const MAILS: &[(&str, &str)] = &[
     ("eml-zip-overlapping.eml", "受付不可"),
     ("eml-xls-fat-loop.eml", "受付不可"),
     ("eml-truncated.eml", "受付不可"),
+    ("eml-tnef-lying-length.eml", "受付不可"),
+    ("eml-tnef-1k-files.eml", "受付不可"),
+    ("eml-tnef-huge-counts.eml", "受付不可"),
+    ("eml-tnef-nested-200.eml", "受付不可"),
 ];
 
 #[test]
@@ -312,4 +316,39 @@ fn mail_caps_are_typed_problems() {
     );
     let many = read("eml-headers-20k.eml");
     assert!(many.headers.len() <= limits.max_header_fields);
+}
+
+/// The winmail.dat fixtures as the library reads them: a lying length or
+/// huge counts leave nothing to take out (the reply explains Outlook's
+/// settings), too many files trip `max_zip_entries`, and embedded Outlook
+/// items nest only to `max_nesting_depth`.
+#[test]
+fn tnef_caps_are_typed() {
+    use sos_intake::message::{self, AttachmentKind, Limits, OtherFile, SizeLimit};
+    let limits = Limits::default();
+    let parse = |name: &str| message::parse(&std::fs::read(fixture(name)).unwrap(), &limits);
+    let winmail = |p: &message::ParsedMessage| {
+        p.attachments
+            .iter()
+            .find(|a| a.path == "winmail.dat")
+            .expect("winmail.dat is listed")
+            .kind
+            .clone()
+    };
+    let unreadable = AttachmentKind::Other(OtherFile::OutlookTnef);
+    assert_eq!(winmail(&parse("eml-tnef-lying-length.eml")), unreadable);
+    assert_eq!(winmail(&parse("eml-tnef-huge-counts.eml")), unreadable);
+    assert_eq!(
+        winmail(&parse("eml-tnef-1k-files.eml")),
+        AttachmentKind::TooLarge(SizeLimit::ZipEntries {
+            count: limits.max_zip_entries as u64 + 1,
+            limit: limits.max_zip_entries as u64,
+        })
+    );
+    let nested = parse("eml-tnef-nested-200.eml");
+    assert!(nested.attachments.len() <= limits.max_depth + 1);
+    assert!(nested.attachments.iter().any(|a| a.kind
+        == AttachmentKind::TooLarge(SizeLimit::TooDeep {
+            limit: limits.max_depth as u64
+        })));
 }

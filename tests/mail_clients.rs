@@ -321,3 +321,134 @@ Content-Type: text/html; charset=\"ISO-2022-JP\"\r\n\r\n\
     let text = message::parse(raw, &Limits::default()).text;
     assert_eq!(text.trim(), "要請シート");
 }
+
+/// An Outlook rich-text mail whose winmail.dat holds only the RTF body
+/// (the sheet was never attached, or the TNEF is cut): rejected, and the
+/// reply says exactly where Outlook's HTML / plain-text settings are.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_winmail_dat_with_nothing_inside_is_answered_with_outlooks_settings() {
+    let corpus = std::fs::read(clients_dir().join("12-outlook-rich-text.eml")).expect("mail");
+    let parsed = message::parse(&corpus, &Limits::default());
+    let winmail = &parsed.attachments[0];
+    assert!(matches!(winmail.kind, AttachmentKind::Tnef { members: 1 }));
+    // The same winmail.dat cut before its first attachment: only the
+    // message attributes are left.
+    let cut = &winmail.bytes[..300];
+    let raw = format!(
+        "From: =?ISO-2022-JP?B?GyRCRWw1fkVUGyhC?= <sos@fukushi.metro.tokyo.lg.jp>\r\n\
+To: sos-busshi@mhlw.go.jp\r\nSubject: =?ISO-2022-JP?B?GyRCTVdAQSU3ITwlSBsoQg==?=\r\n\
+Message-ID: <rtf-only@fukushi.metro.tokyo.lg.jp>\r\nDate: Tue, 24 Nov 2026 10:00:00 +0900\r\n\
+MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n\
+--b\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\nsee attached\r\n\
+--b\r\nContent-Type: application/ms-tnef; name=\"winmail.dat\"\r\n\
+Content-Disposition: attachment; filename=\"winmail.dat\"\r\n\
+Content-Transfer-Encoding: base64\r\n\r\n{}\r\n--b--\r\n",
+        base64_lines(cut)
+    );
+    let parsed = message::parse(raw.as_bytes(), &Limits::default());
+    assert_eq!(
+        parsed.attachments[0].kind,
+        AttachmentKind::Other(message::OtherFile::OutlookTnef)
+    );
+    let app = TestApp::sqlite().await;
+    let intake = Intake::new(app.test_db.db.clone(), &app.settings).expect("intake");
+    let out = intake
+        .process(raw.as_bytes(), received())
+        .await
+        .expect("processed");
+    assert_eq!(out.disposition, Disposition::Rejected);
+    let mut conn = app.test_db.db.pool().acquire().await.expect("connection");
+    let entries = outbox::list(&mut conn).await.expect("outbox");
+    assert_eq!(entries.len(), 1, "answered once");
+    let reply = outbox::raw(&mut conn, entries[0].id)
+        .await
+        .expect("raw")
+        .expect("bytes");
+    let (_, body) = decoded_reply(&reply);
+    assert_readable("reply body", &body);
+    for words in [
+        "winmail.dat",
+        "リッチテキスト形式",
+        "［ファイル］＞［オプション］＞［メール］",
+        "「次の形式でメッセージを作成する」を「HTML形式」",
+        "「HTML形式に変換する」",
+        "「インターネット形式」",
+    ] {
+        assert!(body.contains(words), "the reply says {words:?}:\n{body}");
+    }
+    assert!(
+        !body.contains("受付対象外のファイル形式です"),
+        "not the generic sentence:\n{body}"
+    );
+}
+
+fn base64_lines(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    let text = base64::engine::general_purpose::STANDARD.encode(bytes);
+    text.as_bytes()
+        .chunks(76)
+        .map(|c| std::str::from_utf8(c).expect("ascii"))
+        .collect::<Vec<_>>()
+        .join("\r\n")
+}
+
+/// An opaque-signed S/MIME mail (`application/pkcs7-mime`,
+/// `smime.p7m`: the signed content inside the signature, which Outlook
+/// sends when clear-text signing is off): never read as a file of unknown
+/// type; the reply says to resend clear-signed or unsigned.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_opaque_signed_smime_mail_is_answered_with_how_to_resend() {
+    // The start of a CMS SignedData (RFC 5652), BER with indefinite
+    // lengths as Windows writes it.
+    let p7m = [
+        &[0x30, 0x80, 0x06, 0x09][..],
+        &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x02],
+        &[
+            0xa0, 0x80, 0x30, 0x80, 0x02, 0x01, 0x01, 0x00, 0x00, 0x00, 0x00,
+        ],
+    ]
+    .concat();
+    let raw = format!(
+        "From: sos@fukushi.metro.tokyo.lg.jp\r\nTo: sos-busshi@mhlw.go.jp\r\n\
+Subject: =?ISO-2022-JP?B?GyRCTVdAQSU3ITwlSBsoQg==?=\r\n\
+Message-ID: <opaque@fukushi.metro.tokyo.lg.jp>\r\nDate: Tue, 24 Nov 2026 10:00:00 +0900\r\n\
+MIME-Version: 1.0\r\n\
+Content-Type: application/pkcs7-mime; smime-type=signed-data; name=\"smime.p7m\"\r\n\
+Content-Disposition: attachment; filename=\"smime.p7m\"\r\n\
+Content-Transfer-Encoding: base64\r\n\r\n{}\r\n",
+        base64_lines(&p7m)
+    );
+    let parsed = message::parse(raw.as_bytes(), &Limits::default());
+    assert_eq!(
+        parsed
+            .attachments
+            .iter()
+            .map(|a| a.kind.clone())
+            .collect::<Vec<_>>(),
+        vec![AttachmentKind::Other(message::OtherFile::SmimeEnvelope)]
+    );
+    let app = TestApp::sqlite().await;
+    let intake = Intake::new(app.test_db.db.clone(), &app.settings).expect("intake");
+    let out = intake
+        .process(raw.as_bytes(), received())
+        .await
+        .expect("processed");
+    assert_eq!(out.disposition, Disposition::Rejected);
+    let mut conn = app.test_db.db.pool().acquire().await.expect("connection");
+    let entries = outbox::list(&mut conn).await.expect("outbox");
+    assert_eq!(entries.len(), 1, "answered once");
+    let reply = outbox::raw(&mut conn, entries[0].id)
+        .await
+        .expect("raw")
+        .expect("bytes");
+    let (_, body) = decoded_reply(&reply);
+    assert_readable("reply body", &body);
+    for words in [
+        "smime.p7m",
+        "S/MIME",
+        "クリア テキスト",
+        "［電子メールのセキュリティ］",
+    ] {
+        assert!(body.contains(words), "the reply says {words:?}:\n{body}");
+    }
+}

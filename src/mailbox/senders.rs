@@ -510,6 +510,7 @@ fn carries_request_file(parsed: &ParsedMessage) -> bool {
             AttachmentKind::Sheet(_)
                 | AttachmentKind::EncryptedOffice
                 | AttachmentKind::Zip { .. }
+                | AttachmentKind::Tnef { .. }
                 | AttachmentKind::EncryptedZip
                 | AttachmentKind::TooLarge(_)
         )

@@ -26,7 +26,8 @@
 //!   flattened in MIME order: the attachments of a forwarded message/rfc822
 //!   part are listed too (path `forwarded.eml/…`), and a plain zip is listed
 //!   as [`AttachmentKind::Zip`] followed by its members (path
-//!   `受付.zip/sheet.xlsx`), recursively. Whatever could not be read is in
+//!   `受付.zip/sheet.xlsx`), recursively; an Outlook `winmail.dat` likewise
+//!   as [`AttachmentKind::Tnef`] followed by the files inside ([`tnef`]). Whatever could not be read is in
 //!   [`ParsedMessage::problems`]; the rest is still there.
 //! - File names are re-read from the raw MIME headers (`rfc2231`) because
 //!   mail-parser garbles RFC 2231 continuations of multi-byte names.
@@ -44,6 +45,7 @@ mod parse;
 pub mod peek;
 pub(crate) mod rfc2231;
 mod sniff;
+pub mod tnef;
 mod unzip;
 pub mod words;
 
@@ -63,9 +65,11 @@ pub struct Limits {
     pub max_message_bytes: u64,
     /// A larger attachment (or zip member) is [`AttachmentKind::TooLarge`].
     pub max_attachment_bytes: u64,
-    /// A zip with more entries is [`AttachmentKind::TooLarge`].
+    /// A zip (or winmail.dat) with more entries is
+    /// [`AttachmentKind::TooLarge`].
     pub max_zip_entries: usize,
-    /// The most bytes unpacked from zips in one message (bomb guard).
+    /// The most bytes unpacked from zips and winmail.dat files in one
+    /// message (bomb guard).
     pub max_unpacked_bytes: u64,
     /// How deep forwarded messages and zips may nest.
     pub max_depth: usize,
@@ -276,6 +280,13 @@ pub enum AttachmentKind {
         /// How many members were taken out.
         members: usize,
     },
+    /// An Outlook `winmail.dat` (TNEF) that was read; the files inside
+    /// follow it in the list (path `winmail.dat/シート.xlsx`), as a zip's
+    /// members do.
+    Tnef {
+        /// How many files were taken out.
+        members: usize,
+    },
     /// A zip with encrypted entries (not opened).
     EncryptedZip,
     /// Over a size, entry or nesting guard.
@@ -288,14 +299,15 @@ pub enum AttachmentKind {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "guard", rename_all = "snake_case")]
 pub enum SizeLimit {
-    /// The file (or zip member) is over the attachment limit.
+    /// The file (or zip or winmail.dat member) is over the attachment
+    /// limit.
     File {
         /// Its size, in bytes (for a zip member: at least this).
         size: u64,
         /// The limit.
         limit: u64,
     },
-    /// The zip has too many entries.
+    /// The zip (or winmail.dat) has too many entries.
     ZipEntries {
         /// How many.
         count: u64,
@@ -338,11 +350,18 @@ pub enum OtherFile {
     Text,
     /// gzip, 7-Zip, RAR, LHA.
     OtherArchive,
-    /// Outlook's rich-text wrapper (`winmail.dat`, TNEF): the real
-    /// attachments are inside, unreadable to us.
+    /// Outlook's rich-text wrapper (`winmail.dat`, TNEF) from which no file
+    /// could be taken out (damaged, or only the rich-text body): the
+    /// reply explains how to switch Outlook to HTML or plain text. A
+    /// readable one is [`AttachmentKind::Tnef`].
     OutlookTnef,
     /// An S/MIME or PGP signature (always [`Attachment::is_inline`]).
     Signature,
+    /// An S/MIME envelope we do not open (`application/pkcs7-mime`): a
+    /// message signed in opaque form (the signed content inside the
+    /// signature) or encrypted. The reply asks for a clear-signed or plain
+    /// resend.
+    SmimeEnvelope,
     /// A zip (or zip-based file) that cannot be read.
     DamagedArchive,
     /// An empty file.
@@ -367,6 +386,7 @@ impl OtherFile {
             OtherFile::OtherArchive => "archive other than zip",
             OtherFile::OutlookTnef => "Outlook TNEF (winmail.dat)",
             OtherFile::Signature => "S/MIME or PGP signature",
+            OtherFile::SmimeEnvelope => "S/MIME opaque-signed or encrypted content",
             OtherFile::DamagedArchive => "damaged archive",
             OtherFile::Empty => "empty file",
             OtherFile::Unknown => "unknown type",

@@ -4,6 +4,7 @@
 use super::bounds;
 use super::rfc2231::{self, RawHeader};
 use super::sniff::{self, Sniffed};
+use super::tnef::{self, Tnef, TnefLimits};
 use super::unzip::{self, Unpacked};
 use super::{
     Attachment, AttachmentKind, HeaderField, Limits, Mailbox, OtherFile, ParsedMessage, Problem,
@@ -384,6 +385,15 @@ impl<'l> Collector<'l> {
             let kind = AttachmentKind::Other(OtherFile::Signature);
             return self.push(found, bytes, kind);
         }
+        // Opaque-signed or encrypted S/MIME: the content is inside a CMS
+        // structure we do not open (an unread DER blob otherwise).
+        if matches!(
+            found.declared_type.as_deref(),
+            Some("application/pkcs7-mime" | "application/x-pkcs7-mime")
+        ) {
+            let kind = AttachmentKind::Other(OtherFile::SmimeEnvelope);
+            return self.push(found, bytes, kind);
+        }
         let kind = match sniff::sniff(
             &bytes,
             found.declared_type.as_deref(),
@@ -391,6 +401,7 @@ impl<'l> Collector<'l> {
         ) {
             Sniffed::Sheet(format) => AttachmentKind::Sheet(format),
             Sniffed::EncryptedOffice => AttachmentKind::EncryptedOffice,
+            Sniffed::Other(OtherFile::OutlookTnef) => return self.add_tnef(found, bytes, depth),
             Sniffed::Other(other) => AttachmentKind::Other(other),
             Sniffed::PlainZip => return self.add_zip(found, bytes, depth),
         };
@@ -451,6 +462,71 @@ impl<'l> Collector<'l> {
                 is_signature: false,
             };
             self.add(found, member.bytes, depth + 1);
+        }
+    }
+
+    /// Lists a winmail.dat and the files inside it, as a zip and its
+    /// members; one that yields no file stays
+    /// [`OtherFile::OutlookTnef`] (the reply says how to switch Outlook to
+    /// HTML or plain text).
+    fn add_tnef(&mut self, found: Found, bytes: Vec<u8>, depth: usize) {
+        if depth + 1 > self.limits.max_depth {
+            self.problems.push(Problem::TooDeep {
+                path: found.path.clone(),
+            });
+            let kind = AttachmentKind::TooLarge(SizeLimit::TooDeep {
+                limit: self.limits.max_depth as u64,
+            });
+            return self.push(found, bytes, kind);
+        }
+        let limits = TnefLimits {
+            max_files: self.limits.max_zip_entries,
+            max_file_bytes: self.limits.max_attachment_bytes,
+        };
+        let files = match tnef::read(&bytes, &limits) {
+            Tnef::Files(files) => files,
+            Tnef::TooLarge(limit) => {
+                return self.push(found, bytes, AttachmentKind::TooLarge(limit));
+            }
+            Tnef::Unreadable(why) => {
+                // Only the rich-text body inside is not damage.
+                if why != tnef::Unreadable::NoFiles {
+                    self.problems.push(Problem::DamagedArchive {
+                        path: found.path.clone(),
+                        reason: why.describe().to_string(),
+                    });
+                }
+                let kind = AttachmentKind::Other(OtherFile::OutlookTnef);
+                return self.push(found, bytes, kind);
+            }
+        };
+        // The files are copies out of the winmail.dat: they count against
+        // what may be unpacked for one message, as zip members do.
+        let total: u64 = files.iter().map(|f| f.bytes.len() as u64).sum();
+        if total > self.unpack_budget {
+            let kind = AttachmentKind::TooLarge(SizeLimit::Unpacked {
+                limit: self.unpack_budget,
+            });
+            return self.push(found, bytes, kind);
+        }
+        self.unpack_budget -= total;
+        let prefix = found.path.clone();
+        let kind = AttachmentKind::Tnef {
+            members: files.len(),
+        };
+        self.push(found, bytes, kind);
+        for (n, file) in files.into_iter().enumerate() {
+            let filename = file.name.as_deref().and_then(clean_filename);
+            let default_name = format!("attachment-{}", n + 1);
+            let path = join(&prefix, filename.as_deref().unwrap_or(&default_name));
+            let found = Found {
+                filename,
+                declared_type: file.mime_type,
+                path,
+                is_inline: false,
+                is_signature: false,
+            };
+            self.add(found, file.bytes, depth + 1);
         }
     }
 

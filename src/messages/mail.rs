@@ -55,7 +55,19 @@ pub fn annotated_file_name(original: &str) -> String {
 /// The name used for an attachment that came without one.
 pub const UNNAMED_FILE: &str = "（名前のない添付ファイル）";
 
-/// Why a file was not read, in one line (templates print it per file).
+/// A `winmail.dat` from which no file could be taken out: how to switch
+/// Outlook from rich text to HTML or plain text (the paths of Outlook 2016
+/// and later, Japanese UI). Continuation lines are indented like the
+/// template's per-file line.
+pub const TNEF_UNREADABLE: &str = "Outlookの「リッチテキスト形式」で送信されたため、添付ファイルが winmail.dat にまとめられ、中のファイルを取り出せませんでした。
+  お手数ですが、次のいずれかの設定でHTML形式またはテキスト形式に切り替え、シートを添付し直して再送してください。
+  ・すべてのメール：［ファイル］＞［オプション］＞［メール］の「メッセージの作成」で「次の形式でメッセージを作成する」を「HTML形式」（または「テキスト形式」）にし、
+    同じ画面の「メッセージ形式」で「リッチテキスト形式のメッセージをインターネットの受信者に送信する場合」を「HTML形式に変換する」にする。
+  ・このメールだけ：作成画面の［書式設定］タブで「HTML」または「テキスト」を選ぶ。
+  ・このあて先だけ：宛先のアドレスを右クリック（またはダブルクリック）して開くプロパティで、「インターネット形式」を「プレーンテキストのみ送信」（または「Outlookの既定の設定に従う」）にする。";
+
+/// Why a file was not read (templates print it per file; one line, except
+/// [`TNEF_UNREADABLE`]).
 pub fn file_problem(kind: &str) -> &'static str {
     match kind {
         "encrypted" => {
@@ -68,6 +80,10 @@ pub fn file_problem(kind: &str) -> &'static str {
         }
         "unsupported" => {
             "受付対象外のファイル形式です（.xlsx / .xlsm / .xls / .ods、またはそれらを含むZIPのみ受け付けます）。"
+        }
+        "tnef" => TNEF_UNREADABLE,
+        "smime" => {
+            "電子署名（S/MIME）が本文と一体になった形式、または暗号化されたメールのため、添付ファイルを取り出せませんでした。署名なし・暗号化なしで再送するか、署名する場合はクリア テキスト署名で送ってください（Outlook：［ファイル］＞［オプション］＞［トラスト センター］＞［トラスト センターの設定］＞［電子メールのセキュリティ］で「クリア テキストで署名付きメッセージを送信する」をオン）。"
         }
         _ => "ファイルを処理できませんでした。",
     }

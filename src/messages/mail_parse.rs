@@ -18,6 +18,9 @@ pub fn other_file(file: OtherFile) -> &'static str {
         OtherFile::OtherArchive => "zip以外の圧縮ファイル（lzh・7z・rar等）",
         OtherFile::OutlookTnef => "Outlookのリッチテキスト形式の添付（winmail.dat）",
         OtherFile::Signature => "電子署名",
+        OtherFile::SmimeEnvelope => {
+            "署名と本文が一体の、または暗号化されたS/MIMEメール（smime.p7m）"
+        }
         OtherFile::DamagedArchive => "破損した圧縮ファイル",
         OtherFile::Empty => "空のファイル",
         OtherFile::Unknown => "種類を判別できないファイル",
