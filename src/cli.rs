@@ -51,6 +51,12 @@ pub enum Command {
     /// Staff accounts of the web UI.
     #[command(subcommand)]
     Users(commands::users::Command),
+    /// Is the gateway ready? (asks the running gateway's /readyz)
+    Status(commands::status::Args),
+    /// Write a consistent copy of the database while the gateway runs.
+    Backup(commands::backup::BackupArgs),
+    /// Restore a backup into an empty data directory or database.
+    Restore(commands::backup::RestoreArgs),
     /// A reader process of the gateway (started by the gateway itself).
     #[command(hide = true)]
     Reader(commands::reader::Args),
@@ -109,6 +115,9 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Imap(cmd) => commands::imap::run(&settings, cmd).await,
         Command::Users(cmd) => commands::users::run(&settings, cmd).await,
+        Command::Status(args) => commands::status::run(&settings, args).await,
+        Command::Backup(args) => commands::backup::run_backup(&settings, args).await,
+        Command::Restore(args) => commands::backup::run_restore(&settings, args).await,
     }
 }
 

@@ -333,6 +333,18 @@ impl Intake {
         raw: &[u8],
         received_at: DateTime<FixedOffset>,
     ) -> Result<Outcome, IntakeError> {
+        let started = std::time::Instant::now();
+        let result = self.process_counted(raw, received_at).await;
+        crate::ops::monitor::global().intake_result(&result, started.elapsed());
+        result
+    }
+
+    /// [`Intake::process`] before its outcome is counted in the monitor.
+    async fn process_counted(
+        &self,
+        raw: &[u8],
+        received_at: DateTime<FixedOffset>,
+    ) -> Result<Outcome, IntakeError> {
         // 1. The raw bytes first, committed on their own: whatever happens
         //    next, what was sent is kept. Then the attempt is counted, also
         //    committed, so a message the process dies on is recognised.
@@ -600,6 +612,9 @@ impl Intake {
                 }),
             };
             files.push(result);
+        }
+        for f in &files {
+            crate::ops::monitor::global().attachment(f.outcome());
         }
         analysis.files.extend(files);
         Ok(analysis)
@@ -1042,6 +1057,21 @@ enum FileResult {
 }
 
 impl FileResult {
+    /// The outcome label of this attachment in `/metrics`.
+    fn outcome(&self) -> &str {
+        match self {
+            FileResult::Sheets { forms, .. }
+                if forms
+                    .iter()
+                    .any(|(_, c)| c.findings.iter().any(|x| x.is_error())) =>
+            {
+                "sheet_with_errors"
+            }
+            FileResult::Sheets { .. } => "sheet",
+            FileResult::Problem(p) | FileResult::Unsupported(p) => &p.kind,
+        }
+    }
+
     fn summary(&self) -> serde_json::Value {
         match self {
             FileResult::Sheets {

@@ -1,6 +1,7 @@
 //! One module per subcommand: its arguments and the thin I/O layer that
 //! calls into the library and prints results.
 
+pub mod backup;
 pub mod calendar;
 pub mod check;
 pub mod file;
@@ -10,5 +11,6 @@ pub mod ingest;
 pub mod queue;
 pub mod reader;
 pub mod serve;
+pub mod status;
 pub mod template;
 pub mod users;

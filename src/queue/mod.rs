@@ -60,10 +60,12 @@
 
 pub mod attempts;
 pub mod audit;
+pub mod backup;
 pub mod blobs;
 pub mod db;
 pub mod decisions;
 pub mod filing;
+pub mod health;
 pub mod listing;
 pub mod records;
 pub mod review;
