@@ -333,8 +333,13 @@ impl Intake {
         raw: &[u8],
         received_at: DateTime<FixedOffset>,
     ) -> Result<Outcome, IntakeError> {
+        use tracing::Instrument;
         let started = std::time::Instant::now();
-        let result = self.process_counted(raw, received_at).await;
+        let span = crate::ops::logging::message_span(&HeaderPeek::of(raw).message_id, raw);
+        let result = self
+            .process_counted(raw, received_at)
+            .instrument(span)
+            .await;
         crate::ops::monitor::global().intake_result(&result, started.elapsed());
         result
     }
@@ -446,12 +451,14 @@ impl Intake {
             let this = self.clone();
             let raw = raw.to_vec();
             let directory = self.inner.directory.with_authorised(&authorised);
-            tokio::task::spawn_blocking(move || this.analyse(&raw, received_at, &directory))
-                .await
-                .map_err(|e| {
-                    IntakeError::Internal(anyhow::anyhow!("the analysis task failed: {e}"))
-                })?
-                .map_err(AnalysisError::into_intake)?
+            // The message's log span follows the work onto the blocking thread.
+            let span = tracing::Span::current();
+            tokio::task::spawn_blocking(move || {
+                span.in_scope(|| this.analyse(&raw, received_at, &directory))
+            })
+            .await
+            .map_err(|e| IntakeError::Internal(anyhow::anyhow!("the analysis task failed: {e}")))?
+            .map_err(AnalysisError::into_intake)?
         };
         // 3. The database part, all or nothing.
         self.commit(work, raw_sha256, received_at).await

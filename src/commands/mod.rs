@@ -4,6 +4,7 @@
 pub mod backup;
 pub mod calendar;
 pub mod check;
+pub mod config_check;
 pub mod file;
 pub mod gmis;
 pub mod imap;

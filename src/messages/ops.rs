@@ -65,3 +65,29 @@ pub fn restore_target_not_empty(path: &str) -> String {
         "復元先 {path} には既にデータベースがあります。空のデータディレクトリを指定してください。"
     )
 }
+
+/// The heading of `config check`'s listing.
+pub const EFFECTIVE_CONFIG: &str = "有効な設定（設定ファイル・コマンドライン・環境変数を反映）:";
+
+/// `config check` found nothing unsafe.
+pub const CONFIG_SAFE: &str = "危険な設定は見つかりませんでした。";
+
+/// `config check` could not open the database to look for demo passwords.
+pub fn config_db_unchecked(why: &str) -> String {
+    format!("注意: データベースを開けないため、デモ用パスワードの確認はできませんでした（{why}）。")
+}
+
+/// One warning of `config check`.
+pub fn config_warning(w: &crate::ops::config_check::Warning) -> String {
+    use crate::ops::config_check::Warning::*;
+    let text = match w {
+        SenderAuthOff => "[mail] sender_auth が off です。登録済みアドレスを詐称したメールも受け付けて返信します。[mail] authserv_id に当方 MTA の authserv-id を設定してください。".to_string(),
+        WebPlainHttpOffLoopback(listen) => format!("管理画面が {listen} （ループバック以外）で HTTP のまま公開されています。TLS を終端するプロキシを前に置き、[web] secure_cookies = true を設定してください。"),
+        DemoPassword(name) => format!("職員アカウント「{name}」がデモ用パスワードのままです。users add {name} でパスワードを変更してください。"),
+        SmtpWithoutTls => "[smtp] tls = \"none\" です。返信と SMTP のパスワードが暗号化されずに送られます。starttls か implicit にしてください。".to_string(),
+        NoSmtp => "[smtp] が設定されていません。返信は送信されず、.eml ファイルとして保存されるだけです。".to_string(),
+        ImapWithoutTls => "[imap] tls = \"none\" です。受信メールと IMAP のパスワードが暗号化されずに送られます。".to_string(),
+        HealthTokenUnreadable(why) => format!("[health] のトークンを読めません（{why}）。ループバック以外の監視は拒否されます。"),
+    };
+    format!("警告: {text}")
+}

@@ -9,5 +9,7 @@
 //! those modules stay small.
 
 pub mod backup;
+pub mod config_check;
+pub mod logging;
 pub mod monitor;
 pub mod readiness;

@@ -53,3 +53,15 @@ pub async fn sizes(db: &Db) -> anyhow::Result<QueueSizes> {
         oldest_queued_at: oldest.as_deref().map(parse_time).transpose()?,
     })
 }
+
+/// Every staff account's name and stored password hash (for `config
+/// check`'s demo-password warning).
+pub async fn password_hashes(db: &Db) -> anyhow::Result<Vec<(String, String)>> {
+    let rows = sqlx::query("SELECT name, password_hash FROM web_users ORDER BY name")
+        .fetch_all(db.pool())
+        .await
+        .context("cannot read the staff accounts")?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("name")?, r.try_get("password_hash")?)))
+        .collect()
+}
