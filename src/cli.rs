@@ -63,6 +63,8 @@ pub enum Command {
     Backup(commands::backup::BackupArgs),
     /// Restore a backup into an empty data directory or database.
     Restore(commands::backup::RestoreArgs),
+    /// Remove what [retention] says is past its time (--dry-run: only list).
+    Purge(commands::purge::Args),
     /// A reader process of the gateway (started by the gateway itself).
     #[command(hide = true)]
     Reader(commands::reader::Args),
@@ -123,6 +125,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Imap(cmd) => commands::imap::run(&settings, cmd).await,
         Command::Users(cmd) => commands::users::run(&settings, cmd).await,
         Command::Config(cmd) => commands::config_check::run(&settings, cmd).await,
+        Command::Purge(args) => commands::purge::run(&settings, args).await,
         Command::Status(args) => commands::status::run(&settings, args).await,
         Command::Backup(args) => commands::backup::run_backup(&settings, args).await,
         Command::Restore(args) => commands::backup::run_restore(&settings, args).await,

@@ -54,6 +54,23 @@ pub struct Config {
     /// `/healthz`, `/readyz`, `/metrics` and `sos-intake status` (issue 14).
     #[serde(default)]
     pub health: HealthConfig,
+    /// What `sos-intake purge` removes, and when (default: nothing).
+    #[serde(default)]
+    pub retention: RetentionConfig,
+}
+
+/// `[retention]`: personal data of finished requests. Applies only to
+/// requests that are 受付完了 and whose batch date (対応日) is more than the
+/// given number of days ago; the 受付完了 decisions themselves always stay.
+/// Unset: keep everything.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetentionConfig {
+    /// Days after which the raw mail, the attached sheets and the sent
+    /// reply of such a request are emptied (hash, size and dates kept).
+    pub raw_mail_days: Option<u32>,
+    /// Days after which its personal fields (担当者名, 電話番号) are blanked.
+    pub personal_fields_days: Option<u32>,
 }
 
 /// `[health]`: what counts as ready, and who may ask. The monitoring

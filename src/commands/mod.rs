@@ -9,6 +9,7 @@ pub mod file;
 pub mod gmis;
 pub mod imap;
 pub mod ingest;
+pub mod purge;
 pub mod queue;
 pub mod reader;
 pub mod serve;

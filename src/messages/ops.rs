@@ -91,3 +91,44 @@ pub fn config_warning(w: &crate::ops::config_check::Warning) -> String {
     };
     format!("警告: {text}")
 }
+
+/// `purge` without `[retention]`: nothing to do.
+pub const RETENTION_OFF: &str =
+    "[retention] が設定されていないため、何も削除しません（既定ではすべて保持します）。";
+
+/// `purge` found nothing past its retention.
+pub const PURGE_NOTHING: &str = "保持期間を過ぎたものはありません。";
+
+/// The heading of `purge`'s listing.
+pub fn purge_heading(dry_run: bool) -> &'static str {
+    if dry_run {
+        "次のものが削除されます（--dry-run のため、まだ何も削除していません）:"
+    } else {
+        "次のものを削除しました（監査履歴に記録済み、受付完了の判断は保持）:"
+    }
+}
+
+/// One request whose personal fields go.
+pub fn purge_personal(receipt: &str) -> String {
+    format!("  {receipt}: 担当者名・電話番号")
+}
+
+/// One raw mail or attachment that goes.
+pub fn purge_blob(kind: &str, receipts: &[String], size: i64) -> String {
+    let what = if kind == "raw_mail" {
+        "受信メール原本（と送信済み返信）"
+    } else {
+        "添付シート"
+    };
+    format!("  {}: {what}（{size} バイト）", receipts.join("・"))
+}
+
+/// The audit reason of a purge.
+pub fn purge_reason(raw_days: Option<u32>, personal_days: Option<u32>) -> String {
+    let days = |d: Option<u32>| d.map_or("保持".to_string(), |d| format!("{d} 日"));
+    format!(
+        "保持期間の経過による削除（[retention] 原本 {}、個人情報 {}）",
+        days(raw_days),
+        days(personal_days)
+    )
+}

@@ -68,6 +68,7 @@ pub mod filing;
 pub mod health;
 pub mod listing;
 pub mod records;
+pub mod retention;
 pub mod review;
 pub mod senders;
 
