@@ -12,20 +12,25 @@ fn unit_text() -> String {
         .expect("deploy/sos-intake.service")
 }
 
-#[test]
-fn the_unit_verifies_without_warnings() {
-    // The unit names the installed binary; verify checks that ExecStart is
-    // executable, so point it at the binary built for this test.
-    let text = unit_text().replace(
-        "/usr/local/bin/sos-intake",
-        env!("CARGO_BIN_EXE_sos-intake"),
-    );
+/// Runs `systemd-analyze verify` on `units` (copied into one directory,
+/// ExecStart pointed at the binary built for this test, since verify
+/// checks that it is executable) and refuses any output.
+fn verify(units: &[&str]) {
     let dir = tempfile::tempdir().unwrap();
-    let unit = dir.path().join("sos-intake.service");
-    std::fs::write(&unit, text).unwrap();
+    let deploy = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy");
+    let mut paths = Vec::new();
+    for unit in units {
+        let text = std::fs::read_to_string(deploy.join(unit)).unwrap().replace(
+            "/usr/local/bin/sos-intake",
+            env!("CARGO_BIN_EXE_sos-intake"),
+        );
+        let path = dir.path().join(unit);
+        std::fs::write(&path, text).unwrap();
+        paths.push(path);
+    }
     let out = Command::new("systemd-analyze")
         .args(["verify", "--man=no"])
-        .arg(&unit)
+        .args(&paths)
         .output()
         .expect("systemd-analyze is needed for this test (apt-get install systemd)");
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -34,6 +39,24 @@ fn the_unit_verifies_without_warnings() {
     assert!(
         stderr.trim().is_empty() && stdout.trim().is_empty(),
         "verify warned:\n{stdout}{stderr}"
+    );
+}
+
+#[test]
+fn the_unit_verifies_without_warnings() {
+    verify(&["sos-intake.service"]);
+}
+
+#[test]
+fn the_retention_timer_and_its_service_verify() {
+    verify(&["sos-intake-purge.service", "sos-intake-purge.timer"]);
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/sos-intake-purge.service"),
+    )
+    .unwrap();
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("ExecStart=") && l.ends_with(" purge"))
     );
 }
 

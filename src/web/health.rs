@@ -76,7 +76,12 @@ pub fn allowed(peer: Option<SocketAddr>, headers: &HeaderMap, token: Option<&str
 }
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    parse_bearer(headers.get(header::AUTHORIZATION)?.to_str().ok()?)
+}
+
+/// The token of an `Authorization: Bearer <token>` value (scheme in any
+/// case, surrounding blanks trimmed); None for any other scheme.
+pub fn parse_bearer(value: &str) -> Option<&str> {
     let (scheme, rest) = value.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
 }
