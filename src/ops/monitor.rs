@@ -290,12 +290,21 @@ impl Monitor {
         self.imap_reconnects.with_label_values(&[name]).inc();
     }
 
-    /// Every mailbox source that reported so far.
+    /// Every mailbox source that reported so far. An IMAP source that is
+    /// connected (idling) succeeds right now: its last success is moved to
+    /// now first, so the gauge does not age while IDLE waits quietly.
     pub fn sources(&self) -> BTreeMap<String, SourceState> {
-        self.sources
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        let mut sources = self.sources.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Utc::now();
+        for (name, s) in sources.iter_mut() {
+            if s.kind == "imap" && s.connected {
+                s.last_success = Some(now);
+                self.mailbox_last_success
+                    .with_label_values(&[name])
+                    .set(now.timestamp());
+            }
+        }
+        sources.clone()
     }
 
     /// Sets the gauges read from the database at scrape time.

@@ -110,6 +110,8 @@ async fn metrics(State(state): State<AppState>) -> Response {
     let db = state.db();
     let pool = db.pool();
     monitor::global().set_pool(pool.size(), pool.num_idle());
+    // Refreshes the last-success time of connected mailboxes.
+    monitor::global().sources();
     match crate::queue::health::sizes(db).await {
         Ok(sizes) => monitor::global().set_queue_sizes(&sizes),
         Err(e) => tracing::warn!("/metrics: {e:#}"),
