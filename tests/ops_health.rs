@@ -4,7 +4,8 @@
 //!
 //! - Readiness turns false when Dovecot is stopped and true again after it
 //!   is back; `/metrics` parses with a Prometheus text parser and its
-//!   counters move as a mail is processed.
+//!   counters move as a mail is processed and its reply goes out through
+//!   Postfix.
 //! - Readiness turns false when the outbox is stuck (`serve --no-send`),
 //!   and `status` (human and `--json`) says so.
 //! - Readiness turns false when the PostgreSQL database goes away.
@@ -216,10 +217,12 @@ fn imap_section(lab: &MailLab) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readiness_follows_dovecot_and_metrics_count_mail() {
-    let mut lab = MailLab::start_dovecot();
+    // Dovecot for the mailbox, Postfix as the relay replies go through.
+    let mut lab = MailLab::start();
     let t = TestDb::sqlite().await;
     let extra = format!(
-        "[health]\nmailbox_max_silence_secs = 1\n{}",
+        "[health]\nmailbox_max_silence_secs = 1\n[smtp]\nhost = \"127.0.0.1\"\nport = {}\ntls = \"none\"\ntimeout_secs = 10\n{}",
+        lab.ports.smtp,
         imap_section(&lab)
     );
     let gw = Gateway::start(t.dir.path(), &t.url, &extra, &[]);
@@ -266,6 +269,20 @@ async fn readiness_follows_dovecot_and_metrics_count_mail() {
     assert_eq!(
         metric(&gw, "sos_intake_attachments_total", &[("outcome", "sheet")]).await,
         sheets + 1.0
+    );
+    // The reply goes out through Postfix: one attempt answered 2xx.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while metric(&gw, "sos_intake_smtp_attempts_total", &[("class", "2xx")]).await < 1.0 {
+        assert!(
+            Instant::now() < deadline,
+            "the reply was never sent:\n{}",
+            gw.log()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(
+        metric(&gw, "sos_intake_smtp_failures_total", &[]).await,
+        0.0
     );
     assert!(metric(&gw, "sos_intake_message_processing_seconds_count", &[]).await >= 1.0);
     assert_eq!(metric(&gw, "sos_intake_mailbox_connected", &[]).await, 1.0);
