@@ -18,6 +18,9 @@ pub struct Cli {
     /// Configuration file (default ./sos-intake.toml when present).
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Log lines as `text` or `json` (one object a line).
+    #[arg(long, global = true, value_enum, default_value = "text")]
+    pub log_format: crate::ops::logging::LogFormat,
     /// The command.
     #[command(subcommand)]
     pub command: Command,
@@ -51,6 +54,17 @@ pub enum Command {
     /// Staff accounts of the web UI.
     #[command(subcommand)]
     Users(commands::users::Command),
+    /// The effective configuration and unsafe settings.
+    #[command(subcommand)]
+    Config(commands::config_check::Command),
+    /// Is the gateway ready? (asks the running gateway's /readyz)
+    Status(commands::status::Args),
+    /// Write a consistent copy of the database while the gateway runs.
+    Backup(commands::backup::BackupArgs),
+    /// Restore a backup into an empty data directory or database.
+    Restore(commands::backup::RestoreArgs),
+    /// Remove what [retention] says is past its time (--dry-run: only list).
+    Purge(commands::purge::Args),
     /// A reader process of the gateway (started by the gateway itself).
     #[command(hide = true)]
     Reader(commands::reader::Args),
@@ -59,6 +73,7 @@ pub enum Command {
 /// Parses the command line, runs the command and returns its exit code.
 pub async fn run() -> ExitCode {
     let cli = Cli::parse();
+    crate::ops::logging::set_format(cli.log_format);
     // An MTA piping mail to `ingest` keeps the message and retries on 75; any
     // failure before the pipeline has the message (an unreadable
     // configuration, a database that cannot be opened) must not bounce it.
@@ -109,6 +124,11 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Imap(cmd) => commands::imap::run(&settings, cmd).await,
         Command::Users(cmd) => commands::users::run(&settings, cmd).await,
+        Command::Config(cmd) => commands::config_check::run(&settings, cmd).await,
+        Command::Purge(args) => commands::purge::run(&settings, args).await,
+        Command::Status(args) => commands::status::run(&settings, args).await,
+        Command::Backup(args) => commands::backup::run_backup(&settings, args).await,
+        Command::Restore(args) => commands::backup::run_restore(&settings, args).await,
     }
 }
 

@@ -51,6 +51,56 @@ pub struct Config {
     /// The reader processes that parse mail and read workbooks.
     #[serde(default)]
     pub readers: ReadersConfig,
+    /// `/healthz`, `/readyz`, `/metrics` and `sos-intake status` (issue 14).
+    #[serde(default)]
+    pub health: HealthConfig,
+    /// What `sos-intake purge` removes, and when (default: nothing).
+    #[serde(default)]
+    pub retention: RetentionConfig,
+}
+
+/// `[retention]`: personal data of finished requests. Applies only to
+/// requests that are 受付完了 and whose batch date (対応日) is more than the
+/// given number of days ago; the 受付完了 decisions themselves always stay.
+/// Unset: keep everything.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetentionConfig {
+    /// Days after which the raw mail, the attached sheets and the sent
+    /// reply of such a request are emptied (hash, size and dates kept).
+    pub raw_mail_days: Option<u32>,
+    /// Days after which its personal fields (担当者名, 電話番号) are blanked.
+    pub personal_fields_days: Option<u32>,
+}
+
+/// `[health]`: what counts as ready, and who may ask. The monitoring
+/// endpoints answer loopback clients; anyone else must send
+/// `Authorization: Bearer <token>` with the token read from `token_file` or
+/// `token_env` (neither set: loopback only).
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct HealthConfig {
+    /// A mailbox source neither connected (IMAP) nor polled (Maildir)
+    /// within this many seconds makes the gateway not ready.
+    pub mailbox_max_silence_secs: u64,
+    /// A reply waiting in the outbox longer than this many seconds (queued,
+    /// not yet sent) makes the gateway not ready: the outbox is stuck.
+    pub outbox_max_age_secs: u64,
+    /// File holding the bearer token for non-loopback clients.
+    pub token_file: Option<PathBuf>,
+    /// Environment variable holding the bearer token.
+    pub token_env: Option<String>,
+}
+
+impl Default for HealthConfig {
+    fn default() -> Self {
+        HealthConfig {
+            mailbox_max_silence_secs: 300,
+            outbox_max_age_secs: 3600,
+            token_file: None,
+            token_env: None,
+        }
+    }
 }
 
 /// `[intake]`: poison messages. Every attempt at a message is counted before

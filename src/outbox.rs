@@ -768,6 +768,7 @@ impl Sender {
         report: &mut Report,
     ) -> anyhow::Result<()> {
         let now = Utc::now();
+        count_attempt(attempt);
         let (status, response, next) = match attempt {
             Attempt::Sent(resp) => {
                 report.sent += 1;
@@ -816,6 +817,15 @@ impl Sender {
         .await
         .with_context(|| format!("cannot record the delivery of outbox row {}", row.id))?;
         Ok(())
+    }
+}
+
+/// Counts a delivery attempt in the monitor by its SMTP reply code class.
+fn count_attempt(attempt: &Attempt) {
+    let monitor = crate::ops::monitor::global();
+    match attempt {
+        Attempt::Sent(r) => monitor.smtp_attempt(r, false),
+        Attempt::Temporary(r) | Attempt::Permanent(r) => monitor.smtp_attempt(r, true),
     }
 }
 

@@ -333,6 +333,23 @@ impl Intake {
         raw: &[u8],
         received_at: DateTime<FixedOffset>,
     ) -> Result<Outcome, IntakeError> {
+        use tracing::Instrument;
+        let started = std::time::Instant::now();
+        let span = crate::ops::logging::message_span(&HeaderPeek::of(raw).message_id, raw);
+        let result = self
+            .process_counted(raw, received_at)
+            .instrument(span)
+            .await;
+        crate::ops::monitor::global().intake_result(&result, started.elapsed());
+        result
+    }
+
+    /// [`Intake::process`] before its outcome is counted in the monitor.
+    async fn process_counted(
+        &self,
+        raw: &[u8],
+        received_at: DateTime<FixedOffset>,
+    ) -> Result<Outcome, IntakeError> {
         // 1. The raw bytes first, committed on their own: whatever happens
         //    next, what was sent is kept. Then the attempt is counted, also
         //    committed, so a message the process dies on is recognised.
@@ -434,12 +451,14 @@ impl Intake {
             let this = self.clone();
             let raw = raw.to_vec();
             let directory = self.inner.directory.with_authorised(&authorised);
-            tokio::task::spawn_blocking(move || this.analyse(&raw, received_at, &directory))
-                .await
-                .map_err(|e| {
-                    IntakeError::Internal(anyhow::anyhow!("the analysis task failed: {e}"))
-                })?
-                .map_err(AnalysisError::into_intake)?
+            // The message's log span follows the work onto the blocking thread.
+            let span = tracing::Span::current();
+            tokio::task::spawn_blocking(move || {
+                span.in_scope(|| this.analyse(&raw, received_at, &directory))
+            })
+            .await
+            .map_err(|e| IntakeError::Internal(anyhow::anyhow!("the analysis task failed: {e}")))?
+            .map_err(AnalysisError::into_intake)?
         };
         // 3. The database part, all or nothing.
         self.commit(work, raw_sha256, received_at).await
@@ -609,6 +628,9 @@ impl Intake {
                 }),
             };
             files.push(result);
+        }
+        for f in &files {
+            crate::ops::monitor::global().attachment(f.outcome());
         }
         analysis.files.extend(files);
         Ok(analysis)
@@ -1051,6 +1073,21 @@ enum FileResult {
 }
 
 impl FileResult {
+    /// The outcome label of this attachment in `/metrics`.
+    fn outcome(&self) -> &str {
+        match self {
+            FileResult::Sheets { forms, .. }
+                if forms
+                    .iter()
+                    .any(|(_, c)| c.findings.iter().any(|x| x.is_error())) =>
+            {
+                "sheet_with_errors"
+            }
+            FileResult::Sheets { .. } => "sheet",
+            FileResult::Problem(p) | FileResult::Unsupported(p) => &p.kind,
+        }
+    }
+
     fn summary(&self) -> serde_json::Value {
         match self {
             FileResult::Sheets {

@@ -174,15 +174,11 @@ fn report(
     }
 }
 
-/// Logs to standard error, `info` and up unless `RUST_LOG` says otherwise
-/// (a no-op when logging is already set up).
+/// Logs to standard error, `info` and up unless `RUST_LOG` says otherwise,
+/// as text or JSON (`--log-format`, see [`crate::ops::logging`]); a no-op
+/// when logging is already set up.
 pub fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+    crate::ops::logging::init();
 }
 
 /// Listens for Ctrl-C (SIGINT) or SIGTERM from the moment it is called (the

@@ -258,8 +258,14 @@ impl MaildirSource {
     /// failure waits with capped exponential back-off.
     pub async fn run(&self, mut shutdown: Shutdown) -> anyhow::Result<()> {
         let mut backoff = self.poll;
+        let monitor = crate::ops::monitor::global();
         while !shutdown.is_triggered() {
-            match self.drain(&shutdown).await {
+            let drained = self.drain(&shutdown).await;
+            monitor.maildir_polled(
+                "maildir",
+                drained.as_ref().map(|_| ()).map_err(|e| e.to_string()),
+            );
+            match drained {
                 Ok(d) => {
                     if d.processed > 0 {
                         tracing::info!(

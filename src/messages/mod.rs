@@ -31,3 +31,6 @@ pub mod imap;
 
 /// Files and messages the reader processes could not read safely.
 pub mod readers;
+
+/// Operations: `status`, `backup`, `restore` (issue 14).
+pub mod ops;

@@ -60,12 +60,15 @@
 
 pub mod attempts;
 pub mod audit;
+pub mod backup;
 pub mod blobs;
 pub mod db;
 pub mod decisions;
 pub mod filing;
+pub mod health;
 pub mod listing;
 pub mod records;
+pub mod retention;
 pub mod review;
 pub mod senders;
 

@@ -16,6 +16,7 @@ pub mod admin;
 pub mod auth;
 pub mod export;
 pub mod guard;
+pub mod health;
 pub mod naiji;
 pub mod pages;
 pub mod quarantine;
@@ -282,6 +283,9 @@ pub fn router(state: AppState) -> Router {
         ));
     public
         .merge(staff)
+        // Monitoring (issue 14): outside the staff session, own access rule.
+        .merge(health::routes(state.clone()))
+        .route_layer(axum::middleware::from_fn(health::count_requests))
         .fallback(pages::not_found)
         .layer(axum::middleware::from_fn(guard::security_headers))
         .with_state(state)

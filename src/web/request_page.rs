@@ -286,6 +286,7 @@ fn action_label(action: &str) -> &'static str {
         "batch_moved" => "対応日変更",
         "naiji_queued" => "内示メール送信予約",
         "naiji_not_sent" => "内示メール送信先なし",
+        "retention_purged" => "保持期間経過による削除",
         _ => "その他",
     }
 }

@@ -98,6 +98,7 @@ pub fn serve_task(
     };
     let watcher = Watcher::new(imap, db, intake.with_source("imap"))?.with_options(options);
     tracing::info!(mailbox = %watcher.key(), "watching the IMAP mailbox");
+    crate::ops::monitor::follow_imap(watcher.key().to_string(), watcher.status());
     Ok(Box::pin(async move { watcher.run(shutdown).await }))
 }
 
