@@ -16,6 +16,7 @@ pub mod gmis;
 pub mod mailbox;
 pub mod message;
 pub mod messages;
+pub mod oauth;
 pub mod outbox;
 pub mod pipeline;
 pub mod prefecture;

@@ -31,3 +31,6 @@ pub mod imap;
 
 /// Files and messages the reader processes could not read safely.
 pub mod readers;
+
+/// OAuth 2.0 sign-in: token endpoint and server refusals.
+pub mod oauth;

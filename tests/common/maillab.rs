@@ -620,6 +620,7 @@ alias_database =
             password_env: None,
             ca_file: Some(self.ca_file.clone()),
             timeout_secs: Some(10),
+            oauth: None,
         }
     }
 }
