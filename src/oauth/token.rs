@@ -153,7 +153,10 @@ fn classify(error: &str, description: &str) -> Refusal {
         "AADSTS7000222", // expired secret
         "AADSTS700027",  // certificate assertion not valid
     ];
-    if INVALID_CLIENT_CODES.iter().any(|c| description.contains(c)) {
+    // Google: the service account's key was deleted or is not this one.
+    if INVALID_CLIENT_CODES.iter().any(|c| description.contains(c))
+        || description.contains("Invalid JWT Signature")
+    {
         return Refusal::InvalidClient;
     }
     if NOT_PERMITTED_CODES.iter().any(|c| description.contains(c)) {
