@@ -10,7 +10,6 @@ mod common;
 #[path = "imap_lab/mod.rs"]
 mod lab;
 
-use common::db::TestDb;
 use common::maillab::{MailLab, USER};
 use common::oauth_server::{CLIENT_ID, CLIENT_SECRET, TokenServer, rsa_key};
 use lab::{Running, append, fast_options, folder_count, messages, plain_mail, replies};
@@ -150,45 +149,48 @@ async fn a_token_for_another_mailbox_is_reported_as_refused_by_the_server() {
     assert_eq!(idp.token_requests(), 2, "renewed once before reporting");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn watcher_survives_a_token_expiring_mid_idle_without_missing_or_doubling_mail() {
-    let idp = TokenServer::start(USER).await;
-    idp.set_lifetime(Duration::from_secs(4));
-    let server = lab_with(&idp).await;
-    let t = TestDb::sqlite().await;
-    let config = oauth_imap(&server, &generic(&idp, t.dir.path(), "xoauth2"));
-    let running = Running::start_with(&config, &t, fast_options());
-    running
-        .wait_phase(Phase::Idle, Duration::from_secs(30))
-        .await;
-    append(&server, "INBOX", &plain_mail(1)).await;
-    running.wait_handled(1, Duration::from_secs(20)).await;
-    running
-        .wait_phase(Phase::Idle, Duration::from_secs(30))
-        .await;
+// On both backends: the checkpoint that prevents doubling lives in the
+// queue database.
+both_backends!(
+    watcher_survives_a_token_expiring_mid_idle_without_missing_or_doubling_mail,
+    |t| {
+        let idp = TokenServer::start(USER).await;
+        idp.set_lifetime(Duration::from_secs(4));
+        let server = lab_with(&idp).await;
+        let config = oauth_imap(&server, &generic(&idp, t.dir.path(), "xoauth2"));
+        let running = Running::start_with(&config, &t, fast_options());
+        running
+            .wait_phase(Phase::Idle, Duration::from_secs(30))
+            .await;
+        append(&server, "INBOX", &plain_mail(1)).await;
+        running.wait_handled(1, Duration::from_secs(20)).await;
+        running
+            .wait_phase(Phase::Idle, Duration::from_secs(30))
+            .await;
 
-    // The token expires while the watcher idles; the server then ends the
-    // session, as Exchange Online does ("AccessTokenExpired"). Mail
-    // arrives while the watcher is away.
-    tokio::time::sleep(Duration::from_secs(5)).await;
-    let sessions = running.status().sessions;
-    server.doveadm(&["kick", USER]);
-    append(&server, "INBOX", &plain_mail(2)).await;
-    running.wait_handled(2, Duration::from_secs(30)).await;
-    running
-        .wait_phase(Phase::Idle, Duration::from_secs(30))
-        .await;
-    append(&server, "INBOX", &plain_mail(3)).await;
-    running.wait_handled(3, Duration::from_secs(20)).await;
-    let status = running.status();
-    running.stop().await;
+        // The token expires while the watcher idles; the server then ends the
+        // session, as Exchange Online does ("AccessTokenExpired"). Mail
+        // arrives while the watcher is away.
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        let sessions = running.status().sessions;
+        server.doveadm(&["kick", USER]);
+        append(&server, "INBOX", &plain_mail(2)).await;
+        running.wait_handled(2, Duration::from_secs(30)).await;
+        running
+            .wait_phase(Phase::Idle, Duration::from_secs(30))
+            .await;
+        append(&server, "INBOX", &plain_mail(3)).await;
+        running.wait_handled(3, Duration::from_secs(20)).await;
+        let status = running.status();
+        running.stop().await;
 
-    assert!(status.sessions > sessions, "reconnected: {status:?}");
-    assert!(idp.token_requests() >= 2, "the expired token was renewed");
-    assert_eq!(messages(&t).await, 3, "each message once");
-    assert_eq!(replies(&t).await, 3, "each answered once");
-    assert_eq!(folder_count(&server, "INBOX").await.0, 0);
-}
+        assert!(status.sessions > sessions, "reconnected: {status:?}");
+        assert!(idp.token_requests() >= 2, "the expired token was renewed");
+        assert_eq!(messages(&t).await, 3, "each message once");
+        assert_eq!(replies(&t).await, 3, "each answered once");
+        assert_eq!(folder_count(&server, "INBOX").await.0, 0);
+    }
+);
 
 /// Runs `sos-intake imap check` for `imap` with `[imap.oauth]` = `oauth`
 /// (a child process; the token server keeps answering on this runtime).

@@ -308,8 +308,8 @@ impl TokenSource {
     /// The form fields of the token request for this grant.
     fn form(&self) -> Result<Vec<(&'static str, String)>, TokenError> {
         let now = chrono::Utc::now().timestamp();
-        let sign = |header, claims| {
-            jwt::sign_rs256(self.key(), &header, &claims)
+        let sign = |key, header, claims| {
+            jwt::sign_rs256(key, &header, &claims)
                 .map_err(|e| TokenError::Config(format!("JWT の署名: {e}")))
         };
         let mut form = match &self.grant {
@@ -320,11 +320,12 @@ impl TokenSource {
             ],
             Grant::Certificate {
                 client_id,
+                key,
                 cert_der,
-                ..
             } => {
                 let jti = hex::encode(rand::random::<[u8; 16]>());
                 let assertion = sign(
+                    key,
                     jwt::microsoft_header(cert_der),
                     jwt::microsoft_claims(client_id, &self.token_url, &jti, now),
                 )?;
@@ -338,11 +339,12 @@ impl TokenSource {
             Grant::ServiceAccount {
                 email,
                 key_id,
+                key,
                 subject,
-                ..
             } => {
                 let scope = self.scope.as_deref().unwrap_or(GOOGLE_SCOPE);
                 let assertion = sign(
+                    key,
                     jwt::google_header(key_id.as_deref()),
                     jwt::google_claims(email, subject, scope, &self.token_url, now),
                 )?;
@@ -357,14 +359,6 @@ impl TokenSource {
             form.push(("scope", scope.clone()));
         }
         Ok(form)
-    }
-
-    fn key(&self) -> &SigningKey {
-        match &self.grant {
-            Grant::Certificate { key, .. } | Grant::ServiceAccount { key, .. } => key,
-            // Only the assertion grants sign.
-            Grant::Secret { .. } => unreachable!("a secret grant signs nothing"),
-        }
     }
 }
 
@@ -537,6 +531,33 @@ mod tests {
         assert!(form.contains(&("client_secret", "hunter2".into())));
         assert!(form.contains(&("scope", MICROSOFT_SCOPE.into())));
         assert!(!format!("{s:?}").contains("hunter2"), "secrets never print");
+    }
+
+    /// Every commented `[imap.oauth]` / `[smtp.oauth]` block of the sample
+    /// configuration parses once uncommented (keys spelled right).
+    #[test]
+    fn sample_configuration_blocks_parse() {
+        let sample = include_str!("../../samples/sos-intake.toml");
+        let mut blocks = 0;
+        let mut lines = sample.lines().peekable();
+        while let Some(line) = lines.next() {
+            if line != "# [imap.oauth]" && line != "# [smtp.oauth]" {
+                continue;
+            }
+            let mut text = String::new();
+            while let Some(l) = lines.peek().and_then(|l| l.strip_prefix("# ")) {
+                text.push_str(l);
+                text.push('\n');
+                lines.next();
+            }
+            let c: OAuthConfig = toml::from_str(&text).unwrap_or_else(|e| panic!("{text}\n{e}"));
+            assert!(c.client_id.is_some() || c.service_account_file.is_some());
+            blocks += 1;
+        }
+        assert_eq!(
+            blocks, 4,
+            "Microsoft, Google, generic for IMAP; Microsoft for SMTP"
+        );
     }
 
     #[test]
