@@ -129,6 +129,32 @@ async fn a_token_the_server_refuses_is_renewed_once_before_reporting() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_without_the_mechanism_is_reported_without_a_useless_renewal() {
+    let idp = TokenServer::start(USER).await;
+    // The plain lab: passwords only.
+    let server = tokio::task::spawn_blocking(MailLab::start_dovecot)
+        .await
+        .unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let endpoint = Endpoint::from_config(&oauth_imap(
+        &server,
+        &generic(&idp, tmp.path(), "oauthbearer"),
+    ))
+    .unwrap();
+    let err = match connect::connect(&endpoint).await {
+        Ok(_) => panic!("no OAUTHBEARER there"),
+        Err(e) => e,
+    };
+    assert!(matches!(err, ImapError::OAuthUnsupported { .. }), "{err:?}");
+    assert!(
+        err.to_string().contains("OAUTHBEARER") && err.to_string().contains("PLAIN"),
+        "{err}"
+    );
+    assert!(err.english().unwrap().contains("does not offer"));
+    assert_eq!(idp.token_requests(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_token_for_another_mailbox_is_reported_as_refused_by_the_server() {
     // The app's token is valid, but not for this mailbox (Exchange:
     // Add-MailboxPermission missing).
@@ -437,6 +463,23 @@ async fn smtp_sender_sends_with_xoauth2_through_postfix() {
     // The relay stops accepting the token and the pooled connection is
     // gone (a restart): the token is renewed and the next reply still
     // goes, once.
+    assert_eq!(idp.token_requests(), 1, "one token for the first reply");
+    // Stop Postfix only once it has delivered and dropped the first reply
+    // (stopped mid-delivery it would deliver it again after the restart).
+    assert_eq!(
+        lab.wait_for_mail(recipient, 1, Duration::from_secs(20))
+            .len(),
+        1
+    );
+    lab::wait_until(
+        Duration::from_secs(20),
+        "the first reply leaves the queue",
+        || {
+            let log = lab.postfix_log();
+            async move { log.contains(": removed") }
+        },
+    )
+    .await;
     idp.expire_all();
     lab.stop_postfix();
     lab.start_postfix();
@@ -449,7 +492,12 @@ async fn smtp_sender_sends_with_xoauth2_through_postfix() {
         .iter()
         .map(|m| String::from_utf8_lossy(m).to_string())
         .collect();
-    assert_eq!(all.matches("Subject: oauth 1").count(), 1);
+    assert_eq!(
+        all.matches("Subject: oauth 1").count(),
+        1,
+        "{all}\n{}",
+        lab.postfix_log()
+    );
     assert_eq!(all.matches("Subject: oauth 2").count(), 1);
     assert!(
         lab.postfix_log().contains("sasl_method=XOAUTH2"),

@@ -45,6 +45,13 @@ pub fn token_refused_english(user: &str, mechanism: &str, detail: &str) -> Strin
     )
 }
 
+/// The server does not offer the SASL mechanism configured.
+pub fn mechanism_missing(mechanism: &str, offered: &str) -> String {
+    format!(
+        "IMAP サーバーが OAuth のログイン方式 {mechanism} を提供していません（提供している方式: {offered}）。host が正しいか、mechanism をサーバーが提供する方式にしてください。"
+    )
+}
+
 /// `imap check`: how the login was made.
 pub fn check_token(url: &str) -> String {
     format!("アクセストークン: {url} から取得しました。")

@@ -182,6 +182,14 @@ pub enum ImapError {
     /// unreachable, client refused).
     #[error("{0}")]
     Token(TokenError),
+    /// The server does not offer the configured SASL mechanism.
+    #[error("{}", crate::messages::oauth::mechanism_missing(.mechanism, .offered))]
+    OAuthUnsupported {
+        /// `XOAUTH2` or `OAUTHBEARER`.
+        mechanism: &'static str,
+        /// The AUTH= mechanisms it offers.
+        offered: String,
+    },
     /// The server refused the OAuth 2.0 token, even a freshly renewed one.
     #[error("{}", crate::messages::oauth::token_refused(.user, .mechanism, .detail))]
     TokenRefused {
@@ -213,6 +221,7 @@ impl ImapError {
                 | ImapError::LoginRefused { .. }
                 | ImapError::MailboxMissing { .. }
                 | ImapError::TokenRefused { .. }
+                | ImapError::OAuthUnsupported { .. }
         ) || matches!(self, ImapError::Token(e) if e.needs_attention())
     }
 
@@ -228,6 +237,9 @@ impl ImapError {
                 detail,
             } => Some(crate::messages::oauth::token_refused_english(
                 user, mechanism, detail,
+            )),
+            ImapError::OAuthUnsupported { mechanism, offered } => Some(format!(
+                "the IMAP server does not offer AUTH={mechanism} (it offers: {offered}); check the host, or set mechanism to one it offers"
             )),
             _ => None,
         }
@@ -663,6 +675,14 @@ async fn login(
     token: Option<&AccessToken>,
 ) -> Result<Connected, ImapError> {
     if let (Some(source), Some(token)) = (&endpoint.oauth, token) {
+        let mechanism = source.mechanism.name();
+        // An empty list: the server did not say; let it answer.
+        if !offered.is_empty() && !offered.iter().any(|m| m == mechanism) {
+            return Err(ImapError::OAuthUnsupported {
+                mechanism,
+                offered: offered.join(" "),
+            });
+        }
         return login_oauth(client, endpoint, source.mechanism, token).await;
     }
     let offers_plain = offered.iter().any(|m| m == "PLAIN");
