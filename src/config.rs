@@ -273,6 +273,10 @@ pub struct SmtpConfig {
     pub ca_file: Option<PathBuf>,
     /// Seconds to wait for the server.
     pub timeout_secs: Option<u64>,
+    /// `[smtp.oauth]`: AUTH XOAUTH2 with an OAuth 2.0 token instead of the
+    /// password (Microsoft 365, Google Workspace).
+    #[serde(default)]
+    pub oauth: Option<crate::oauth::OAuthConfig>,
 }
 
 /// `[imap]`: the inbox on an IMAP server.
@@ -308,6 +312,11 @@ pub struct ImapConfig {
     /// Poll interval when the server lacks IDLE, in seconds.
     #[serde(default = "default_poll_secs")]
     pub poll_interval_secs: u64,
+    /// `[imap.oauth]`: log in with an OAuth 2.0 token (XOAUTH2 or
+    /// OAUTHBEARER) instead of the password (Microsoft 365, Google
+    /// Workspace).
+    #[serde(default)]
+    pub oauth: Option<crate::oauth::OAuthConfig>,
 }
 
 /// `[web]`: the staff review desk.

@@ -17,6 +17,7 @@ pub mod mailbox;
 pub mod message;
 pub mod messages;
 pub mod ops;
+pub mod oauth;
 pub mod outbox;
 pub mod pipeline;
 pub mod prefecture;

@@ -313,6 +313,8 @@ pub enum Transport {
     Directory(PathBuf),
     /// Send through this relay.
     Smtp(Box<AsyncSmtpTransport<Tokio1Executor>>),
+    /// Send through this relay with AUTH XOAUTH2 (`[smtp.oauth]`).
+    SmtpOAuth(Box<crate::oauth::smtp::OAuthSmtp>),
 }
 
 impl std::fmt::Debug for Transport {
@@ -321,6 +323,7 @@ impl std::fmt::Debug for Transport {
         match self {
             Transport::Directory(dir) => write!(f, "Directory({})", dir.display()),
             Transport::Smtp(_) => f.write_str("Smtp(..)"),
+            Transport::SmtpOAuth(s) => write!(f, "{s:?}"),
         }
     }
 }
@@ -365,6 +368,9 @@ impl Transport {
                 _ => LettreTls::Required(params),
             });
         }
+        if let Some(oauth) = &config.oauth {
+            return oauth_transport(builder, config, oauth);
+        }
         if let Some(user) = &config.user {
             let password = read_secret(
                 config.password_file.as_deref(),
@@ -382,14 +388,14 @@ impl Transport {
     fn batch_size(&self) -> usize {
         match self {
             Transport::Directory(_) => 32,
-            Transport::Smtp(_) => 8,
+            Transport::Smtp(_) | Transport::SmtpOAuth(_) => 8,
         }
     }
 
     /// True when repeating an attempt can deliver a second copy (SMTP);
     /// false when it rewrites the same file.
     fn repeats_are_copies(&self) -> bool {
-        matches!(self, Transport::Smtp(_))
+        matches!(self, Transport::Smtp(_) | Transport::SmtpOAuth(_))
     }
 
     /// Opens (or checks, with NOOP) the pooled SMTP connection the next
@@ -404,6 +410,11 @@ impl Transport {
                 Ok(false) => Err(Attempt::Temporary("the relay did not answer NOOP".into())),
                 Err(e) if e.is_permanent() => Err(Attempt::Permanent(e.to_string())),
                 Err(e) => Err(Attempt::Temporary(e.to_string())),
+            },
+            Transport::SmtpOAuth(smtp) => match smtp.test_connection().await {
+                Ok(true) => Ok(()),
+                Ok(false) => Err(Attempt::Temporary("the relay did not answer NOOP".into())),
+                Err(e) => Err(oauth_attempt(e)),
             },
         }
     }
@@ -430,7 +441,52 @@ impl Transport {
                     Err(e) => Attempt::Temporary(e.to_string()),
                 }
             }
+            Transport::SmtpOAuth(smtp) => {
+                let envelope = match envelope(&row.envelope_from, &row.recipient) {
+                    Ok(e) => e,
+                    Err(e) => return Attempt::Permanent(format!("{e:#}")),
+                };
+                match smtp.send_raw(&envelope, trim_final_crlf(&row.raw)).await {
+                    Ok(resp) => Attempt::Sent(format!(
+                        "{} {}",
+                        resp.code(),
+                        resp.message().collect::<Vec<_>>().join(" ")
+                    )),
+                    Err(e) => oauth_attempt(e),
+                }
+            }
         }
+    }
+}
+
+/// `[smtp.oauth]`: the relay with XOAUTH2; the user defaults to nothing
+/// (the mailbox must be named).
+fn oauth_transport(
+    builder: lettre::transport::smtp::AsyncSmtpTransportBuilder,
+    config: &SmtpConfig,
+    oauth: &crate::oauth::OAuthConfig,
+) -> anyhow::Result<Transport> {
+    let user = config
+        .user
+        .clone()
+        .context("smtp: [smtp.oauth] needs user (the mailbox address)")?;
+    let source = crate::oauth::TokenSource::from_config(oauth, &user)
+        .map_err(|e| anyhow::anyhow!("smtp: {e} / {}", e.english()))?;
+    let smtp = crate::oauth::smtp::OAuthSmtp::new(builder, user, source)
+        .map_err(|e| anyhow::anyhow!("smtp: {e} / {}", e.english()))?;
+    Ok(Transport::SmtpOAuth(Box::new(smtp)))
+}
+
+/// Token trouble is never the message's fault: it waits (temporary) until
+/// the administrator fixes the app or the endpoint comes back, so no reply
+/// is lost. Only the relay's own permanent answers fail a row.
+fn oauth_attempt(e: crate::oauth::smtp::OAuthSmtpError) -> Attempt {
+    use crate::oauth::smtp::OAuthSmtpError;
+    match e {
+        OAuthSmtpError::Token(t) => Attempt::Temporary(format!("{t} / {}", t.english())),
+        e @ OAuthSmtpError::Refused { .. } => Attempt::Temporary(e.to_string()),
+        OAuthSmtpError::Smtp(e) if e.is_permanent() => Attempt::Permanent(e.to_string()),
+        OAuthSmtpError::Smtp(e) => Attempt::Temporary(e.to_string()),
     }
 }
 

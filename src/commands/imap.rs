@@ -49,6 +49,11 @@ async fn run_check(settings: &Settings, args: CheckArgs) -> anyhow::Result<ExitC
         }
         Some(problem) => {
             println!("{}", msg::check_problem(&problem.to_string()));
+            // OAuth set-ups are often done with Microsoft or Google
+            // support, or a contractor: the step also in English.
+            if let Some(english) = problem.english() {
+                println!("(English) {english}");
+            }
             Ok(ExitCode::from(1))
         }
     }

@@ -34,3 +34,5 @@ pub mod readers;
 
 /// Operations: `status`, `backup`, `restore` (issue 14).
 pub mod ops;
+/// OAuth 2.0 sign-in: token endpoint and server refusals.
+pub mod oauth;

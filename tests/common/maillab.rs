@@ -620,6 +620,7 @@ alias_database =
             password_env: None,
             ca_file: Some(self.ca_file.clone()),
             timeout_secs: Some(10),
+            oauth: None,
         }
     }
 }
@@ -793,4 +794,63 @@ pub fn signal_and_reap(mut child: Child, signal: &str, grace: Duration) {
     }
     let _ = child.kill();
     let _ = child.wait();
+}
+
+/// OAuth 2.0 helpers (issue 17): Dovecot with an `oauth2` passdb beside
+/// the password one.
+impl MailLab {
+    /// Dovecot alone, also accepting `XOAUTH2` and `OAUTHBEARER`: tokens
+    /// are checked by POSTing them to `introspection_url` (RFC 7662, a
+    /// [`super::oauth_server::TokenServer`]); the `username` it answers
+    /// must be the login name. Password logins keep working.
+    pub fn start_dovecot_oauth(introspection_url: &str) -> MailLab {
+        let mut lab = MailLab::start_dovecot();
+        lab.add_oauth2_passdb(introspection_url);
+        lab.stop_dovecot();
+        lab.start_dovecot_again();
+        lab
+    }
+
+    /// Dovecot with the `oauth2` passdb and Postfix handing SMTP AUTH
+    /// (XOAUTH2 included) to it.
+    pub fn start_oauth(introspection_url: &str) -> MailLab {
+        let mut lab = MailLab::start_dovecot_oauth(introspection_url);
+        lab.write_postfix_config();
+        lab.start_postfix();
+        lab
+    }
+
+    fn add_oauth2_passdb(&self, introspection_url: &str) {
+        let ext = self.path("dovecot-oauth2.conf.ext");
+        std::fs::write(
+            &ext,
+            format!(
+                "introspection_mode = post\nintrospection_url = {introspection_url}\n\
+                 username_attribute = username\nactive_attribute = active\nactive_value = true\n\
+                 force_introspection = yes\n"
+            ),
+        )
+        .expect("oauth2 ext");
+        let conf = std::fs::read_to_string(self.dovecot_conf()).expect("dovecot.conf");
+        let conf = conf
+            .replace(
+                "auth_mechanisms = plain login\n",
+                "auth_mechanisms = plain login xoauth2 oauthbearer\n",
+            )
+            .replace(
+                "passdb {\n  driver = passwd-file\n",
+                &format!(
+                    "passdb {{\n  driver = oauth2\n  mechanisms = xoauth2 oauthbearer\n  args = {}\n}}\n\
+                     passdb {{\n  driver = passwd-file\n  mechanisms = plain login\n",
+                    ext.display()
+                ),
+            );
+        assert!(conf.contains("driver = oauth2"), "oauth2 passdb written");
+        std::fs::write(self.dovecot_conf(), conf).expect("dovecot.conf");
+    }
+
+    /// The Dovecot log (auth failures, for messages).
+    pub fn dovecot_log(&self) -> String {
+        std::fs::read_to_string(self.path("dovecot.log")).unwrap_or_default()
+    }
 }

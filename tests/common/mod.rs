@@ -11,6 +11,9 @@ pub mod browser;
 /// Dovecot (IMAP, LMTP, auth) and Postfix (SMTP) on loopback.
 pub mod maillab;
 
+/// A loopback OAuth 2.0 token and introspection endpoint (issue 17).
+pub mod oauth_server;
+
 /// Workbooks changed the way a hostile or careless writer would.
 pub mod sheets {
     use std::io::{Read, Write};

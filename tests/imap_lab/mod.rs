@@ -248,7 +248,16 @@ pub struct Running {
 
 impl Running {
     pub fn start(server: &MailLab, t: &TestDb, tls: Tls, options: WatchOptions) -> Running {
-        let config = server.imap_config(tls);
+        Running::start_with(&server.imap_config(tls), t, options)
+    }
+
+    /// A watcher for any `[imap]` (e.g. with `[imap.oauth]`).
+    pub fn start_with(
+        config: &sos_intake::config::ImapConfig,
+        t: &TestDb,
+        options: WatchOptions,
+    ) -> Running {
+        let config = config.clone();
         let watcher = Watcher::new(&config, t.db.clone(), intake(&t.db, t.dir.path()))
             .expect("watcher")
             .with_options(options);

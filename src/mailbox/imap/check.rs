@@ -51,6 +51,11 @@ async fn run(
     report
         .lines
         .push(msg::check_logged_in(&endpoint.user, connected.mechanism));
+    if let Some(source) = &endpoint.oauth {
+        report
+            .lines
+            .push(crate::messages::oauth::check_token(source.token_url()));
+    }
     let mut session = connected.session;
     let result = inspect(config, db, &endpoint, &mut session, report).await;
     let _ = timeout(LIMIT, session.logout()).await;

@@ -1,6 +1,8 @@
 //! Reaching the IMAP server: TCP, TLS (implicit or STARTTLS, rustls with the
 //! `ring` provider, an optional private CA), the greeting and the login
-//! (AUTHENTICATE PLAIN when offered, else LOGIN).
+//! (AUTHENTICATE PLAIN when offered, else LOGIN; with `[imap.oauth]`,
+//! AUTHENTICATE XOAUTH2 or OAUTHBEARER with a token from
+//! [`crate::oauth::TokenSource`], renewed once when the server refuses it).
 //!
 //! Every failure is sorted into an [`ImapError`] that says in plain Japanese
 //! what is wrong (bad password, TLS name mismatch, refused connection…),
@@ -10,6 +12,7 @@
 
 use crate::config::{ImapConfig, Tls};
 use crate::messages::imap as msg;
+use crate::oauth::{AccessToken, TokenError, TokenSource, sasl};
 use async_imap::imap_proto::types::{Capability, Response, ResponseCode, Status};
 use async_imap::{Client, Session};
 use std::fmt;
@@ -69,6 +72,9 @@ pub struct Endpoint {
     pub password: Password,
     /// PEM file of a private CA, if any.
     pub ca_file: Option<std::path::PathBuf>,
+    /// OAuth 2.0 tokens instead of the password (shared by every
+    /// connection, so the cached token is reused across reconnects).
+    pub oauth: Option<Arc<TokenSource>>,
 }
 
 /// What went wrong talking to the IMAP server. Each variant's message is
@@ -172,6 +178,28 @@ pub enum ImapError {
     /// in the middle of a command.
     #[error("{}", msg::protocol_failed(.0))]
     Protocol(String),
+    /// No OAuth 2.0 token could be had (configuration, token endpoint
+    /// unreachable, client refused).
+    #[error("{0}")]
+    Token(TokenError),
+    /// The server does not offer the configured SASL mechanism.
+    #[error("{}", crate::messages::oauth::mechanism_missing(.mechanism, .offered))]
+    OAuthUnsupported {
+        /// `XOAUTH2` or `OAUTHBEARER`.
+        mechanism: &'static str,
+        /// The AUTH= mechanisms it offers.
+        offered: String,
+    },
+    /// The server refused the OAuth 2.0 token, even a freshly renewed one.
+    #[error("{}", crate::messages::oauth::token_refused(.user, .mechanism, .detail))]
+    TokenRefused {
+        /// The login name.
+        user: String,
+        /// `XOAUTH2` or `OAUTHBEARER`.
+        mechanism: &'static str,
+        /// The server's words (and the status of its error challenge).
+        detail: String,
+    },
 }
 
 impl ImapError {
@@ -192,7 +220,29 @@ impl ImapError {
                 | ImapError::StarttlsRefused(_)
                 | ImapError::LoginRefused { .. }
                 | ImapError::MailboxMissing { .. }
-        )
+                | ImapError::TokenRefused { .. }
+                | ImapError::OAuthUnsupported { .. }
+        ) || matches!(self, ImapError::Token(e) if e.needs_attention())
+    }
+
+    /// An English line for the log, for the OAuth failures (their
+    /// administrators are often outside Japan's ministries: Microsoft or
+    /// Google support, a contractor).
+    pub fn english(&self) -> Option<String> {
+        match self {
+            ImapError::Token(e) => Some(e.english()),
+            ImapError::TokenRefused {
+                user,
+                mechanism,
+                detail,
+            } => Some(crate::messages::oauth::token_refused_english(
+                user, mechanism, detail,
+            )),
+            ImapError::OAuthUnsupported { mechanism, offered } => Some(format!(
+                "the IMAP server does not offer AUTH={mechanism} (it offers: {offered}); check the host, or set mechanism to one it offers"
+            )),
+            _ => None,
+        }
     }
 
     /// Sorts an error from a command on an open session.
@@ -214,7 +264,16 @@ impl Endpoint {
             Tls::Implicit => 993,
             Tls::Starttls | Tls::None => 143,
         });
-        let password = read_password(config)?;
+        let (password, oauth) = match &config.oauth {
+            Some(oauth) => (
+                // Never sent: the token replaces it.
+                Password(String::new()),
+                Some(Arc::new(
+                    TokenSource::from_config(oauth, &config.user).map_err(ImapError::Token)?,
+                )),
+            ),
+            None => (read_password(config)?, None),
+        };
         Ok(Endpoint {
             host: config.host.clone(),
             port,
@@ -222,6 +281,7 @@ impl Endpoint {
             user: config.user.clone(),
             password,
             ca_file: config.ca_file.clone(),
+            oauth,
         })
     }
 
@@ -274,7 +334,30 @@ pub struct Connected {
 }
 
 /// Connects, secures and logs in, each step under [`CONNECT_TIMEOUT`].
+/// With OAuth, a refused token is renewed and the login tried once more
+/// on a new connection before the refusal is reported.
 pub async fn connect(endpoint: &Endpoint) -> Result<Connected, ImapError> {
+    let Some(source) = &endpoint.oauth else {
+        return connect_once(endpoint, None).await;
+    };
+    let token = source.token().await.map_err(ImapError::Token)?;
+    match connect_once(endpoint, Some(&token)).await {
+        Err(ImapError::TokenRefused { detail, .. }) => {
+            tracing::info!(
+                %detail,
+                "サーバーがトークンを拒否したので更新して再試行します / server refused the token; renewing it and retrying once"
+            );
+            let token = source.renew().await.map_err(ImapError::Token)?;
+            connect_once(endpoint, Some(&token)).await
+        }
+        other => other,
+    }
+}
+
+async fn connect_once(
+    endpoint: &Endpoint,
+    token: Option<&AccessToken>,
+) -> Result<Connected, ImapError> {
     let addr = endpoint.addr();
     let timed = |what: &str| ImapError::Timeout {
         addr: addr.clone(),
@@ -303,20 +386,20 @@ pub async fn connect(endpoint: &Endpoint) -> Result<Connected, ImapError> {
         }
     };
     let mut client = Client::new(stream);
-    let offers_plain = if endpoint.tls == Tls::Starttls {
+    let offered = if endpoint.tls == Tls::Starttls {
         // The greeting was read before STARTTLS and capabilities change
         // after it (RFC 3501 6.2.1): ask again over TLS.
-        capability_offers_plain(&mut client, &addr).await?
+        capability_auth(&mut client, &addr).await?
     } else {
         let greeting = tokio::time::timeout(CONNECT_TIMEOUT, read_greeting(&mut client, &addr))
             .await
             .map_err(|_| timed("あいさつ（greeting）"))??;
         match greeting {
-            Some(plain) => plain,
-            None => capability_offers_plain(&mut client, &addr).await?,
+            Some(offered) => offered,
+            None => capability_auth(&mut client, &addr).await?,
         }
     };
-    tokio::time::timeout(CONNECT_TIMEOUT, login(client, endpoint, offers_plain))
+    tokio::time::timeout(CONNECT_TIMEOUT, login(client, endpoint, &offered, token))
         .await
         .map_err(|_| timed("ログイン"))?
 }
@@ -351,12 +434,12 @@ async fn dial(endpoint: &Endpoint) -> Result<TcpStream, ImapError> {
     })
 }
 
-/// Reads the `* OK` greeting; returns whether it advertised AUTH=PLAIN
+/// Reads the `* OK` greeting; returns the AUTH= mechanisms it advertised
 /// (None when it carried no capability list).
 async fn read_greeting(
     client: &mut Client<Box<dyn ImapIo>>,
     addr: &str,
-) -> Result<Option<bool>, ImapError> {
+) -> Result<Option<Vec<String>>, ImapError> {
     let response = client
         .read_response()
         .await
@@ -368,7 +451,7 @@ async fn read_greeting(
             code,
             ..
         } => Ok(match code {
-            Some(ResponseCode::Capabilities(caps)) => Some(caps.iter().any(is_auth_plain)),
+            Some(ResponseCode::Capabilities(caps)) => Some(auth_mechanisms(caps)),
             _ => None,
         }),
         Response::Data {
@@ -397,18 +480,24 @@ fn greeting_unread(addr: &str, error: Option<std::io::Error>) -> ImapError {
     }
 }
 
-fn is_auth_plain(cap: &Capability<'_>) -> bool {
-    matches!(cap, Capability::Auth(m) if m.eq_ignore_ascii_case("PLAIN"))
+/// The `AUTH=` mechanisms of a capability list, upper-cased.
+fn auth_mechanisms(caps: &[Capability<'_>]) -> Vec<String> {
+    caps.iter()
+        .filter_map(|c| match c {
+            Capability::Auth(m) => Some(m.to_ascii_uppercase()),
+            _ => None,
+        })
+        .collect()
 }
 
 /// Asks CAPABILITY before login (after STARTTLS, or when the greeting had
 /// none). The unauthenticated client of async-imap cannot read untagged
 /// data back from a command, so the command is written on the stream with
 /// our own tag and the answer read response by response.
-async fn capability_offers_plain(
+async fn capability_auth(
     client: &mut Client<Box<dyn ImapIo>>,
     addr: &str,
-) -> Result<bool, ImapError> {
+) -> Result<Vec<String>, ImapError> {
     use tokio::io::AsyncWriteExt;
     const TAG: &str = "sosCAP";
     let io_err = |e: std::io::Error| ImapError::Network {
@@ -421,7 +510,7 @@ async fn capability_offers_plain(
         .await
         .map_err(io_err)?;
     stream.flush().await.map_err(io_err)?;
-    let mut plain = false;
+    let mut offered = Vec::new();
     loop {
         let response = tokio::time::timeout(CONNECT_TIMEOUT, client.read_response())
             .await
@@ -435,8 +524,8 @@ async fn capability_offers_plain(
                 detail: "切断されました".into(),
             })?;
         match response.parsed() {
-            Response::Capabilities(caps) => plain |= caps.iter().any(is_auth_plain),
-            Response::Done { tag, .. } if tag.0 == TAG => return Ok(plain),
+            Response::Capabilities(caps) => offered.extend(auth_mechanisms(caps)),
+            Response::Done { tag, .. } if tag.0 == TAG => return Ok(offered),
             _ => {}
         }
     }
@@ -582,8 +671,21 @@ impl async_imap::Authenticator for PlainAuth<'_> {
 async fn login(
     client: Client<Box<dyn ImapIo>>,
     endpoint: &Endpoint,
-    offers_plain: bool,
+    offered: &[String],
+    token: Option<&AccessToken>,
 ) -> Result<Connected, ImapError> {
+    if let (Some(source), Some(token)) = (&endpoint.oauth, token) {
+        let mechanism = source.mechanism.name();
+        // An empty list: the server did not say; let it answer.
+        if !offered.is_empty() && !offered.iter().any(|m| m == mechanism) {
+            return Err(ImapError::OAuthUnsupported {
+                mechanism,
+                offered: offered.join(" "),
+            });
+        }
+        return login_oauth(client, endpoint, source.mechanism, token).await;
+    }
+    let offers_plain = offered.iter().any(|m| m == "PLAIN");
     let refused = |e: async_imap::error::Error| match e {
         async_imap::error::Error::No(s) | async_imap::error::Error::Bad(s) => {
             ImapError::LoginRefused {
@@ -618,6 +720,46 @@ async fn login(
     }
 }
 
+/// AUTHENTICATE XOAUTH2 / OAUTHBEARER with `token`. A refusal becomes
+/// [`ImapError::TokenRefused`] carrying the status of the server's JSON
+/// error challenge.
+async fn login_oauth(
+    client: Client<Box<dyn ImapIo>>,
+    endpoint: &Endpoint,
+    mechanism: sasl::Mechanism,
+    token: &AccessToken,
+) -> Result<Connected, ImapError> {
+    let response = sasl::initial_response(
+        mechanism,
+        &endpoint.user,
+        &endpoint.host,
+        endpoint.port,
+        token.expose(),
+    );
+    let mut auth = sasl::OneShot::new(response);
+    match client.authenticate(mechanism.name(), &mut auth).await {
+        Ok(session) => Ok(Connected {
+            session,
+            mechanism: match mechanism {
+                sasl::Mechanism::Xoauth2 => "AUTHENTICATE XOAUTH2",
+                sasl::Mechanism::Oauthbearer => "AUTHENTICATE OAUTHBEARER",
+            },
+        }),
+        Err((async_imap::error::Error::No(s) | async_imap::error::Error::Bad(s), _)) => {
+            let mut detail = server_words(&s);
+            if let Some(status) = auth.challenge.as_deref().and_then(sasl::challenge_status) {
+                detail.push_str(&format!(" (status {status})"));
+            }
+            Err(ImapError::TokenRefused {
+                user: endpoint.user.clone(),
+                mechanism: mechanism.name(),
+                detail,
+            })
+        }
+        Err((other, _)) => Err(network(&endpoint.addr(), other)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -633,6 +775,7 @@ mod tests {
             user: "u".into(),
             password: p,
             ca_file: None,
+            oauth: None,
         };
         assert!(!format!("{e:?}").contains("hunter2"));
     }

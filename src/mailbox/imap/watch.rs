@@ -328,7 +328,14 @@ impl<S: MessageSink> Watcher<S> {
                     let delay = backoff.next_delay();
                     let text = end.to_string();
                     let attention = matches!(&end, SessionEnd::Imap(e) if e.needs_attention());
-                    if attention {
+                    let english = match &end {
+                        SessionEnd::Imap(e) => e.english(),
+                        _ => None,
+                    };
+                    if let Some(english) = english {
+                        // OAuth failures: the step in English too.
+                        tracing::error!(mailbox = %self.key, retry_in = ?delay, english = %english, "IMAP: {text}");
+                    } else if attention {
                         tracing::error!(mailbox = %self.key, retry_in = ?delay, "IMAP: {text}");
                     } else {
                         tracing::warn!(mailbox = %self.key, retry_in = ?delay, "IMAP session ended: {text}");
