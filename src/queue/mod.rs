@@ -61,6 +61,7 @@
 pub mod attempts;
 pub mod audit;
 pub mod blobs;
+pub mod conversation;
 pub mod db;
 pub mod decisions;
 pub mod filing;
