@@ -291,23 +291,16 @@ fn looks_shared(path: &str) -> bool {
     .any(|needle| p.contains(needle))
 }
 
-/// `text` with what follows a password word on each line replaced by
-/// ＊＊＊＊, for what staff see of a password notice (the subject): the raw
-/// mail keeps it, nothing else does.
+/// `text` with every run of four or more ASCII letters, digits or symbols
+/// after a password word replaced by ＊＊＊＊, for what staff see of a
+/// password notice (its subject): the raw mail keeps the password, nothing
+/// else does.
 pub fn mask_passwords(text: &str) -> String {
     text.lines()
         .map(|line| {
             let folded: String = line.nfkc().collect();
             match password_pattern().find(&folded) {
-                Some(m) => {
-                    let kept = &folded[..m.end()];
-                    let rest = &folded[m.end()..];
-                    if rest.trim().is_empty() || !has_secret_like(rest) {
-                        folded.clone()
-                    } else {
-                        format!("{kept}＊＊＊＊")
-                    }
-                }
+                Some(m) => format!("{}{}", &folded[..m.end()], mask_runs(&folded[m.end()..])),
                 None => line.to_string(),
             }
         })
@@ -315,21 +308,29 @@ pub fn mask_passwords(text: &str) -> String {
         .join("\n")
 }
 
-/// True when `rest` holds something that may be a password: a run of
-/// ASCII letters, digits or symbols of four or more.
-fn has_secret_like(rest: &str) -> bool {
-    let mut run = 0;
-    for c in rest.chars() {
-        if c.is_ascii_graphic() {
-            run += 1;
-            if run >= 4 {
-                return true;
-            }
+/// `rest` with each run of four or more ASCII graphic characters (what a
+/// password is made of) replaced by ＊＊＊＊.
+fn mask_runs(rest: &str) -> String {
+    let mut out = String::new();
+    let mut run = String::new();
+    let flush = |run: &mut String, out: &mut String| {
+        if run.chars().count() >= 4 {
+            out.push_str("＊＊＊＊");
         } else {
-            run = 0;
+            out.push_str(run);
+        }
+        run.clear();
+    };
+    for c in rest.chars() {
+        if c.is_ascii_graphic() && c != ':' {
+            run.push(c);
+        } else {
+            flush(&mut run, &mut out);
+            out.push(c);
         }
     }
-    false
+    flush(&mut run, &mut out);
+    out
 }
 
 /// What the pipeline made of a mail's place in a conversation, once the
@@ -485,10 +486,14 @@ mod tests {
 
     #[test]
     fn passwords_are_masked_for_staff() {
-        assert_eq!(mask_passwords("PW: Tokyo2026"), "PW:＊＊＊＊");
+        assert_eq!(mask_passwords("PW: Tokyo2026"), "PW: ＊＊＊＊");
         assert_eq!(
             mask_passwords("件名\nパスワードは abc123 です"),
-            "件名\nパスワード＊＊＊＊"
+            "件名\nパスワードは ＊＊＊＊ です"
+        );
+        assert_eq!(
+            mask_passwords("【パスワード】緊急配布要請シート PW：Xy7pQ2zz"),
+            "【パスワード】緊急配布要請シート PW:＊＊＊＊"
         );
         assert_eq!(
             mask_passwords("パスワードのお知らせ"),
