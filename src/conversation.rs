@@ -512,6 +512,69 @@ mod tests {
         assert_eq!(own_text(body), "了解です\n");
     }
 
+    /// The fuzz target's checks (`fuzz/fuzz_targets/conversation_facts.rs`)
+    /// over 20,000 inputs spliced from the fragments these scanners look
+    /// for, mutated byte-wise (a smoke run where cargo-fuzz is missing).
+    #[test]
+    fn spliced_inputs_keep_the_fuzz_targets_promises() {
+        const PIECES: &[&str] = &[
+            "SOS-20261120-000123",
+            "ＳＯＳ－２０２６",
+            "パスワード",
+            "ﾊﾟｽﾜｰﾄﾞ",
+            "PW:",
+            "pass",
+            "https://",
+            "gigafile.nu/",
+            "http://x.lg.jp/proself/",
+            "ダウンロード",
+            "\n",
+            "> ",
+            "-----Original Message-----",
+            "差出人:",
+            "wrote:",
+            "ｈｔｔｐｓ：／／",
+            "ﷺ",
+            "\u{1b}$B",
+            " ",
+            "a",
+            "1234",
+            "－",
+            "ー",
+            "\r\n",
+            "\u{0}",
+            "é",
+        ];
+        let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for _ in 0..20_000 {
+            let mut bytes = Vec::new();
+            for _ in 0..(next() % 12) {
+                bytes.extend_from_slice(PIECES[(next() % PIECES.len() as u64) as usize].as_bytes());
+            }
+            if !bytes.is_empty() && next() % 3 == 0 {
+                let i = (next() % bytes.len() as u64) as usize;
+                bytes[i] = next() as u8;
+            }
+            let text = String::from_utf8_lossy(&bytes);
+            for r in receipts_in(&text) {
+                assert_eq!(r.len(), 19, "{r}");
+                assert!(r.starts_with("SOS-"), "{r}");
+            }
+            let _ = announces_password(&text);
+            if let Some(link) = download_link(&text) {
+                assert!(!link.host.is_empty());
+            }
+            assert!(own_text(&text).len() <= text.len() + text.lines().count() + 1);
+            assert!(mask_passwords(&text).chars().count() <= text.chars().count() * 18 + 4);
+        }
+    }
+
     #[test]
     fn a_huge_body_is_scanned_only_at_its_head() {
         let body = format!("{}https://gigafile.nu/x", "あ".repeat(SCAN_CHARS));
