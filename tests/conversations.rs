@@ -18,6 +18,8 @@
 //!   無視・保留したメール with its reason, as is everything else unanswered.
 
 mod common;
+#[path = "imap_lab/mod.rs"]
+mod lab;
 
 use chrono::{DateTime, FixedOffset};
 use common::browser::{REVIEWER, TOKYO_ADDRESS, TestApp};
@@ -523,4 +525,143 @@ async fn conversations_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn conversations_postgres() {
     conversations(app("postgres").await).await;
+}
+
+/// The unread list in headless Chromium: the navigation shows the count,
+/// the item is read from the list, and the count goes away.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unread_correspondence_in_the_browser() {
+    use common::browser::{Browser, PASSWORD};
+    let w = World::new(app("sqlite").await).await;
+    let first = w
+        .process(
+            &mail(
+                TOKYO_ADDRESS,
+                "a@tokyo",
+                "緊急配布要請シートの送付",
+                "",
+                "よろしくお願いします。",
+                Some(("要請シート.xlsx", &sheet("valid.xlsx"))),
+            ),
+            "09:00",
+        )
+        .await;
+    let ours = w.our_reply_id(&first).await;
+    let thanks = w
+        .process(
+            &mail(
+                TOKYO_ADDRESS,
+                "b@tokyo",
+                "Re: 受付しました",
+                &format!("In-Reply-To: <{ours}>\r\n"),
+                "承知しました。ありがとうございました。",
+                None,
+            ),
+            "09:10",
+        )
+        .await;
+    assert!(thanks.reply.is_none());
+    let base = w.app.base.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut b = Browser::start();
+        b.goto(&format!("{base}/login"));
+        b.fill("#name", REVIEWER);
+        b.fill("#password", PASSWORD);
+        b.click("#login");
+        b.source_when(|p| p.contains("nav-correspondence"));
+        assert_eq!(b.text("#unread-count"), "未読 1");
+        b.click("#nav-correspondence");
+        let page = b.source_when(|p| p.contains("ありがとうございました"));
+        assert!(page.contains("承知しました。ありがとうございました。"));
+        b.screenshot("conversation-01-unread");
+        b.click(".c-read button");
+        let page = b.source_when(|p| p.contains("連絡を既読にしました"));
+        assert!(page.contains("未読の連絡はありません"), "{page}");
+        assert_eq!(b.count("#unread-count"), 0);
+        b.screenshot("conversation-02-read");
+    })
+    .await
+    .unwrap();
+}
+
+/// The round trip through real servers: a sheet read from Dovecot over
+/// IMAP, our reply sent through Postfix into the prefecture's mailbox, and
+/// the official's 「承知しました」 answering the reply as delivered (its
+/// Message-ID taken from the delivered mail) read over IMAP again: kept as
+/// 連絡, never answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thank_you_to_the_reply_as_delivered_is_not_answered() {
+    use common::maillab::MailLab;
+    use sos_intake::config::Tls;
+    use sos_intake::mailbox::imap::catch_up_once;
+    use sos_intake::outbox::{Sender, Transport};
+    use std::time::Duration;
+
+    let mail_lab = tokio::task::spawn_blocking(MailLab::start).await.unwrap();
+    let w = World::new(app("postgres").await).await;
+    let db = w.app.test_db.db.clone();
+    let imap = mail_lab.imap_config(Tls::None);
+    let catch_up = || catch_up_once(&imap, &w.app.settings, db.clone(), w.intake.clone());
+
+    lab::append(
+        &mail_lab,
+        "INBOX",
+        &mail(
+            TOKYO_ADDRESS,
+            "sheet@tokyo",
+            "緊急配布要請シートの送付",
+            "",
+            "よろしくお願いします。",
+            Some(("要請シート.xlsx", &sheet("valid.xlsx"))),
+        ),
+    )
+    .await;
+    assert_eq!(catch_up().await.unwrap(), 1);
+    let sender = Sender::new(
+        db.clone(),
+        Transport::smtp(&mail_lab.smtp_config(Tls::None)).unwrap(),
+    );
+    assert_eq!(sender.run_once().await.unwrap().sent, 1);
+    let got = mail_lab.wait_for_mail(TOKYO_ADDRESS, 1, Duration::from_secs(20));
+    assert_eq!(got.len(), 1, "{}", mail_lab.postfix_log());
+    let delivered = message::parse(&got[0], &Limits::default());
+    let reply_id = delivered
+        .message_id
+        .clone()
+        .expect("our reply has a Message-ID");
+    let subject = delivered.subject.clone().unwrap_or_default();
+
+    lab::append(
+        &mail_lab,
+        "INBOX",
+        &mail(
+            TOKYO_ADDRESS,
+            "thanks@tokyo",
+            &format!("Re: {subject}"),
+            &format!("In-Reply-To: <{reply_id}>\r\nReferences: <sheet@tokyo> <{reply_id}>\r\n"),
+            "承知しました。よろしくお願いいたします。",
+            None,
+        ),
+    )
+    .await;
+    assert_eq!(catch_up().await.unwrap(), 1);
+    assert_eq!(count(&db, "SELECT COUNT(*) FROM correspondence").await, 1);
+    assert_eq!(
+        count(&db, "SELECT COUNT(*) FROM outbox").await,
+        1,
+        "nothing answered"
+    );
+    assert_eq!(sender.run_once().await.unwrap().sent, 0);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        mail_lab.messages(TOKYO_ADDRESS).len(),
+        1,
+        "one mail ever reached the official"
+    );
+    let linked = count(
+        &db,
+        "SELECT COUNT(*) FROM correspondence_requests cr JOIN requests r ON r.id = cr.request_id",
+    )
+    .await;
+    assert_eq!(linked, 1, "the thank-you is on the request");
 }
