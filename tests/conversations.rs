@@ -391,6 +391,14 @@ async fn conversations(app: TestApp) {
         )
         .await;
     assert!(!stored_subject.contains("Xy7pQ2zz"), "{stored_subject}");
+    let list = staff.get("/correspondence").await.text();
+    assert!(
+        list.contains(&format!(
+            "/mail/{}/files/raw\" class=\"c-refused\"",
+            zip.mail_message_id.unwrap()
+        )),
+        "the notice links the refused mail: {list}"
+    );
     for path in ["/correspondence", "/unanswered"] {
         let page = staff.get(path).await.text();
         assert!(page.contains("PW: ＊＊＊＊"), "{path}: {page}");

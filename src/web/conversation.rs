@@ -51,6 +51,8 @@ pub struct CorrespondenceView {
     read: bool,
     read_at: String,
     read_by: String,
+    /// For a password notice: the refused mail (`mail_messages.id`).
+    refers_to: Option<i64>,
     requests: Vec<RequestRef>,
 }
 
@@ -75,6 +77,7 @@ impl CorrespondenceView {
             read: c.read_at.is_some(),
             read_at: c.read_at.as_deref().map(time).unwrap_or_default(),
             read_by: c.read_by.unwrap_or_default(),
+            refers_to: c.refers_to,
             requests: c.requests,
         }
     }
