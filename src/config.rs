@@ -173,6 +173,10 @@ pub struct MailConfig {
     /// Most top-level header fields read.
     pub max_header_fields: usize,
     // -- end of the caps on hostile bytes.
+    /// How long after a mail whose file we refused as password-protected a
+    /// password notice from the same sender (the PPAP habit) is taken as
+    /// belonging to it and not answered, in minutes.
+    pub password_notice_window_minutes: u32,
 }
 
 impl Default for MailConfig {
@@ -194,6 +198,7 @@ impl Default for MailConfig {
             max_mime_parts: 1_000,
             max_header_bytes: 64 * 1024,
             max_header_fields: 1_000,
+            password_notice_window_minutes: 60,
         }
     }
 }

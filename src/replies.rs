@@ -200,6 +200,11 @@ pub struct ReplyView {
     pub problems: Vec<ProblemView>,
     /// No attachment was a sheet and nothing else was wrong with a file.
     pub no_sheet: bool,
+    /// No file, but a download link instead: the reply says links are not
+    /// opened and asks for the file attached (replaces `no_sheet`).
+    pub download_link: bool,
+    /// The file-transfer service the link belongs to, when known.
+    pub link_service: String,
     /// Names of annotated copies attached.
     pub annotated_files: Vec<String>,
     /// Our name.
@@ -293,6 +298,7 @@ fn environment() -> &'static minijinja::Environment<'static> {
             ),
             ("_sheet.txt", include_str!("../templates/mail/_sheet.txt")),
             ("_footer.txt", include_str!("../templates/mail/_footer.txt")),
+            ("_link.txt", include_str!("../templates/mail/_link.txt")),
         ];
         for (name, source) in templates {
             if let Err(e) = env.add_template(name, source) {
@@ -464,6 +470,8 @@ mod tests {
             }],
             problems: vec![ProblemView::new("secret.zip", "encrypted")],
             no_sheet: false,
+            download_link: false,
+            link_service: String::new(),
             annotated_files: vec![],
             sos_name: "厚生労働省 緊急配布チーム".into(),
             sos_address: "sos-busshi@mhlw.go.jp".into(),

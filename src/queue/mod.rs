@@ -62,6 +62,7 @@ pub mod attempts;
 pub mod audit;
 pub mod backup;
 pub mod blobs;
+pub mod conversation;
 pub mod db;
 pub mod decisions;
 pub mod filing;

@@ -66,6 +66,8 @@ pub struct Staff {
     pub role: Role,
     /// The session's CSRF token (every form carries it).
     pub csrf: String,
+    /// Correspondence nobody has marked read yet (the nav shows the count).
+    pub unread: i64,
 }
 
 impl Staff {
@@ -363,7 +365,8 @@ pub async fn create_session(conn: &mut AnyConnection, user_id: i64) -> anyhow::R
 /// has not expired.
 pub async fn session_staff(conn: &mut AnyConnection, token: &str) -> anyhow::Result<Option<Staff>> {
     let row = sqlx::query(
-        "SELECT u.id, u.name, u.role, s.csrf_token, s.expires_at FROM web_sessions s \
+        "SELECT u.id, u.name, u.role, s.csrf_token, s.expires_at, \
+         (SELECT COUNT(*) FROM correspondence WHERE read_at IS NULL) AS unread FROM web_sessions s \
          JOIN web_users u ON u.id = s.user_id WHERE s.token_sha256 = $1",
     )
     .bind(token_digest(token))
@@ -381,6 +384,7 @@ pub async fn session_staff(conn: &mut AnyConnection, token: &str) -> anyhow::Res
         name: row.try_get("name")?,
         role: Role::parse(&role).with_context(|| format!("unknown stored role {role:?}"))?,
         csrf: row.try_get("csrf_token")?,
+        unread: row.try_get("unread")?,
     }))
 }
 

@@ -14,6 +14,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod conversation;
 pub mod export;
 pub mod guard;
 pub mod health;
@@ -245,6 +246,15 @@ fn routes() -> Routes {
             "/admin/unprocessable/{sha}/retry",
             post(unprocessable::retry),
         )
+        .add(Staff, "GET", "/correspondence", get(conversation::list))
+        .add(
+            Staff,
+            "POST",
+            "/correspondence/{id}/read",
+            post(conversation::mark_read),
+        )
+        .add(Staff, "GET", "/unanswered", get(conversation::unanswered))
+        .add(Staff, "GET", "/mail/{id}/files/raw", get(conversation::raw))
         .add(Admin, "GET", "/admin/quarantine", get(admin::quarantine))
         .add(
             Admin,

@@ -90,12 +90,35 @@ pub async fn show(
 ) -> Result<Html<String>, WebError> {
     let mut conn = state.db().pool().acquire().await?;
     let record = queue::get(&mut conn, id).await?;
+    let conversation = conversation_of(&mut conn, id).await?;
     render(
         &state,
         &staff,
         &record,
         q.notice.as_deref().and_then(msg::notice),
+        conversation,
     )
+}
+
+/// The correspondence on a request and the requests linked to it by a
+/// sheet sent as a reply (issue 12, point 3).
+async fn conversation_of(
+    conn: &mut sqlx::AnyConnection,
+    id: i64,
+) -> Result<minijinja::Value, WebError> {
+    use crate::queue::conversation as store;
+    let items: Vec<super::conversation::CorrespondenceView> = store::for_request(conn, id)
+        .await?
+        .into_iter()
+        .map(super::conversation::CorrespondenceView::of)
+        .collect();
+    let (answers, answered_by) = store::links_of(conn, id).await?;
+    Ok(context! {
+        correspondence => items,
+        answers => answers,
+        answered_by => answered_by,
+        back => format!("/requests/{id}"),
+    })
 }
 
 fn render(
@@ -103,6 +126,7 @@ fn render(
     staff: &Staff,
     r: &RequestRecord,
     notice: Option<&str>,
+    conversation: minijinja::Value,
 ) -> Result<Html<String>, WebError> {
     let (fields, lines, other) = place_findings(r);
     let editable = r.status == Status::UnderReview && r.superseded_by.is_none();
@@ -148,6 +172,7 @@ fn render(
             }).collect::<Vec<_>>(),
             editable => editable,
             movable => !r.is_completed() && r.superseded_by.is_none(),
+            conversation => conversation,
         },
     )
 }

@@ -27,6 +27,18 @@ const TEMPLATES: &[(&str, &str)] = &[
         "unprocessable.html",
         include_str!("../../templates/web/unprocessable.html"),
     ),
+    (
+        "correspondence.html",
+        include_str!("../../templates/web/correspondence.html"),
+    ),
+    (
+        "unanswered.html",
+        include_str!("../../templates/web/unanswered.html"),
+    ),
+    (
+        "_correspondence_item.html",
+        include_str!("../../templates/web/_correspondence_item.html"),
+    ),
 ];
 
 /// The compiled templates.
