@@ -147,6 +147,31 @@ pub fn bad_prefecture(value: &str) -> String {
     format!("都道府県「{value}」が不明です。")
 }
 
+/// The reason a decision form starts with where the prefecture answered 否.
+pub fn refuse_as_prefecture_said() -> &'static str {
+    "都道府県の判断（否）のため"
+}
+
+/// A form or upload larger than the server accepts.
+pub fn upload_too_large() -> &'static str {
+    "送信されたデータが大きすぎます（上限 16MB）。ファイルを確認してください。"
+}
+
+/// The G-MIS upload form arrived without a file.
+pub fn gmis_no_file() -> &'static str {
+    "CSVファイルを選んでから「内容を確認する」を押してください。"
+}
+
+/// The G-MIS upload could not be read as a form.
+pub fn gmis_bad_upload() -> &'static str {
+    "アップロードされたデータを読み取れませんでした。もう一度ファイルを選んでください。"
+}
+
+/// The file to import is no longer kept (or the link was altered).
+pub fn gmis_file_gone() -> &'static str {
+    "取り込むファイルが見つかりません。もう一度アップロードしてください。"
+}
+
 /// Notice shown after an action, by its code in the redirect.
 pub fn notice(code: &str) -> Option<&'static str> {
     Some(match code {
@@ -169,8 +194,8 @@ pub fn naiji_subject(receipt: &str, institution: &str) -> String {
 }
 
 /// 内示 body: an approved line.
-pub fn naiji_approved_line(item: &str, quantity: i64, ship_date: &str) -> String {
-    format!("・{item}：承認　配布数 {quantity}　送付日 {ship_date}")
+pub fn naiji_approved_line(item: &str, quantity: &str, ship_date: &str) -> String {
+    format!("・{item}：承認　配布数 {quantity}枚　送付日 {ship_date}")
 }
 
 /// 内示 body: a refused line.

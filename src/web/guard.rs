@@ -14,6 +14,10 @@ use axum::response::{IntoResponse, Redirect, Response};
 /// The largest form body accepted (decisions and reasons are short).
 const MAX_FORM_BYTES: usize = 64 * 1024;
 
+/// The largest upload accepted (a G-MIS export of a busy week is a few
+/// megabytes; this leaves ample room and still bounds memory).
+pub const MAX_UPLOAD_BYTES: usize = 16 * 1024 * 1024;
+
 /// The name of the hidden field that carries the CSRF token.
 pub const CSRF_FIELD: &str = "csrf";
 
@@ -114,18 +118,80 @@ fn anonymous(req: &Request) -> Response {
 
 /// Reads the form body, checks its `csrf` field against the session's
 /// token, and hands the request on with the same body.
+/// File uploads (`multipart/form-data`) carry the token as a form field
+/// too, read with the same multipart parser the handler uses.
 async fn check_csrf(req: Request, staff: &Staff) -> Result<Request, Response> {
     let (parts, body) = req.into_parts();
-    let bytes: Bytes = axum::body::to_bytes(body, MAX_FORM_BYTES)
+    let boundary = multipart_boundary(&parts.headers);
+    let limit = if boundary.is_some() {
+        MAX_UPLOAD_BYTES
+    } else {
+        MAX_FORM_BYTES
+    };
+    let bytes: Bytes = axum::body::to_bytes(body, limit)
         .await
-        .map_err(|_| error_page(StatusCode::PAYLOAD_TOO_LARGE, msg::csrf_refused()))?;
-    let sent = form_field(&bytes, CSRF_FIELD);
+        .map_err(|_| error_page(StatusCode::PAYLOAD_TOO_LARGE, msg::upload_too_large()))?;
+    let sent = match boundary {
+        Some(b) => multipart_fields(bytes.clone(), &b)
+            .await
+            .ok()
+            .and_then(|fields| fields.into_iter().find(|f| f.name == CSRF_FIELD))
+            .map(|f| String::from_utf8_lossy(&f.data).into_owned()),
+        None => form_field(&bytes, CSRF_FIELD),
+    };
     match sent {
         Some(token) if auth::same_secret(&token, &staff.csrf) => {
             Ok(Request::from_parts(parts, Body::from(bytes)))
         }
         _ => Err(error_page(StatusCode::FORBIDDEN, msg::csrf_refused())),
     }
+}
+
+/// The boundary of a `multipart/form-data` request, `None` for any other
+/// body.
+pub fn multipart_boundary(headers: &axum::http::HeaderMap) -> Option<String> {
+    let ct = headers.get(header::CONTENT_TYPE)?.to_str().ok()?;
+    if !ct
+        .trim_start()
+        .to_ascii_lowercase()
+        .starts_with("multipart/form-data")
+    {
+        return None;
+    }
+    multer::parse_boundary(ct).ok()
+}
+
+/// One field of a multipart form.
+#[derive(Clone, Debug)]
+pub struct Part {
+    /// The field's name.
+    pub name: String,
+    /// The uploaded file's name, for file fields.
+    pub file_name: Option<String>,
+    /// The field's bytes.
+    pub data: Bytes,
+}
+
+/// Every field of a multipart body already in memory (bounded by
+/// [`MAX_UPLOAD_BYTES`] before it gets here); malformed bodies are an
+/// error, never a panic.
+pub async fn multipart_fields(body: Bytes, boundary: &str) -> Result<Vec<Part>, multer::Error> {
+    let stream = futures::stream::once(async move { Ok::<Bytes, std::convert::Infallible>(body) });
+    let constraints = multer::Constraints::new()
+        .size_limit(multer::SizeLimit::new().whole_stream(MAX_UPLOAD_BYTES as u64));
+    let mut multipart = multer::Multipart::with_constraints(stream, boundary, constraints);
+    let mut parts = Vec::new();
+    while let Some(field) = multipart.next_field().await? {
+        let name = field.name().unwrap_or_default().to_string();
+        let file_name = field.file_name().map(str::to_string);
+        let data = field.bytes().await?;
+        parts.push(Part {
+            name,
+            file_name,
+            data,
+        });
+    }
+    Ok(parts)
 }
 
 /// The first value of `name` in an `application/x-www-form-urlencoded` body.

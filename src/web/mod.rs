@@ -15,6 +15,7 @@
 pub mod admin;
 pub mod auth;
 pub mod export;
+pub mod gmis_page;
 pub mod guard;
 pub mod naiji;
 pub mod pages;
@@ -229,6 +230,16 @@ fn routes() -> Routes {
             "/exports/summary.csv",
             get(export::summary_csv),
         )
+        .add(Staff, "GET", "/gmis", get(gmis_page::form))
+        .add(
+            Staff,
+            "POST",
+            "/gmis/preview",
+            post(gmis_page::preview).layer(axum::extract::DefaultBodyLimit::max(
+                guard::MAX_UPLOAD_BYTES,
+            )),
+        )
+        .add(Staff, "POST", "/gmis/import", post(gmis_page::import))
         .add(Staff, "GET", "/outbox", get(admin::outbox))
         .add(Staff, "POST", "/outbox/{id}/resend", post(admin::resend))
         .add(Staff, "GET", "/unprocessable", get(unprocessable::list))

@@ -23,6 +23,7 @@ const TEMPLATES: &[(&str, &str)] = &[
         "outbox.html",
         include_str!("../../templates/web/outbox.html"),
     ),
+    ("gmis.html", include_str!("../../templates/web/gmis.html")),
     (
         "unprocessable.html",
         include_str!("../../templates/web/unprocessable.html"),
