@@ -31,3 +31,6 @@ pub mod imap;
 
 /// Files and messages the reader processes could not read safely.
 pub mod readers;
+
+/// The review desk's history as sentences (one per audit row).
+pub mod history;
