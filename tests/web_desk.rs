@@ -365,3 +365,116 @@ on_both!(gmis_upload_previews_confirms_and_is_idempotent);
 on_both!(broken_files_show_every_bad_row_and_are_not_imported);
 on_both!(upload_routes_need_the_csrf_token);
 on_both!(decisions_start_from_the_prefectures_answer_and_values_read_as_written);
+
+/// Every page of the demo data: the sample inbox through the pipeline with
+/// the sample configuration, and the sample G-MIS export imported.
+async fn demo_pages_show_values_as_written(test_db: common::db::TestDb) {
+    use sos_intake::config::{Config, Settings};
+    use sos_intake::pipeline::Intake;
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(root.join("samples/sos-intake.toml")).unwrap();
+    let settings = Settings::resolve(Config::parse(&text).unwrap(), Some(test_db.data_dir()));
+    let intake = Intake::new(test_db.db.clone(), &settings).unwrap();
+    let at = chrono::DateTime::parse_from_rfc3339("2026-11-20T10:00:00+09:00").unwrap();
+    let mut mails: Vec<_> = std::fs::read_dir(root.join("samples/inbox"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    mails.sort();
+    assert!(mails.len() >= 10, "the demo inbox");
+    for mail in &mails {
+        intake
+            .process(&std::fs::read(mail).unwrap(), at)
+            .await
+            .unwrap();
+    }
+    let app = TestApp::spawn(test_db).await;
+    import_sample(&app).await;
+
+    let mut conn = app.test_db.db.pool().acquire().await.unwrap();
+    let filter = queue::ListFilter {
+        limit: 500,
+        ..queue::ListFilter::default()
+    };
+    let listing = queue::list(&mut conn, &filter).await.unwrap();
+    let sources: std::collections::BTreeSet<_> =
+        listing.records.iter().map(|r| r.source.as_str()).collect();
+    assert_eq!(sources.len(), 2, "both sources: {sources:?}");
+
+    let (mut http, _) = app.signed_in(common::browser::ADMIN).await;
+    let mut pages = vec![
+        "/queue".to_string(),
+        "/queue?date=all".into(),
+        "/gmis".into(),
+        "/outbox".into(),
+        "/unprocessable".into(),
+        "/admin/quarantine".into(),
+    ];
+    let mut dates = std::collections::BTreeSet::new();
+    // Free text the sheets hold in full-width form, by the record showing it.
+    let mut full_width: Vec<(String, String)> = Vec::new();
+    for summary in &listing.records {
+        let path = format!("/requests/{}", summary.id);
+        let record = queue::get(&mut conn, summary.id).await.unwrap();
+        dates.insert(record.batch_date);
+        let inst = &record.institution;
+        let mut texts = vec![&inst.name, &inst.address, &inst.contact];
+        for line in &record.lines {
+            texts.push(&line.reason);
+            texts.push(&line.prefecture.opinion);
+        }
+        for t in texts {
+            if sos_intake::text::normalize(t) != *t {
+                full_width.push((path.clone(), t.clone()));
+            }
+        }
+        pages.push(path);
+    }
+    for d in &dates {
+        pages.push(format!("/queue?date={d}"));
+        pages.push(format!("/exports/delivery.csv?date={d}"));
+        pages.push(format!("/exports/summary.csv?date={d}"));
+    }
+    assert!(
+        full_width
+            .iter()
+            .any(|(_, t)| t.contains('：') || t.contains('（')),
+        "the demo sheets hold full-width free text, kept as typed: {full_width:?}"
+    );
+    for path in &pages {
+        let resp = http.get(path).await;
+        assert_eq!(resp.status, 200, "{path}");
+        let body = resp.text();
+        for bad in ["None", "null", ">none<"] {
+            assert!(!body.contains(bad), "{path} shows {bad}");
+        }
+    }
+    for (path, typed) in &full_width {
+        let page = http.get(path).await.text();
+        let shown = |t: &str| page.contains(&html(t));
+        assert!(shown(typed), "{path} shows {typed:?} as typed");
+        let folded = sos_intake::text::normalize(typed);
+        assert!(!shown(&folded), "{path} shows the folded {folded:?}");
+    }
+}
+
+/// Text as the templates escape it (minijinja's HTML escaping).
+fn html(t: &str) -> String {
+    t.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#x27;")
+        .replace('/', "&#x2f;")
+}
+
+mod demo_pages_show_values_as_written {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        super::demo_pages_show_values_as_written(super::common::db::TestDb::sqlite().await).await;
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        super::demo_pages_show_values_as_written(super::common::db::TestDb::postgres().await).await;
+    }
+}

@@ -1,0 +1,117 @@
+//! The review desk's G-MIS upload and decisions in headless Chromium, as
+//! an official uses them (issue 13): upload the export (UTF-8 with BOM and
+//! Salesforce footer, then Shift_JIS), a broken one, confirm, open a
+//! request whose prefecture answered 否. Screenshots of each page go to
+//! `target/test-output/screenshots/` (desk-*.png).
+
+mod common;
+
+use common::browser::{Browser, PASSWORD, REVIEWER, TestApp};
+
+fn sample() -> String {
+    let bytes = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/samples/gmis/gmis-sos-export-salesforce.csv"
+    ))
+    .expect("sample export");
+    String::from_utf8(bytes).expect("UTF-8 sample")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_official_uploads_gmis_exports_and_decides_from_the_prefectures_answer() {
+    let app = TestApp::sqlite().await;
+    let dir = tempfile::tempdir().unwrap();
+    let utf8 = dir.path().join("SOS要請_UTF8.csv");
+    std::fs::write(&utf8, sample()).unwrap();
+    let sjis = dir.path().join("SOS要請_SJIS.csv");
+    let changed =
+        sample()
+            .trim_start_matches('\u{FEFF}')
+            .replacen(",0,12000,12000,", ",0,13000,13000,", 1);
+    std::fs::write(&sjis, encoding_rs::SHIFT_JIS.encode(&changed).0).unwrap();
+    let broken = dir.path().join("SOS要請_壊れ.csv");
+    std::fs::write(
+        &broken,
+        sample().replacen(",0,12000,12000,", ",0,たくさん,12000,", 1),
+    )
+    .unwrap();
+    let base = app.base.clone();
+
+    tokio::task::spawn_blocking(move || {
+        let mut b = Browser::start();
+        b.goto(&format!("{base}/login"));
+        b.fill("#name", REVIEWER);
+        b.fill("#password", PASSWORD);
+        b.click("#login");
+        b.source_when(|p| p.contains("受付一覧"));
+        b.click("a[href='/gmis']");
+        b.source_when(|p| p.contains("gmis-upload-form"));
+        b.screenshot("desk-01-gmis-upload");
+
+        // UTF-8 with BOM and the Salesforce footer: preview, then confirm.
+        b.upload("#gmis-file", &utf8);
+        b.click("#gmis-preview");
+        let page = b.source_when(|p| p.contains("gmis-confirm-form"));
+        assert!(page.contains("新規 15件"), "{page}");
+        assert!(page.contains("Salesforceのフッター"));
+        b.screenshot("desk-02-gmis-preview");
+        b.click("#gmis-confirm");
+        let page = b.source_when(|p| p.contains("gmis-done"));
+        assert!(b.text("#gmis-done").contains("新規 15件"), "{page}");
+        assert!(page.contains("gmis-recent"));
+        b.screenshot("desk-03-gmis-imported");
+
+        // Shift_JIS with one change.
+        b.upload("#gmis-file", &sjis);
+        b.click("#gmis-preview");
+        let page = b.source_when(|p| p.contains("gmis-confirm-form"));
+        assert!(
+            page.contains("Shift_JIS") && page.contains("更新 1件"),
+            "{page}"
+        );
+        b.screenshot("desk-04-gmis-preview-shift-jis");
+        b.click("#gmis-confirm");
+        assert!(
+            b.source_when(|p| p.contains("gmis-done"))
+                .contains("更新 1件")
+        );
+
+        // A broken export: the bad row with its line and column.
+        b.upload("#gmis-file", &broken);
+        b.click("#gmis-preview");
+        let page = b.source_when(|p| p.contains("gmis-errors"));
+        assert!(b.text("#gmis-errors").contains("2行目"), "{page}");
+        assert!(
+            b.text("#gmis-errors")
+                .contains("「国の配布枚数」の値「たくさん」を読めません")
+        );
+        b.screenshot("desk-05-gmis-preview-broken");
+
+        // 北斗クリニック: the prefecture said 否 for surgical masks.
+        b.goto(&format!("{base}/queue?date=all&q=北斗"));
+        b.click("#queue tbody a");
+        b.source_when(|p| p.contains("item-surgical_mask"));
+        assert_eq!(
+            b.count("#item-surgical_mask input[value=refuse]:checked"),
+            1,
+            "否 starts on 不承認"
+        );
+        assert_eq!(
+            b.count("#item-non_sterile_gloves input[value=approve]:checked"),
+            1
+        );
+        let url = b.url();
+        b.goto(&format!("{url}#item-surgical_mask"));
+        b.screenshot("desk-06-request-prefecture-said-no");
+        b.click("#item-surgical_mask .decide-submit");
+        let page = b.source_when(|p| p.contains("判断を保存しました"));
+        assert!(
+            b.text("#history")
+                .contains("サージカルマスクを不承認にしました"),
+            "{page}"
+        );
+        b.screenshot("desk-07-history-sentences");
+    })
+    .await
+    .expect("browser steps");
+}
