@@ -20,6 +20,15 @@ pub fn action_label(action: &str) -> &'static str {
         "batch_moved" => "対応日変更",
         "naiji_queued" => "内示メール送信予約",
         "naiji_not_sent" => "内示メール送信先なし",
+        "signin_succeeded" => "ログイン",
+        "signin_failed" => "ログイン失敗",
+        "account_created" => "アカウント追加",
+        "account_disabled" => "アカウント無効化",
+        "account_enabled" => "アカウント有効化",
+        "account_role_changed" => "権限変更",
+        "account_password_issued" => "一時パスワード発行",
+        "account_password_changed" => "パスワード変更",
+        "gmis_file_imported" => "G-MIS取込（ブラウザ）",
         _ => "その他",
     }
 }
@@ -59,7 +68,38 @@ pub fn sentence(action: &str, d: &Value) -> String {
             "{}の送信先が登録されていないため、内示メールは送っていません。",
             text(&d["prefecture"])
         ),
+        "signin_succeeded" => format!("{}からログインしました。", text(&d["client"])),
+        "signin_failed" => format!(
+            "{}からのログインに失敗しました（パスワード違い、または存在しない・無効なアカウント）。",
+            text(&d["client"])
+        ),
+        "account_created" => format!(
+            "アカウント「{}」（{}）を追加し、一時パスワードを発行しました。",
+            text(&d["account"]),
+            role(&d["role"])
+        ),
+        "account_disabled" => format!("アカウント「{}」を無効にしました。", text(&d["account"])),
+        "account_enabled" => format!("アカウント「{}」を有効にしました。", text(&d["account"])),
+        "account_role_changed" => format!(
+            "アカウント「{}」の権限を{}から{}に変更しました。",
+            text(&d["account"]),
+            role(&d["role"]["from"]),
+            role(&d["role"]["to"])
+        ),
+        "account_password_issued" => format!(
+            "アカウント「{}」に一時パスワードを発行しました。",
+            text(&d["account"])
+        ),
+        "account_password_changed" => "自分のパスワードを変更しました。".to_string(),
         _ => plain_values(d),
+    }
+}
+
+fn role(v: &Value) -> &'static str {
+    match v.as_str() {
+        Some("admin") => "管理者",
+        Some("reviewer") => "審査担当",
+        _ => "",
     }
 }
 

@@ -46,6 +46,41 @@ pub fn user_removed(name: &str, found: bool) -> String {
     }
 }
 
+/// A browser-set password contains the account name.
+pub fn password_contains_name() -> &'static str {
+    "パスワードにユーザー名を含めないでください。"
+}
+
+/// A browser-set password is one character repeated or digits only.
+pub fn password_too_simple() -> &'static str {
+    "同じ文字の繰り返しや数字だけのパスワードは使えません。"
+}
+
+/// The current password typed on the password page is wrong.
+pub fn current_password_wrong() -> &'static str {
+    "現在のパスワードが正しくありません。"
+}
+
+/// An admin tried to disable or demote their own account.
+pub fn not_on_own_account() -> &'static str {
+    "自分自身のアカウントは無効化・権限変更できません。別の管理者に依頼してください。"
+}
+
+/// A role that is neither reviewer nor admin.
+pub fn bad_role(value: &str) -> String {
+    format!("権限「{value}」が不明です。")
+}
+
+/// An account name that is already taken.
+pub fn account_exists(name: &str) -> String {
+    format!("ユーザー「{name}」は既に登録されています。")
+}
+
+/// The one-time password must be replaced before anything else.
+pub fn must_change_password() -> &'static str {
+    "管理者が発行した一時パスワードでログインしています。先に自分のパスワードを設定してください。"
+}
+
 /// Sign-in failed (never says which of the two was wrong).
 pub fn login_failed() -> &'static str {
     "ユーザー名またはパスワードが正しくありません。"
@@ -184,6 +219,13 @@ pub fn notice(code: &str) -> Option<&'static str> {
         "retried" => "処理不能メールを再処理しました。結果は受付一覧・送信キューをご確認ください。",
         "retry_failed" => "再処理しましたが、今回も処理できませんでした。理由欄をご確認ください。",
         "logged_out" => "ログアウトしました。",
+        "password_changed" => "パスワードを変更しました。他の端末のログインは終了しました。",
+        "account_disabled" => "アカウントを無効にしました。そのユーザーのログインは終了しました。",
+        "account_enabled" => "アカウントを有効にしました。",
+        "account_role_changed" => "権限を変更しました。次回ログインから有効です。",
+        "must_change" => {
+            "管理者が発行した一時パスワードでログインしています。先に自分のパスワードを設定してください。"
+        }
         _ => return None,
     })
 }

@@ -137,7 +137,7 @@ pub async fn recent_of(
     rows.iter().map(entry_from_row).collect()
 }
 
-fn entry_from_row(row: &sqlx::any::AnyRow) -> anyhow::Result<AuditEntry> {
+pub(crate) fn entry_from_row(row: &sqlx::any::AnyRow) -> anyhow::Result<AuditEntry> {
     let detail: String = row.try_get("detail")?;
     Ok(AuditEntry {
         id: row.try_get("id")?,

@@ -58,6 +58,7 @@
 //! (in Japanese), apart from [`QueueError::Internal`] (something broke).
 //! [`audit::record`] lets other modules append their own history rows.
 
+pub mod accounts;
 pub mod attempts;
 pub mod audit;
 pub mod blobs;

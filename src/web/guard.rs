@@ -42,8 +42,21 @@ pub async fn require_staff(State(state): State<AppState>, req: Request, next: Ne
     } else {
         req
     };
+    if staff.must_change_password && !allowed_before_password_change(req.uri().path()) {
+        return if req.method() == Method::GET {
+            Redirect::to("/account?notice=must_change").into_response()
+        } else {
+            error_page(StatusCode::FORBIDDEN, msg::must_change_password())
+        };
+    }
     req.extensions_mut().insert(staff);
     next.run(req).await
+}
+
+/// The pages a user signed in with a one-time password may use: the
+/// password change and signing out.
+fn allowed_before_password_change(path: &str) -> bool {
+    matches!(path, "/account" | "/account/password" | "/logout")
 }
 
 /// Lets only admins through (runs inside [`require_staff`]).

@@ -12,6 +12,7 @@
 //! configured `[web] listen` address until shutdown, [`serve_on`] for a
 //! listener the caller opened (tests use port 0).
 
+pub mod accounts;
 pub mod admin;
 pub mod auth;
 pub mod export;
@@ -240,6 +241,39 @@ fn routes() -> Routes {
             )),
         )
         .add(Staff, "POST", "/gmis/import", post(gmis_page::import))
+        .add(Staff, "GET", "/account", get(accounts::own))
+        .add(
+            Staff,
+            "POST",
+            "/account/password",
+            post(accounts::change_password),
+        )
+        .add(Admin, "GET", "/admin/accounts", get(accounts::list))
+        .add(Admin, "POST", "/admin/accounts", post(accounts::add))
+        .add(
+            Admin,
+            "POST",
+            "/admin/accounts/{id}/disable",
+            post(accounts::disable),
+        )
+        .add(
+            Admin,
+            "POST",
+            "/admin/accounts/{id}/enable",
+            post(accounts::enable),
+        )
+        .add(
+            Admin,
+            "POST",
+            "/admin/accounts/{id}/role",
+            post(accounts::set_role),
+        )
+        .add(
+            Admin,
+            "POST",
+            "/admin/accounts/{id}/password",
+            post(accounts::issue_password),
+        )
         .add(Staff, "GET", "/outbox", get(admin::outbox))
         .add(Staff, "POST", "/outbox/{id}/resend", post(admin::resend))
         .add(Staff, "GET", "/unprocessable", get(unprocessable::list))

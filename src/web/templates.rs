@@ -25,6 +25,14 @@ const TEMPLATES: &[(&str, &str)] = &[
     ),
     ("gmis.html", include_str!("../../templates/web/gmis.html")),
     (
+        "account.html",
+        include_str!("../../templates/web/account.html"),
+    ),
+    (
+        "accounts.html",
+        include_str!("../../templates/web/accounts.html"),
+    ),
+    (
         "unprocessable.html",
         include_str!("../../templates/web/unprocessable.html"),
     ),
