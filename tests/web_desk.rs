@@ -345,6 +345,72 @@ async fn decisions_start_from_the_prefectures_answer_and_values_read_as_written(
     }
 }
 
+async fn the_overview_counts_a_batch_and_empty_lists_say_where_the_work_is(app: TestApp) {
+    import_sample(&app).await;
+    let batch = chrono::NaiveDate::from_ymd_opt(2026, 11, 20).unwrap();
+    browser::file(
+        &app,
+        &browser::sample_filing(
+            "みどり内科クリニック",
+            "1312345679",
+            batch,
+            chrono::Utc::now(),
+        ),
+    )
+    .await;
+    let (mut http, csrf) = app.signed_in(REVIEWER).await;
+    // Approve さくら総合病院's gloves as the prefecture proposed.
+    let id = find(&app, "さくら総合病院").await;
+    let resp = http
+        .post_form(
+            &format!("/requests/{id}/items/non_sterile_gloves/decision"),
+            &[
+                ("csrf", &csrf),
+                ("decision", "approve"),
+                ("quantity", "12000"),
+                ("ship_date", "2026-11-25"),
+                ("reason", ""),
+            ],
+        )
+        .await;
+    assert_eq!(resp.status, 303);
+
+    let page = http.get("/overview?date=2026-11-20").await.text();
+    assert!(page.contains("2026年11月20日（金）分の概要"), "{page}");
+    let by_status =
+        &page[page.find("id=\"by-status\"").unwrap()..page.find("id=\"by-prefecture\"").unwrap()];
+    let review = "/queue?date=2026-11-20&amp;source=g-mis&amp;status=%E9%83%BD%E9%81%93%E5%BA%9C%E7%9C%8C%E3%83%BB%E5%9B%BD%E7%A2%BA%E8%AA%8D%E4%B8%AD";
+    assert!(
+        by_status.contains(&format!(
+            "<a href=\"{}\">4</a>",
+            review.replacen('/', "&#x2f;", 1)
+        )),
+        "{by_status}"
+    );
+    assert!(by_status.contains(">1</a>"), "one sheet");
+    let by_item = &page[page.find("id=\"by-item\"").unwrap()..];
+    assert!(by_item.contains("non_sterile_gloves\">5</a>"), "{by_item}");
+    assert!(
+        by_item.contains(">12,000<"),
+        "approved total with separators: {by_item}"
+    );
+    assert!(by_item.contains(">1 / 5<"), "one of five decided");
+    // The link leads to exactly those records.
+    let queue = http.get(&review.replace("&amp;", "&")).await.text();
+    assert!(queue.contains("さくら総合病院") && queue.contains("越後みどり病院"));
+    assert!(!queue.contains("みどり内科クリニック"), "G-MIS only");
+
+    // An empty batch says where the work is.
+    for path in ["/overview?date=2026-11-21", "/queue?date=2026-11-21"] {
+        let page = http.get(path).await.text();
+        assert!(
+            page.contains("11月20日（金）分に5件あります"),
+            "{path}: {page}"
+        );
+        assert!(page.contains("href=\"&#x2f;queue?date=2026-11-20\""));
+    }
+}
+
 macro_rules! on_both {
     ($name:ident) => {
         mod $name {
@@ -364,6 +430,7 @@ macro_rules! on_both {
 on_both!(gmis_upload_previews_confirms_and_is_idempotent);
 on_both!(broken_files_show_every_bad_row_and_are_not_imported);
 on_both!(upload_routes_need_the_csrf_token);
+on_both!(the_overview_counts_a_batch_and_empty_lists_say_where_the_work_is);
 on_both!(decisions_start_from_the_prefectures_answer_and_values_read_as_written);
 
 /// Every page of the demo data: the sample inbox through the pipeline with

@@ -115,3 +115,98 @@ async fn an_official_uploads_gmis_exports_and_decides_from_the_prefectures_answe
     .await
     .expect("browser steps");
 }
+
+/// The element id of the accounts table row of `name`.
+fn row_of(page: &str, name: &str) -> String {
+    let at = page
+        .find(&format!("class=\"name\">{name}"))
+        .expect("account row");
+    let start = page[..at].rfind("id=\"account-").expect("row id") + 4;
+    let end = start + page[start..].find('"').unwrap();
+    page[start..end].to_string()
+}
+
+/// The text of the one-time password shown once on the accounts page.
+fn issued(b: &mut Browser) -> String {
+    b.text("#issued-password").trim().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_manages_accounts_and_a_user_changes_the_password() {
+    use common::browser::ADMIN;
+    let app = TestApp::sqlite().await;
+    let base = app.base.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut admin = Browser::start();
+        admin.goto(&format!("{base}/login"));
+        admin.fill("#name", ADMIN);
+        admin.fill("#password", PASSWORD);
+        admin.click("#login");
+        admin.source_when(|p| p.contains("アカウント管理"));
+
+        // The overview of today's batch (empty here: it says so).
+        admin.click("a[href='/overview']");
+        let page = admin.source_when(|p| p.contains("分の概要"));
+        assert!(page.contains("この対応日の要請はありません"));
+        admin.screenshot("desk-08-overview-empty");
+
+        // Add an account: a one-time password, shown once.
+        admin.click("a[href='/admin/accounts']");
+        admin.source_when(|p| p.contains("add-account"));
+        admin.fill("#new-name", "新人 次郎");
+        admin.click("#add");
+        admin.source_when(|p| p.contains("issued-password"));
+        let one_time = issued(&mut admin);
+        assert_eq!(one_time.chars().count(), 16);
+        admin.screenshot("desk-09-account-added");
+
+        // The new user signs in and must choose a password first.
+        let mut user = Browser::start();
+        user.goto(&format!("{base}/login"));
+        user.fill("#name", "新人 次郎");
+        user.fill("#password", &one_time);
+        user.click("#login");
+        let page = user.source_when(|p| p.contains("password-form"));
+        assert!(user.url().contains("/account"), "{}", user.url());
+        assert!(page.contains("一時パスワードでログインしています"));
+        user.fill("#current", &one_time);
+        user.fill("#password", "kanri-2026-yuki");
+        user.fill("#again", "kanri-2026-yuki");
+        user.screenshot("desk-10-password-change");
+        user.click("#change-password");
+        let page = user.source_when(|p| p.contains("パスワードを変更しました"));
+        assert!(page.contains("パスワードを変更しました"));
+        user.goto(&format!("{base}/queue"));
+        assert!(
+            user.url().ends_with("/queue"),
+            "free to work: {}",
+            user.url()
+        );
+
+        // Disable: the user is signed out at once; re-enable.
+        admin.goto(&format!("{base}/admin/accounts"));
+        let row = row_of(&admin.source(), "新人 次郎");
+        admin.click(&format!("#{row} button.disable"));
+        let page = admin.source_when(|p| p.contains("アカウントを無効にしました"));
+        assert!(page.contains("無効"));
+        admin.screenshot("desk-11-account-disabled");
+        user.goto(&format!("{base}/queue"));
+        assert!(user.url().contains("/login"), "signed out: {}", user.url());
+        admin.click(&format!("#{row} button.enable"));
+        admin.source_when(|p| p.contains("アカウントを有効にしました"));
+        let audit = admin.text("#account-audit");
+        assert!(
+            audit.contains("アカウント「新人 次郎」を無効にしました。"),
+            "{audit}"
+        );
+        assert!(audit.contains("アカウント「新人 次郎」を有効にしました。"));
+        admin.screenshot("desk-12-account-audit");
+        user.fill("#name", "新人 次郎");
+        user.fill("#password", "kanri-2026-yuki");
+        user.click("#login");
+        user.source_when(|p| p.contains("受付一覧"));
+        assert!(user.url().ends_with("/queue"), "{}", user.url());
+    })
+    .await
+    .expect("browser steps");
+}

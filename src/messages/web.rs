@@ -66,6 +66,18 @@ pub fn not_on_own_account() -> &'static str {
     "自分自身のアカウントは無効化・権限変更できません。別の管理者に依頼してください。"
 }
 
+/// Where open work lies when a list is empty: `12月3日（木）分に6件あります`.
+pub fn work_elsewhere(date: chrono::NaiveDate, count: i64) -> String {
+    use chrono::Datelike;
+    format!(
+        "{}月{}日（{}）分に{}件あります",
+        date.month(),
+        date.day(),
+        crate::messages::calendar::weekday(date.weekday()),
+        count
+    )
+}
+
 /// A role that is neither reviewer nor admin.
 pub fn bad_role(value: &str) -> String {
     format!("権限「{value}」が不明です。")

@@ -66,6 +66,7 @@ pub mod db;
 pub mod decisions;
 pub mod filing;
 pub mod listing;
+pub mod overview;
 pub mod records;
 pub mod review;
 pub mod senders;

@@ -19,6 +19,7 @@ pub mod export;
 pub mod gmis_page;
 pub mod guard;
 pub mod naiji;
+pub mod overview;
 pub mod pages;
 pub mod quarantine;
 pub mod queue_page;
@@ -176,6 +177,7 @@ fn routes() -> Routes {
         .add(Staff, "POST", "/logout", post(pages::logout))
         .add(Staff, "GET", "/", get(pages::home))
         .add(Staff, "GET", "/queue", get(queue_page::queue))
+        .add(Staff, "GET", "/overview", get(overview::show))
         .add(Staff, "GET", "/requests/{id}", get(request_page::show))
         .add(
             Staff,

@@ -25,6 +25,10 @@ const TEMPLATES: &[(&str, &str)] = &[
     ),
     ("gmis.html", include_str!("../../templates/web/gmis.html")),
     (
+        "overview.html",
+        include_str!("../../templates/web/overview.html"),
+    ),
+    (
         "account.html",
         include_str!("../../templates/web/account.html"),
     ),
