@@ -329,6 +329,37 @@ async fn decisions_start_from_the_prefectures_answer_and_values_read_as_written(
         "no raw JSON"
     );
     assert!(page.contains("配布数 1,200枚"));
+    // The 内示 as 受付完了 would send it, in the mails' style.
+    let preview = &page[page.find("id=\"naiji-preview\"").expect("内示 preview")..];
+    assert!(
+        preview.contains("・非滅菌手袋：承認　配布数 1,200枚　送付日 2026年11月25日（水）"),
+        "{preview}"
+    );
+    assert!(
+        preview.contains("未登録のため送信されません"),
+        "no 北海道 address configured"
+    );
+    // G-MIS exports no address: the page says so.
+    assert!(page.contains("id=\"address-missing\"") && page.contains("G-MISは住所を出力しません"));
+    let resp = http
+        .post_form(&format!("/requests/{id}/complete"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(resp.status, 303);
+    let page = http.get(&format!("/requests/{id}")).await.text();
+    assert!(
+        !page.contains("naiji-preview"),
+        "sent, no preview after 受付完了"
+    );
+    let csv = http
+        .get("/exports/delivery.csv?date=2026-11-24")
+        .await
+        .text();
+    let line = csv
+        .lines()
+        .find(|l| l.contains("北斗クリニック"))
+        .expect("delivery row");
+    assert!(line.ends_with("住所未登録（送付前に要確認）"), "{line}");
+    assert!(csv.lines().next().unwrap().ends_with(",確認事項"));
 
     // さくら総合病院: numbers with separators, free text as typed.
     let id = find(&app, "さくら総合病院").await;

@@ -78,6 +78,11 @@ pub fn work_elsewhere(date: chrono::NaiveDate, count: i64) -> String {
     )
 }
 
+/// The 配送先リスト's flag on a row without an address.
+pub fn delivery_address_missing() -> &'static str {
+    "住所未登録（送付前に要確認）"
+}
+
 /// A role that is neither reviewer nor admin.
 pub fn bad_role(value: &str) -> String {
     format!("権限「{value}」が不明です。")

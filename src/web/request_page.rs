@@ -103,12 +103,37 @@ pub async fn show(
 ) -> Result<Html<String>, WebError> {
     let mut conn = state.db().pool().acquire().await?;
     let record = queue::get(&mut conn, id).await?;
+    let preview = naiji_preview(&mut conn, &state, &record).await?;
     render(
         &state,
         &staff,
         &record,
         q.notice.as_deref().and_then(msg::notice),
+        preview,
     )
+}
+
+/// The 内示 mail as 受付完了 would send it now (issue 13.6): recipient and
+/// body, shown while the record can still be completed.
+#[derive(Debug, Serialize)]
+struct NaijiPreview {
+    to: Option<String>,
+    body: String,
+}
+
+async fn naiji_preview(
+    conn: &mut sqlx::AnyConnection,
+    state: &AppState,
+    r: &RequestRecord,
+) -> Result<Option<NaijiPreview>, WebError> {
+    if r.status != Status::UnderReview || r.superseded_by.is_some() {
+        return Ok(None);
+    }
+    let to = naiji::recipient(conn, state.settings(), r).await?;
+    Ok(Some(NaijiPreview {
+        to: to.map(|t| t.address),
+        body: naiji::body(state.settings(), r)?,
+    }))
 }
 
 fn render(
@@ -116,6 +141,7 @@ fn render(
     staff: &Staff,
     r: &RequestRecord,
     notice: Option<&str>,
+    naiji_preview: Option<NaijiPreview>,
 ) -> Result<Html<String>, WebError> {
     let (fields, lines, other) = place_findings(r);
     let editable = r.status == Status::UnderReview && r.superseded_by.is_none();
@@ -160,6 +186,7 @@ fn render(
                 reason: h.reason.clone(),
             }).collect::<Vec<_>>(),
             editable => editable,
+            naiji_preview => naiji_preview,
             movable => !r.is_completed() && r.superseded_by.is_none(),
         },
     )
