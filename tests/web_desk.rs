@@ -442,6 +442,109 @@ async fn the_overview_counts_a_batch_and_empty_lists_say_where_the_work_is(app: 
     }
 }
 
+async fn a_batch_is_approved_as_proposed_in_one_action(app: TestApp) {
+    import_sample(&app).await;
+    let batch = chrono::NaiveDate::from_ymd_opt(2026, 11, 20).unwrap();
+    let sheet = browser::file(
+        &app,
+        &browser::sample_filing(
+            "みどり内科クリニック",
+            "1312345679",
+            batch,
+            chrono::Utc::now(),
+        ),
+    )
+    .await;
+    let sakura = find(&app, "さくら総合病院").await;
+    let echigo = find(&app, "越後みどり病院").await;
+    let (mut http, csrf) = app.signed_in(REVIEWER).await;
+    let queue = http.get("/queue?date=2026-11-20").await.text();
+    assert!(
+        queue.contains(&format!("name=\"id\" value=\"{sakura}\"")),
+        "check boxes in the queue"
+    );
+    let ids = [sakura.to_string(), echigo.to_string(), sheet.to_string()];
+    let mut fields = vec![("csrf", csrf.as_str())];
+    fields.extend(ids.iter().map(|i| ("id", i.as_str())));
+
+    // Preview: errors and warnings, and the plan item by item.
+    let page = http.post_form("/queue/approve/preview", &fields).await;
+    assert_eq!(page.status, 200);
+    let page = page.text();
+    assert!(
+        page.contains("総配布枚数が目安（4000枚）と異なります"),
+        "warnings before confirming"
+    );
+    assert!(page.contains("非滅菌手袋：承認（配布数 12,000枚）"));
+    assert!(page.contains("アイソレーションガウン：不承認（都道府県の判断（否）のため）"));
+    let mut conn = app.test_db.db.pool().acquire().await.unwrap();
+    assert!(
+        queue::get(&mut conn, sakura)
+            .await
+            .unwrap()
+            .lines
+            .iter()
+            .all(|l| l.mhlw.approved.is_none()),
+        "the preview decides nothing"
+    );
+    // Without CSRF, nothing happens.
+    let mut no_csrf: Vec<_> = fields[1..].to_vec();
+    no_csrf.push(("ship_date", "2026-11-25"));
+    assert_eq!(http.post_form("/queue/approve", &no_csrf).await.status, 403);
+    assert_eq!(
+        http.post_form("/queue/approve/preview", &fields[1..])
+            .await
+            .status,
+        403
+    );
+
+    let mut confirm = fields.clone();
+    confirm.push(("ship_date", "2026-11-25"));
+    let done = http.post_form("/queue/approve", &confirm).await;
+    assert_eq!(done.status, 200);
+    assert!(done.text().contains("選んだ3件を処理しました"));
+    let r = queue::get(&mut conn, sakura).await.unwrap();
+    let gloves = r
+        .lines
+        .iter()
+        .find(|l| l.item == Item::NonSterileGloves)
+        .unwrap();
+    assert_eq!(
+        (gloves.mhlw.approved, gloves.mhlw.quantity),
+        (Some(true), Some(12000))
+    );
+    assert_eq!(gloves.mhlw.ship_date.unwrap().to_string(), "2026-11-25");
+    let r = queue::get(&mut conn, echigo).await.unwrap();
+    let gown = r
+        .lines
+        .iter()
+        .find(|l| l.item == Item::IsolationGown)
+        .unwrap();
+    assert_eq!(gown.mhlw.approved, Some(false));
+    assert!(
+        r.history
+            .iter()
+            .filter(|h| h.action == "decided" && h.actor == REVIEWER)
+            .count()
+            == 2,
+        "audited item by item"
+    );
+    assert!(
+        queue::get(&mut conn, sheet)
+            .await
+            .unwrap()
+            .lines
+            .iter()
+            .any(|l| l.mhlw.approved == Some(true))
+    );
+    // Nothing ticked: said so.
+    let none = http
+        .post_form("/queue/approve/preview", &[("csrf", csrf.as_str())])
+        .await;
+    assert_eq!(none.status, 422);
+    assert!(none.text().contains("承認する要請を一覧で選んでください"));
+}
+
 macro_rules! on_both {
     ($name:ident) => {
         mod $name {
@@ -462,6 +565,7 @@ on_both!(gmis_upload_previews_confirms_and_is_idempotent);
 on_both!(broken_files_show_every_bad_row_and_are_not_imported);
 on_both!(upload_routes_need_the_csrf_token);
 on_both!(the_overview_counts_a_batch_and_empty_lists_say_where_the_work_is);
+on_both!(a_batch_is_approved_as_proposed_in_one_action);
 on_both!(decisions_start_from_the_prefectures_answer_and_values_read_as_written);
 
 /// Every page of the demo data: the sample inbox through the pipeline with

@@ -83,6 +83,39 @@ pub fn delivery_address_missing() -> &'static str {
     "住所未登録（送付前に要確認）"
 }
 
+/// Bulk approval: an item approved as the prefecture proposed.
+pub fn bulk_approve_line(quantity: i64) -> String {
+    format!(
+        "承認（配布数 {}枚）",
+        crate::messages::mail::quantity(Some(quantity))
+    )
+}
+
+/// Bulk approval: an item refused as the prefecture answered 否.
+pub fn bulk_refuse_line(reason: &str) -> String {
+    format!("不承認（{reason}）")
+}
+
+/// Bulk approval: an item already decided or without a proposal.
+pub fn bulk_left_alone() -> &'static str {
+    "変更しません（判断済み、または都道府県案に配布数がありません）"
+}
+
+/// Bulk approval: nothing ticked.
+pub fn bulk_none_selected() -> &'static str {
+    "承認する要請を一覧で選んでください。"
+}
+
+/// Bulk approval: more than a page ticked.
+pub fn bulk_too_many(max: usize) -> String {
+    format!("一度に承認できるのは{max}件までです。")
+}
+
+/// Bulk approval: a request no longer under review.
+pub fn bulk_not_in_review(status: &str) -> String {
+    format!("状態が「{status}」のため判断できません（都道府県・国確認中の要請のみ）。")
+}
+
 /// A role that is neither reviewer nor admin.
 pub fn bad_role(value: &str) -> String {
     format!("権限「{value}」が不明です。")

@@ -216,6 +216,18 @@ pub fn form_field(body: &[u8], name: &str) -> Option<String> {
     })
 }
 
+/// Every value of `name` in an `application/x-www-form-urlencoded` body,
+/// in order (check boxes send one per ticked box).
+pub fn form_values(body: &[u8], name: &str) -> Vec<String> {
+    body.split(|b| *b == b'&')
+        .filter_map(|pair| {
+            let mut kv = pair.splitn(2, |b| *b == b'=');
+            let key = percent_decode(kv.next()?);
+            (key == name).then(|| percent_decode(kv.next().unwrap_or_default()))
+        })
+        .collect()
+}
+
 /// Decodes `+` and `%XX` of a form value; invalid escapes stay as written.
 fn percent_decode(bytes: &[u8]) -> String {
     let mut out = Vec::with_capacity(bytes.len());

@@ -15,6 +15,7 @@
 pub mod accounts;
 pub mod admin;
 pub mod auth;
+pub mod bulk;
 pub mod export;
 pub mod gmis_page;
 pub mod guard;
@@ -178,6 +179,8 @@ fn routes() -> Routes {
         .add(Staff, "GET", "/", get(pages::home))
         .add(Staff, "GET", "/queue", get(queue_page::queue))
         .add(Staff, "GET", "/overview", get(overview::show))
+        .add(Staff, "POST", "/queue/approve/preview", post(bulk::preview))
+        .add(Staff, "POST", "/queue/approve", post(bulk::approve))
         .add(Staff, "GET", "/requests/{id}", get(request_page::show))
         .add(
             Staff,

@@ -24,6 +24,7 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/web/outbox.html"),
     ),
     ("gmis.html", include_str!("../../templates/web/gmis.html")),
+    ("bulk.html", include_str!("../../templates/web/bulk.html")),
     (
         "overview.html",
         include_str!("../../templates/web/overview.html"),
