@@ -87,6 +87,33 @@ async fn an_official_uploads_gmis_exports_and_decides_from_the_prefectures_answe
         );
         b.screenshot("desk-05-gmis-preview-broken");
 
+        // Approve a batch as proposed: tick, check the preview, confirm.
+        b.goto(&format!("{base}/queue?date=2026-11-20"));
+        b.source_when(|p| p.contains("bulk-form"));
+        let boxes = b.count("#queue input.pick");
+        assert!(boxes >= 2, "{boxes} check boxes");
+        b.click("#queue tbody tr:nth-child(1) input.pick");
+        b.click("#queue tbody tr:nth-child(2) input.pick");
+        b.screenshot("desk-13-queue-ticked");
+        b.click("#bulk-preview");
+        let page = b.source_when(|p| p.contains("bulk-confirm-form"));
+        assert_eq!(b.count("#bulk tbody tr"), 2, "{page}");
+        b.set_value("#bulk-ship-date", "2026-11-25");
+        b.screenshot("desk-14-bulk-preview");
+        b.click("#bulk-confirm");
+        let page = b.source_when(|p| p.contains("bulk-done"));
+        assert_eq!(b.count("#bulk td.result .badge.ok"), 2, "{page}");
+        b.screenshot("desk-15-bulk-done");
+
+        // The overview of that batch, with its links into the queue.
+        b.goto(&format!("{base}/overview?date=2026-11-20"));
+        let page = b.source_when(|p| p.contains("by-status"));
+        assert!(page.contains("物品別の合計"));
+        b.screenshot("desk-16-overview");
+        b.click("#by-item tbody a");
+        b.source_when(|p| p.contains("id=\"queue\""));
+        assert!(b.url().contains("&item="), "{}", b.url());
+
         // 北斗クリニック: the prefecture said 否 for surgical masks.
         b.goto(&format!("{base}/queue?date=all&q=北斗"));
         b.click("#queue tbody a");

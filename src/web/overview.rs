@@ -161,6 +161,13 @@ fn status_rows(data: &BatchOverview, link: &Link) -> Vec<StatusRow> {
 
 fn prefecture_rows(data: &BatchOverview, link: &Link) -> Vec<PrefectureRow> {
     let mut names: Vec<&str> = data.groups.iter().map(|g| g.prefecture.as_str()).collect();
+    // In the official order (北海道 … 沖縄県), as every MHLW table lists them.
+    names.sort_by_key(|n| {
+        (
+            crate::prefecture::Prefecture::parse(n).map(|p| p.code()),
+            *n,
+        )
+    });
     names.dedup();
     names
         .into_iter()
