@@ -359,6 +359,42 @@ async fn decisions_start_from_the_prefectures_answer_and_values_read_as_written(
         .find(|l| l.contains("北斗クリニック"))
         .expect("delivery row");
     assert!(line.ends_with("住所未登録（送付前に要確認）"), "{line}");
+    assert!(
+        !page.contains("address-form"),
+        "no completing after 受付完了"
+    );
+
+    // Another G-MIS request: the address is completed before 受付完了.
+    let id = find(&app, "やんばる診療所").await;
+    let empty = http
+        .post_form(
+            &format!("/requests/{id}/address"),
+            &[("csrf", &csrf), ("address", "　")],
+        )
+        .await;
+    assert_eq!(empty.status, 422);
+    let resp = http
+        .post_form(
+            &format!("/requests/{id}/address"),
+            &[
+                ("csrf", &csrf),
+                ("postcode", "９０５－０４０１"),
+                ("address", "沖縄県国頭郡今帰仁村字仲宗根１－２"),
+            ],
+        )
+        .await;
+    assert_eq!(resp.status, 303);
+    let page = http.get(&format!("/requests/{id}")).await.text();
+    assert!(!page.contains("id=\"address-missing\""));
+    assert!(
+        page.contains("沖縄県国頭郡今帰仁村字仲宗根１－２"),
+        "as typed"
+    );
+    assert!(
+        page.contains(
+            "配送先の住所を「〒905-0401 沖縄県国頭郡今帰仁村字仲宗根１－２」にしました。"
+        )
+    );
     assert!(csv.lines().next().unwrap().ends_with(",確認事項"));
 
     // さくら総合病院: numbers with separators, free text as typed.

@@ -29,6 +29,7 @@ pub fn action_label(action: &str) -> &'static str {
         "account_password_issued" => "一時パスワード発行",
         "account_password_changed" => "パスワード変更",
         "gmis_file_imported" => "G-MIS取込（ブラウザ）",
+        "address_completed" => "住所の補完",
         _ => "その他",
     }
 }
@@ -91,6 +92,11 @@ pub fn sentence(action: &str, d: &Value) -> String {
             text(&d["account"])
         ),
         "account_password_changed" => "自分のパスワードを変更しました。".to_string(),
+        "address_completed" => format!(
+            "配送先の住所を「〒{} {}」にしました。",
+            text(&d["postcode"]["to"]),
+            text(&d["address"]["to"])
+        ),
         _ => plain_values(d),
     }
 }

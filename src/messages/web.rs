@@ -78,6 +78,11 @@ pub fn work_elsewhere(date: chrono::NaiveDate, count: i64) -> String {
     )
 }
 
+/// The address form arrived without an address.
+pub fn address_required() -> &'static str {
+    "住所を入力してください。"
+}
+
 /// The 配送先リスト's flag on a row without an address.
 pub fn delivery_address_missing() -> &'static str {
     "住所未登録（送付前に要確認）"
@@ -269,6 +274,7 @@ pub fn notice(code: &str) -> Option<&'static str> {
         "retried" => "処理不能メールを再処理しました。結果は受付一覧・送信キューをご確認ください。",
         "retry_failed" => "再処理しましたが、今回も処理できませんでした。理由欄をご確認ください。",
         "logged_out" => "ログアウトしました。",
+        "address_saved" => "配送先の住所を保存しました。",
         "password_changed" => "パスワードを変更しました。他の端末のログインは終了しました。",
         "account_disabled" => "アカウントを無効にしました。そのユーザーのログインは終了しました。",
         "account_enabled" => "アカウントを有効にしました。",

@@ -72,7 +72,7 @@ pub mod review;
 pub mod senders;
 
 pub use db::{Backend, Db, Tx};
-pub use decisions::{complete, move_batch, set_mhlw_decision};
+pub use decisions::{complete, move_batch, set_delivery_address, set_mhlw_decision};
 pub use filing::{
     FilingOutcome, GmisChange, GmisFiling, GmisImported, SheetFiling, file_sheet, import_gmis,
 };

@@ -197,6 +197,12 @@ fn routes() -> Routes {
         .add(
             Staff,
             "POST",
+            "/requests/{id}/address",
+            post(request_page::set_address),
+        )
+        .add(
+            Staff,
+            "POST",
             "/requests/{id}/batch",
             post(request_page::move_batch),
         )

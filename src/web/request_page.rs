@@ -432,6 +432,35 @@ pub async fn move_batch(
     Ok(Redirect::to(&format!("/requests/{id}?notice=moved")).into_response())
 }
 
+/// The address form.
+#[derive(Debug, Deserialize)]
+pub struct AddressForm {
+    /// 郵便番号.
+    #[serde(default)]
+    pub postcode: String,
+    /// 住所, as typed.
+    #[serde(default)]
+    pub address: String,
+}
+
+/// POST /requests/{id}/address: completes the delivery address.
+pub async fn set_address(
+    State(state): State<AppState>,
+    Extension(staff): Extension<Staff>,
+    Path(id): Path<i64>,
+    Form(form): Form<AddressForm>,
+) -> Result<Response, WebError> {
+    let address = crate::text::as_written(&form.address);
+    if address.is_empty() {
+        return Err(WebError::BadInput(msg::address_required().into()));
+    }
+    let postcode = crate::text::normalize(&form.postcode);
+    let mut tx = state.db().begin().await?;
+    queue::set_delivery_address(&mut tx, id, &postcode, &address, &staff.name).await?;
+    tx.commit().await?;
+    Ok(Redirect::to(&format!("/requests/{id}?notice=address_saved")).into_response())
+}
+
 /// GET /requests/{id}/files/mail: the original mail as received (.eml).
 pub async fn download_mail(
     State(state): State<AppState>,
