@@ -4,10 +4,13 @@
 #   2. makes a fresh data directory (./data; an existing one is moved aside
 #      to ./data.old-<time>, never deleted);
 #   3. copies samples/inbox/*.eml into the Maildir ./data/inbox/new/;
-#   4. runs `sos-intake --config samples/sos-intake.toml serve` (SQLite,
+#   4. imports the sample G-MIS export (samples/gmis/, with its Salesforce
+#      footer) with 申請日時 set to now, so the first queue page shows G-MIS
+#      and sheet requests of the same batch side by side;
+#   5. runs `sos-intake --config samples/sos-intake.toml serve` (SQLite,
 #      replies written as .eml files to ./data/outbox, web UI on
 #      http://127.0.0.1:8080);
-#   5. prints what happened: each reply with its X-SOS-Status and subject,
+#   6. prints what happened: each reply with its X-SOS-Status and subject,
 #      and `sos-intake queue list`;
 # then keeps serving until Ctrl-C, so the web UI can be opened.
 set -euo pipefail
@@ -34,6 +37,15 @@ DEMO_USER=demo
 DEMO_PASSWORD=sos-demo-password
 echo "==> web UI account: $DEMO_USER / $DEMO_PASSWORD (admin)"
 echo "$DEMO_PASSWORD" | "$BIN" --config "$CONFIG" users add "$DEMO_USER" --role admin >/dev/null
+
+# The sample export was made in November; its requests are moved to now
+# (JST), the time the sample mails arrive, so both land in one batch.
+NOW_JST=$(TZ=Asia/Tokyo date +'%Y/%m/%d %H:%M')
+sed -E "s#20[0-9]{2}/[0-9]{2}/[0-9]{2} [0-9]{2}:[0-9]{2}#$NOW_JST#" \
+    samples/gmis/gmis-sos-export-salesforce.csv > "$DATA/gmis-sos-export.csv"
+echo "==> sos-intake gmis import (the sample G-MIS export, 申請日時 $NOW_JST)"
+"$BIN" --config "$CONFIG" gmis import "$DATA/gmis-sos-export.csv" --actor "$DEMO_USER" > "$DATA/gmis-import.log"
+head -1 "$DATA/gmis-import.log"
 
 echo "==> sos-intake --config $CONFIG serve"
 "$BIN" --config "$CONFIG" serve 2> "$DATA/serve.log" &

@@ -182,8 +182,12 @@ pub struct GmisExport {
     pub requests: Vec<GmisRequest>,
     /// Every bad row, in file order.
     pub errors: Vec<RowError>,
-    /// Data rows seen (blank rows not counted).
+    /// Data rows seen (blank rows and the footer not counted).
     pub rows: usize,
+    /// Where the Salesforce report footer (copyright, 機密情報 - 転送禁止,
+    /// 作成者, organisation) starts, when the file ends with one; those
+    /// lines are not data and not errors.
+    pub footer_line: Option<usize>,
 }
 
 /// A file that cannot be read as a G-MIS export at all.
@@ -263,6 +267,7 @@ pub fn parse(bytes: &[u8]) -> Result<GmisExport, FileError> {
         requests: Vec::new(),
         errors: Vec::new(),
         rows: 0,
+        footer_line: None,
     };
     let mut by_id: HashMap<String, usize> = HashMap::new();
     let mut skipped: Vec<String> = Vec::new();
@@ -283,8 +288,13 @@ pub fn parse(bytes: &[u8]) -> Result<GmisExport, FileError> {
         if is_blank(&record) {
             continue;
         }
-        out.rows += 1;
         let line = record.position().map_or(0, |p| lines.line_at(p.byte()));
+        // Data after the footer is a real row, reported like any other.
+        if (out.footer_line.is_some() || is_footer_start(&record)) && is_footer_line(&record) {
+            out.footer_line.get_or_insert(line);
+            continue;
+        }
+        out.rows += 1;
         let row = Row {
             record: &record,
             columns: &columns,
@@ -370,6 +380,27 @@ fn delimiter(text: &str) -> u8 {
     } else {
         b','
     }
+}
+
+/// A footer line has text in its first cell only (Salesforce writes each
+/// footer line as a one-field row; Excel may pad it with empty cells).
+fn is_footer_line(record: &csv::StringRecord) -> bool {
+    record.iter().skip(1).all(|f| text::normalize(f).is_empty())
+}
+
+/// The first line of a Salesforce report footer: the copyright line
+/// (`Copyright (c) 2000-2026 salesforce.com, inc. All rights reserved.`)
+/// or, when a re-save dropped it, the confidentiality line
+/// (`機密情報 - 転送禁止`). Only these start a footer, so a data row that
+/// lost its other cells is still reported.
+fn is_footer_start(record: &csv::StringRecord) -> bool {
+    if !is_footer_line(record) {
+        return false;
+    }
+    let first = text::normalize(record.get(0).unwrap_or_default()).to_lowercase();
+    let copyright = first.starts_with("copyright") && first.contains("salesforce");
+    let confidential = text::fold_label(&first) == text::fold_label("機密情報 - 転送禁止");
+    copyright || confidential
 }
 
 fn is_blank(record: &csv::StringRecord) -> bool {

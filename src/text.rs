@@ -518,6 +518,15 @@ mod tests {
     }
 }
 
+/// Free text (names, addresses, reasons, opinions) as the official typed
+/// it: only the blanks around it (including U+3000) and the characters of
+/// [`is_forbidden_control`] go. Never NFKC-folded: folding is for matching
+/// and parsing ([`normalize`]), not for what pages, exports and replies
+/// show (`：` and `（）` stay full-width).
+pub fn as_written(s: &str) -> String {
+    strip_controls(s).trim().to_string()
+}
+
 /// True for the characters no stored or shown text may carry: C0 controls
 /// other than tab, line feed and carriage return, DEL, and the C1 controls.
 /// PostgreSQL refuses NUL in text outright; the others garble pages, CSV
@@ -564,5 +573,15 @@ mod control_tests {
         assert!(strip_controls_in_place(&mut s));
         assert_eq!(s, "");
         assert!(!strip_controls_in_place(&mut String::from("受付")));
+    }
+
+    #[test]
+    fn free_text_stays_as_written() {
+        let typed = "　過去の緊急配布回数：０回。卸の欠品（聞き取り済）。\u{1}\n";
+        assert_eq!(
+            as_written(typed),
+            "過去の緊急配布回数：０回。卸の欠品（聞き取り済）。"
+        );
+        assert_ne!(as_written(typed), normalize(typed), "not folded");
     }
 }

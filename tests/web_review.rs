@@ -137,9 +137,10 @@ async fn decide_complete_and_export(app: TestApp) {
         let parsed = mail_parser::MessageParser::default().parse(&raw).unwrap();
         let body = parsed.body_text(0).unwrap().to_string();
         assert!(
-            body.contains("4000") && body.contains("2026-11-25") && body.contains("非滅菌手袋"),
-            "{body}"
+            body.contains("・非滅菌手袋：承認　配布数 4,000枚　送付日 2026年11月25日（水）"),
+            "the 内示 in the date and number style of every other mail: {body}"
         );
+        assert!(body.contains("対応日　　：2026年11月20日（金）"), "{body}");
         assert!(
             parsed
                 .subject()

@@ -61,6 +61,22 @@ pub async fn import_file(
         Err(err) => return Ok(Err(err)),
     };
     let mut tx = db.begin().await?;
+    let results = file_requests(&mut tx, &export, rule, actor).await?;
+    tx.commit()
+        .await
+        .context("cannot commit the G-MIS import")?;
+    Ok(Ok((export, results)))
+}
+
+/// Files every request of a read export on `conn` (the caller's
+/// transaction: the CLI and the web import commit it; the web preview rolls
+/// it back to learn what an import would do).
+pub async fn file_requests(
+    conn: &mut sqlx::AnyConnection,
+    export: &gmis::GmisExport,
+    rule: CutoffRule,
+    actor: &str,
+) -> anyhow::Result<Vec<GmisImported>> {
     let mut results = Vec::with_capacity(export.requests.len());
     for request in &export.requests {
         let batch = calendar::batch(rule, &request.submitted_at);
@@ -76,12 +92,9 @@ pub async fn import_file(
             findings: Vec::new(),
             actor: actor.to_string(),
         };
-        results.push(queue::import_gmis(&mut tx, &filing).await?);
+        results.push(queue::import_gmis(conn, &filing).await?);
     }
-    tx.commit()
-        .await
-        .context("cannot commit the G-MIS import")?;
-    Ok(Ok((export, results)))
+    Ok(results)
 }
 
 async fn import(settings: &Settings, args: ImportArgs) -> anyhow::Result<ExitCode> {
@@ -115,6 +128,7 @@ async fn import(settings: &Settings, args: ImportArgs) -> anyhow::Result<ExitCod
             "file": args.file.display().to_string(),
             "encoding": export.encoding,
             "rows": export.rows,
+            "footer_line": export.footer_line,
             "requests": results,
             "errors": export.errors,
         });

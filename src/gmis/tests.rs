@@ -470,3 +470,65 @@ fn newcomer_sample_in_samples_reads_cleanly() {
         );
     }
 }
+
+/// The lines a Salesforce report export ends with (G-MIS is built on it).
+const FOOTER: [&str; 5] = [
+    "",
+    "\"Copyright (c) 2000-2026 salesforce.com, inc. All rights reserved.\"",
+    "\"機密情報 - 転送禁止\"",
+    "\"作成者: 厚労 太郎\"",
+    "\"厚生労働省\"",
+];
+
+#[test]
+fn salesforce_footer_is_recognised_not_reported() {
+    let mut rows = vec![row("R1", "非滅菌手袋", "1"), row("R2", "非滅菌手袋", "2")];
+    rows.extend(FOOTER.iter().map(|l| l.to_string()));
+    let export = parse(&csv(&rows)).unwrap();
+    assert!(export.errors.is_empty(), "{:?}", export.errors);
+    assert_eq!(export.requests.len(), 2);
+    assert_eq!(export.rows, 2, "footer lines are not data rows");
+    assert_eq!(export.footer_line, Some(5), "header 1, rows 2-3, blank 4");
+}
+
+#[test]
+fn a_footer_padded_by_excel_with_empty_cells_is_a_footer_too() {
+    let mut rows = vec![row("R1", "非滅菌手袋", "1")];
+    rows.extend(FOOTER.iter().map(|l| format!("{l},,,,,,,,,,,,,,,,,,")));
+    let export = parse(&csv(&rows)).unwrap();
+    assert!(export.errors.is_empty(), "{:?}", export.errors);
+    assert_eq!(export.footer_line, Some(4));
+}
+
+#[test]
+fn broken_rows_are_still_reported_beside_a_footer() {
+    let mut rows = vec![
+        row("R1", "非滅菌手袋", "1"),
+        // A row that lost its cells is not a footer: it does not start one.
+        "作成者: だれか".to_string(),
+        row("R2", "非滅菌手袋", "x"),
+    ];
+    rows.extend(FOOTER.iter().map(|l| l.to_string()));
+    // Data after the footer is data, and reported when broken.
+    rows.push("R3,2026/11/20 10:15".into());
+    let export = parse(&csv(&rows)).unwrap();
+    assert_eq!(export.requests.len(), 1);
+    let mut lines: Vec<usize> = export.errors.iter().map(|e| e.line).collect();
+    lines.dedup();
+    assert_eq!(lines, vec![3, 4, 10], "{:?}", export.errors);
+    assert_eq!(export.footer_line, Some(6));
+}
+
+#[test]
+fn the_sample_export_with_its_salesforce_footer_reads_cleanly() {
+    let read = |name: &str| {
+        let path = format!("{}/samples/gmis/{name}", env!("CARGO_MANIFEST_DIR"));
+        parse(&std::fs::read(path).unwrap()).unwrap()
+    };
+    let with_footer = read("gmis-sos-export-salesforce.csv");
+    let without = read("gmis-sos-export-sample.csv");
+    assert!(with_footer.errors.is_empty(), "{:?}", with_footer.errors);
+    assert_eq!(with_footer.requests, without.requests);
+    assert_eq!(with_footer.rows, without.rows);
+    assert!(with_footer.footer_line.is_some());
+}

@@ -36,3 +36,5 @@ pub mod readers;
 pub mod ops;
 /// OAuth 2.0 sign-in: token endpoint and server refusals.
 pub mod oauth;
+/// The review desk's history as sentences (one per audit row).
+pub mod history;

@@ -46,6 +46,96 @@ pub fn user_removed(name: &str, found: bool) -> String {
     }
 }
 
+/// A browser-set password contains the account name.
+pub fn password_contains_name() -> &'static str {
+    "パスワードにユーザー名を含めないでください。"
+}
+
+/// A browser-set password is one character repeated or digits only.
+pub fn password_too_simple() -> &'static str {
+    "同じ文字の繰り返しや数字だけのパスワードは使えません。"
+}
+
+/// The current password typed on the password page is wrong.
+pub fn current_password_wrong() -> &'static str {
+    "現在のパスワードが正しくありません。"
+}
+
+/// An admin tried to disable or demote their own account.
+pub fn not_on_own_account() -> &'static str {
+    "自分自身のアカウントは無効化・権限変更できません。別の管理者に依頼してください。"
+}
+
+/// Where open work lies when a list is empty: `12月3日（木）分に6件あります`.
+pub fn work_elsewhere(date: chrono::NaiveDate, count: i64) -> String {
+    use chrono::Datelike;
+    format!(
+        "{}月{}日（{}）分に{}件あります",
+        date.month(),
+        date.day(),
+        crate::messages::calendar::weekday(date.weekday()),
+        count
+    )
+}
+
+/// The address form arrived without an address.
+pub fn address_required() -> &'static str {
+    "住所を入力してください。"
+}
+
+/// The 配送先リスト's flag on a row without an address.
+pub fn delivery_address_missing() -> &'static str {
+    "住所未登録（送付前に要確認）"
+}
+
+/// Bulk approval: an item approved as the prefecture proposed.
+pub fn bulk_approve_line(quantity: i64) -> String {
+    format!(
+        "承認（配布数 {}枚）",
+        crate::messages::mail::quantity(Some(quantity))
+    )
+}
+
+/// Bulk approval: an item refused as the prefecture answered 否.
+pub fn bulk_refuse_line(reason: &str) -> String {
+    format!("不承認（{reason}）")
+}
+
+/// Bulk approval: an item already decided or without a proposal.
+pub fn bulk_left_alone() -> &'static str {
+    "変更しません（判断済み、または都道府県案に配布数がありません）"
+}
+
+/// Bulk approval: nothing ticked.
+pub fn bulk_none_selected() -> &'static str {
+    "承認する要請を一覧で選んでください。"
+}
+
+/// Bulk approval: more than a page ticked.
+pub fn bulk_too_many(max: usize) -> String {
+    format!("一度に承認できるのは{max}件までです。")
+}
+
+/// Bulk approval: a request no longer under review.
+pub fn bulk_not_in_review(status: &str) -> String {
+    format!("状態が「{status}」のため判断できません（都道府県・国確認中の要請のみ）。")
+}
+
+/// A role that is neither reviewer nor admin.
+pub fn bad_role(value: &str) -> String {
+    format!("権限「{value}」が不明です。")
+}
+
+/// An account name that is already taken.
+pub fn account_exists(name: &str) -> String {
+    format!("ユーザー「{name}」は既に登録されています。")
+}
+
+/// The one-time password must be replaced before anything else.
+pub fn must_change_password() -> &'static str {
+    "管理者が発行した一時パスワードでログインしています。先に自分のパスワードを設定してください。"
+}
+
 /// Sign-in failed (never says which of the two was wrong).
 pub fn login_failed() -> &'static str {
     "ユーザー名またはパスワードが正しくありません。"
@@ -147,6 +237,31 @@ pub fn bad_prefecture(value: &str) -> String {
     format!("都道府県「{value}」が不明です。")
 }
 
+/// The reason a decision form starts with where the prefecture answered 否.
+pub fn refuse_as_prefecture_said() -> &'static str {
+    "都道府県の判断（否）のため"
+}
+
+/// A form or upload larger than the server accepts.
+pub fn upload_too_large() -> &'static str {
+    "送信されたデータが大きすぎます（上限 16MB）。ファイルを確認してください。"
+}
+
+/// The G-MIS upload form arrived without a file.
+pub fn gmis_no_file() -> &'static str {
+    "CSVファイルを選んでから「内容を確認する」を押してください。"
+}
+
+/// The G-MIS upload could not be read as a form.
+pub fn gmis_bad_upload() -> &'static str {
+    "アップロードされたデータを読み取れませんでした。もう一度ファイルを選んでください。"
+}
+
+/// The file to import is no longer kept (or the link was altered).
+pub fn gmis_file_gone() -> &'static str {
+    "取り込むファイルが見つかりません。もう一度アップロードしてください。"
+}
+
 /// Notice shown after an action, by its code in the redirect.
 pub fn notice(code: &str) -> Option<&'static str> {
     Some(match code {
@@ -161,6 +276,14 @@ pub fn notice(code: &str) -> Option<&'static str> {
         "logged_out" => "ログアウトしました。",
         "marked_read" => "連絡を既読にしました。",
         "already_read" => "この連絡はすでに既読です。",
+        "address_saved" => "配送先の住所を保存しました。",
+        "password_changed" => "パスワードを変更しました。他の端末のログインは終了しました。",
+        "account_disabled" => "アカウントを無効にしました。そのユーザーのログインは終了しました。",
+        "account_enabled" => "アカウントを有効にしました。",
+        "account_role_changed" => "権限を変更しました。次回ログインから有効です。",
+        "must_change" => {
+            "管理者が発行した一時パスワードでログインしています。先に自分のパスワードを設定してください。"
+        }
         _ => return None,
     })
 }
@@ -171,8 +294,8 @@ pub fn naiji_subject(receipt: &str, institution: &str) -> String {
 }
 
 /// 内示 body: an approved line.
-pub fn naiji_approved_line(item: &str, quantity: i64, ship_date: &str) -> String {
-    format!("・{item}：承認　配布数 {quantity}　送付日 {ship_date}")
+pub fn naiji_approved_line(item: &str, quantity: &str, ship_date: &str) -> String {
+    format!("・{item}：承認　配布数 {quantity}枚　送付日 {ship_date}")
 }
 
 /// 内示 body: a refused line.

@@ -118,7 +118,26 @@ pub async fn recent(conn: &mut AnyConnection, limit: i64) -> anyhow::Result<Vec<
     rows.iter().map(entry_from_row).collect()
 }
 
-fn entry_from_row(row: &sqlx::any::AnyRow) -> anyhow::Result<AuditEntry> {
+/// The latest `limit` history rows with `action`, newest first (e.g. the
+/// G-MIS files imported in the browser).
+pub async fn recent_of(
+    conn: &mut AnyConnection,
+    action: &str,
+    limit: i64,
+) -> anyhow::Result<Vec<AuditEntry>> {
+    let rows = sqlx::query(
+        "SELECT id, request_id, at, actor, action, detail, reason FROM audit_log \
+         WHERE action = $1 ORDER BY id DESC LIMIT $2",
+    )
+    .bind(action)
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await
+    .with_context(|| format!("cannot read the {action} history"))?;
+    rows.iter().map(entry_from_row).collect()
+}
+
+pub(crate) fn entry_from_row(row: &sqlx::any::AnyRow) -> anyhow::Result<AuditEntry> {
     let detail: String = row.try_get("detail")?;
     Ok(AuditEntry {
         id: row.try_get("id")?,

@@ -196,6 +196,52 @@ pub async fn move_batch(
     Ok(())
 }
 
+/// Completes the delivery address of a record that has none (G-MIS exports
+/// no address; issue 13.8), before 受付完了 fixes it for good. Audited
+/// with the values before and after.
+pub async fn set_delivery_address(
+    conn: &mut AnyConnection,
+    record_id: i64,
+    postcode: &str,
+    address: &str,
+    actor: &str,
+) -> Result<(), QueueError> {
+    let mut tx = conn.begin().await?;
+    let state = lock_for_change(&mut tx, record_id).await?;
+    state.require_open()?;
+    let before: (String, String) = sqlx::query_as(
+        "SELECT institution_postcode, institution_address FROM requests WHERE id = $1",
+    )
+    .bind(record_id)
+    .fetch_one(&mut *tx)
+    .await?;
+    sqlx::query(
+        "UPDATE requests SET institution_postcode = $1, institution_address = $2, updated_at = $3 WHERE id = $4",
+    )
+    .bind(postcode)
+    .bind(address)
+    .bind(now_text())
+    .bind(record_id)
+    .execute(&mut *tx)
+    .await
+    .map_err(|e| state.map_trigger(e))?;
+    let detail = serde_json::json!({
+        "postcode": { "from": before.0, "to": postcode },
+        "address": { "from": before.1, "to": address },
+    });
+    audit::record(
+        &mut tx,
+        Some(record_id),
+        actor,
+        "address_completed",
+        &detail,
+        "",
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 /// What a staff action needs to know about the record it changes.
 struct RecordState {
     receipt: String,

@@ -58,6 +58,7 @@
 //! (in Japanese), apart from [`QueueError::Internal`] (something broke).
 //! [`audit::record`] lets other modules append their own history rows.
 
+pub mod accounts;
 pub mod attempts;
 pub mod audit;
 pub mod backup;
@@ -68,13 +69,14 @@ pub mod decisions;
 pub mod filing;
 pub mod health;
 pub mod listing;
+pub mod overview;
 pub mod records;
 pub mod retention;
 pub mod review;
 pub mod senders;
 
 pub use db::{Backend, Db, Tx};
-pub use decisions::{complete, move_batch, set_mhlw_decision};
+pub use decisions::{complete, move_batch, set_delivery_address, set_mhlw_decision};
 pub use filing::{
     FilingOutcome, GmisChange, GmisFiling, GmisImported, SheetFiling, file_sheet, import_gmis,
 };

@@ -32,8 +32,15 @@ pub fn check(block: &InstitutionBlock, findings: &mut Vec<Finding>) -> Instituti
             Some(text)
         };
 
-    if let Some(name) = present(&block.name, labels::NAME, findings) {
-        inst.name = name;
+    // Free text is kept as written; `present` folds only to check it.
+    let written = |field: &Option<Field>| {
+        field
+            .as_ref()
+            .map(|f| crate::text::as_written(&f.value.text))
+            .unwrap_or_default()
+    };
+    if present(&block.name, labels::NAME, findings).is_some() {
+        inst.name = written(&block.name);
     }
     if let (Some(field), Some(text)) = (
         &block.prefecture,
@@ -86,7 +93,7 @@ pub fn check(block: &InstitutionBlock, findings: &mut Vec<Finding>) -> Instituti
                 msg::address_prefecture(pref.name()),
             ));
         }
-        inst.address = text;
+        inst.address = written(&block.address);
     }
     if let (Some(field), Some(text)) =
         (&block.phone, present(&block.phone, labels::PHONE, findings))
@@ -103,10 +110,11 @@ pub fn check(block: &InstitutionBlock, findings: &mut Vec<Finding>) -> Instituti
                 msg::phone_format(count),
             ));
         }
+        // A number, not free text: folded to half-width like the codes.
         inst.phone = text;
     }
-    if let Some(contact) = present(&block.contact, labels::CONTACT, findings) {
-        inst.contact = contact;
+    if present(&block.contact, labels::CONTACT, findings).is_some() {
+        inst.contact = written(&block.contact);
     }
     inst
 }

@@ -148,8 +148,9 @@ fn check_row(row: &InstitutionRow, policy: &Policy, findings: &mut Vec<Finding>)
         out,
     );
     line.outlook = outlook(&row.outlook, &field(labels::OUTLOOK), out);
-    line.reason = normalize(&row.reason.text);
-    if line.reason.is_empty() {
+    // Kept as typed; emptiness and content are judged on the folded text.
+    line.reason = crate::text::as_written(&row.reason.text);
+    if normalize(&line.reason).is_empty() {
         out.push(at(
             Severity::Error,
             "item.reason.missing",

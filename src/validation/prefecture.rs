@@ -216,7 +216,8 @@ fn check_row(
     let item = row.item;
     let field = |f: &str| labels::for_item(f, item);
     let mut decision = PrefectureDecision {
-        opinion: normalize(&row.opinion.text),
+        // Kept as typed; the checks below fold it themselves.
+        opinion: crate::text::as_written(&row.opinion.text),
         ..PrefectureDecision::default()
     };
     decision.need = parse_need(&row.need.text);

@@ -68,6 +68,9 @@ pub struct Staff {
     pub csrf: String,
     /// Correspondence nobody has marked read yet (the nav shows the count).
     pub unread: i64,
+    /// Signed in with a one-time password: every page leads to the
+    /// password change until they chose their own (issue 13.2).
+    pub must_change_password: bool,
 }
 
 impl Staff {
@@ -115,6 +118,40 @@ pub fn verify_password(password: &str, phc: &str) -> bool {
         .unwrap_or(false)
 }
 
+/// The shortest password accepted when set in the browser.
+pub const MIN_WEB_PASSWORD_CHARS: usize = 12;
+
+/// What is wrong with a password chosen in the browser for account `name`
+/// (the rules the password page states), `None` when it is acceptable.
+pub fn password_problem(name: &str, password: &str) -> Option<String> {
+    use crate::messages::web as msg;
+    let chars: Vec<char> = password.chars().collect();
+    if chars.len() < MIN_WEB_PASSWORD_CHARS {
+        return Some(msg::weak_password(MIN_WEB_PASSWORD_CHARS));
+    }
+    let name = name.trim().to_lowercase();
+    if name.chars().count() >= 3 && password.to_lowercase().contains(&name) {
+        return Some(msg::password_contains_name().to_string());
+    }
+    let first = chars.first().copied().unwrap_or_default();
+    if chars.iter().all(|c| *c == first) || chars.iter().all(|c| c.is_ascii_digit()) {
+        return Some(msg::password_too_simple().to_string());
+    }
+    None
+}
+
+/// A one-time password an admin hands over: 16 characters from an
+/// alphabet without look-alikes (no 0/O, 1/l/I).
+pub fn one_time_password() -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
+    let mut bytes = [0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    bytes
+        .iter()
+        .map(|b| char::from(ALPHABET[usize::from(*b) % ALPHABET.len()]))
+        .collect()
+}
+
 /// Why `users add` refused.
 #[derive(Debug, thiserror::Error)]
 pub enum UserError {
@@ -154,7 +191,10 @@ pub async fn upsert_user(
     if let Some(row) = existing {
         let id: i64 = row.try_get("id")?;
         sqlx::query(
-            "UPDATE web_users SET role = $1, password_hash = $2, updated_at = $3 WHERE id = $4",
+            // The CLI is the way back in for a locked-out admin: the account
+            // is enabled again and the password is theirs.
+            "UPDATE web_users SET role = $1, password_hash = $2, updated_at = $3, \
+             disabled = 0, must_change_password = 0 WHERE id = $4",
         )
         .bind(role.as_str())
         .bind(&hash)
@@ -261,11 +301,14 @@ async fn check_password(
     password: &str,
     permit: Option<tokio::sync::OwnedSemaphorePermit>,
 ) -> anyhow::Result<Option<i64>> {
-    let row = sqlx::query("SELECT id, password_hash FROM web_users WHERE name = $1")
-        .bind(name.trim())
-        .fetch_optional(&mut *conn)
-        .await
-        .context("cannot look up user")?;
+    // A disabled account is checked like an unknown name: same work, no
+    // hint that it exists.
+    let row =
+        sqlx::query("SELECT id, password_hash FROM web_users WHERE name = $1 AND disabled = 0")
+            .bind(name.trim())
+            .fetch_optional(&mut *conn)
+            .await
+            .context("cannot look up user")?;
     let (id, phc) = match row {
         Some(row) => (
             Some(row.try_get::<i64, _>("id")?),
@@ -365,9 +408,9 @@ pub async fn create_session(conn: &mut AnyConnection, user_id: i64) -> anyhow::R
 /// has not expired.
 pub async fn session_staff(conn: &mut AnyConnection, token: &str) -> anyhow::Result<Option<Staff>> {
     let row = sqlx::query(
-        "SELECT u.id, u.name, u.role, s.csrf_token, s.expires_at, \
+        "SELECT u.id, u.name, u.role, u.must_change_password, s.csrf_token, s.expires_at, \
          (SELECT COUNT(*) FROM correspondence WHERE read_at IS NULL) AS unread FROM web_sessions s \
-         JOIN web_users u ON u.id = s.user_id WHERE s.token_sha256 = $1",
+         JOIN web_users u ON u.id = s.user_id WHERE s.token_sha256 = $1 AND u.disabled = 0",
     )
     .bind(token_digest(token))
     .fetch_optional(&mut *conn)
@@ -385,6 +428,7 @@ pub async fn session_staff(conn: &mut AnyConnection, token: &str) -> anyhow::Res
         role: Role::parse(&role).with_context(|| format!("unknown stored role {role:?}"))?,
         csrf: row.try_get("csrf_token")?,
         unread: row.try_get("unread")?,
+        must_change_password: row.try_get::<i64, _>("must_change_password")? != 0,
     }))
 }
 

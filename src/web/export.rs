@@ -22,7 +22,7 @@ const DELIVERY_LIST: &str = "配送先リスト";
 const PREFECTURE_SUMMARY: &str = "都道府県別集計";
 
 /// The 配送先リスト's columns.
-pub const DELIVERY_HEADERS: [&str; 12] = [
+pub const DELIVERY_HEADERS: [&str; 13] = [
     "受付番号",
     "都道府県",
     "医療機関名",
@@ -35,6 +35,7 @@ pub const DELIVERY_HEADERS: [&str; 12] = [
     "配布数",
     "配布方法",
     "送付日",
+    "確認事項",
 ];
 
 const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
@@ -68,7 +69,7 @@ async fn rows(
     ))
 }
 
-fn delivery_cells(r: &DeliveryRow) -> [String; 12] {
+fn delivery_cells(r: &DeliveryRow) -> [String; 13] {
     [
         r.receipt.clone(),
         r.prefecture.clone(),
@@ -82,6 +83,13 @@ fn delivery_cells(r: &DeliveryRow) -> [String; 12] {
         r.quantity.to_string(),
         r.method.clone(),
         r.ship_date.map(|d| d.to_string()).unwrap_or_default(),
+        // A row nobody can deliver to is flagged (G-MIS exports no
+        // address), never silently sent out blank (issue 13.8).
+        if r.address.trim().is_empty() {
+            msg::delivery_address_missing().to_string()
+        } else {
+            String::new()
+        },
     ]
 }
 
@@ -203,7 +211,7 @@ pub fn delivery_workbook(date: NaiveDate, rows: &[DeliveryRow]) -> anyhow::Resul
             DELIVERY_HEADERS.len() as u16 - 1,
         )?;
     }
-    for (c, w) in [18, 10, 28, 14, 36, 10, 14, 14, 16, 10, 16, 12]
+    for (c, w) in [18, 10, 28, 14, 36, 10, 14, 14, 16, 10, 16, 12, 28]
         .into_iter()
         .enumerate()
     {

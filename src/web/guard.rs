@@ -14,6 +14,10 @@ use axum::response::{IntoResponse, Redirect, Response};
 /// The largest form body accepted (decisions and reasons are short).
 const MAX_FORM_BYTES: usize = 64 * 1024;
 
+/// The largest upload accepted (a G-MIS export of a busy week is a few
+/// megabytes; this leaves ample room and still bounds memory).
+pub const MAX_UPLOAD_BYTES: usize = 16 * 1024 * 1024;
+
 /// The name of the hidden field that carries the CSRF token.
 pub const CSRF_FIELD: &str = "csrf";
 
@@ -38,8 +42,21 @@ pub async fn require_staff(State(state): State<AppState>, req: Request, next: Ne
     } else {
         req
     };
+    if staff.must_change_password && !allowed_before_password_change(req.uri().path()) {
+        return if req.method() == Method::GET {
+            Redirect::to("/account?notice=must_change").into_response()
+        } else {
+            error_page(StatusCode::FORBIDDEN, msg::must_change_password())
+        };
+    }
     req.extensions_mut().insert(staff);
     next.run(req).await
+}
+
+/// The pages a user signed in with a one-time password may use: the
+/// password change and signing out.
+fn allowed_before_password_change(path: &str) -> bool {
+    matches!(path, "/account" | "/account/password" | "/logout")
 }
 
 /// Lets only admins through (runs inside [`require_staff`]).
@@ -114,18 +131,80 @@ fn anonymous(req: &Request) -> Response {
 
 /// Reads the form body, checks its `csrf` field against the session's
 /// token, and hands the request on with the same body.
+/// File uploads (`multipart/form-data`) carry the token as a form field
+/// too, read with the same multipart parser the handler uses.
 async fn check_csrf(req: Request, staff: &Staff) -> Result<Request, Response> {
     let (parts, body) = req.into_parts();
-    let bytes: Bytes = axum::body::to_bytes(body, MAX_FORM_BYTES)
+    let boundary = multipart_boundary(&parts.headers);
+    let limit = if boundary.is_some() {
+        MAX_UPLOAD_BYTES
+    } else {
+        MAX_FORM_BYTES
+    };
+    let bytes: Bytes = axum::body::to_bytes(body, limit)
         .await
-        .map_err(|_| error_page(StatusCode::PAYLOAD_TOO_LARGE, msg::csrf_refused()))?;
-    let sent = form_field(&bytes, CSRF_FIELD);
+        .map_err(|_| error_page(StatusCode::PAYLOAD_TOO_LARGE, msg::upload_too_large()))?;
+    let sent = match boundary {
+        Some(b) => multipart_fields(bytes.clone(), &b)
+            .await
+            .ok()
+            .and_then(|fields| fields.into_iter().find(|f| f.name == CSRF_FIELD))
+            .map(|f| String::from_utf8_lossy(&f.data).into_owned()),
+        None => form_field(&bytes, CSRF_FIELD),
+    };
     match sent {
         Some(token) if auth::same_secret(&token, &staff.csrf) => {
             Ok(Request::from_parts(parts, Body::from(bytes)))
         }
         _ => Err(error_page(StatusCode::FORBIDDEN, msg::csrf_refused())),
     }
+}
+
+/// The boundary of a `multipart/form-data` request, `None` for any other
+/// body.
+pub fn multipart_boundary(headers: &axum::http::HeaderMap) -> Option<String> {
+    let ct = headers.get(header::CONTENT_TYPE)?.to_str().ok()?;
+    if !ct
+        .trim_start()
+        .to_ascii_lowercase()
+        .starts_with("multipart/form-data")
+    {
+        return None;
+    }
+    multer::parse_boundary(ct).ok()
+}
+
+/// One field of a multipart form.
+#[derive(Clone, Debug)]
+pub struct Part {
+    /// The field's name.
+    pub name: String,
+    /// The uploaded file's name, for file fields.
+    pub file_name: Option<String>,
+    /// The field's bytes.
+    pub data: Bytes,
+}
+
+/// Every field of a multipart body already in memory (bounded by
+/// [`MAX_UPLOAD_BYTES`] before it gets here); malformed bodies are an
+/// error, never a panic.
+pub async fn multipart_fields(body: Bytes, boundary: &str) -> Result<Vec<Part>, multer::Error> {
+    let stream = futures::stream::once(async move { Ok::<Bytes, std::convert::Infallible>(body) });
+    let constraints = multer::Constraints::new()
+        .size_limit(multer::SizeLimit::new().whole_stream(MAX_UPLOAD_BYTES as u64));
+    let mut multipart = multer::Multipart::with_constraints(stream, boundary, constraints);
+    let mut parts = Vec::new();
+    while let Some(field) = multipart.next_field().await? {
+        let name = field.name().unwrap_or_default().to_string();
+        let file_name = field.file_name().map(str::to_string);
+        let data = field.bytes().await?;
+        parts.push(Part {
+            name,
+            file_name,
+            data,
+        });
+    }
+    Ok(parts)
 }
 
 /// The first value of `name` in an `application/x-www-form-urlencoded` body.
@@ -135,6 +214,18 @@ pub fn form_field(body: &[u8], name: &str) -> Option<String> {
         let key = percent_decode(kv.next()?);
         (key == name).then(|| percent_decode(kv.next().unwrap_or_default()))
     })
+}
+
+/// Every value of `name` in an `application/x-www-form-urlencoded` body,
+/// in order (check boxes send one per ticked box).
+pub fn form_values(body: &[u8], name: &str) -> Vec<String> {
+    body.split(|b| *b == b'&')
+        .filter_map(|pair| {
+            let mut kv = pair.splitn(2, |b| *b == b'=');
+            let key = percent_decode(kv.next()?);
+            (key == name).then(|| percent_decode(kv.next().unwrap_or_default()))
+        })
+        .collect()
 }
 
 /// Decodes `+` and `%XX` of a form value; invalid escapes stay as written.

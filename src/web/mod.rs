@@ -12,13 +12,17 @@
 //! configured `[web] listen` address until shutdown, [`serve_on`] for a
 //! listener the caller opened (tests use port 0).
 
+pub mod accounts;
 pub mod admin;
 pub mod auth;
 pub mod conversation;
+pub mod bulk;
 pub mod export;
+pub mod gmis_page;
 pub mod guard;
 pub mod health;
 pub mod naiji;
+pub mod overview;
 pub mod pages;
 pub mod quarantine;
 pub mod queue_page;
@@ -176,6 +180,9 @@ fn routes() -> Routes {
         .add(Staff, "POST", "/logout", post(pages::logout))
         .add(Staff, "GET", "/", get(pages::home))
         .add(Staff, "GET", "/queue", get(queue_page::queue))
+        .add(Staff, "GET", "/overview", get(overview::show))
+        .add(Staff, "POST", "/queue/approve/preview", post(bulk::preview))
+        .add(Staff, "POST", "/queue/approve", post(bulk::approve))
         .add(Staff, "GET", "/requests/{id}", get(request_page::show))
         .add(
             Staff,
@@ -188,6 +195,12 @@ fn routes() -> Routes {
             "POST",
             "/requests/{id}/complete",
             post(request_page::complete),
+        )
+        .add(
+            Staff,
+            "POST",
+            "/requests/{id}/address",
+            post(request_page::set_address),
         )
         .add(
             Staff,
@@ -230,6 +243,49 @@ fn routes() -> Routes {
             "GET",
             "/exports/summary.csv",
             get(export::summary_csv),
+        )
+        .add(Staff, "GET", "/gmis", get(gmis_page::form))
+        .add(
+            Staff,
+            "POST",
+            "/gmis/preview",
+            post(gmis_page::preview).layer(axum::extract::DefaultBodyLimit::max(
+                guard::MAX_UPLOAD_BYTES,
+            )),
+        )
+        .add(Staff, "POST", "/gmis/import", post(gmis_page::import))
+        .add(Staff, "GET", "/account", get(accounts::own))
+        .add(
+            Staff,
+            "POST",
+            "/account/password",
+            post(accounts::change_password),
+        )
+        .add(Admin, "GET", "/admin/accounts", get(accounts::list))
+        .add(Admin, "POST", "/admin/accounts", post(accounts::add))
+        .add(
+            Admin,
+            "POST",
+            "/admin/accounts/{id}/disable",
+            post(accounts::disable),
+        )
+        .add(
+            Admin,
+            "POST",
+            "/admin/accounts/{id}/enable",
+            post(accounts::enable),
+        )
+        .add(
+            Admin,
+            "POST",
+            "/admin/accounts/{id}/role",
+            post(accounts::set_role),
+        )
+        .add(
+            Admin,
+            "POST",
+            "/admin/accounts/{id}/password",
+            post(accounts::issue_password),
         )
         .add(Staff, "GET", "/outbox", get(admin::outbox))
         .add(Staff, "POST", "/outbox/{id}/resend", post(admin::resend))

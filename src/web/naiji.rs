@@ -78,8 +78,11 @@ pub fn item_lines(record: &RequestRecord) -> Vec<String> {
         .map(|l| match l.mhlw.approved {
             Some(true) => msg::naiji_approved_line(
                 l.item.label(),
-                l.mhlw.quantity.unwrap_or(0),
-                &l.mhlw.ship_date.map(|d| d.to_string()).unwrap_or_default(),
+                &crate::messages::mail::quantity(Some(l.mhlw.quantity.unwrap_or(0))),
+                &l.mhlw
+                    .ship_date
+                    .map(crate::messages::calendar::date)
+                    .unwrap_or_default(),
             ),
             _ => msg::naiji_refused_line(l.item.label(), &l.mhlw.reason),
         })
@@ -102,7 +105,7 @@ pub fn body(settings: &Settings, record: &RequestRecord) -> anyhow::Result<Strin
             institution_code => &inst.code,
             postcode => &inst.postcode,
             address => &inst.address,
-            batch_date => record.batch_date.to_string(),
+            batch_date => crate::messages::calendar::date(record.batch_date),
             lines => item_lines(record),
             sos_name => &settings.config.sos_name,
             sos_address => &settings.config.sos_address,

@@ -146,6 +146,13 @@ pub async fn queue(
         .map(|c| context! { status => c.status.as_str(), count => c.count })
         .collect();
     let all_count: i64 = listing.counts.iter().map(|c| c.count).sum();
+    // An empty batch says where the open work is (issue 13.3).
+    let elsewhere = match filter.batch_date {
+        Some(date) if listing.total == 0 => {
+            super::overview::work_elsewhere(&mut conn, date).await?
+        }
+        _ => Vec::new(),
+    };
     let base = QueueQuery {
         page: None,
         notice: None,
@@ -187,6 +194,7 @@ pub async fn queue(
             }).collect::<Vec<_>>(),
             all_status_href => query_string(&QueueQuery { status: None, ..base.clone() }),
             export_query => export_query(&date_text, filter.prefecture),
+            elsewhere => elsewhere,
         },
     )
 }
@@ -231,7 +239,7 @@ pub fn jst(at: DateTime<Utc>) -> String {
 }
 
 /// `?a=b&…` of the non-empty fields of a query.
-fn query_string(q: &QueueQuery) -> String {
+pub fn query_string(q: &QueueQuery) -> String {
     let mut parts = Vec::new();
     let mut push = |k: &str, v: &Option<String>| {
         if let Some(v) = v.as_deref().filter(|v| !v.is_empty()) {

@@ -9,9 +9,10 @@
 use super::auth::Staff;
 use super::queue_page::{jst, source_label};
 use super::{AppState, WebError, naiji};
+use crate::messages::history;
 use crate::messages::web as msg;
 use crate::queue::{self, RequestRecord, blobs};
-use crate::request::{Item, ItemLine, MhlwDecision, Status};
+use crate::request::{Item, ItemLine, MhlwDecision, Need, Status};
 use crate::validation::Finding;
 use axum::Extension;
 use axum::extract::{Form, Path, Query, State};
@@ -47,28 +48,40 @@ struct FieldView {
 }
 
 #[derive(Debug, Serialize)]
+/// One item as the page shows it: every value already text (numbers with
+/// thousands separators, empty cells empty, free text as typed), so the
+/// template never prints a missing value as `none`.
 struct LineView {
     code: &'static str,
     label: &'static str,
     requested: bool,
-    stock: Option<i64>,
-    outlook: Option<&'static str>,
-    weekly_use: Option<i64>,
-    weekly_purchase: Option<i64>,
-    guideline: Option<i64>,
+    stock: String,
+    outlook: &'static str,
+    weekly_use: String,
+    weekly_purchase: String,
+    guideline: String,
     reason: String,
-    need: Option<&'static str>,
-    method: Option<&'static str>,
-    prefecture_quantity: Option<i64>,
-    national_quantity: Option<i64>,
-    total_quantity: Option<i64>,
+    need: &'static str,
+    method: &'static str,
+    prefecture_quantity: String,
+    national_quantity: String,
+    total_quantity: String,
     opinion: String,
     approved: Option<bool>,
-    mhlw_quantity: Option<i64>,
-    ship_date: Option<String>,
+    mhlw_quantity: String,
+    /// 送付日 as officials read it (`2026年11月25日（水）`).
+    ship_date: String,
+    /// 送付日 for the date input (`2026-11-25`).
+    ship_date_value: String,
     mhlw_reason: String,
-    /// What the form shows as 配布数 before anything is decided.
-    suggested_quantity: Option<i64>,
+    /// What the form shows as 配布数 before anything is decided (digits
+    /// only: a number input).
+    suggested_quantity: String,
+    /// The form starts on 不承認: decided so, or, undecided, the prefecture
+    /// answered 否 (issue 13.7).
+    starts_refused: bool,
+    /// What the form's reason starts with.
+    suggested_reason: String,
     findings: Vec<Finding>,
 }
 
@@ -91,12 +104,14 @@ pub async fn show(
     let mut conn = state.db().pool().acquire().await?;
     let record = queue::get(&mut conn, id).await?;
     let conversation = conversation_of(&mut conn, id).await?;
+    let preview = naiji_preview(&mut conn, &state, &record).await?;
     render(
         &state,
         &staff,
         &record,
         q.notice.as_deref().and_then(msg::notice),
         conversation,
+        preview,
     )
 }
 
@@ -121,12 +136,36 @@ async fn conversation_of(
     })
 }
 
+/// The 内示 mail as 受付完了 would send it now (issue 13.6): recipient and
+/// body, shown while the record can still be completed.
+#[derive(Debug, Serialize)]
+struct NaijiPreview {
+    to: Option<String>,
+    body: String,
+}
+
+async fn naiji_preview(
+    conn: &mut sqlx::AnyConnection,
+    state: &AppState,
+    r: &RequestRecord,
+) -> Result<Option<NaijiPreview>, WebError> {
+    if r.status != Status::UnderReview || r.superseded_by.is_some() {
+        return Ok(None);
+    }
+    let to = naiji::recipient(conn, state.settings(), r).await?;
+    Ok(Some(NaijiPreview {
+        to: to.map(|t| t.address),
+        body: naiji::body(state.settings(), r)?,
+    }))
+}
+
 fn render(
     state: &AppState,
     staff: &Staff,
     r: &RequestRecord,
     notice: Option<&str>,
     conversation: minijinja::Value,
+    naiji_preview: Option<NaijiPreview>,
 ) -> Result<Html<String>, WebError> {
     let (fields, lines, other) = place_findings(r);
     let editable = r.status == Status::UnderReview && r.superseded_by.is_none();
@@ -166,11 +205,12 @@ fn render(
             history => r.history.iter().map(|h| HistoryView {
                 at: jst(h.at),
                 actor: h.actor.clone(),
-                action: action_label(&h.action),
-                detail: history_detail(&h.action, &h.detail),
+                action: history::action_label(&h.action),
+                detail: history::sentence(&h.action, &h.detail),
                 reason: h.reason.clone(),
             }).collect::<Vec<_>>(),
             editable => editable,
+            naiji_preview => naiji_preview,
             movable => !r.is_completed() && r.superseded_by.is_none(),
             conversation => conversation,
         },
@@ -227,93 +267,63 @@ fn concerns_item(f: &Finding, item: Item) -> bool {
 
 fn line_view(l: &ItemLine, findings: Vec<Finding>) -> LineView {
     let p = &l.prefecture;
+    let said_no = p.need == Some(Need::NotNeeded);
+    let starts_refused = match l.mhlw.approved {
+        Some(approved) => !approved,
+        None => said_no,
+    };
+    let suggested_reason = if l.mhlw.approved.is_none() && said_no {
+        msg::refuse_as_prefecture_said().to_string()
+    } else {
+        l.mhlw.reason.clone()
+    };
     LineView {
         code: l.item.code(),
         label: l.item.label(),
         requested: l.requested,
-        stock: l.stock,
-        outlook: l.outlook.map(|o| o.as_str()),
-        weekly_use: l.weekly_use,
-        weekly_purchase: l.weekly_purchase,
-        guideline: l.guideline_quantity(),
+        stock: number(l.stock),
+        outlook: l.outlook.map(|o| o.as_str()).unwrap_or_default(),
+        weekly_use: number(l.weekly_use),
+        weekly_purchase: number(l.weekly_purchase),
+        guideline: number(l.guideline_quantity()),
         reason: l.reason.clone(),
-        need: p.need.map(|n| match n {
-            crate::request::Need::Needed => "要",
-            crate::request::Need::NotNeeded => "否",
-        }),
-        method: p.method.map(|m| m.as_str()),
-        prefecture_quantity: p.prefecture_quantity,
-        national_quantity: p.national_quantity,
-        total_quantity: p.total_quantity,
+        need: match p.need {
+            Some(Need::Needed) => "要",
+            Some(Need::NotNeeded) => "否",
+            None => "",
+        },
+        method: p.method.map(|m| m.as_str()).unwrap_or_default(),
+        prefecture_quantity: number(p.prefecture_quantity),
+        national_quantity: number(p.national_quantity),
+        total_quantity: number(p.total_quantity),
         opinion: p.opinion.clone(),
         approved: l.mhlw.approved,
-        mhlw_quantity: l.mhlw.quantity,
-        ship_date: l.mhlw.ship_date.map(|d| d.to_string()),
+        mhlw_quantity: number(l.mhlw.quantity),
+        ship_date: l.mhlw.ship_date.map(date_jp).unwrap_or_default(),
+        ship_date_value: l.mhlw.ship_date.map(|d| d.to_string()).unwrap_or_default(),
         mhlw_reason: l.mhlw.reason.clone(),
-        suggested_quantity: l.mhlw.quantity.or(p.total_quantity),
+        // Nothing to suggest where the prefecture said 否.
+        suggested_quantity: l
+            .mhlw
+            .quantity
+            .or(p.total_quantity.filter(|_| !said_no))
+            .map(|q| q.to_string())
+            .unwrap_or_default(),
+        starts_refused,
+        suggested_reason,
         findings,
     }
 }
 
-/// A readable line for a history row's detail (JSON for unknown kinds).
-fn history_detail(action: &str, d: &serde_json::Value) -> String {
-    let text = |v: &serde_json::Value| {
-        v.as_str()
-            .map(str::to_string)
-            .unwrap_or_else(|| v.to_string())
-    };
-    let item = |v: &serde_json::Value| {
-        v.as_str()
-            .and_then(Item::parse)
-            .map(|i| i.label())
-            .unwrap_or("")
-    };
-    match action {
-        "decided" => {
-            let to = &d["to"];
-            let what = match to["approved"].as_bool() {
-                Some(true) => format!(
-                    "承認　配布数 {}　送付日 {}",
-                    to["quantity"].as_i64().unwrap_or(0),
-                    to["ship_date"].as_str().unwrap_or("")
-                ),
-                Some(false) => format!("不承認（{}）", text(&to["reason"])),
-                None => "未判断に戻す".to_string(),
-            };
-            format!("{}：{what}", item(&d["item"]))
-        }
-        "batch_moved" => format!(
-            "対応日 {} → {}",
-            text(&d["batch_date"]["from"]),
-            text(&d["batch_date"]["to"])
-        ),
-        "completed" => format!(
-            "{} → {}",
-            text(&d["status"]["from"]),
-            text(&d["status"]["to"])
-        ),
-        "naiji_queued" => format!("宛先 {}", text(&d["to"])),
-        _ if d.is_null() || d.as_object().is_some_and(|o| o.is_empty()) => String::new(),
-        _ => d.to_string(),
-    }
+/// A count as pages show it: `4,000`; empty when the cell was empty.
+pub fn number(q: Option<i64>) -> String {
+    q.map(|n| crate::messages::mail::quantity(Some(n)))
+        .unwrap_or_default()
 }
 
-/// The history's action words, in Japanese.
-fn action_label(action: &str) -> &'static str {
-    match action {
-        "filed" => "受付（シート）",
-        "superseded" => "差し替え",
-        "refused_completed" => "受付完了済みのため不可",
-        "gmis_imported" => "G-MIS取込",
-        "gmis_updated" => "G-MIS更新",
-        "decided" => "判断",
-        "completed" => "受付完了",
-        "batch_moved" => "対応日変更",
-        "naiji_queued" => "内示メール送信予約",
-        "naiji_not_sent" => "内示メール送信先なし",
-        "retention_purged" => "保持期間経過による削除",
-        _ => "その他",
-    }
+/// A date as pages and mails show it: `2026年11月25日（水）`.
+pub fn date_jp(d: NaiveDate) -> String {
+    crate::messages::calendar::date(d)
 }
 
 /// The decision form of one item.
@@ -447,6 +457,35 @@ pub async fn move_batch(
     Ok(Redirect::to(&format!("/requests/{id}?notice=moved")).into_response())
 }
 
+/// The address form.
+#[derive(Debug, Deserialize)]
+pub struct AddressForm {
+    /// 郵便番号.
+    #[serde(default)]
+    pub postcode: String,
+    /// 住所, as typed.
+    #[serde(default)]
+    pub address: String,
+}
+
+/// POST /requests/{id}/address: completes the delivery address.
+pub async fn set_address(
+    State(state): State<AppState>,
+    Extension(staff): Extension<Staff>,
+    Path(id): Path<i64>,
+    Form(form): Form<AddressForm>,
+) -> Result<Response, WebError> {
+    let address = crate::text::as_written(&form.address);
+    if address.is_empty() {
+        return Err(WebError::BadInput(msg::address_required().into()));
+    }
+    let postcode = crate::text::normalize(&form.postcode);
+    let mut tx = state.db().begin().await?;
+    queue::set_delivery_address(&mut tx, id, &postcode, &address, &staff.name).await?;
+    tx.commit().await?;
+    Ok(Redirect::to(&format!("/requests/{id}?notice=address_saved")).into_response())
+}
+
 /// GET /requests/{id}/files/mail: the original mail as received (.eml).
 pub async fn download_mail(
     State(state): State<AppState>,
@@ -542,30 +581,6 @@ mod tests {
         assert!(read_decision(&form("approve", "100", "", "")).is_err());
         assert!(read_decision(&form("approve", "-5", "2026-11-25", "")).is_err());
         assert!(read_decision(&form("approve", "100", "25/11/2026", "")).is_err());
-    }
-
-    #[test]
-    fn history_details_read_as_sentences() {
-        let d = serde_json::json!({"item": "non_sterile_gloves", "to": {"approved": true, "quantity": 4000, "ship_date": "2026-11-25"}});
-        assert_eq!(
-            history_detail("decided", &d),
-            "非滅菌手袋：承認　配布数 4000　送付日 2026-11-25"
-        );
-        let d = serde_json::json!({"item": "n95_mask", "to": {"approved": false, "reason": "在庫十分"}});
-        assert_eq!(
-            history_detail("decided", &d),
-            "N95マスク：不承認（在庫十分）"
-        );
-        let d = serde_json::json!({"batch_date": {"from": "2026-11-20", "to": "2026-11-19"}});
-        assert_eq!(
-            history_detail("batch_moved", &d),
-            "対応日 2026-11-20 → 2026-11-19"
-        );
-        assert_eq!(history_detail("filed", &serde_json::json!({})), "");
-        assert_eq!(
-            history_detail("filed", &serde_json::json!({"a": 1})),
-            "{\"a\":1}"
-        );
     }
 
     #[test]

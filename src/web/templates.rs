@@ -23,6 +23,20 @@ const TEMPLATES: &[(&str, &str)] = &[
         "outbox.html",
         include_str!("../../templates/web/outbox.html"),
     ),
+    ("gmis.html", include_str!("../../templates/web/gmis.html")),
+    ("bulk.html", include_str!("../../templates/web/bulk.html")),
+    (
+        "overview.html",
+        include_str!("../../templates/web/overview.html"),
+    ),
+    (
+        "account.html",
+        include_str!("../../templates/web/account.html"),
+    ),
+    (
+        "accounts.html",
+        include_str!("../../templates/web/accounts.html"),
+    ),
     (
         "unprocessable.html",
         include_str!("../../templates/web/unprocessable.html"),

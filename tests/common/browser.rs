@@ -252,8 +252,54 @@ impl Http {
         self.send("POST", path, Some(body.into_bytes())).await
     }
 
+    /// POST a `multipart/form-data` form: text `fields`, then one file
+    /// field `file` = (field name, file name, bytes), as a browser sends it.
+    pub async fn post_multipart(
+        &mut self,
+        path: &str,
+        fields: &[(&str, &str)],
+        file: Option<(&str, &str, &[u8])>,
+    ) -> Response {
+        const BOUNDARY: &str = "----sosTestBoundary7MA4YWxkTrZu0gW";
+        let mut body = Vec::new();
+        for (k, v) in fields {
+            body.extend(
+                format!(
+                    "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n"
+                )
+                .into_bytes(),
+            );
+        }
+        if let Some((name, file_name, bytes)) = file {
+            body.extend(
+                format!(
+                    "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"{file_name}\"\r\nContent-Type: text/csv\r\n\r\n"
+                )
+                .into_bytes(),
+            );
+            body.extend_from_slice(bytes);
+            body.extend(b"\r\n");
+        }
+        body.extend(format!("--{BOUNDARY}--\r\n").into_bytes());
+        let content_type = format!("multipart/form-data; boundary={BOUNDARY}");
+        self.send_typed("POST", path, Some(body), &content_type)
+            .await
+    }
+
     /// Sends one request and keeps any cookies the response sets.
     pub async fn send(&mut self, method: &str, path: &str, body: Option<Vec<u8>>) -> Response {
+        self.send_typed(method, path, body, "application/x-www-form-urlencoded")
+            .await
+    }
+
+    /// Like [`Http::send`], with the body's content type.
+    pub async fn send_typed(
+        &mut self,
+        method: &str,
+        path: &str,
+        body: Option<Vec<u8>>,
+        content_type: &str,
+    ) -> Response {
         let addr = self.addr;
         let cookie = self
             .cookies
@@ -267,7 +313,7 @@ impl Http {
         }
         if let Some(b) = &body {
             head.push_str(&format!(
-                "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n",
+                "Content-Type: {content_type}\r\nContent-Length: {}\r\n",
                 b.len()
             ));
         }
@@ -614,6 +660,18 @@ impl Browser {
         self.call("POST", &p, Some(serde_json::json!({})));
         let p = self.s(&format!("/element/{e}/value"));
         self.call("POST", &p, Some(serde_json::json!({ "text": text })));
+    }
+
+    /// Chooses `path` in the file input matching `css` (WebDriver types
+    /// the path into it, as the file dialog would).
+    pub fn upload(&mut self, css: &str, path: &std::path::Path) {
+        let e = self.find(css);
+        let p = self.s(&format!("/element/{e}/value"));
+        self.call(
+            "POST",
+            &p,
+            Some(serde_json::json!({ "text": path.display().to_string() })),
+        );
     }
 
     /// Sets an input's value directly (date inputs take locale-specific
