@@ -30,6 +30,7 @@ pub fn action_label(action: &str) -> &'static str {
         "account_password_changed" => "パスワード変更",
         "gmis_file_imported" => "G-MIS取込（ブラウザ）",
         "address_completed" => "住所の補完",
+        "retention_purged" => "保持期間経過による削除",
         _ => "その他",
     }
 }
@@ -97,7 +98,19 @@ pub fn sentence(action: &str, d: &Value) -> String {
             text(&d["postcode"]["to"]),
             text(&d["address"]["to"])
         ),
+        "retention_purged" => retention_purged(d),
         _ => plain_values(d),
+    }
+}
+
+/// What a retention purge removed from a 受付完了 request (`[retention]`).
+fn retention_purged(d: &Value) -> String {
+    if d.get("personal_fields").is_some() {
+        "保持期間を過ぎたため、担当者名・電話番号などの個人情報を削除しました。".to_string()
+    } else if d.get("raw_mail").is_some() {
+        "保持期間を過ぎたため、受信したメールの原本と添付ファイルを削除しました。".to_string()
+    } else {
+        "保持期間を過ぎたため、受信した添付ファイルを削除しました。".to_string()
     }
 }
 

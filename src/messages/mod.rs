@@ -32,9 +32,9 @@ pub mod imap;
 /// Files and messages the reader processes could not read safely.
 pub mod readers;
 
-/// Operations: `status`, `backup`, `restore` (issue 14).
-pub mod ops;
-/// OAuth 2.0 sign-in: token endpoint and server refusals.
-pub mod oauth;
 /// The review desk's history as sentences (one per audit row).
 pub mod history;
+/// OAuth 2.0 sign-in: token endpoint and server refusals.
+pub mod oauth;
+/// Operations: `status`, `backup`, `restore` (issue 14).
+pub mod ops;

@@ -15,8 +15,8 @@
 pub mod accounts;
 pub mod admin;
 pub mod auth;
-pub mod conversation;
 pub mod bulk;
+pub mod conversation;
 pub mod export;
 pub mod gmis_page;
 pub mod guard;
