@@ -170,6 +170,9 @@ pub struct Outcome {
     pub reply: Option<i64>,
     /// `queued`, or why no reply was queued.
     pub reply_note: String,
+    /// Why the message was not answered (the stored `reason_code`), when
+    /// it was not; for [`Disposition::AlreadyProcessed`], the first time's.
+    pub reason: Option<Reason>,
 }
 
 /// Why a message could not be processed. Nothing is half-done: the
@@ -556,6 +559,7 @@ impl Intake {
                 "not answered: set aside as unprocessable ({})",
                 why.as_str()
             ),
+            reason: Some(Reason::Unprocessable),
         }
     }
 
@@ -780,6 +784,7 @@ impl Intake {
             receipts,
             reply,
             reply_note,
+            reason,
         })
     }
 
@@ -789,7 +794,7 @@ impl Intake {
         raw_sha256: &str,
         message_id: Option<String>,
     ) -> Result<Outcome, IntakeError> {
-        let row = sqlx::query("SELECT id, disposition, receipts, reply FROM mail_messages WHERE message_id = $1 AND raw_sha256 = $2")
+        let row = sqlx::query("SELECT id, disposition, receipts, reply, reason_code FROM mail_messages WHERE message_id = $1 AND raw_sha256 = $2")
             .bind(key_id)
             .bind(raw_sha256)
             .fetch_one(self.inner.db.pool())
@@ -821,6 +826,7 @@ impl Intake {
                 .collect(),
             reply: None,
             reply_note: get(3),
+            reason: Reason::parse(&get(4)),
         })
     }
 
