@@ -477,7 +477,12 @@ async fn readiness_and_metrics_show_a_revoked_oauth_client_until_it_is_restored(
     let status = gw.status(&[]);
     assert_eq!(status.status.code(), Some(1), "{status:?}");
     let text = String::from_utf8(status.stdout).unwrap();
-    assert!(text.contains("invalid_client"), "{text}");
+    assert!(
+        text.contains("アクセストークン")
+            && text.contains("取り消し")
+            && text.contains("invalid_client"),
+        "{text}"
+    );
 
     // The administrator restores the client: ready again on the next retry.
     idp.restore(CLIENT_ID);
