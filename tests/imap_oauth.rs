@@ -527,4 +527,30 @@ async fn smtp_sender_sends_with_xoauth2_through_postfix() {
         lab.postfix_log()
     );
     assert_eq!(idp.token_requests(), 2);
+
+    // The client is revoked (and the pool gone): the next reply waits and
+    // the monitor names the failing step for the outbox's readiness.
+    lab::wait_until(
+        Duration::from_secs(20),
+        "the second reply leaves the queue",
+        || {
+            let log = lab.postfix_log();
+            async move { log.matches(": removed").count() >= 2 }
+        },
+    )
+    .await;
+    idp.revoke(CLIENT_ID);
+    lab.stop_postfix();
+    lab.start_postfix();
+    enqueue(3).await;
+    let report = sender.run_once().await.unwrap();
+    assert_eq!(report.sent, 0, "{report:?}");
+    let tokens = sos_intake::ops::monitor::global().tokens();
+    let token = &tokens[&format!("smtp:{}@{}", smtp.user.as_deref().unwrap(), smtp.host)];
+    assert_eq!(
+        token.failing_step.as_deref(),
+        Some("invalid_client"),
+        "{token:?}"
+    );
+    assert_eq!(token.expires_at, None);
 }
