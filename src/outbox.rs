@@ -472,6 +472,7 @@ fn oauth_transport(
         .context("smtp: [smtp.oauth] needs user (the mailbox address)")?;
     let source = crate::oauth::TokenSource::from_config(oauth, &user)
         .map_err(|e| anyhow::anyhow!("smtp: {e} / {}", e.english()))?;
+    source.report_as(&format!("smtp:{user}@{}", config.host), "smtp");
     let smtp = crate::oauth::smtp::OAuthSmtp::new(builder, user, source)
         .map_err(|e| anyhow::anyhow!("smtp: {e} / {}", e.english()))?;
     Ok(Transport::SmtpOAuth(Box::new(smtp)))

@@ -166,6 +166,11 @@ async fn a_token_for_another_mailbox_is_reported_as_refused_by_the_server() {
         &generic(&idp, tmp.path(), "oauthbearer"),
     ))
     .unwrap();
+    endpoint
+        .oauth
+        .as_ref()
+        .unwrap()
+        .report_as("test:another-mailbox", "imap");
     let err = match connect::connect(&endpoint).await {
         Ok(_) => panic!("a token for another mailbox must be refused"),
         Err(e) => e,
@@ -173,6 +178,17 @@ async fn a_token_for_another_mailbox_is_reported_as_refused_by_the_server() {
     assert!(matches!(err, ImapError::TokenRefused { .. }), "{err:?}");
     assert!(err.to_string().contains("Add-MailboxPermission"), "{err}");
     assert_eq!(idp.token_requests(), 2, "renewed once before reporting");
+    // Reported to the monitor as the server's refusal, not the endpoint's.
+    let token = &sos_intake::ops::monitor::global().tokens()["test:another-mailbox"];
+    assert_eq!(
+        token.failing_step.as_deref(),
+        Some("server_refused"),
+        "{token:?}"
+    );
+    assert!(
+        token.last_success.is_some(),
+        "the endpoint did issue: {token:?}"
+    );
 }
 
 // On both backends: the checkpoint that prevents doubling lives in the
@@ -460,6 +476,12 @@ async fn smtp_sender_sends_with_xoauth2_through_postfix() {
         lab.postfix_log(),
         lab.dovecot_log()
     );
+    // The sender's token is reported to the monitor under its relay.
+    let tokens = sos_intake::ops::monitor::global().tokens();
+    let token = &tokens[&format!("smtp:{}@{}", smtp.user.as_deref().unwrap(), smtp.host)];
+    assert_eq!(token.kind, "smtp");
+    assert_eq!(token.failing_step, None, "{token:?}");
+    assert!(token.expires_at.is_some_and(|t| t > chrono::Utc::now()));
     // The relay stops accepting the token and the pooled connection is
     // gone (a restart): the token is renewed and the next reply still
     // goes, once.
@@ -505,4 +527,30 @@ async fn smtp_sender_sends_with_xoauth2_through_postfix() {
         lab.postfix_log()
     );
     assert_eq!(idp.token_requests(), 2);
+
+    // The client is revoked (and the pool gone): the next reply waits and
+    // the monitor names the failing step for the outbox's readiness.
+    lab::wait_until(
+        Duration::from_secs(20),
+        "the second reply leaves the queue",
+        || {
+            let log = lab.postfix_log();
+            async move { log.matches(": removed").count() >= 2 }
+        },
+    )
+    .await;
+    idp.revoke(CLIENT_ID);
+    lab.stop_postfix();
+    lab.start_postfix();
+    enqueue(3).await;
+    let report = sender.run_once().await.unwrap();
+    assert_eq!(report.sent, 0, "{report:?}");
+    let tokens = sos_intake::ops::monitor::global().tokens();
+    let token = &tokens[&format!("smtp:{}@{}", smtp.user.as_deref().unwrap(), smtp.host)];
+    assert_eq!(
+        token.failing_step.as_deref(),
+        Some("invalid_client"),
+        "{token:?}"
+    );
+    assert_eq!(token.expires_at, None);
 }

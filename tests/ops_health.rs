@@ -380,3 +380,113 @@ async fn readiness_turns_false_when_the_database_goes_away() {
     // The process itself still answers.
     assert_eq!(gw.get("/healthz").await.status, 200);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_and_metrics_show_a_revoked_oauth_client_until_it_is_restored() {
+    use common::maillab::USER;
+    use common::oauth_server::{CLIENT_ID, CLIENT_SECRET, TokenServer};
+    let idp = TokenServer::start(USER).await;
+    let url = idp.introspection_url();
+    let lab = tokio::task::spawn_blocking(move || MailLab::start_dovecot_oauth(&url))
+        .await
+        .unwrap();
+    let t = TestDb::sqlite().await;
+    let secret = t.dir.path().join("client-secret");
+    std::fs::write(&secret, format!("{CLIENT_SECRET}\n")).unwrap();
+    let extra = format!(
+        "[imap]\nhost = \"localhost\"\nport = {}\ntls = \"implicit\"\nuser = \"{USER}\"\nca_file = \"{}\"\n\
+         [imap.oauth]\nprovider = \"generic\"\ntoken_url = \"{}\"\nclient_id = \"{CLIENT_ID}\"\n\
+         client_secret_file = \"{}\"\nscope = \"mail\"\n",
+        lab.ports.imaps,
+        lab.ca_file.display(),
+        idp.token_url(),
+        secret.display()
+    );
+    let gw = Gateway::start(t.dir.path(), &t.url, &extra, &[]);
+    gw.wait_up().await;
+    let body = gw.wait_ready(true, Duration::from_secs(60)).await;
+    let tokens = body["tokens"].as_object().expect("tokens in /readyz");
+    assert_eq!(tokens.len(), 1, "{body:#}");
+    let (conn, token) = tokens.iter().next().unwrap();
+    let conn = conn.clone();
+    assert_eq!(token["kind"], "imap");
+    assert!(token["failing_step"].is_null(), "{body:#}");
+    assert!(body["mailboxes"][&conn]["connected"] == true, "{body:#}");
+    let outcome = |o: &'static str| [("connection", conn.as_str()), ("outcome", o)];
+    let ok = metric(&gw, "sos_intake_oauth_token_requests_total", &outcome("ok")).await;
+    assert!(ok >= 1.0);
+    let now = chrono::Utc::now().timestamp() as f64;
+    let by_conn = [("connection", conn.as_str())];
+    assert!(
+        metric(
+            &gw,
+            "sos_intake_oauth_token_expiry_timestamp_seconds",
+            &by_conn
+        )
+        .await
+            > now
+    );
+    assert!(
+        metric(
+            &gw,
+            "sos_intake_oauth_token_last_success_timestamp_seconds",
+            &by_conn
+        )
+        .await
+            > now - 120.0
+    );
+
+    // The client is revoked and the session ends: the renewal is refused.
+    idp.revoke(CLIENT_ID);
+    lab.doveadm(&["kick", USER]);
+    let body = gw.wait_ready(false, Duration::from_secs(60)).await;
+    assert_eq!(failing(&body), vec![format!("mailbox:{conn}")], "{body:#}");
+    let check = body["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["ok"] == false)
+        .unwrap();
+    assert!(
+        check["detail"].as_str().unwrap().contains("invalid_client"),
+        "{check:#}"
+    );
+    assert_eq!(body["tokens"][&conn]["failing_step"], "invalid_client");
+    assert!(
+        !body.to_string().contains(CLIENT_SECRET),
+        "no secret in /readyz"
+    );
+    assert!(
+        metric(
+            &gw,
+            "sos_intake_oauth_token_requests_total",
+            &outcome("invalid_client")
+        )
+        .await
+            >= 1.0
+    );
+    assert_eq!(
+        metric(
+            &gw,
+            "sos_intake_oauth_token_expiry_timestamp_seconds",
+            &by_conn
+        )
+        .await,
+        0.0
+    );
+    let status = gw.status(&[]);
+    assert_eq!(status.status.code(), Some(1), "{status:?}");
+    let text = String::from_utf8(status.stdout).unwrap();
+    assert!(
+        text.contains("アクセストークン")
+            && text.contains("取り消し")
+            && text.contains("invalid_client"),
+        "{text}"
+    );
+
+    // The administrator restores the client: ready again on the next retry.
+    idp.restore(CLIENT_ID);
+    let body = gw.wait_ready(true, Duration::from_secs(120)).await;
+    assert!(body["tokens"][&conn]["failing_step"].is_null(), "{body:#}");
+    assert!(metric(&gw, "sos_intake_oauth_token_requests_total", &outcome("ok")).await > ok);
+}

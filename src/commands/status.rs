@@ -62,6 +62,11 @@ fn print_human(url: &str, gateway: &str, report: &Readiness) {
             msg::check_line(&msg::check_label(&check.name), check.ok, &check.detail)
         );
     }
+    for (connection, token) in &report.tokens {
+        if let Some(step) = &token.failing_step {
+            println!("{}", msg::token_failing(connection, step));
+        }
+    }
     if let Some(q) = &report.queue {
         println!(
             "{}",

@@ -35,6 +35,25 @@ pub fn check_line(label: &str, ok: bool, detail: &str) -> String {
     format!("  {label}: {verdict}（{detail}）")
 }
 
+/// A connection whose OAuth 2.0 token is failing, with the step in plain
+/// words (the step name kept for searching the documentation).
+pub fn token_failing(connection: &str, step: &str) -> String {
+    let what = match step {
+        "config" => "OAuth の設定に誤りがあります",
+        "unreachable" => "アクセストークンを発行するサーバーに接続できません",
+        "invalid_client" => {
+            "アプリ（クライアント）が認められません（シークレット・証明書の誤り、期限切れ、取り消し）"
+        }
+        "not_permitted" => "アプリに権限がありません（管理者の同意・API のアクセス許可・委任）",
+        "invalid_scope" => "要求したスコープが誤っています",
+        "server_refused" => {
+            "メールサーバーがアクセストークンを受け付けません（メールボックスの権限）"
+        }
+        _ => "アクセストークンを発行できません",
+    };
+    format!("  アクセストークン {connection}: 異常 — {what}（{step}）")
+}
+
 /// The counts line of `status`.
 pub fn counts(queued: i64, failed: i64, quarantined: i64, dead: i64) -> String {
     format!(

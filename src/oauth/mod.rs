@@ -146,6 +146,22 @@ impl TokenError {
         }
     }
 
+    /// The failed step, as `/readyz` and `/metrics` name it: `config`,
+    /// `unreachable`, `invalid_client`, `not_permitted`, `invalid_scope` or
+    /// `refused`.
+    pub fn step(&self) -> &'static str {
+        match self {
+            TokenError::Config(_) => "config",
+            TokenError::Unreachable { .. } => "unreachable",
+            TokenError::Refused { error, .. } => match error.refusal {
+                Refusal::InvalidClient => "invalid_client",
+                Refusal::NotPermitted => "not_permitted",
+                Refusal::InvalidScope => "invalid_scope",
+                Refusal::Other => "refused",
+            },
+        }
+    }
+
     /// True when waiting cannot help (configuration, refused client); an
     /// unreachable endpoint may come back.
     pub fn needs_attention(&self) -> bool {
@@ -200,6 +216,9 @@ pub struct TokenSource {
     http: reqwest::Client,
     renew_before: Duration,
     cache: tokio::sync::Mutex<Option<Cached>>,
+    /// The connection name and kind its outcomes are reported under to
+    /// the monitor; unset (`imap check`, tests): not reported.
+    report_as: std::sync::OnceLock<(String, &'static str)>,
 }
 
 impl TokenSource {
@@ -232,7 +251,36 @@ impl TokenSource {
             http,
             renew_before: Duration::from_secs(config.renew_before_secs),
             cache: tokio::sync::Mutex::new(None),
+            report_as: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Reports this source's outcomes to the monitor as `connection` of
+    /// `kind` (`imap`, `smtp`), for `/readyz` and `/metrics`. The first
+    /// name given stays.
+    pub fn report_as(&self, connection: &str, kind: &'static str) {
+        let _ = self.report_as.set((connection.to_string(), kind));
+    }
+
+    /// Tells the monitor about `event`, when this source reports.
+    fn report(&self, event: crate::ops::monitor::TokenEvent) {
+        if let Some((connection, kind)) = self.report_as.get() {
+            crate::ops::monitor::global().token_event(connection, kind, event);
+        }
+    }
+
+    /// The mail server refused a token this source issued (after one
+    /// renewal): the `server_refused` step.
+    pub fn report_server_refused(&self, detail: &str) {
+        self.report(crate::ops::monitor::TokenEvent::Failed {
+            step: "server_refused",
+            detail: token::shorten(detail),
+        });
+    }
+
+    /// The mail server accepted the token: a server refusal is over.
+    pub fn report_accepted(&self) {
+        self.report(crate::ops::monitor::TokenEvent::Accepted);
     }
 
     /// The token endpoint (for messages).
@@ -260,7 +308,16 @@ impl TokenSource {
         // Forget the old token first: if renewing fails it must not be used.
         *cache = None;
         let asked = Instant::now();
-        let granted = self.request().await?;
+        let granted = match self.request().await {
+            Ok(g) => g,
+            Err(e) => {
+                self.report(crate::ops::monitor::TokenEvent::Failed {
+                    step: e.step(),
+                    detail: e.english(),
+                });
+                return Err(e);
+            }
+        };
         // Entra ID and Google tokens live an hour; a silent endpoint gets
         // the same assumption.
         let lifetime = granted.lifetime.unwrap_or(Duration::from_secs(3600));
@@ -270,6 +327,7 @@ impl TokenSource {
             lifetime_secs = lifetime.as_secs(),
             "OAuth アクセストークンを取得しました / obtained an OAuth access token"
         );
+        self.report(crate::ops::monitor::TokenEvent::Issued { lifetime });
         *cache = Some(Cached {
             token: granted.token.clone(),
             renew_at: asked + lifetime - margin,

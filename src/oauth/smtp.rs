@@ -97,7 +97,7 @@ impl OAuthSmtp {
 
     /// Opens or checks the pooled connection (NOOP); true when it answers.
     pub async fn test_connection(&self) -> Result<bool, OAuthSmtpError> {
-        match self.transport(false).await?.test_connection().await {
+        let result = match self.transport(false).await?.test_connection().await {
             Err(e) if auth_refused(&e) => {
                 tracing::info!(
                     "SMTP サーバーがトークンを拒否したので更新して再試行します / relay refused the token; renewing it"
@@ -109,7 +109,8 @@ impl OAuthSmtp {
                     .map_err(|e| self.sorted(e))
             }
             other => other.map_err(|e| self.sorted(e)),
-        }
+        };
+        self.reported(result)
     }
 
     /// Sends one message.
@@ -118,7 +119,7 @@ impl OAuthSmtp {
         envelope: &Envelope,
         raw: &[u8],
     ) -> Result<Response, OAuthSmtpError> {
-        match self.transport(false).await?.send_raw(envelope, raw).await {
+        let result = match self.transport(false).await?.send_raw(envelope, raw).await {
             Err(e) if auth_refused(&e) => self
                 .transport(true)
                 .await?
@@ -126,7 +127,21 @@ impl OAuthSmtp {
                 .await
                 .map_err(|e| self.sorted(e)),
             other => other.map_err(|e| self.sorted(e)),
+        };
+        self.reported(result)
+    }
+
+    /// Tells the monitor whether the relay took the token (token endpoint
+    /// failures are reported by the source itself).
+    fn reported<T>(&self, result: Result<T, OAuthSmtpError>) -> Result<T, OAuthSmtpError> {
+        match &result {
+            Ok(_) => self.source.report_accepted(),
+            Err(OAuthSmtpError::Refused { detail, .. }) => {
+                self.source.report_server_refused(detail);
+            }
+            Err(_) => {}
         }
+        result
     }
 
     fn sorted(&self, e: lettre::transport::smtp::Error) -> OAuthSmtpError {

@@ -36,6 +36,49 @@ pub struct Monitor {
     dead_letters: IntGauge,
     db_pool: IntGaugeVec,
     sources: Mutex<BTreeMap<String, SourceState>>,
+    token_requests: IntCounterVec,
+    token_last_success: IntGaugeVec,
+    token_expiry: IntGaugeVec,
+    tokens: Mutex<BTreeMap<String, TokenState>>,
+}
+
+/// The OAuth 2.0 token of one connection (an IMAP source, keyed like its
+/// [`SourceState`], or the SMTP sender, `smtp:<user>@<host>`), as it last
+/// went.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct TokenState {
+    /// `imap` or `smtp`.
+    pub kind: String,
+    /// The step that failed last, while it is not fixed: `config`,
+    /// `unreachable`, `invalid_client`, `not_permitted`, `invalid_scope`,
+    /// `refused` (another endpoint refusal) or `server_refused` (the mail
+    /// server refused an issued token). None once a token works again.
+    pub failing_step: Option<String>,
+    /// The last failure, in English (no secret is ever in it).
+    pub last_error: Option<String>,
+    /// The last time the endpoint issued a token.
+    pub last_success: Option<DateTime<Utc>>,
+    /// When the current token expires (None: no usable token).
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// What happened to a connection's token.
+#[derive(Clone, Debug)]
+pub enum TokenEvent {
+    /// The endpoint issued a token living `lifetime`.
+    Issued {
+        /// Its lifetime.
+        lifetime: Duration,
+    },
+    /// A step failed (see [`TokenState::failing_step`]).
+    Failed {
+        /// The step.
+        step: &'static str,
+        /// What went wrong, in English.
+        detail: String,
+    },
+    /// The mail server accepted the token: a server refusal is over.
+    Accepted,
 }
 
 /// What a mailbox source last reported.
@@ -186,6 +229,25 @@ impl Monitor {
                 "Database pool connections, by state (idle, in_use).",
                 &["state"],
             )?,
+            token_requests: counter(
+                &r,
+                "sos_intake_oauth_token_requests_total",
+                "OAuth 2.0 token outcomes per connection: ok, or the failing step (config, unreachable, invalid_client, not_permitted, invalid_scope, refused, server_refused).",
+                &["connection", "outcome"],
+            )?,
+            token_last_success: gauge(
+                &r,
+                "sos_intake_oauth_token_last_success_timestamp_seconds",
+                "Unix time the token endpoint last issued a token for the connection.",
+                &["connection"],
+            )?,
+            token_expiry: gauge(
+                &r,
+                "sos_intake_oauth_token_expiry_timestamp_seconds",
+                "Unix time the connection's current token expires; 0 when it has none.",
+                &["connection"],
+            )?,
+            tokens: Mutex::new(BTreeMap::new()),
             registry: r,
             sources: Mutex::new(BTreeMap::new()),
         })
@@ -305,6 +367,59 @@ impl Monitor {
             }
         }
         sources.clone()
+    }
+
+    /// Records what happened to the OAuth token of `connection` (`kind`:
+    /// `imap` or `smtp`).
+    pub fn token_event(&self, connection: &str, kind: &str, event: TokenEvent) {
+        let mut tokens = self.tokens.lock().unwrap_or_else(|p| p.into_inner());
+        let state = tokens
+            .entry(connection.to_string())
+            .or_insert_with(|| TokenState {
+                kind: kind.to_string(),
+                failing_step: None,
+                last_error: None,
+                last_success: None,
+                expires_at: None,
+            });
+        let now = Utc::now();
+        match event {
+            TokenEvent::Issued { lifetime } => {
+                self.count_token(connection, "ok");
+                state.failing_step = None;
+                state.last_success = Some(now);
+                state.expires_at = chrono::Duration::from_std(lifetime).ok().map(|l| now + l);
+                self.token_last_success
+                    .with_label_values(&[connection])
+                    .set(now.timestamp());
+            }
+            TokenEvent::Failed { step, detail } => {
+                self.count_token(connection, step);
+                state.failing_step = Some(step.to_string());
+                state.last_error = Some(detail);
+                // A refused token is dropped from the cache: none is usable.
+                state.expires_at = None;
+            }
+            TokenEvent::Accepted => state.failing_step = None,
+        }
+        let expiry = state.expires_at.map_or(0, |t| t.timestamp());
+        self.token_expiry
+            .with_label_values(&[connection])
+            .set(expiry);
+    }
+
+    fn count_token(&self, connection: &str, outcome: &str) {
+        self.token_requests
+            .with_label_values(&[connection, outcome])
+            .inc();
+    }
+
+    /// The token state of every OAuth connection that reported so far.
+    pub fn tokens(&self) -> BTreeMap<String, TokenState> {
+        self.tokens
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Sets the gauges read from the database at scrape time.

@@ -1,7 +1,9 @@
 //! Readiness: may this gateway be trusted to take mail now? It is when the
 //! database answers, every mailbox source is connected or polled recently
 //! (`[health] mailbox_max_silence_secs`), and the oldest queued reply is
-//! younger than `[health] outbox_max_age_secs`. Dead-letter and
+//! younger than `[health] outbox_max_age_secs`, and no OAuth 2.0 token
+//! of a mailbox or of the SMTP sender is failing (the failing step is
+//! named in the check's detail and under `tokens`). Dead-letter and
 //! quarantine counts are reported beside (they call for staff, not for a
 //! restart).
 //!
@@ -9,7 +11,7 @@
 //! `sos-intake status` prints it.
 
 use crate::config::Settings;
-use crate::ops::monitor::{self, SourceState};
+use crate::ops::monitor::{self, SourceState, TokenState};
 use crate::queue::Db;
 use crate::queue::health::{self, QueueSizes};
 use chrono::{DateTime, Utc};
@@ -41,6 +43,10 @@ pub struct Readiness {
     /// Outbox, quarantine and dead-letter counts (absent when the database
     /// does not answer).
     pub queue: Option<QueueSizes>,
+    /// The OAuth 2.0 token of each connection that uses one (absent from
+    /// gateways older than this field).
+    #[serde(default)]
+    pub tokens: BTreeMap<String, TokenState>,
 }
 
 /// Checks readiness now.
@@ -63,11 +69,28 @@ pub async fn check(db: &Db, settings: &Settings) -> Readiness {
     if mailboxes.is_empty() {
         checks.push(fail("mailbox", "no mailbox source has started".into()));
     }
+    let tokens = monitor::global().tokens();
     for (name, state) in &mailboxes {
-        checks.push(mailbox_check(name, state, now, silence));
+        let check = mailbox_check(name, state, now, silence);
+        checks.push(with_token(
+            check,
+            tokens.get(name).filter(|_| !state.standby),
+        ));
     }
-    if let Ok(sizes) = &queue {
-        checks.push(outbox_check(sizes, now, health.outbox_max_age_secs));
+    let smtp_token = tokens.values().find(|t| t.kind == "smtp");
+    match &queue {
+        Ok(sizes) => checks.push(with_token(
+            outbox_check(sizes, now, health.outbox_max_age_secs),
+            smtp_token,
+        )),
+        Err(_) => {
+            // The outbox cannot be counted, but a token failure still says
+            // replies cannot leave.
+            let check = with_token(pass("outbox", "not counted".into()), smtp_token);
+            if !check.ok {
+                checks.push(check);
+            }
+        }
     }
     let pool = db.pool();
     monitor::global().set_pool(pool.size(), pool.num_idle());
@@ -80,7 +103,21 @@ pub async fn check(db: &Db, settings: &Settings) -> Readiness {
         checks,
         mailboxes,
         queue: queue.ok(),
+        tokens,
     }
+}
+
+/// `check`, failed when its connection's OAuth token is failing: the
+/// step comes first in the detail, then the English error.
+fn with_token(check: Check, token: Option<&TokenState>) -> Check {
+    let Some((token, step)) = token.and_then(|t| Some((t, t.failing_step.as_deref()?))) else {
+        return check;
+    };
+    let error = token.last_error.as_deref().unwrap_or("");
+    fail(
+        &check.name,
+        format!("OAuth token step {step} failed: {error}; {}", check.detail),
+    )
 }
 
 fn pass(name: &str, detail: String) -> Check {
@@ -186,6 +223,23 @@ mod tests {
         assert!(!mailbox_check("a", &state("imap", false, None), now, limit).ok);
         assert!(mailbox_check("m", &state("maildir", true, Some(5)), now, limit).ok);
         assert!(!mailbox_check("m", &state("maildir", true, Some(120)), now, limit).ok);
+    }
+
+    #[test]
+    fn a_failing_token_fails_its_check_with_the_step() {
+        let mut token = TokenState {
+            kind: "imap".into(),
+            failing_step: Some("invalid_client".into()),
+            last_error: Some("token endpoint refused".into()),
+            last_success: None,
+            expires_at: None,
+        };
+        let c = with_token(pass("mailbox:a", "idle".into()), Some(&token));
+        assert!(!c.ok);
+        assert!(c.detail.contains("invalid_client"), "{}", c.detail);
+        token.failing_step = None;
+        assert!(with_token(pass("mailbox:a", "idle".into()), Some(&token)).ok);
+        assert!(with_token(pass("outbox", "empty".into()), None).ok);
     }
 
     #[test]

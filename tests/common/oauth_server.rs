@@ -106,6 +106,11 @@ impl TokenServer {
             .insert(client.to_string());
     }
 
+    /// Restores a revoked `client` (the administrator issued it again).
+    pub fn restore(&self, client: &str) {
+        self.inner.lock().unwrap().revoked.remove(client);
+    }
+
     /// Accepts JWT assertions signed by this RSA public key (PKCS#1 DER).
     pub fn trust_jwt_key(&self, pkcs1_der: Vec<u8>) {
         self.inner.lock().unwrap().jwt_keys.push(pkcs1_der);

@@ -348,9 +348,25 @@ pub async fn connect(endpoint: &Endpoint) -> Result<Connected, ImapError> {
                 "サーバーがトークンを拒否したので更新して再試行します / server refused the token; renewing it and retrying once"
             );
             let token = source.renew().await.map_err(ImapError::Token)?;
-            connect_once(endpoint, Some(&token)).await
+            let result = connect_once(endpoint, Some(&token)).await;
+            report_login(source, &result);
+            result
         }
-        other => other,
+        other => {
+            report_login(source, &other);
+            other
+        }
+    }
+}
+
+/// Tells the monitor whether the server took the token (a refusal after
+/// the renewal is the `server_refused` step; other failures are not the
+/// token's).
+fn report_login(source: &TokenSource, result: &Result<Connected, ImapError>) {
+    match result {
+        Ok(_) => source.report_accepted(),
+        Err(ImapError::TokenRefused { detail, .. }) => source.report_server_refused(detail),
+        Err(_) => {}
     }
 }
 

@@ -176,6 +176,9 @@ impl<S: MessageSink> Watcher<S> {
     pub fn new(config: &ImapConfig, db: Db, sink: S) -> Result<Watcher<S>, ImapError> {
         let endpoint = Endpoint::from_config(config)?;
         let key = checkpoint_key(&endpoint, &config.mailbox);
+        if let Some(source) = &endpoint.oauth {
+            source.report_as(&key, "imap");
+        }
         let (status, _) = tokio::sync::watch::channel(Status {
             phase: Phase::Starting,
             handled: 0,
