@@ -1059,7 +1059,14 @@ impl Intake {
             }
         }
         let any_form = files.iter().any(|f| matches!(f, FileResult::Sheets { .. }));
-        let any_sheet_problem = files.iter().any(|f| matches!(f, FileResult::Problem(_)));
+        // A winmail.dat or an opaque S/MIME envelope most likely holds the
+        // sheet: its own line says how to resend, so the reply does not also
+        // claim that nothing was attached.
+        let any_sheet_problem = files.iter().any(|f| match f {
+            FileResult::Problem(_) => true,
+            FileResult::Unsupported(p) => p.kind == "tnef" || p.kind == "smime",
+            FileResult::Sheets { .. } => false,
+        });
         let view = ReplyView {
             status,
             sender_name: to

@@ -380,6 +380,10 @@ Content-Transfer-Encoding: base64\r\n\r\n{}\r\n--b--\r\n",
         !body.contains("受付対象外のファイル形式です"),
         "not the generic sentence:\n{body}"
     );
+    assert!(
+        !body.contains("添付されていませんでした"),
+        "the sheet is in the winmail.dat: no claim that nothing was attached:\n{body}"
+    );
 }
 
 fn base64_lines(bytes: &[u8]) -> String {
@@ -451,4 +455,8 @@ Content-Transfer-Encoding: base64\r\n\r\n{}\r\n",
     ] {
         assert!(body.contains(words), "the reply says {words:?}:\n{body}");
     }
+    assert!(
+        !body.contains("添付されていませんでした"),
+        "the sheet is in the envelope: no claim that nothing was attached:\n{body}"
+    );
 }

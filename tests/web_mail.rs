@@ -155,7 +155,7 @@ async fn an_authorised_quarantined_sender_is_filed_and_gets_a_threaded_naiji() {
     assert!(String::from_utf8_lossy(&raw).contains(&format!("References: <{ORIGINAL_ID}>")));
     let body = parsed.body_text(0).unwrap().to_string();
     assert!(
-        body.contains("2000") && body.contains("2026-11-24"),
+        body.contains("配布数 2,000枚") && body.contains("送付日 2026年11月24日（火）"),
         "{body}"
     );
 

@@ -14,7 +14,7 @@
 //!         AttachmentKind::Sheet(format) => { /* read_workbook(&a.bytes) */ }
 //!         AttachmentKind::EncryptedOffice | AttachmentKind::EncryptedZip => { /* ask to resend */ }
 //!         AttachmentKind::TooLarge(_) => { /* file too large */ }
-//!         AttachmentKind::Zip { .. } => { /* its members follow it in the list */ }
+//!         AttachmentKind::Zip { .. } | AttachmentKind::Tnef { .. } => { /* its members follow it in the list */ }
 //!         AttachmentKind::Other(_) if a.is_inline => { /* a signature logo: ignore */ }
 //!         AttachmentKind::Other(file) => { /* unsupported file */ }
 //!     }
