@@ -80,7 +80,7 @@ pub use decisions::{complete, move_batch, set_delivery_address, set_mhlw_decisio
 pub use filing::{
     FilingOutcome, GmisChange, GmisFiling, GmisImported, SheetFiling, file_sheet, import_gmis,
 };
-pub use listing::{ListFilter, Listing, RequestSummary, StatusCount, list};
+pub use listing::{ListFilter, Listing, RequestSummary, StatusCount, list, neighbours};
 pub use records::{RequestRecord, SupersededVersion, get, resolve};
 
 use crate::messages::queue as msg;

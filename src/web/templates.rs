@@ -50,6 +50,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/web/unanswered.html"),
     ),
     (
+        "_keyboard_help.html",
+        include_str!("../../templates/web/_keyboard_help.html"),
+    ),
+    (
         "_correspondence_item.html",
         include_str!("../../templates/web/_correspondence_item.html"),
     ),
