@@ -59,6 +59,7 @@
 //! [`audit::record`] lets other modules append their own history rows.
 
 pub mod accounts;
+pub mod addresses;
 pub mod attempts;
 pub mod audit;
 pub mod backup;
