@@ -10,8 +10,8 @@
 //! written (addresses are shown and exported); codes, postcodes and phone
 //! numbers are normalised (NFKC) as everywhere else.
 //!
-//! Only this reading exists so far: the upload, preview and confirm on
-//! the desk are not built yet (see docs/review-desk.md).
+//! Matching and completing requests: `crate::queue::addresses`; the page:
+//! `crate::web::gmis_addresses` (see docs/review-desk.md).
 
 use crate::gmis::{LineCounter, TextEncoding, decode, delimiter, is_blank, is_footer_start};
 use crate::prefecture::Prefecture;
