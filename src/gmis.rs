@@ -338,14 +338,14 @@ pub fn parse(bytes: &[u8]) -> Result<GmisExport, FileError> {
 /// The reader's own line count is taken before it skips the previous
 /// record's line break (and any blank lines), so it is one or more short;
 /// counting line breaks up to the record's first character is exact.
-struct LineCounter<'a> {
+pub(crate) struct LineCounter<'a> {
     text: &'a [u8],
     offset: usize,
     line: usize,
 }
 
 impl<'a> LineCounter<'a> {
-    fn new(text: &'a str) -> Self {
+    pub(crate) fn new(text: &'a str) -> Self {
         LineCounter {
             text: text.as_bytes(),
             offset: 0,
@@ -355,7 +355,7 @@ impl<'a> LineCounter<'a> {
 
     /// The 1-based line of the first character at or after byte `at` that
     /// is not a line break. Offsets must not decrease between calls.
-    fn line_at(&mut self, at: u64) -> usize {
+    pub(crate) fn line_at(&mut self, at: u64) -> usize {
         let mut start = usize::try_from(at)
             .unwrap_or(usize::MAX)
             .min(self.text.len());
@@ -373,7 +373,7 @@ impl<'a> LineCounter<'a> {
 
 /// Tab-separated when the first line has more tabs than commas (UTF-16
 /// "Unicode text" exports), else comma.
-fn delimiter(text: &str) -> u8 {
+pub(crate) fn delimiter(text: &str) -> u8 {
     let first = text.lines().next().unwrap_or_default();
     if first.matches('\t').count() > first.matches(',').count() {
         b'\t'
@@ -393,7 +393,7 @@ fn is_footer_line(record: &csv::StringRecord) -> bool {
 /// or, when a re-save dropped it, the confidentiality line
 /// (`機密情報 - 転送禁止`). Only these start a footer, so a data row that
 /// lost its other cells is still reported.
-fn is_footer_start(record: &csv::StringRecord) -> bool {
+pub(crate) fn is_footer_start(record: &csv::StringRecord) -> bool {
     if !is_footer_line(record) {
         return false;
     }
@@ -403,7 +403,7 @@ fn is_footer_start(record: &csv::StringRecord) -> bool {
     copyright || confidential
 }
 
-fn is_blank(record: &csv::StringRecord) -> bool {
+pub(crate) fn is_blank(record: &csv::StringRecord) -> bool {
     record.iter().all(|f| text::normalize(f).is_empty())
 }
 

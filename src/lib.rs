@@ -14,6 +14,7 @@ pub mod commands;
 pub mod config;
 pub mod conversation;
 pub mod gmis;
+pub mod gmis_institutions;
 pub mod mailbox;
 pub mod message;
 pub mod messages;

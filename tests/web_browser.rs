@@ -55,7 +55,12 @@ async fn an_official_signs_in_filters_decides_completes_and_exports() {
         // Open the request and approve the gloves.
         b.click("#queue tbody a");
         b.source_when(|p| p.contains("item-non_sterile_gloves"));
-        assert!(b.url().ends_with(&format!("/requests/{id}")), "{}", b.url());
+        // The link carries the list's filters (前の要請 / 次の要請, issue 13.4).
+        assert!(
+            b.url().contains(&format!("/requests/{id}?date=")),
+            "{}",
+            b.url()
+        );
         assert_eq!(b.count("form.decide"), 1);
         b.fill("#item-non_sterile_gloves input[name=quantity]", "4000");
         b.set_value("#item-non_sterile_gloves input[name=ship_date]", &ship_date);

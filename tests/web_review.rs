@@ -337,8 +337,9 @@ async fn superseded_versions_are_linked_and_the_replaced_one_cannot_be_decided()
     assert_eq!(resp.status, 409);
     let listing = http.get("/queue?date=2026-11-20").await.text();
     assert!(
-        listing.contains(&format!("/requests/{new}\""))
-            && !listing.contains(&format!("/requests/{old}\""))
+        // Queue links carry the list's filters (issue 13.4).
+        listing.contains(&format!("/requests/{new}?date=2026-11-20\""))
+            && !listing.contains(&format!("/requests/{old}?"))
     );
 }
 

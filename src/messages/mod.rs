@@ -19,6 +19,8 @@ pub mod mail_parse;
 
 /// The G-MIS export reader: file and row errors.
 pub mod gmis_csv;
+/// The G-MIS institution list upload.
+pub mod institution_list;
 
 /// The staff review desk: refusals, notices, the `users` command.
 pub mod web;

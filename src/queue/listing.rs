@@ -220,6 +220,40 @@ fn where_of(filter: &ListFilter, part: Part) -> Where {
     w
 }
 
+/// The requests listed just before and just after `id` under `filter`
+/// (its paging ignored), for 前の要請 / 次の要請 on the request page; `None`
+/// at either end or when `id` is not in the list. Only ids are read, at
+/// most [`NEIGHBOUR_SCAN`] of them, so a huge "all dates" list stays cheap.
+pub async fn neighbours(
+    conn: &mut AnyConnection,
+    filter: &ListFilter,
+    id: i64,
+) -> anyhow::Result<(Option<i64>, Option<i64>)> {
+    let w = where_of(filter, Part::Page);
+    let sql = format!(
+        "SELECT r.id FROM requests r{} ORDER BY r.batch_date DESC, r.received_at, r.id LIMIT {}",
+        w.sql(),
+        w.next_placeholder(1)
+    );
+    let rows = w
+        .bind_all(sqlx::query(&sql))
+        .bind(NEIGHBOUR_SCAN)
+        .fetch_all(&mut *conn)
+        .await
+        .context("cannot list the queue around a request")?;
+    let ids = rows
+        .iter()
+        .map(|r| r.try_get::<i64, _>("id"))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(match ids.iter().position(|x| *x == id) {
+        Some(at) => (at.checked_sub(1).map(|p| ids[p]), ids.get(at + 1).copied()),
+        None => (None, None),
+    })
+}
+
+/// How many ids [`neighbours`] reads at most.
+pub const NEIGHBOUR_SCAN: i64 = 10_000;
+
 /// Lists one page of the queue with its total and counts per status.
 pub async fn list(conn: &mut AnyConnection, filter: &ListFilter) -> anyhow::Result<Listing> {
     let limit = filter.limit.clamp(1, 1000);

@@ -59,6 +59,7 @@
 //! [`audit::record`] lets other modules append their own history rows.
 
 pub mod accounts;
+pub mod addresses;
 pub mod attempts;
 pub mod audit;
 pub mod backup;
@@ -80,7 +81,7 @@ pub use decisions::{complete, move_batch, set_delivery_address, set_mhlw_decisio
 pub use filing::{
     FilingOutcome, GmisChange, GmisFiling, GmisImported, SheetFiling, file_sheet, import_gmis,
 };
-pub use listing::{ListFilter, Listing, RequestSummary, StatusCount, list};
+pub use listing::{ListFilter, Listing, RequestSummary, StatusCount, list, neighbours};
 pub use records::{RequestRecord, SupersededVersion, get, resolve};
 
 use crate::messages::queue as msg;

@@ -259,7 +259,10 @@ fn change_code(change: GmisChange) -> &'static str {
 }
 
 /// The uploaded file's name and bytes, or what to tell the official.
-async fn uploaded_file(headers: &HeaderMap, body: Bytes) -> Result<(String, Vec<u8>), String> {
+pub(crate) async fn uploaded_file(
+    headers: &HeaderMap,
+    body: Bytes,
+) -> Result<(String, Vec<u8>), String> {
     let boundary = guard::multipart_boundary(headers).ok_or(msg::gmis_bad_upload())?;
     let parts = guard::multipart_fields(body, &boundary)
         .await

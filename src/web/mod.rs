@@ -18,6 +18,7 @@ pub mod auth;
 pub mod bulk;
 pub mod conversation;
 pub mod export;
+pub mod gmis_addresses;
 pub mod gmis_page;
 pub mod guard;
 pub mod health;
@@ -254,6 +255,21 @@ fn routes() -> Routes {
             )),
         )
         .add(Staff, "POST", "/gmis/import", post(gmis_page::import))
+        .add(Admin, "GET", "/admin/addresses", get(gmis_addresses::form))
+        .add(
+            Admin,
+            "POST",
+            "/admin/addresses/preview",
+            post(gmis_addresses::preview).layer(axum::extract::DefaultBodyLimit::max(
+                guard::MAX_UPLOAD_BYTES,
+            )),
+        )
+        .add(
+            Admin,
+            "POST",
+            "/admin/addresses/apply",
+            post(gmis_addresses::apply),
+        )
         .add(Staff, "GET", "/account", get(accounts::own))
         .add(
             Staff,

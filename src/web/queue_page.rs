@@ -118,6 +118,38 @@ fn read_filters(q: &QueueQuery, today: NaiveDate) -> Filters {
     }
 }
 
+/// The queue a request page was opened from (issue 13.4): the filters of
+/// its link, or, opened without any, the request's own batch. Paging is
+/// dropped (前の要請 / 次の要請 cross page boundaries).
+pub struct QueueContext {
+    /// The list's filter, unpaged.
+    pub filter: ListFilter,
+    /// The filters as a query string (`?date=…&…`), to carry on.
+    pub query: String,
+}
+
+/// Reads the queue context of a request page from its query string.
+pub fn context_of(q: &QueueQuery, batch_date: NaiveDate, today: NaiveDate) -> QueueContext {
+    let q = QueueQuery {
+        date: q.date.clone().or_else(|| Some(batch_date.to_string())),
+        page: None,
+        notice: None,
+        ..q.clone()
+    };
+    let mut filter = read_filters(&q, today).filter;
+    filter.offset = 0;
+    QueueContext {
+        filter,
+        query: query_string(&q),
+    }
+}
+
+/// Today's batch under the configured cut-off rule, now.
+pub fn todays_batch_now(state: &AppState) -> NaiveDate {
+    let rule = CutoffRule::parse(&state.settings().config.cutoff_rule).unwrap_or_default();
+    todays_batch(rule, Utc::now())
+}
+
 fn nonempty(v: &Option<String>) -> Option<&str> {
     v.as_deref().map(str::trim).filter(|s| !s.is_empty())
 }

@@ -7,7 +7,9 @@
 //! and refuse any change to a 受付完了 record.
 
 use super::auth::Staff;
-use super::queue_page::{jst, source_label};
+use super::queue_page::{
+    QueueContext, QueueQuery, context_of, jst, source_label, todays_batch_now,
+};
 use super::{AppState, WebError, naiji};
 use crate::messages::history;
 use crate::messages::web as msg;
@@ -32,13 +34,6 @@ const INSTITUTION_FIELDS: [&str; 7] = [
     "連絡先電話番号",
     "医療機関担当者名",
 ];
-
-/// Query of the request page.
-#[derive(Debug, Default, Deserialize)]
-pub struct ShowQuery {
-    /// Notice code after an action.
-    pub notice: Option<String>,
-}
 
 #[derive(Debug, Serialize)]
 struct FieldView {
@@ -99,12 +94,14 @@ pub async fn show(
     State(state): State<AppState>,
     Extension(staff): Extension<Staff>,
     Path(id): Path<i64>,
-    Query(q): Query<ShowQuery>,
+    Query(q): Query<QueueQuery>,
 ) -> Result<Html<String>, WebError> {
     let mut conn = state.db().pool().acquire().await?;
     let record = queue::get(&mut conn, id).await?;
     let conversation = conversation_of(&mut conn, id).await?;
     let preview = naiji_preview(&mut conn, &state, &record).await?;
+    let ctx = context_of(&q, record.batch_date, todays_batch_now(&state));
+    let walk = walk_of(&mut conn, &ctx, id).await?;
     render(
         &state,
         &staff,
@@ -112,7 +109,52 @@ pub async fn show(
         q.notice.as_deref().and_then(msg::notice),
         conversation,
         preview,
+        walk,
     )
+}
+
+/// Where keyboard users go from a request (issue 13.4): the previous and
+/// next request of the queue it was opened from, and that queue's filters
+/// (ids, not paths: the template's escaping would turn `/` into `&#x2f;`).
+#[derive(Debug, Serialize)]
+struct Walk {
+    /// The filters carried on every link and form (`?date=…&…`).
+    query: String,
+    /// The previous request's id.
+    prev: Option<i64>,
+    /// The next request's id.
+    next: Option<i64>,
+}
+
+async fn walk_of(
+    conn: &mut sqlx::AnyConnection,
+    ctx: &QueueContext,
+    id: i64,
+) -> Result<Walk, WebError> {
+    let (prev, next) = queue::neighbours(conn, &ctx.filter, id).await?;
+    Ok(Walk {
+        query: ctx.query.clone(),
+        prev,
+        next,
+    })
+}
+
+/// The queue filters a form's action carried, as a query string (a notice
+/// or page in it is dropped).
+fn carried(ctx: &QueueQuery) -> String {
+    super::queue_page::query_string(&QueueQuery {
+        page: None,
+        notice: None,
+        ..ctx.clone()
+    })
+}
+
+/// `path` with the queue context `query` (`?…`) and a notice code added.
+fn with_notice(path: &str, query: &str, notice: &str) -> String {
+    match query.trim_start_matches('?') {
+        "" => format!("{path}?notice={notice}"),
+        q => format!("{path}?{q}&notice={notice}"),
+    }
 }
 
 /// The correspondence on a request and the requests linked to it by a
@@ -166,9 +208,16 @@ fn render(
     notice: Option<&str>,
     conversation: minijinja::Value,
     naiji_preview: Option<NaijiPreview>,
+    walk: Walk,
 ) -> Result<Html<String>, WebError> {
     let (fields, lines, other) = place_findings(r);
     let editable = r.status == Status::UnderReview && r.superseded_by.is_none();
+    // Focus lands on the first item still to decide, else on 次の要請, so
+    // Enter alone walks a batch (issue 13.4).
+    let focus_item = lines
+        .iter()
+        .find(|l| editable && l.requested && l.approved.is_none())
+        .map(|l| l.code);
     state.render(
         "request.html",
         context! {
@@ -213,6 +262,8 @@ fn render(
             naiji_preview => naiji_preview,
             movable => !r.is_completed() && r.superseded_by.is_none(),
             conversation => conversation,
+            focus_item => focus_item,
+            walk => walk,
         },
     )
 }
@@ -245,6 +296,9 @@ fn place_findings(r: &RequestRecord) -> (Vec<FieldView>, Vec<LineView>, Vec<Find
             findings: mine,
         });
     }
+    // The 送付日 already chosen for another item is the likeliest one for
+    // the rest of the request: the form starts on it.
+    let shipping = r.lines.iter().find_map(|l| l.mhlw.ship_date);
     let mut lines = Vec::new();
     for line in r
         .lines
@@ -254,7 +308,7 @@ fn place_findings(r: &RequestRecord) -> (Vec<FieldView>, Vec<LineView>, Vec<Find
         let (mine, others): (Vec<_>, Vec<_>) =
             rest.into_iter().partition(|f| concerns_item(f, line.item));
         rest = others;
-        lines.push(line_view(line, mine));
+        lines.push(line_view(line, mine, shipping));
     }
     (fields, lines, rest)
 }
@@ -265,7 +319,7 @@ fn concerns_item(f: &Finding, item: Item) -> bool {
         || f.message.starts_with(item.label())
 }
 
-fn line_view(l: &ItemLine, findings: Vec<Finding>) -> LineView {
+fn line_view(l: &ItemLine, findings: Vec<Finding>, shipping: Option<NaiveDate>) -> LineView {
     let p = &l.prefecture;
     let said_no = p.need == Some(Need::NotNeeded);
     let starts_refused = match l.mhlw.approved {
@@ -300,7 +354,12 @@ fn line_view(l: &ItemLine, findings: Vec<Finding>) -> LineView {
         approved: l.mhlw.approved,
         mhlw_quantity: number(l.mhlw.quantity),
         ship_date: l.mhlw.ship_date.map(date_jp).unwrap_or_default(),
-        ship_date_value: l.mhlw.ship_date.map(|d| d.to_string()).unwrap_or_default(),
+        ship_date_value: l
+            .mhlw
+            .ship_date
+            .or(shipping.filter(|_| l.mhlw.approved.is_none()))
+            .map(|d| d.to_string())
+            .unwrap_or_default(),
         mhlw_reason: l.mhlw.reason.clone(),
         // Nothing to suggest where the prefecture said 否.
         suggested_quantity: l
@@ -399,6 +458,7 @@ pub async fn decide(
     State(state): State<AppState>,
     Extension(staff): Extension<Staff>,
     Path((id, item)): Path<(i64, String)>,
+    Query(ctx): Query<QueueQuery>,
     Form(form): Form<DecisionForm>,
 ) -> Result<Response, WebError> {
     let item = Item::parse(&item).ok_or_else(|| WebError::BadInput(msg::bad_item(&item)))?;
@@ -406,11 +466,11 @@ pub async fn decide(
     let mut tx = state.db().begin().await?;
     queue::set_mhlw_decision(&mut tx, id, item, &decision, &staff.name, &decision.reason).await?;
     tx.commit().await?;
-    Ok(Redirect::to(&format!(
-        "/requests/{id}?notice=decided#item-{}",
-        item.code()
-    ))
-    .into_response())
+    // No `#item-…` fragment: a fragment naming an element turns autofocus
+    // off, and the focus (the next item to decide, else 次の要請) is where
+    // the page should open.
+    let back = with_notice(&format!("/requests/{id}"), &carried(&ctx), "decided");
+    Ok(Redirect::to(&back).into_response())
 }
 
 /// POST /requests/{id}/complete: 受付完了 and the 内示 mail, in one
@@ -419,13 +479,15 @@ pub async fn complete(
     State(state): State<AppState>,
     Extension(staff): Extension<Staff>,
     Path(id): Path<i64>,
+    Query(ctx): Query<QueueQuery>,
 ) -> Result<Response, WebError> {
     let mut tx = state.db().begin().await?;
     queue::complete(&mut tx, id, &staff.name).await?;
     let record = queue::get(&mut tx, id).await?;
     naiji::queue(&mut tx, state.settings(), &record, &staff.name).await?;
     tx.commit().await?;
-    Ok(Redirect::to(&format!("/requests/{id}?notice=completed")).into_response())
+    let back = with_notice(&format!("/requests/{id}"), &carried(&ctx), "completed");
+    Ok(Redirect::to(&back).into_response())
 }
 
 /// The batch move form.

@@ -50,6 +50,14 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/web/unanswered.html"),
     ),
     (
+        "gmis_addresses.html",
+        include_str!("../../templates/web/gmis_addresses.html"),
+    ),
+    (
+        "_keyboard_help.html",
+        include_str!("../../templates/web/_keyboard_help.html"),
+    ),
+    (
         "_correspondence_item.html",
         include_str!("../../templates/web/_correspondence_item.html"),
     ),

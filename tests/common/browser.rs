@@ -484,6 +484,17 @@ pub struct Browser {
     _profile: tempfile::TempDir,
 }
 
+/// The WebDriver key value of Tab.
+pub const KEY_TAB: &str = "\u{E004}";
+/// The WebDriver key value of Enter.
+pub const KEY_ENTER: &str = "\u{E007}";
+/// The WebDriver key value of →.
+pub const KEY_RIGHT: &str = "\u{E014}";
+/// The WebDriver key value of ↑.
+pub const KEY_UP: &str = "\u{E013}";
+/// The WebDriver key value of Alt.
+pub const KEY_ALT: &str = "\u{E00A}";
+
 /// The WebDriver element key.
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
@@ -697,6 +708,58 @@ impl Browser {
             .as_str()
             .unwrap_or_default()
             .to_string()
+    }
+
+    /// Presses keys as a keyboard would (WebDriver key actions, so the
+    /// page's own default handling runs: focus moves, Enter submits,
+    /// accesskeys fire). Each entry is a key value such as [`KEY_TAB`] or
+    /// `"n"`; `modifier` (e.g. [`KEY_ALT`]) is held around each one.
+    pub fn press(&mut self, keys: &[&str], modifier: Option<&str>) {
+        let mut actions = Vec::new();
+        for k in keys {
+            if let Some(m) = modifier {
+                actions.push(serde_json::json!({ "type": "keyDown", "value": m }));
+            }
+            actions.push(serde_json::json!({ "type": "keyDown", "value": k }));
+            actions.push(serde_json::json!({ "type": "keyUp", "value": k }));
+            if let Some(m) = modifier {
+                actions.push(serde_json::json!({ "type": "keyUp", "value": m }));
+            }
+        }
+        let p = self.s("/actions");
+        self.call(
+            "POST",
+            &p,
+            Some(serde_json::json!({ "actions": [{ "type": "key", "id": "keyboard", "actions": actions }] })),
+        );
+    }
+
+    /// The current value of the input matching `css` (what its form
+    /// would send).
+    pub fn value(&mut self, css: &str) -> String {
+        let e = self.find(css);
+        let p = self.s(&format!("/element/{e}/property/value"));
+        self.call("GET", &p, None)
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    /// The focused element's opening tag (`<a href=… id=…>`), to assert
+    /// where the keyboard is.
+    pub fn focused(&mut self) -> String {
+        let p = self.s("/execute/sync");
+        self.call(
+            "POST",
+            &p,
+            Some(serde_json::json!({
+                "script": "const e = document.activeElement; return e ? e.outerHTML.split('>')[0] + '>' : '';",
+                "args": [],
+            })),
+        )
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
     }
 
     /// Saves a PNG screenshot as `target/test-output/screenshots/<name>.png`.
