@@ -8,7 +8,7 @@
 //! file; an address already there is never overwritten.
 
 use super::auth::Staff;
-use super::gmis_page::uploaded_file;
+use super::gmis_page::{PreviewedFile, uploaded_file};
 use super::{AppState, WebError};
 use crate::gmis_institutions as list;
 use crate::messages::gmis_csv;
@@ -21,7 +21,7 @@ use axum::extract::{Form, State};
 use axum::http::HeaderMap;
 use axum::response::Html;
 use minijinja::context;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 /// The audit word of an institution list applied.
 pub const AUDIT_ACTION: &str = "institution_list_applied";
@@ -84,32 +84,15 @@ pub async fn preview(
     page(&state, &staff, None, Some(view), None)
 }
 
-/// The confirm form of the preview.
-#[derive(Debug, Deserialize)]
-pub struct ApplyForm {
-    /// The SHA-256 of the previewed file.
-    #[serde(default)]
-    pub sha256: String,
-    /// The name the file was uploaded with.
-    #[serde(default)]
-    pub file_name: String,
-}
-
 /// POST /admin/addresses/apply: completes the addresses, in one
 /// transaction with the file's audit row.
 pub async fn apply(
     State(state): State<AppState>,
     Extension(staff): Extension<Staff>,
-    Form(form): Form<ApplyForm>,
+    Form(form): Form<PreviewedFile>,
 ) -> Result<Html<String>, WebError> {
-    let sha256 = form.sha256.trim().to_ascii_lowercase();
-    let is_hash = sha256.len() == 64 && sha256.bytes().all(|b| b.is_ascii_hexdigit());
     let mut tx = state.db().begin().await?;
-    let bytes = match is_hash {
-        true => blobs::get(&mut tx, &sha256).await?,
-        false => None,
-    };
-    let Some(bytes) = bytes else {
+    let Some((sha256, bytes)) = form.load(&mut tx).await? else {
         return page(&state, &staff, Some(msg::file_gone().into()), None, None);
     };
     let read = match list::parse(&bytes) {

@@ -112,9 +112,10 @@ pub async fn preview(
     page(&state, &staff, None, Some(preview), None).await
 }
 
-/// The confirm form of the preview.
+/// The confirm form of a preview (G-MIS export, institution list): it
+/// names the uploaded file, kept as a blob, by its SHA-256.
 #[derive(Debug, Deserialize)]
-pub struct ImportForm {
+pub struct PreviewedFile {
     /// The SHA-256 of the previewed file.
     #[serde(default)]
     pub sha256: String,
@@ -123,21 +124,33 @@ pub struct ImportForm {
     pub file_name: String,
 }
 
+impl PreviewedFile {
+    /// The file's SHA-256 (lower case) and bytes; None when the form does
+    /// not name a stored file (tampered with, or purged since).
+    pub(crate) async fn load(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+    ) -> Result<Option<(String, Vec<u8>)>, WebError> {
+        let sha256 = self.sha256.trim().to_ascii_lowercase();
+        let is_hash = sha256.len() == 64 && sha256.bytes().all(|b| b.is_ascii_hexdigit());
+        if !is_hash {
+            return Ok(None);
+        }
+        Ok(blobs::get(conn, &sha256)
+            .await?
+            .map(|bytes| (sha256, bytes)))
+    }
+}
+
 /// POST /gmis/import: imports the previewed file, in one transaction with
 /// its audit row.
 pub async fn import(
     State(state): State<AppState>,
     Extension(staff): Extension<Staff>,
-    Form(form): Form<ImportForm>,
+    Form(form): Form<PreviewedFile>,
 ) -> Result<Html<String>, WebError> {
-    let sha256 = form.sha256.trim().to_ascii_lowercase();
-    let is_hash = sha256.len() == 64 && sha256.bytes().all(|b| b.is_ascii_hexdigit());
     let mut tx = state.db().begin().await?;
-    let bytes = match is_hash {
-        true => blobs::get(&mut tx, &sha256).await?,
-        false => None,
-    };
-    let Some(bytes) = bytes else {
+    let Some((sha256, bytes)) = form.load(&mut tx).await? else {
         let message = msg::gmis_file_gone().to_string();
         return page(&state, &staff, Some(message), None, None).await;
     };
