@@ -83,21 +83,38 @@ pub async fn requests_by_receipts(
     receipts: &[String],
     prefecture: &str,
 ) -> anyhow::Result<Vec<RequestRef>> {
+    requests_with_receipts(conn, receipts, Some(prefecture))
+        .await
+        .context("cannot look up the requests referred to")
+}
+
+/// The requests with these receipt numbers, of `prefecture` when given.
+async fn requests_with_receipts(
+    conn: &mut AnyConnection,
+    receipts: &[String],
+    prefecture: Option<&str>,
+) -> anyhow::Result<Vec<RequestRef>> {
     if receipts.is_empty() {
         return Ok(Vec::new());
     }
+    let first = if prefecture.is_some() { 2 } else { 1 };
     let sql = format!(
-        "SELECT id, receipt FROM requests WHERE prefecture = $1 AND receipt IN ({}) ORDER BY id",
-        placeholders(2, receipts.len())
+        "SELECT id, receipt FROM requests WHERE {}receipt IN ({}) ORDER BY id",
+        if prefecture.is_some() {
+            "prefecture = $1 AND "
+        } else {
+            ""
+        },
+        placeholders(first, receipts.len())
     );
-    let mut query = sqlx::query(&sql).bind(prefecture);
+    let mut query = sqlx::query(&sql);
+    if let Some(p) = prefecture {
+        query = query.bind(p);
+    }
     for r in receipts {
         query = query.bind(r);
     }
-    let rows = query
-        .fetch_all(&mut *conn)
-        .await
-        .context("cannot look up the requests referred to")?;
+    let rows = query.fetch_all(&mut *conn).await?;
     rows.iter()
         .map(|r| {
             Ok(RequestRef {
@@ -563,29 +580,9 @@ pub async fn ids_of_receipts(
     conn: &mut AnyConnection,
     receipts: &[String],
 ) -> anyhow::Result<Vec<RequestRef>> {
-    if receipts.is_empty() {
-        return Ok(Vec::new());
-    }
-    let sql = format!(
-        "SELECT id, receipt FROM requests WHERE receipt IN ({}) ORDER BY id",
-        placeholders(1, receipts.len())
-    );
-    let mut q = sqlx::query(&sql);
-    for r in receipts {
-        q = q.bind(r);
-    }
-    let rows = q
-        .fetch_all(&mut *conn)
+    requests_with_receipts(conn, receipts, None)
         .await
-        .context("cannot look up receipts")?;
-    rows.iter()
-        .map(|r| {
-            Ok(RequestRef {
-                id: r.try_get(0)?,
-                receipt: r.try_get(1)?,
-            })
-        })
-        .collect()
+        .context("cannot look up receipts")
 }
 
 /// Replaces the stored subject of a received mail (a password notice's,
