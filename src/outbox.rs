@@ -156,13 +156,17 @@ pub async fn count_since(
     kind: &str,
     recipient: &str,
     since: DateTime<Utc>,
+    cap: u32,
 ) -> anyhow::Result<i64> {
+    // Counting stops at `cap`: the caller only asks whether the limit is
+    // reached, and a sender with a long history must not cost more.
     let row = sqlx::query(
-        "SELECT COUNT(*) FROM outbox WHERE kind = $1 AND recipient = $2 AND created_at >= $3",
+        "SELECT COUNT(*) FROM (SELECT 1 FROM outbox WHERE kind = $1 AND recipient = $2 AND created_at >= $3 LIMIT $4) recent",
     )
     .bind(kind)
     .bind(recipient)
     .bind(time_text(since))
+    .bind(i64::from(cap))
     .fetch_one(&mut *conn)
     .await
     .context("cannot count recent replies")?;
@@ -551,6 +555,43 @@ async fn write_eml(dir: &Path, id: i64, raw: &[u8]) -> anyhow::Result<PathBuf> {
     .context("the outbox writer stopped")?
 }
 
+/// Writes each `(id, raw)` to `<dir>/<id>.eml` as [`write_eml`] does, but
+/// syncs the batch together: every file is written, then every file
+/// synced (after the first, the journal commit is mostly shared), then
+/// renamed into place, then the directory synced once.
+async fn write_emls(dir: &Path, files: Vec<(i64, Vec<u8>)>) -> anyhow::Result<Vec<PathBuf>> {
+    let dir = dir.to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        use std::io::Write;
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create outbox directory {}", dir.display()))?;
+        let mut open = Vec::with_capacity(files.len());
+        for (id, raw) in &files {
+            let tmp = dir.join(format!(".{id:08}.eml.tmp"));
+            let mut file = std::fs::File::create(&tmp)
+                .with_context(|| format!("cannot write {}", tmp.display()))?;
+            file.write_all(raw)
+                .with_context(|| format!("cannot write {}", tmp.display()))?;
+            open.push((*id, tmp, file));
+        }
+        let mut paths = Vec::with_capacity(open.len());
+        for (id, tmp, file) in open {
+            file.sync_all()
+                .with_context(|| format!("cannot write {}", tmp.display()))?;
+            let path = dir.join(format!("{id:08}.eml"));
+            std::fs::rename(&tmp, &path)
+                .with_context(|| format!("cannot rename {} to {}", tmp.display(), path.display()))?;
+            paths.push(path);
+        }
+        std::fs::File::open(&dir)
+            .and_then(|d| d.sync_all())
+            .with_context(|| format!("cannot sync outbox directory {}", dir.display()))?;
+        Ok(paths)
+    })
+    .await
+    .context("the outbox writer stopped")?
+}
+
 /// The result of one delivery attempt.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Attempt {
@@ -673,6 +714,14 @@ impl Sender {
             if batch.is_empty() {
                 break;
             }
+            if let Transport::Directory(dir) = &self.transport {
+                let (rows, again) = self.first_time(batch, &mut seen).await?;
+                self.write_all(dir, &rows, &mut report).await?;
+                if again {
+                    break;
+                }
+                continue;
+            }
             let mut again = false;
             for row in batch {
                 if !seen.insert(row.id) {
@@ -738,6 +787,57 @@ impl Sender {
                 _ = WAKE.notified() => {}
             }
         }
+        Ok(())
+    }
+
+    /// The rows of `batch` not yet attempted in this pass; the others are
+    /// released for the next pass (the `bool` says there were some).
+    async fn first_time(
+        &self,
+        batch: Vec<Claimed>,
+        seen: &mut std::collections::HashSet<i64>,
+    ) -> anyhow::Result<(Vec<Claimed>, bool)> {
+        let mut rows = Vec::with_capacity(batch.len());
+        let mut again = false;
+        for row in batch {
+            if seen.insert(row.id) {
+                rows.push(row);
+            } else {
+                self.release(row.id).await?;
+                again = true;
+            }
+        }
+        Ok((rows, again))
+    }
+
+    /// Writes the claimed rows to the outbox directory (every file synced
+    /// before the outcome is recorded) and records them in one commit.
+    async fn write_all(
+        &self,
+        dir: &Path,
+        rows: &[Claimed],
+        report: &mut Report,
+    ) -> anyhow::Result<()> {
+        let files: Vec<(i64, Vec<u8>)> = rows.iter().map(|r| (r.id, r.raw.clone())).collect();
+        let written = write_emls(dir, files).await;
+        let attempts: Vec<Attempt> = match written {
+            Ok(paths) => paths
+                .iter()
+                .map(|p| Attempt::Sent(format!("written {}", p.display())))
+                .collect(),
+            // A full or read-only disk is an outage like any other.
+            Err(e) => rows
+                .iter()
+                .map(|_| Attempt::Temporary(format!("{e:#}")))
+                .collect(),
+        };
+        let mut tx = self.db.begin().await?;
+        for (row, attempt) in rows.iter().zip(&attempts) {
+            self.record_in(&mut tx, row, attempt, report).await?;
+        }
+        tx.commit()
+            .await
+            .context("cannot commit the outcome of outbox rows")?;
         Ok(())
     }
 
@@ -824,6 +924,23 @@ impl Sender {
         attempt: &Attempt,
         report: &mut Report,
     ) -> anyhow::Result<()> {
+        let mut conn = self
+            .db
+            .pool()
+            .acquire()
+            .await
+            .context("cannot reach the database")?;
+        self.record_in(&mut conn, row, attempt, report).await
+    }
+
+    /// Records the outcome of one attempt at `row` on `conn`.
+    async fn record_in(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        row: &Claimed,
+        attempt: &Attempt,
+        report: &mut Report,
+    ) -> anyhow::Result<()> {
         let now = Utc::now();
         count_attempt(attempt);
         let (status, response, next) = match attempt {
@@ -870,7 +987,7 @@ impl Sender {
         .bind(time_text(next))
         .bind(sent_at)
         .bind(row.id)
-        .execute(self.db.pool())
+        .execute(&mut *conn)
         .await
         .with_context(|| format!("cannot record the delivery of outbox row {}", row.id))?;
         Ok(())

@@ -5,7 +5,10 @@
 use std::time::Duration;
 use tokio::sync::watch;
 
+mod batch;
 mod converse;
+
+pub use batch::Arrived;
 
 /// A shutdown signal shared by the tasks of `serve`: each task checks it
 /// between units of work (a message, a delivery pass) and sleeps on it.
@@ -325,6 +328,12 @@ impl Intake {
 
     /// How long one message may keep a worker busy before the worker counts
     /// as stuck (`[intake] stall_secs`).
+    /// How many waiting messages a source hands over at once (`[intake]
+    /// batch_size`, at least 1).
+    pub fn batch_size(&self) -> usize {
+        self.inner.intake.batch_size.clamp(1, 1000)
+    }
+
     pub fn stall_after(&self) -> Duration {
         Duration::from_secs(self.inner.intake.stall_secs.max(1))
     }
@@ -468,7 +477,7 @@ impl Intake {
             .map_err(AnalysisError::into_intake)?
         };
         // 3. The database part, all or nothing.
-        self.commit(work, raw_sha256, received_at).await
+        self.commit(&work, raw_sha256, received_at).await
     }
 
     /// After a failed attempt: records it, and sets the message aside when
@@ -646,97 +655,81 @@ impl Intake {
         Ok(analysis)
     }
 
+    /// Files an analysed message in its own transaction (see
+    /// [`Intake::record`]).
     async fn commit(
         &self,
-        work: Analysis,
+        work: &Analysis,
         raw_sha256: &str,
         received_at: DateTime<FixedOffset>,
     ) -> Result<Outcome, IntakeError> {
-        let inner = &self.inner;
-        let message_id = work.parsed.message_id.clone();
-        let key_id = message_id.clone().unwrap_or_default();
-        let db_err = IntakeError::Database;
-        let mut tx = inner.db.begin().await.map_err(db_err)?;
-        // The key: a second delivery of the same bytes stops here. On
-        // PostgreSQL a concurrent twin waits on the unique index, then finds
-        // the row (ON CONFLICT DO NOTHING returns none).
-        let inserted = sqlx::query(
-            "INSERT INTO mail_messages (message_id, raw_sha256, source, received_at, processed_at, from_address, subject, prefecture, disposition) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'rejected') ON CONFLICT (message_id, raw_sha256) DO NOTHING RETURNING id",
-        )
-        .bind(&key_id)
-        .bind(raw_sha256)
-        .bind(&inner.source)
-        .bind(time_text(received_at.to_utc()))
-        .bind(queue::db::now_text())
-        .bind(work.parsed.from.as_ref().map(|f| f.address.clone()).unwrap_or_default())
-        .bind(work.parsed.subject.clone().unwrap_or_default())
-        .bind(match &work.class.sender {
-            SenderClass::Prefecture { prefecture, .. } => Some(prefecture.name().to_string()),
-            _ => None,
-        })
-        .fetch_optional(&mut *tx)
-        .await
-        .context("cannot record the message")
-        .map_err(IntakeError::Database)?;
-        let Some(row) = inserted else {
-            drop(tx);
-            return self
-                .already_processed(&key_id, raw_sha256, message_id)
-                .await;
+        let mut tx = self.inner.db.begin().await.map_err(IntakeError::Database)?;
+        let recorded = self.record(&mut tx, work, raw_sha256, received_at).await?;
+        match recorded {
+            Recorded::AlreadyThere => {
+                drop(tx);
+                self.already_processed(work, raw_sha256).await
+            }
+            Recorded::Filed(outcome) => {
+                tx.commit()
+                    .await
+                    .context("cannot commit the message")
+                    .map_err(IntakeError::Database)?;
+                Ok(self.committed(work, outcome))
+            }
+        }
+    }
+
+    /// After the commit of a message's records: wakes the outbox and logs.
+    fn committed(&self, work: &Analysis, outcome: Outcome) -> Outcome {
+        if outcome.reply.is_some() {
+            outbox::wake();
+        }
+        tracing::info!(
+            mail_message_id = outcome.mail_message_id, disposition = outcome.disposition.as_str(),
+            receipts = %outcome.receipts.join(","), reply = %outcome.reply_note,
+            "message {} processed ({})", outcome.message_id.as_deref().unwrap_or("(no Message-ID)"), work.class.describe()
+        );
+        outcome
+    }
+
+    /// Everything a message leaves in the database, inside `tx`: its
+    /// `mail_messages` row (the Message-ID + SHA-256 key), the attempt
+    /// marked finished, the filed requests, quarantine, conversation and
+    /// the queued reply. Nothing is committed here, so a caller may record
+    /// several messages in one transaction.
+    async fn record(
+        &self,
+        tx: &mut queue::Tx,
+        work: &Analysis,
+        raw_sha256: &str,
+        received_at: DateTime<FixedOffset>,
+    ) -> Result<Recorded, IntakeError> {
+        let Some(mail_message_id) = self
+            .insert_message(tx, work, raw_sha256, received_at)
+            .await?
+        else {
+            return Ok(Recorded::AlreadyThere);
         };
-        let mail_message_id: i64 = row
-            .try_get(0)
-            .context("cannot read the message id")
-            .map_err(IntakeError::Database)?;
-        attempts::finished(&mut tx, raw_sha256)
+        attempts::finished(tx, raw_sha256)
             .await
             .map_err(IntakeError::Database)?;
-
-        let (disposition, filed) = match (&work.class.sender, &work.class.policy) {
-            (_, AnswerPolicy::Never(NeverReason::AutoGenerated(_))) if is_ignored(&work.class) => {
-                (Disposition::Ignored, Vec::new())
-            }
-            (SenderClass::Prefecture { prefecture, trust }, _) => {
-                let filed = self
-                    .file_all(
-                        &mut tx,
-                        &work,
-                        (*prefecture, *trust),
-                        raw_sha256,
-                        received_at,
-                    )
-                    .await?;
-                (disposition_of(&filed), filed)
-            }
-            _ => (Disposition::Quarantined, Vec::new()),
-        };
-        if disposition == Disposition::Quarantined {
-            sqlx::query("INSERT INTO quarantine (mail_message_id, from_address, reason, at, kind, prefecture) VALUES ($1, $2, $3, $4, $5, $6)")
-                .bind(mail_message_id)
-                .bind(work.parsed.from.as_ref().map(|f| f.address.clone()).unwrap_or_default())
-                .bind(work.class.describe())
-                .bind(queue::db::now_text())
-                .bind(work.class.sender.quarantine_kind())
-                .bind(work.class.sender.claimed_prefecture().map(|p| p.name()))
-                .execute(&mut *tx)
-                .await
-                .context("cannot list the message in quarantine")
-                .map_err(IntakeError::Database)?;
-        }
+        let (disposition, filed) = self
+            .file_or_set_apart(tx, work, mail_message_id, raw_sha256, received_at)
+            .await?;
         let receipts: Vec<String> = filed
             .iter()
             .filter_map(|f| f.outcome.as_ref().map(|o| o.receipt.clone()))
             .collect();
         let turn = self
-            .converse(&mut tx, &work, &filed, mail_message_id, received_at)
+            .converse(tx, work, &filed, mail_message_id, received_at)
             .await?;
         let (reply, reply_note, reason) = match turn.unanswered() {
             Some((why, note)) => (None, note.to_string(), Some(why)),
             None => {
                 self.queue_reply(
-                    &mut tx,
-                    &work,
+                    tx,
+                    work,
                     &filed,
                     (disposition, &turn),
                     mail_message_id,
@@ -760,40 +753,108 @@ impl Intake {
             .bind(summary.to_string())
             .bind(reason.map(Reason::as_str).unwrap_or(""))
             .bind(mail_message_id)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await
             .context("cannot record the outcome")
             .map_err(IntakeError::Database)?;
-        tx.commit()
-            .await
-            .context("cannot commit the message")
-            .map_err(IntakeError::Database)?;
-        if reply.is_some() {
-            outbox::wake();
-        }
-        tracing::info!(
-            mail_message_id, disposition = disposition.as_str(), receipts = %receipts.join(","), reply = %reply_note,
-            "message {} processed ({})", message_id.as_deref().unwrap_or("(no Message-ID)"), work.class.describe()
-        );
-        Ok(Outcome {
+        Ok(Recorded::Filed(Outcome {
             disposition,
             first_disposition: disposition,
             mail_message_id: Some(mail_message_id),
-            message_id,
+            message_id: work.parsed.message_id.clone(),
             raw_sha256: raw_sha256.to_string(),
             receipts,
             reply,
             reply_note,
             reason,
-        })
+        }))
     }
 
+    /// The message's `mail_messages` row; `None` when a row with the same
+    /// key exists (a second delivery of the same bytes). On PostgreSQL a
+    /// concurrent twin waits on the unique index, then finds the row (ON
+    /// CONFLICT DO NOTHING returns none).
+    async fn insert_message(
+        &self,
+        tx: &mut queue::Tx,
+        work: &Analysis,
+        raw_sha256: &str,
+        received_at: DateTime<FixedOffset>,
+    ) -> Result<Option<i64>, IntakeError> {
+        let inserted = sqlx::query(
+            "INSERT INTO mail_messages (message_id, raw_sha256, source, received_at, processed_at, from_address, subject, prefecture, disposition) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'rejected') ON CONFLICT (message_id, raw_sha256) DO NOTHING RETURNING id",
+        )
+        .bind(work.parsed.message_id.clone().unwrap_or_default())
+        .bind(raw_sha256)
+        .bind(&self.inner.source)
+        .bind(time_text(received_at.to_utc()))
+        .bind(queue::db::now_text())
+        .bind(work.parsed.from.as_ref().map(|f| f.address.clone()).unwrap_or_default())
+        .bind(work.parsed.subject.clone().unwrap_or_default())
+        .bind(match &work.class.sender {
+            SenderClass::Prefecture { prefecture, .. } => Some(prefecture.name().to_string()),
+            _ => None,
+        })
+        .fetch_optional(&mut **tx)
+        .await
+        .context("cannot record the message")
+        .map_err(IntakeError::Database)?;
+        inserted
+            .map(|row| row.try_get::<i64, _>(0))
+            .transpose()
+            .context("cannot read the message id")
+            .map_err(IntakeError::Database)
+    }
+
+    /// Files the sheets of a prefecture's mail, lists anything else in
+    /// quarantine (or ignores automatic mail); the disposition and what
+    /// was filed.
+    async fn file_or_set_apart(
+        &self,
+        tx: &mut queue::Tx,
+        work: &Analysis,
+        mail_message_id: i64,
+        raw_sha256: &str,
+        received_at: DateTime<FixedOffset>,
+    ) -> Result<(Disposition, Vec<Filed>), IntakeError> {
+        let (disposition, filed) = match (&work.class.sender, &work.class.policy) {
+            (_, AnswerPolicy::Never(NeverReason::AutoGenerated(_))) if is_ignored(&work.class) => {
+                (Disposition::Ignored, Vec::new())
+            }
+            (SenderClass::Prefecture { prefecture, trust }, _) => {
+                let filed = self
+                    .file_all(tx, work, (*prefecture, *trust), raw_sha256, received_at)
+                    .await?;
+                (disposition_of(&filed), filed)
+            }
+            _ => (Disposition::Quarantined, Vec::new()),
+        };
+        if disposition == Disposition::Quarantined {
+            sqlx::query("INSERT INTO quarantine (mail_message_id, from_address, reason, at, kind, prefecture) VALUES ($1, $2, $3, $4, $5, $6)")
+                .bind(mail_message_id)
+                .bind(work.parsed.from.as_ref().map(|f| f.address.clone()).unwrap_or_default())
+                .bind(work.class.describe())
+                .bind(queue::db::now_text())
+                .bind(work.class.sender.quarantine_kind())
+                .bind(work.class.sender.claimed_prefecture().map(|p| p.name()))
+                .execute(&mut **tx)
+                .await
+                .context("cannot list the message in quarantine")
+                .map_err(IntakeError::Database)?;
+        }
+        Ok((disposition, filed))
+    }
+
+    /// The outcome of a message whose key was found recorded: nothing
+    /// changes but the attempt, marked finished.
     async fn already_processed(
         &self,
-        key_id: &str,
+        work: &Analysis,
         raw_sha256: &str,
-        message_id: Option<String>,
     ) -> Result<Outcome, IntakeError> {
+        let message_id = work.parsed.message_id.clone();
+        let key_id = message_id.as_deref().unwrap_or_default();
         let row = sqlx::query("SELECT id, disposition, receipts, reply, reason_code FROM mail_messages WHERE message_id = $1 AND raw_sha256 = $2")
             .bind(key_id)
             .bind(raw_sha256)
@@ -949,7 +1010,13 @@ impl Intake {
             ));
         }
         let since = Utc::now() - chrono::Duration::hours(1);
-        let recent = outbox::count_since(tx, outbox::kind::REPLY, &recipient, since)
+        let recent = outbox::count_since(
+            tx,
+            outbox::kind::REPLY,
+            &recipient,
+            since,
+            inner.mail.reply_rate_limit_per_hour,
+        )
             .await
             .map_err(IntakeError::Database)?;
         if recent >= i64::from(inner.mail.reply_rate_limit_per_hour) {
@@ -1092,6 +1159,14 @@ impl Intake {
 }
 
 /// What the CPU stage learned about a message.
+/// What [`Intake::record`] did with a message.
+enum Recorded {
+    /// Its records are written (not yet committed).
+    Filed(Outcome),
+    /// Its key is recorded already: nothing was written.
+    AlreadyThere,
+}
+
 struct Analysis {
     parsed: ParsedMessage,
     class: Classification,

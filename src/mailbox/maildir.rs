@@ -16,7 +16,7 @@
 //! a temporary failure of the database or the disk stops a scan, with
 //! back-off.
 
-use crate::pipeline::{Disposition, Intake, IntakeError, Outcome, Shutdown};
+use crate::pipeline::{Arrived, Disposition, Intake, IntakeError, Outcome, Shutdown};
 use anyhow::Context;
 use chrono::{DateTime, FixedOffset, Utc};
 use std::collections::HashSet;
@@ -169,19 +169,39 @@ impl MaildirSource {
     pub async fn drain(&self, shutdown: &Shutdown) -> Result<Drained, IntakeError> {
         let mut drained = Drained::default();
         let waiting = self.maildir.waiting().map_err(IntakeError::Storage)?;
-        for path in waiting {
+        for chunk in waiting.chunks(self.intake.batch_size()) {
             if shutdown.is_triggered() {
                 break;
             }
+            self.batch(chunk, &mut drained).await?;
+        }
+        Ok(drained)
+    }
+
+    /// Processes the files of `chunk` as one batch and moves each one
+    /// processed to `cur/`; a temporary failure is returned after the
+    /// others are moved.
+    async fn batch(&self, chunk: &[PathBuf], drained: &mut Drained) -> Result<(), IntakeError> {
+        let mut paths = Vec::with_capacity(chunk.len());
+        let mut arrived = Vec::with_capacity(chunk.len());
+        for path in chunk {
             if self
                 .failed
                 .lock()
-                .map(|f| f.contains(&path))
+                .map(|f| f.contains(path))
                 .unwrap_or(false)
             {
                 continue;
             }
-            match self.one(&path).await {
+            if let Some(a) = self.read(path).await {
+                paths.push(path);
+                arrived.push(a);
+            }
+        }
+        let results = self.intake.process_batch(&arrived).await;
+        let mut temporary = None;
+        for (path, result) in paths.into_iter().zip(results) {
+            match result.and_then(|outcome| self.seen(path, outcome)) {
                 Ok(Some(outcome)) => {
                     drained.processed += 1;
                     if outcome.disposition == Disposition::AlreadyProcessed {
@@ -189,53 +209,53 @@ impl MaildirSource {
                     }
                 }
                 Ok(None) => {}
-                Err(e) if e.is_temporary() => return Err(e),
+                Err(e) if e.is_temporary() => temporary = temporary.or(Some(e)),
                 Err(e) => {
                     tracing::error!("{}: {e}; left in new/ until the next start", path.display());
                     if let Ok(mut f) = self.failed.lock() {
-                        f.insert(path);
+                        f.insert(path.clone());
                     }
                     drained.failed += 1;
                 }
             }
         }
-        Ok(drained)
+        temporary.map_or(Ok(()), Err)
     }
 
-    /// Processes one file and marks it seen. `None` when the file vanished
-    /// (another worker took it).
-    async fn one(&self, path: &Path) -> Result<Option<Outcome>, IntakeError> {
+    /// The file's bytes and delivery time; `None` when it is gone (another
+    /// worker took it) or cannot be read (counted; see [`Self::unreadable`]).
+    async fn read(&self, path: &Path) -> Option<Arrived> {
         let received_at = match delivery_time(path) {
             Ok(t) => t,
-            Err(_) if !path.exists() => return Ok(None),
+            Err(_) if !path.exists() => return None,
             Err(e) => {
                 self.unreadable(path, &std::io::Error::other(format!("{e:#}")));
-                return Ok(None);
+                return None;
             }
         };
-        let raw = match tokio::fs::read(path).await {
-            Ok(raw) => raw,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        match tokio::fs::read(path).await {
+            Ok(raw) => Some(Arrived { raw, received_at }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
             // One file we cannot read (permissions, a directory, an I/O
             // error on its blocks) is that file's trouble, not the inbox's:
             // it is skipped, and the scan goes on with the others.
             Err(e) => {
                 self.unreadable(path, &e);
-                return Ok(None);
+                None
             }
-        };
-        let outcome = self.intake.process(&raw, received_at).await?;
-        // Gone already: another worker moved it after processing it too.
-        if let Err(e) = self.maildir.mark_seen(path)
-            && path.exists()
-        {
-            return Err(IntakeError::Storage(e));
         }
-        Ok(Some(outcome))
     }
 
-    /// Notes that `path` could not be read; after `max_attempts` scans it is
-    /// skipped until the next start (it stays in `new/`, untouched).
+    /// Moves a processed file to `cur/`; `None` when it is gone already
+    /// (another worker moved it after processing it too).
+    fn seen(&self, path: &Path, outcome: Outcome) -> Result<Option<Outcome>, IntakeError> {
+        match self.maildir.mark_seen(path) {
+            Ok(_) => Ok(Some(outcome)),
+            Err(_) if !path.exists() => Ok(None),
+            Err(e) => Err(IntakeError::Storage(e)),
+        }
+    }
+
     fn unreadable(&self, path: &Path, err: &std::io::Error) {
         let mut counts = self
             .unreadable

@@ -156,6 +156,36 @@ pub async fn start(
     }
 }
 
+/// Which of `shas` were tried before and are not done (still being tried,
+/// or set aside): a batch leaves them to go one at a time, so a message a
+/// process died on never takes its neighbours' attempts with it again.
+pub async fn tried_before(
+    conn: &mut AnyConnection,
+    shas: &[String],
+) -> anyhow::Result<std::collections::HashSet<String>> {
+    if shas.is_empty() {
+        return Ok(Default::default());
+    }
+    let marks = (1..=shas.len())
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
+        "SELECT raw_sha256 FROM intake_attempts WHERE state <> 'done' AND raw_sha256 IN ({marks})"
+    );
+    let mut query = sqlx::query(&sql);
+    for sha in shas {
+        query = query.bind(sha);
+    }
+    let rows = query
+        .fetch_all(&mut *conn)
+        .await
+        .context("cannot read the earlier attempts at messages")?;
+    rows.iter()
+        .map(|r| r.try_get::<String, _>(0).map_err(anyhow::Error::from))
+        .collect()
+}
+
 /// Records that the current attempt failed with `error`. A `permanent`
 /// failure, or the `max_attempts`-th, sets the message aside; returns the
 /// reason when it did.

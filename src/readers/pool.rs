@@ -183,6 +183,15 @@ impl ReaderPool {
             .unwrap_or_else(ReaderPool::in_process)
     }
 
+    /// How many requests can run at once: the reader processes, or the
+    /// machine's cores when reading in this process.
+    pub fn processes(&self) -> usize {
+        match &self.mode {
+            Mode::InProcess => std::thread::available_parallelism().map_or(1, usize::from),
+            Mode::Children(c) => c.size,
+        }
+    }
+
     /// True for [`in_process`](ReaderPool::in_process).
     pub fn is_in_process(&self) -> bool {
         matches!(self.mode, Mode::InProcess)
