@@ -579,8 +579,9 @@ async fn write_emls(dir: &Path, files: Vec<(i64, Vec<u8>)>) -> anyhow::Result<Ve
             file.sync_all()
                 .with_context(|| format!("cannot write {}", tmp.display()))?;
             let path = dir.join(format!("{id:08}.eml"));
-            std::fs::rename(&tmp, &path)
-                .with_context(|| format!("cannot rename {} to {}", tmp.display(), path.display()))?;
+            std::fs::rename(&tmp, &path).with_context(|| {
+                format!("cannot rename {} to {}", tmp.display(), path.display())
+            })?;
             paths.push(path);
         }
         std::fs::File::open(&dir)

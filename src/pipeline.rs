@@ -1017,8 +1017,8 @@ impl Intake {
             since,
             inner.mail.reply_rate_limit_per_hour,
         )
-            .await
-            .map_err(IntakeError::Database)?;
+        .await
+        .map_err(IntakeError::Database)?;
         if recent >= i64::from(inner.mail.reply_rate_limit_per_hour) {
             tracing::warn!(to = %recipient, recent, "reply rate limit reached; not answering");
             return Ok((

@@ -149,7 +149,10 @@ impl Intake {
     /// one transaction.
     async fn arrive_all(&self, pending: &[Pending<'_>]) -> Result<Vec<Start>, IntakeError> {
         let inner = &self.inner;
-        let uncounted: Vec<u32> = pending.iter().map(|p| self.take_uncounted(&p.sha)).collect();
+        let uncounted: Vec<u32> = pending
+            .iter()
+            .map(|p| self.take_uncounted(&p.sha))
+            .collect();
         let stored = async {
             let mut tx = inner.db.begin().await?;
             let mut starts = Vec::with_capacity(pending.len());

@@ -88,6 +88,16 @@ impl Db {
         let options = AnyConnectOptions::from_str(&url)
             .with_context(|| format!("invalid database URL {}", redact(&url)))?
             .disable_statement_logging();
+        // A diagnosis aid (docs/benchmarks-intake.md): statements slower
+        // than this many microseconds are logged at WARN (target sqlx).
+        let options = match std::env::var("SOS_DEBUG_SLOW_SQL_US")
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+        {
+            Some(us) => options
+                .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_micros(us)),
+            None => options,
+        };
         if backend == Backend::Sqlite {
             // journal_mode needs an exclusive lock: switch once, on a lone
             // connection, before the pool opens several. WAL is persistent.

@@ -124,7 +124,7 @@ pub async fn file_sheet(
     let mut refused = false;
     if !has_errors(&findings) {
         let requested: Vec<Item> = requested(&filing.lines);
-        let rivals = overlapping_sheets(&mut tx, &code, filing.batch_date, &requested).await?;
+        let rivals = overlapping_sheets(&mut tx, filing, &code, &requested).await?;
         let completed: Vec<&Rival> = rivals
             .iter()
             .filter(|r| r.status == Status::Completed)
@@ -416,28 +416,52 @@ fn may_replace(filing: &SheetFiling, rival: &Rival) -> bool {
         && rival.prefecture == filing.prefecture.name()
 }
 
+/// The current sheets of the same institution and batch sharing an item
+/// with `requested` that matter to `filing`: the completed ones (which
+/// refuse it) and, when its sender may supersede, the ones it may replace.
+/// Two index seeks (migration 0012), so the search costs the same however
+/// many other current sheets the batch holds (e.g. unauthenticated resends,
+/// which neither refuse nor can be replaced).
 async fn overlapping_sheets(
     conn: &mut AnyConnection,
+    filing: &SheetFiling,
     code: &str,
-    batch_date: NaiveDate,
     requested: &[Item],
 ) -> anyhow::Result<Vec<Rival>> {
     if code.is_empty() || requested.is_empty() {
         return Ok(Vec::new());
     }
+    const COLUMNS: &str = "SELECT id, receipt, status, requested_items, prefecture, sender_auth FROM requests \
+         WHERE institution_code = $1 AND batch_date = $2 AND source = $3 AND superseded_by IS NULL \
+         AND refused_because_completed = 0";
+    let completed = sqlx::query(&format!("{COLUMNS} AND status = $4 ORDER BY id"))
+        .bind(code)
+        .bind(date_text(filing.batch_date))
+        .bind(Source::Sheet.as_str())
+        .bind(Status::Completed.as_str())
+        .fetch_all(&mut *conn)
+        .await
+        .context("cannot look for completed sheets")?;
     // Error records stay out of review but are still replaced by a clean
     // resend, so staff see one current version.
-    let rows = sqlx::query(
-        "SELECT id, receipt, status, requested_items, prefecture, sender_auth FROM requests WHERE institution_code = $1 \
-         AND batch_date = $2 AND source = $3 AND superseded_by IS NULL AND refused_because_completed = 0 \
-         ORDER BY id",
-    )
-    .bind(code)
-    .bind(date_text(batch_date))
-    .bind(Source::Sheet.as_str())
-    .fetch_all(&mut *conn)
-    .await
-    .context("cannot look for earlier sheets")?;
+    let replaceable = if filing.sender_trust.may_supersede() {
+        sqlx::query(&format!(
+            "{COLUMNS} AND prefecture = $4 AND sender_auth <> 'unchecked' ORDER BY id"
+        ))
+        .bind(code)
+        .bind(date_text(filing.batch_date))
+        .bind(Source::Sheet.as_str())
+        .bind(filing.prefecture.name())
+        .fetch_all(&mut *conn)
+        .await
+        .context("cannot look for earlier sheets")?
+    } else {
+        Vec::new()
+    };
+    let mut rows = completed;
+    rows.extend(replaceable);
+    rows.sort_by_key(|r| r.try_get::<i64, _>("id").unwrap_or_default());
+    rows.dedup_by_key(|r| r.try_get::<i64, _>("id").unwrap_or_default());
     let mut out = Vec::new();
     for row in &rows {
         let items = parse_items_text(&row.try_get::<String, _>("requested_items")?);
