@@ -69,12 +69,17 @@ pub mod db;
 pub mod decisions;
 pub mod filing;
 pub mod health;
+pub mod imap_state;
 pub mod listing;
+pub mod outbox_desk;
 pub mod overview;
+pub mod quarantine;
 pub mod records;
 pub mod retention;
 pub mod review;
 pub mod senders;
+pub mod sessions;
+pub mod signin_failures;
 
 pub use db::{Backend, Db, Tx};
 pub use decisions::{complete, move_batch, set_delivery_address, set_mhlw_decision};
