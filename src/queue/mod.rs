@@ -54,6 +54,13 @@
 //! Batch exports ([`review`], written by the web UI's owner): the approved
 //! lines of a batch's 受付完了 records for the 配送先リスト and summaries.
 //!
+//! The queue is the one module that issues SQL (issue 16; `pipeline` and
+//! `outbox` still hold their own until they move here): the web UI, the
+//! operations commands and the IMAP watcher call named functions here for
+//! their own rows too — staff [`accounts`], [`sessions`] and
+//! [`signin_failures`], the [`quarantine`], the outbox page
+//! ([`outbox_desk`]), and the IMAP checkpoints and lease ([`imap_state`]).
+//!
 //! Staff actions return [`QueueError`]: the refusals an official can get
 //! (in Japanese), apart from [`QueueError::Internal`] (something broke).
 //! [`audit::record`] lets other modules append their own history rows.
