@@ -1,8 +1,9 @@
 //! Staff accounts as admins manage them in the browser (issue 13.2):
 //! list, disable and enable, role, a new password (one-time or the user's
-//! own), and the audit list of sign-ins and account changes. Creating an
-//! account and checking a password stay in [`crate::web::auth`] (the CLI
-//! uses them for the first admin).
+//! own), and the audit list of sign-ins and account changes; also the rows
+//! behind creating an account and checking a password, whose rules and
+//! hashing stay in [`crate::web::auth`] (the CLI uses them for the first
+//! admin).
 
 use super::audit::{AuditEntry, entry_from_row};
 use super::db::now_text;
