@@ -1,5 +1,7 @@
 //! `sos-intake backup OUT` and `restore IN`.
 //!
+//! The SQL lives in [`crate::queue::backup`].
+//!
 //! SQLite: `backup` writes a consistent copy with `VACUUM INTO` while the
 //! gateway runs (every committed message is in it, nothing half done: the
 //! copy is one read transaction); `restore` checks a copy and moves it into
@@ -102,17 +104,7 @@ async fn restore_sqlite(url: &str, input: &Path) -> anyhow::Result<()> {
 
 /// Refuses a PostgreSQL database that already has the gateway's tables.
 async fn ensure_empty_postgres(url: &str) -> anyhow::Result<()> {
-    use sqlx::{Connection, Row};
-    sqlx::any::install_default_drivers();
-    let mut conn = sqlx::AnyConnection::connect(url)
-        .await
-        .with_context(|| format!("cannot connect to {}", crate::queue::db::redact(url)))?;
-    let tables: i64 =
-        sqlx::query("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 'public'")
-            .fetch_one(&mut conn)
-            .await?
-            .try_get(0)?;
-    conn.close().await.ok();
+    let tables = sql::postgres_table_count(url).await?;
     anyhow::ensure!(
         tables == 0,
         "{}",

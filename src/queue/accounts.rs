@@ -1,8 +1,9 @@
 //! Staff accounts as admins manage them in the browser (issue 13.2):
 //! list, disable and enable, role, a new password (one-time or the user's
-//! own), and the audit list of sign-ins and account changes. Creating an
-//! account and checking a password stay in [`crate::web::auth`] (the CLI
-//! uses them for the first admin).
+//! own), and the audit list of sign-ins and account changes; also the rows
+//! behind creating an account and checking a password, whose rules and
+//! hashing stay in [`crate::web::auth`] (the CLI uses them for the first
+//! admin).
 
 use super::audit::{AuditEntry, entry_from_row};
 use super::db::now_text;
@@ -170,4 +171,104 @@ pub async fn audit_list(conn: &mut AnyConnection, limit: i64) -> anyhow::Result<
     .await
     .context("cannot read the account history")?;
     rows.iter().map(entry_from_row).collect()
+}
+
+/// Creates account `name` with `role` and password hash `phc` or, when the
+/// name exists, sets that role and hash, enables it again, drops the
+/// one-time flag and ends its sessions (the CLI is the way back in for a
+/// locked-out admin: the account works again and the password is theirs).
+/// Returns true when the account was new.
+pub async fn upsert(
+    conn: &mut AnyConnection,
+    name: &str,
+    role: &str,
+    phc: &str,
+) -> anyhow::Result<bool> {
+    let now = now_text();
+    let existing = sqlx::query("SELECT id FROM web_users WHERE name = $1")
+        .bind(name)
+        .fetch_optional(&mut *conn)
+        .await
+        .context("cannot look up user")?;
+    if let Some(row) = existing {
+        let id: i64 = row.try_get("id")?;
+        sqlx::query(
+            "UPDATE web_users SET role = $1, password_hash = $2, updated_at = $3, \
+             disabled = 0, must_change_password = 0 WHERE id = $4",
+        )
+        .bind(role)
+        .bind(phc)
+        .bind(&now)
+        .bind(id)
+        .execute(&mut *conn)
+        .await
+        .context("cannot update user")?;
+        // A new password ends every session of the old one.
+        sqlx::query("DELETE FROM web_sessions WHERE user_id = $1")
+            .bind(id)
+            .execute(&mut *conn)
+            .await
+            .context("cannot end the user's sessions")?;
+        Ok(false)
+    } else {
+        sqlx::query(
+            "INSERT INTO web_users (name, role, password_hash, created_at, updated_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(name)
+        .bind(role)
+        .bind(phc)
+        .bind(&now)
+        .bind(&now)
+        .execute(&mut *conn)
+        .await
+        .context("cannot create user")?;
+        Ok(true)
+    }
+}
+
+/// Removes account `name` and its sessions. Returns false when unknown.
+pub async fn remove_by_name(conn: &mut AnyConnection, name: &str) -> anyhow::Result<bool> {
+    sqlx::query(
+        "DELETE FROM web_sessions WHERE user_id IN (SELECT id FROM web_users WHERE name = $1)",
+    )
+    .bind(name)
+    .execute(&mut *conn)
+    .await
+    .context("cannot end the user's sessions")?;
+    let done = sqlx::query("DELETE FROM web_users WHERE name = $1")
+        .bind(name)
+        .execute(&mut *conn)
+        .await
+        .context("cannot remove user")?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// What a password is checked against at sign-in.
+#[derive(Clone, Debug)]
+pub struct Credentials {
+    /// The account's id.
+    pub id: i64,
+    /// Its argon2 PHC string.
+    pub password_hash: String,
+}
+
+/// The credentials of the enabled account `name`; `None` for an unknown or
+/// disabled one (the caller checks both alike, so that neither tells).
+pub async fn enabled_credentials(
+    conn: &mut AnyConnection,
+    name: &str,
+) -> anyhow::Result<Option<Credentials>> {
+    let row =
+        sqlx::query("SELECT id, password_hash FROM web_users WHERE name = $1 AND disabled = 0")
+            .bind(name)
+            .fetch_optional(&mut *conn)
+            .await
+            .context("cannot look up user")?;
+    row.map(|row| {
+        Ok(Credentials {
+            id: row.try_get("id")?,
+            password_hash: row.try_get("password_hash")?,
+        })
+    })
+    .transpose()
 }

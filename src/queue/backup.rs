@@ -45,3 +45,19 @@ pub async fn check_copy(path: &Path) -> anyhow::Result<i64> {
     conn.close().await.ok();
     Ok(migrations)
 }
+
+/// How many tables the PostgreSQL database at `url` has in its `public`
+/// schema (a restore goes only into an empty one).
+pub async fn postgres_table_count(url: &str) -> anyhow::Result<i64> {
+    sqlx::any::install_default_drivers();
+    let mut conn = sqlx::AnyConnection::connect(url)
+        .await
+        .with_context(|| format!("cannot connect to {}", super::db::redact(url)))?;
+    let tables: i64 =
+        sqlx::query("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 'public'")
+            .fetch_one(&mut conn)
+            .await?
+            .try_get(0)?;
+    conn.close().await.ok();
+    Ok(tables)
+}

@@ -560,6 +560,38 @@ pub async fn mail_raw(
     row.map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).transpose()
 }
 
+/// The first received mail with given raw bytes: whom a mail about its
+/// request answers, and which Message-ID it threads under.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OriginalMail {
+    /// Its Message-ID without angle brackets (empty when it had none).
+    pub message_id: String,
+    /// Its sender's address as written.
+    pub from_address: String,
+}
+
+/// The first mail received with raw bytes `raw_sha256` (the source of a
+/// filed sheet), if it came by mail.
+pub async fn original_mail(
+    conn: &mut AnyConnection,
+    raw_sha256: &str,
+) -> anyhow::Result<Option<OriginalMail>> {
+    let row = sqlx::query(
+        "SELECT message_id, from_address FROM mail_messages WHERE raw_sha256 = $1 ORDER BY id LIMIT 1",
+    )
+    .bind(raw_sha256)
+    .fetch_optional(&mut *conn)
+    .await
+    .context("cannot find the original request mail")?;
+    row.map(|r| {
+        Ok(OriginalMail {
+            message_id: r.try_get("message_id")?,
+            from_address: r.try_get("from_address")?,
+        })
+    })
+    .transpose()
+}
+
 /// The raw SHA-256 of the mail behind a correspondence.
 pub async fn correspondence_raw(
     conn: &mut AnyConnection,

@@ -54,6 +54,13 @@
 //! Batch exports ([`review`], written by the web UI's owner): the approved
 //! lines of a batch's 受付完了 records for the 配送先リスト and summaries.
 //!
+//! The queue is the one module that issues SQL (issue 16; `pipeline` and
+//! `outbox` still hold their own until they move here): the web UI, the
+//! operations commands and the IMAP watcher call named functions here for
+//! their own rows too — staff [`accounts`], [`sessions`] and
+//! [`signin_failures`], the [`quarantine`], the outbox page
+//! ([`outbox_desk`]), and the IMAP checkpoints and lease ([`imap_state`]).
+//!
 //! Staff actions return [`QueueError`]: the refusals an official can get
 //! (in Japanese), apart from [`QueueError::Internal`] (something broke).
 //! [`audit::record`] lets other modules append their own history rows.
@@ -69,12 +76,17 @@ pub mod db;
 pub mod decisions;
 pub mod filing;
 pub mod health;
+pub mod imap_state;
 pub mod listing;
+pub mod outbox_desk;
 pub mod overview;
+pub mod quarantine;
 pub mod records;
 pub mod retention;
 pub mod review;
 pub mod senders;
+pub mod sessions;
+pub mod signin_failures;
 
 pub use db::{Backend, Db, Tx};
 pub use decisions::{complete, move_batch, set_delivery_address, set_mhlw_decision};

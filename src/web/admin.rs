@@ -7,14 +7,14 @@ use super::auth::Staff;
 use super::queue_page::jst;
 use super::{AppState, WebError};
 use crate::messages::web as msg;
-use crate::queue::audit;
-use crate::queue::db::{now_text, parse_time};
+use crate::queue::db::now_text;
+use crate::queue::outbox_desk::{self, OutboxEntry, Shelf};
+use crate::queue::{audit, quarantine as held};
 use axum::Extension;
 use axum::extract::{Form, Path, Query, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use minijinja::context;
 use serde::{Deserialize, Serialize};
-use sqlx::Row;
 
 /// Query of the mail pages.
 #[derive(Debug, Default, Deserialize)]
@@ -42,30 +42,20 @@ pub async fn outbox(
     Query(q): Query<NoticeQuery>,
 ) -> Result<Html<String>, WebError> {
     let mut conn = state.db().pool().acquire().await?;
-    let select = "SELECT id, kind, recipient, subject, status, attempts, last_response, created_at FROM outbox";
-    let failed = sqlx::query(&format!(
-        "{select} WHERE status = 'failed' ORDER BY id DESC LIMIT 500"
-    ))
-    .fetch_all(&mut *conn)
-    .await?;
-    let recent = sqlx::query(&format!(
-        "{select} WHERE status <> 'failed' ORDER BY id DESC LIMIT 50"
-    ))
-    .fetch_all(&mut *conn)
-    .await?;
-    let read = |rows: &[sqlx::any::AnyRow]| -> Result<Vec<OutboxRow>, WebError> {
-        rows.iter()
-            .map(|r| {
-                Ok(OutboxRow {
-                    id: r.try_get("id")?,
-                    kind: kind_label(&r.try_get::<String, _>("kind")?).to_string(),
-                    recipient: r.try_get("recipient")?,
-                    subject: r.try_get("subject")?,
-                    status: status_label(&r.try_get::<String, _>("status")?).to_string(),
-                    attempts: r.try_get("attempts")?,
-                    last_response: r.try_get("last_response")?,
-                    created_at: jst(parse_time(&r.try_get::<String, _>("created_at")?)?),
-                })
+    let failed = outbox_desk::list(&mut conn, Shelf::Failed, 500).await?;
+    let recent = outbox_desk::list(&mut conn, Shelf::NotFailed, 50).await?;
+    let read = |entries: Vec<OutboxEntry>| -> Vec<OutboxRow> {
+        entries
+            .into_iter()
+            .map(|e| OutboxRow {
+                id: e.id,
+                kind: kind_label(&e.kind).to_string(),
+                recipient: e.recipient,
+                subject: e.subject,
+                status: status_label(&e.status).to_string(),
+                attempts: e.attempts,
+                last_response: e.last_response,
+                created_at: jst(e.created_at),
             })
             .collect()
     };
@@ -75,8 +65,8 @@ pub async fn outbox(
             staff => &staff,
             nav => "outbox",
             notice => q.notice.as_deref().and_then(msg::notice),
-            failed => read(&failed)?,
-            recent => read(&recent)?,
+            failed => read(failed),
+            recent => read(recent),
         },
     )
 }
@@ -106,16 +96,7 @@ pub async fn resend(
     Path(id): Path<i64>,
 ) -> Result<Response, WebError> {
     let mut tx = state.db().begin().await?;
-    let now = now_text();
-    let done = sqlx::query(
-        "UPDATE outbox SET status = 'queued', attempts = 0, unconfirmed = 0, next_attempt_at = $1, created_at = $1, \
-         claimed_by = NULL, claimed_until = NULL WHERE id = $2 AND status = 'failed'",
-    )
-    .bind(&now)
-    .bind(id)
-    .execute(&mut *tx)
-    .await?;
-    if done.rows_affected() == 0 {
+    if !outbox_desk::requeue_failed(&mut tx, id, &now_text()).await? {
         return Err(WebError::not_found());
     }
     audit::record(
@@ -154,28 +135,20 @@ pub async fn quarantine(
     Query(q): Query<NoticeQuery>,
 ) -> Result<Html<String>, WebError> {
     let mut conn = state.db().pool().acquire().await?;
-    let rows = sqlx::query(
-        "SELECT q.mail_message_id, q.from_address, q.reason, q.kind, q.prefecture, m.subject, m.received_at FROM quarantine q \
-         JOIN mail_messages m ON m.id = q.mail_message_id WHERE q.released_at IS NULL ORDER BY q.at DESC LIMIT 500",
-    )
-    .fetch_all(&mut *conn)
-    .await?;
-    let rows = rows
-        .iter()
-        .map(|r| {
-            let kind: String = r.try_get("kind")?;
-            Ok(QuarantineRow {
-                id: r.try_get("mail_message_id")?,
-                from_address: r.try_get("from_address")?,
-                subject: r.try_get("subject")?,
-                reason: r.try_get("reason")?,
-                kind_label: msg::quarantine_kind(&kind),
-                kind,
-                prefecture: r.try_get("prefecture")?,
-                received_at: jst(parse_time(&r.try_get::<String, _>("received_at")?)?),
-            })
+    let rows: Vec<QuarantineRow> = held::held(&mut conn, 500)
+        .await?
+        .into_iter()
+        .map(|h| QuarantineRow {
+            id: h.mail_message_id,
+            from_address: h.from_address,
+            subject: h.subject,
+            reason: h.reason,
+            kind_label: msg::quarantine_kind(&h.kind),
+            kind: h.kind,
+            prefecture: h.prefecture,
+            received_at: jst(h.received_at),
         })
-        .collect::<Result<Vec<_>, WebError>>()?;
+        .collect();
     state.render(
         "quarantine.html",
         context! {

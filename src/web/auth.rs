@@ -2,10 +2,11 @@
 //! tokens stored only as their SHA-256, the per-session CSRF token, and the
 //! cookie that carries the session.
 //!
-//! Everything here is storage and crypto; the middleware that applies it to
-//! each request lives in [`super::guard`].
+//! Everything here is crypto and the rules around it; the rows live in
+//! [`crate::queue::accounts`] and [`crate::queue::sessions`], and the
+//! middleware that applies it to each request lives in [`super::guard`].
 
-use crate::queue::db::{now_text, parse_time, time_text};
+use crate::queue::{accounts, sessions};
 use anyhow::Context;
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -13,7 +14,7 @@ use chrono::{DateTime, Duration, Utc};
 use rand::RngCore;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use sqlx::{AnyConnection, Row};
+use sqlx::AnyConnection;
 
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "sos_session";
@@ -182,48 +183,7 @@ pub async fn upsert_user(
         .into());
     }
     let hash = hash_password(password)?;
-    let now = now_text();
-    let existing = sqlx::query("SELECT id FROM web_users WHERE name = $1")
-        .bind(name)
-        .fetch_optional(&mut *conn)
-        .await
-        .context("cannot look up user")?;
-    if let Some(row) = existing {
-        let id: i64 = row.try_get("id")?;
-        sqlx::query(
-            // The CLI is the way back in for a locked-out admin: the account
-            // is enabled again and the password is theirs.
-            "UPDATE web_users SET role = $1, password_hash = $2, updated_at = $3, \
-             disabled = 0, must_change_password = 0 WHERE id = $4",
-        )
-        .bind(role.as_str())
-        .bind(&hash)
-        .bind(&now)
-        .bind(id)
-        .execute(&mut *conn)
-        .await
-        .context("cannot update user")?;
-        // A new password ends every session of the old one.
-        sqlx::query("DELETE FROM web_sessions WHERE user_id = $1")
-            .bind(id)
-            .execute(&mut *conn)
-            .await
-            .context("cannot end the user's sessions")?;
-        Ok(false)
-    } else {
-        sqlx::query(
-            "INSERT INTO web_users (name, role, password_hash, created_at, updated_at) VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(name)
-        .bind(role.as_str())
-        .bind(&hash)
-        .bind(&now)
-        .bind(&now)
-        .execute(&mut *conn)
-        .await
-        .context("cannot create user")?;
-        Ok(true)
-    }
+    accounts::upsert(conn, name, role.as_str(), &hash).await
 }
 
 /// A staff account as listed by `users list`.
@@ -239,18 +199,15 @@ pub struct UserSummary {
 
 /// Every account, by name.
 pub async fn list_users(conn: &mut AnyConnection) -> anyhow::Result<Vec<UserSummary>> {
-    let rows = sqlx::query("SELECT name, role, created_at FROM web_users ORDER BY name")
-        .fetch_all(&mut *conn)
-        .await
-        .context("cannot list users")?;
-    rows.iter()
-        .map(|r| {
-            let role: String = r.try_get("role")?;
+    accounts::list(conn)
+        .await?
+        .into_iter()
+        .map(|a| {
             Ok(UserSummary {
-                name: r.try_get("name")?,
-                role: Role::parse(&role)
-                    .with_context(|| format!("unknown stored role {role:?}"))?,
-                created_at: r.try_get("created_at")?,
+                role: Role::parse(&a.role)
+                    .with_context(|| format!("unknown stored role {:?}", a.role))?,
+                name: a.name,
+                created_at: a.created_at,
             })
         })
         .collect()
@@ -258,19 +215,7 @@ pub async fn list_users(conn: &mut AnyConnection) -> anyhow::Result<Vec<UserSumm
 
 /// Removes an account and its sessions. Returns false when unknown.
 pub async fn remove_user(conn: &mut AnyConnection, name: &str) -> anyhow::Result<bool> {
-    sqlx::query(
-        "DELETE FROM web_sessions WHERE user_id IN (SELECT id FROM web_users WHERE name = $1)",
-    )
-    .bind(name)
-    .execute(&mut *conn)
-    .await
-    .context("cannot end the user's sessions")?;
-    let done = sqlx::query("DELETE FROM web_users WHERE name = $1")
-        .bind(name)
-        .execute(&mut *conn)
-        .await
-        .context("cannot remove user")?;
-    Ok(done.rows_affected() > 0)
+    accounts::remove_by_name(conn, name).await
 }
 
 /// Checks a name and password, the argon2 work on a blocking thread off
@@ -303,17 +248,8 @@ async fn check_password(
 ) -> anyhow::Result<Option<i64>> {
     // A disabled account is checked like an unknown name: same work, no
     // hint that it exists.
-    let row =
-        sqlx::query("SELECT id, password_hash FROM web_users WHERE name = $1 AND disabled = 0")
-            .bind(name.trim())
-            .fetch_optional(&mut *conn)
-            .await
-            .context("cannot look up user")?;
-    let (id, phc) = match row {
-        Some(row) => (
-            Some(row.try_get::<i64, _>("id")?),
-            Some(row.try_get::<String, _>("password_hash")?),
-        ),
+    let (id, phc) = match accounts::enabled_credentials(conn, name.trim()).await? {
+        Some(c) => (Some(c.id), Some(c.password_hash)),
         None => (None, None),
     };
     let password = password.to_string();
@@ -385,61 +321,43 @@ pub async fn create_session(conn: &mut AnyConnection, user_id: i64) -> anyhow::R
     let token = random_token();
     let now = Utc::now();
     let expires_at = now + Duration::hours(SESSION_HOURS);
-    sqlx::query("DELETE FROM web_sessions WHERE expires_at < $1")
-        .bind(time_text(now))
-        .execute(&mut *conn)
-        .await
-        .context("cannot clear expired sessions")?;
-    sqlx::query(
-        "INSERT INTO web_sessions (token_sha256, user_id, csrf_token, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
+    sessions::start(
+        conn,
+        &sessions::NewSessionRow {
+            token_sha256: &token_digest(&token),
+            user_id,
+            csrf_token: &random_token(),
+            created_at: now,
+            expires_at,
+        },
     )
-    .bind(token_digest(&token))
-    .bind(user_id)
-    .bind(random_token())
-    .bind(time_text(now))
-    .bind(time_text(expires_at))
-    .execute(&mut *conn)
-    .await
-    .context("cannot create session")?;
+    .await?;
     Ok(NewSession { token, expires_at })
 }
 
 /// The staff member behind a session token, when the session exists and
 /// has not expired.
 pub async fn session_staff(conn: &mut AnyConnection, token: &str) -> anyhow::Result<Option<Staff>> {
-    let row = sqlx::query(
-        "SELECT u.id, u.name, u.role, u.must_change_password, s.csrf_token, s.expires_at, \
-         (SELECT COUNT(*) FROM correspondence WHERE read_at IS NULL) AS unread FROM web_sessions s \
-         JOIN web_users u ON u.id = s.user_id WHERE s.token_sha256 = $1 AND u.disabled = 0",
-    )
-    .bind(token_digest(token))
-    .fetch_optional(&mut *conn)
-    .await
-    .context("cannot look up session")?;
-    let Some(row) = row else { return Ok(None) };
-    let expires_at = parse_time(&row.try_get::<String, _>("expires_at")?)?;
-    if expires_at <= Utc::now() {
+    let Some(session) = sessions::find(conn, &token_digest(token)).await? else {
+        return Ok(None);
+    };
+    if session.expires_at <= Utc::now() {
         return Ok(None);
     }
-    let role: String = row.try_get("role")?;
+    let role = session.role;
     Ok(Some(Staff {
-        id: row.try_get("id")?,
-        name: row.try_get("name")?,
+        id: session.user_id,
+        name: session.name,
         role: Role::parse(&role).with_context(|| format!("unknown stored role {role:?}"))?,
-        csrf: row.try_get("csrf_token")?,
-        unread: row.try_get("unread")?,
-        must_change_password: row.try_get::<i64, _>("must_change_password")? != 0,
+        csrf: session.csrf_token,
+        unread: session.unread,
+        must_change_password: session.must_change_password,
     }))
 }
 
 /// Ends a session (log-out).
 pub async fn delete_session(conn: &mut AnyConnection, token: &str) -> anyhow::Result<()> {
-    sqlx::query("DELETE FROM web_sessions WHERE token_sha256 = $1")
-        .bind(token_digest(token))
-        .execute(&mut *conn)
-        .await
-        .context("cannot end session")?;
-    Ok(())
+    sessions::end(conn, &token_digest(token)).await
 }
 
 /// The value of cookie `name` in a `Cookie:` header.

@@ -12,12 +12,12 @@ use crate::config::Settings;
 use crate::messages::web as msg;
 use crate::outbox::{self, OutgoingMail};
 use crate::queue::RequestRecord;
-use crate::queue::audit;
+use crate::queue::{audit, conversation};
 use crate::replies::{Identity, raw};
 use anyhow::Context;
 use lettre::message::Mailbox;
 use lettre::message::header::ContentType;
-use sqlx::{AnyConnection, Row};
+use sqlx::AnyConnection;
 
 /// The template of the body, embedded.
 const TEMPLATE: &str = include_str!("../../templates/mail/naiji.txt");
@@ -38,22 +38,14 @@ pub async fn recipient(
     settings: &Settings,
     record: &RequestRecord,
 ) -> anyhow::Result<Option<Recipient>> {
-    if let Some(sha) = &record.source_message_sha256 {
-        let row = sqlx::query("SELECT message_id, from_address FROM mail_messages WHERE raw_sha256 = $1 ORDER BY id LIMIT 1")
-            .bind(sha)
-            .fetch_optional(&mut *conn)
-            .await
-            .context("cannot find the original request mail")?;
-        if let Some(row) = row {
-            let from: String = row.try_get("from_address")?;
-            let message_id: String = row.try_get("message_id")?;
-            if from.parse::<lettre::Address>().is_ok() {
-                return Ok(Some(Recipient {
-                    address: from,
-                    in_reply_to: Some(message_id).filter(|m| !m.is_empty()),
-                }));
-            }
-        }
+    if let Some(sha) = &record.source_message_sha256
+        && let Some(mail) = conversation::original_mail(conn, sha).await?
+        && mail.from_address.parse::<lettre::Address>().is_ok()
+    {
+        return Ok(Some(Recipient {
+            address: mail.from_address,
+            in_reply_to: Some(mail.message_id).filter(|m| !m.is_empty()),
+        }));
     }
     let directory = settings.config.prefectures.iter().find(|(name, _)| {
         crate::prefecture::Prefecture::parse(name).map(|p| p.name())

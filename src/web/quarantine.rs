@@ -27,10 +27,9 @@ use super::{AppState, WebError};
 use crate::messages::web as msg;
 use crate::pipeline::{Intake, Outcome};
 use crate::prefecture::Prefecture;
-use crate::queue::db::{now_text, parse_time};
-use crate::queue::{audit, blobs};
+use crate::queue::db::now_text;
+use crate::queue::{audit, blobs, quarantine as held};
 use anyhow::Context;
-use sqlx::Row;
 
 /// The trace header of a released copy.
 pub const RELEASED_HEADER: &str = "X-SOS-Released-From-Quarantine";
@@ -57,23 +56,17 @@ pub async fn release(
 ) -> Result<Released, WebError> {
     let db = state.db();
     let mut conn = db.pool().acquire().await?;
-    let row = sqlx::query(
-        "SELECT q.from_address, q.released_at, m.raw_sha256, m.received_at FROM quarantine q \
-         JOIN mail_messages m ON m.id = q.mail_message_id WHERE q.mail_message_id = $1",
-    )
-    .bind(id)
-    .fetch_optional(&mut *conn)
-    .await?
-    .ok_or_else(WebError::not_found)?;
-    if row.try_get::<Option<String>, _>("released_at")?.is_some() {
+    let mail = held::source(&mut conn, id)
+        .await?
+        .ok_or_else(WebError::not_found)?;
+    if mail.released_at.is_some() {
         return Err(WebError::Conflict(msg::already_released().into()));
     }
-    let from_address: String = row.try_get("from_address")?;
+    let from_address = mail.from_address;
     if from_address.parse::<lettre::Address>().is_err() {
         return Err(WebError::BadInput(msg::unusable_sender(&from_address)));
     }
-    let raw_sha: String = row.try_get("raw_sha256")?;
-    let received_at = parse_time(&row.try_get::<String, _>("received_at")?)?;
+    let (raw_sha, received_at) = (mail.raw_sha256, mail.received_at);
     let raw = blobs::get(&mut conn, &raw_sha)
         .await?
         .with_context(|| format!("the raw bytes of quarantined message {id} are missing"))?;
@@ -97,14 +90,7 @@ pub async fn release(
 
     let mut tx = db.begin().await?;
     let now = now_text();
-    sqlx::query(
-        "UPDATE quarantine SET released_at = $1, released_by = $2 WHERE mail_message_id = $3",
-    )
-    .bind(&now)
-    .bind(actor)
-    .bind(id)
-    .execute(&mut *tx)
-    .await?;
+    held::mark_released(&mut tx, id, actor, &now).await?;
     if authorise {
         crate::queue::senders::authorise(&mut tx, &from_address, prefecture, actor, &now).await?;
     }

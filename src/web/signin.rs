@@ -14,12 +14,13 @@
 //! comes from the proxy, so the address limit would apply to all staff at
 //! once: put the limit in the proxy then, and raise `[web.signin]
 //! address_lock_after` here.
+//!
+//! The counts themselves are kept by [`crate::queue::signin_failures`].
 
 use crate::config::SigninConfig;
-use crate::queue::db::{parse_time, time_text};
-use anyhow::Context;
+use crate::queue::signin_failures;
 use chrono::{DateTime, Utc};
-use sqlx::{AnyConnection, Row};
+use sqlx::AnyConnection;
 use std::net::IpAddr;
 use std::time::Duration;
 
@@ -109,24 +110,11 @@ pub async fn check(
     now: DateTime<Utc>,
 ) -> anyhow::Result<Option<Refusal>> {
     let (account, address) = (account_key(name), address_key(addr));
-    let rows = sqlx::query(
-        "SELECT subject, blocked_until, locked FROM web_signin_failures \
-         WHERE (subject = $1 OR subject = $2) AND blocked_until > $3",
-    )
-    .bind(&account)
-    .bind(&address)
-    .bind(time_text(now))
-    .fetch_all(&mut *conn)
-    .await
-    .context("cannot read sign-in failures")?;
+    let blocks = signin_failures::blocks(conn, &account, &address, now).await?;
     let mut refusal: Option<Refusal> = None;
-    for row in rows {
-        let subject: String = row.try_get("subject")?;
-        let until: Option<String> = row.try_get("blocked_until")?;
-        let Some(until) = until else { continue };
-        let left = (parse_time(&until)? - now).to_std().unwrap_or_default();
-        let locked = row.try_get::<i64, _>("locked")? != 0;
-        let this = match (locked, subject == address) {
+    for block in blocks {
+        let left = (block.blocked_until - now).to_std().unwrap_or_default();
+        let this = match (block.locked, block.subject == address) {
             (true, true) => Refusal::AddressLocked(left),
             (true, false) => Refusal::AccountLocked(left),
             (false, _) => Refusal::Wait(left),
@@ -199,48 +187,20 @@ async fn count_failure(
     now: DateTime<Utc>,
 ) -> anyhow::Result<(u32, Block)> {
     let forget_before = now - chrono::Duration::seconds(secs_i64(config.forget_after_secs));
-    let row = sqlx::query(
-        "INSERT INTO web_signin_failures (subject, failures, last_failure_at, blocked_until, locked) \
-         VALUES ($1, 1, $2, NULL, 0) \
-         ON CONFLICT (subject) DO UPDATE SET \
-         failures = CASE WHEN web_signin_failures.last_failure_at < $3 THEN 1 \
-                    ELSE web_signin_failures.failures + 1 END, \
-         last_failure_at = $2 \
-         RETURNING failures",
-    )
-    .bind(subject)
-    .bind(time_text(now))
-    .bind(time_text(forget_before))
-    .fetch_one(&mut *conn)
-    .await
-    .context("cannot count a sign-in failure")?;
-    let failures = u32::try_from(row.try_get::<i64, _>(0)?).unwrap_or(u32::MAX);
+    let failures = signin_failures::count(conn, subject, now, forget_before).await?;
     let block = block_after(config, failures, limits.free, limits.lock_after);
     let (until, locked) = match block {
-        Block::None => (None, 0i64),
-        Block::Wait(d) => (Some(time_text(now + chrono_duration(d))), 0),
-        Block::Lock(d) => (Some(time_text(now + chrono_duration(d))), 1),
+        Block::None => (None, false),
+        Block::Wait(d) => (Some(now + chrono_duration(d)), false),
+        Block::Lock(d) => (Some(now + chrono_duration(d)), true),
     };
-    sqlx::query(
-        "UPDATE web_signin_failures SET blocked_until = $1, locked = $2 WHERE subject = $3",
-    )
-    .bind(until)
-    .bind(locked)
-    .bind(subject)
-    .execute(&mut *conn)
-    .await
-    .context("cannot block after a sign-in failure")?;
+    signin_failures::set_block(conn, subject, until, locked).await?;
     Ok((failures, block))
 }
 
 /// Clears the account name's count after a successful sign-in.
 pub async fn record_success(conn: &mut AnyConnection, name: &str) -> anyhow::Result<()> {
-    sqlx::query("DELETE FROM web_signin_failures WHERE subject = $1")
-        .bind(account_key(name))
-        .execute(&mut *conn)
-        .await
-        .context("cannot clear sign-in failures")?;
-    Ok(())
+    signin_failures::clear(conn, &account_key(name)).await
 }
 
 /// Drops counts nobody has added to for `forget_after_secs` and that block
@@ -251,16 +211,7 @@ async fn forget_old(
     now: DateTime<Utc>,
 ) -> anyhow::Result<()> {
     let forget_before = now - chrono::Duration::seconds(secs_i64(config.forget_after_secs));
-    sqlx::query(
-        "DELETE FROM web_signin_failures WHERE last_failure_at < $1 \
-         AND (blocked_until IS NULL OR blocked_until < $2)",
-    )
-    .bind(time_text(forget_before))
-    .bind(time_text(now))
-    .execute(&mut *conn)
-    .await
-    .context("cannot forget old sign-in failures")?;
-    Ok(())
+    signin_failures::forget_old(conn, forget_before, now).await
 }
 
 fn secs_i64(secs: u64) -> i64 {

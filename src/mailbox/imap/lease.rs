@@ -17,11 +17,13 @@
 //! Two watchers overlapping for a moment (a holder that has not yet noticed
 //! it lost the lease) is harmless: the pipeline's Message-ID + SHA-256 key
 //! lets each message be filed and answered only once.
+//!
+//! The lease row itself is read and written by [`crate::queue::imap_state`]
+//! (the queue is the one place that issues SQL).
 
-use crate::queue::db::now_text;
-use crate::queue::{Backend, Db};
-use anyhow::Context;
-use sqlx::Row;
+use crate::queue::Db;
+use crate::queue::imap_state;
+pub use crate::queue::imap_state::LeaseHolder;
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -32,23 +34,6 @@ pub struct Lease {
     name: String,
     holder: String,
     ttl: Duration,
-}
-
-/// Who holds a lease now, for diagnostics and tests.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct LeaseHolder {
-    /// `host:pid:random` of the holder.
-    pub holder: String,
-    /// Milliseconds until it expires (negative: expired).
-    pub remaining_ms: i64,
-}
-
-/// The SQL for "now, in milliseconds since the epoch" by the database's clock.
-fn now_ms_sql(backend: Backend) -> &'static str {
-    match backend {
-        Backend::Sqlite => "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)",
-        Backend::Postgres => "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)",
-    }
 }
 
 /// A name for this process that is unique across machines and restarts.
@@ -89,61 +74,18 @@ impl Lease {
     /// Takes the lease when it is free, expired or already ours; true when
     /// this process holds it afterwards.
     pub async fn try_acquire(&self) -> anyhow::Result<bool> {
-        let now = now_ms_sql(self.db.backend());
-        let updated = sqlx::query(&format!(
-            "UPDATE imap_leases SET expires_at_ms = {now} + $1, \
-             acquired_at = CASE WHEN holder = $2 THEN acquired_at ELSE $3 END, holder = $2 \
-             WHERE name = $4 AND (holder = $2 OR expires_at_ms < {now})"
-        ))
-        .bind(self.ttl_ms())
-        .bind(&self.holder)
-        .bind(now_text())
-        .bind(&self.name)
-        .execute(self.db.pool())
-        .await
-        .context("cannot take the IMAP lease")?;
-        if updated.rows_affected() == 1 {
-            return Ok(true);
-        }
-        let inserted = sqlx::query(&format!(
-            "INSERT INTO imap_leases (name, holder, expires_at_ms, acquired_at) VALUES ($1, $2, {now} + $3, $4) \
-             ON CONFLICT (name) DO NOTHING"
-        ))
-        .bind(&self.name)
-        .bind(&self.holder)
-        .bind(self.ttl_ms())
-        .bind(now_text())
-        .execute(self.db.pool())
-        .await
-        .context("cannot take the IMAP lease")?;
-        Ok(inserted.rows_affected() == 1)
+        imap_state::take_lease(&self.db, &self.name, &self.holder, self.ttl_ms()).await
     }
 
     /// Extends the lease; false when someone else holds it now.
     pub async fn renew(&self) -> anyhow::Result<bool> {
-        let now = now_ms_sql(self.db.backend());
-        let updated = sqlx::query(&format!(
-            "UPDATE imap_leases SET expires_at_ms = {now} + $1 WHERE name = $2 AND holder = $3"
-        ))
-        .bind(self.ttl_ms())
-        .bind(&self.name)
-        .bind(&self.holder)
-        .execute(self.db.pool())
-        .await
-        .context("cannot renew the IMAP lease")?;
-        Ok(updated.rows_affected() == 1)
+        imap_state::renew_lease(&self.db, &self.name, &self.holder, self.ttl_ms()).await
     }
 
     /// Gives the lease up at once (graceful shutdown), so another gateway
     /// need not wait for it to expire.
     pub async fn release(&self) -> anyhow::Result<()> {
-        sqlx::query("DELETE FROM imap_leases WHERE name = $1 AND holder = $2")
-            .bind(&self.name)
-            .bind(&self.holder)
-            .execute(self.db.pool())
-            .await
-            .context("cannot release the IMAP lease")?;
-        Ok(())
+        imap_state::release_lease(&self.db, &self.name, &self.holder).await
     }
 
     /// Waits until this process holds the lease, trying every `every`.
@@ -251,19 +193,5 @@ impl Drop for Busy<'_> {
 
 /// Who holds `name` now, if anyone ever took it.
 pub async fn current_holder(db: &Db, name: &str) -> anyhow::Result<Option<LeaseHolder>> {
-    let now = now_ms_sql(db.backend());
-    let row = sqlx::query(&format!(
-        "SELECT holder, expires_at_ms - {now} FROM imap_leases WHERE name = $1"
-    ))
-    .bind(name)
-    .fetch_optional(db.pool())
-    .await
-    .context("cannot read the IMAP lease")?;
-    row.map(|r| {
-        Ok(LeaseHolder {
-            holder: r.try_get(0)?,
-            remaining_ms: r.try_get(1)?,
-        })
-    })
-    .transpose()
+    imap_state::lease_holder(db, name).await
 }
