@@ -8,6 +8,7 @@
 //! and [`replies`] are queued in the [`outbox`]. Staff work the queue in
 //! [`web`].
 
+pub mod base;
 pub mod calendar;
 pub mod cli;
 pub mod commands;

@@ -7,7 +7,7 @@
 //! Exit code: 0 when every sheet went to review, 1 when some sheet was filed
 //! with errors (エラー有り), 2 when the file could not be read as a sheet.
 
-use crate::calendar::{self, CutoffRule};
+use crate::calendar;
 use crate::config::Settings;
 use crate::messages::queue as msg;
 use crate::messages::queue::cli as label;
@@ -71,12 +71,7 @@ pub async fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
             .with_timezone(&Utc),
         None => Utc::now(),
     };
-    let rule = CutoffRule::parse(&settings.config.cutoff_rule).with_context(|| {
-        format!(
-            "cutoff_rule: unknown rule {:?}",
-            settings.config.cutoff_rule
-        )
-    })?;
+    let rule = settings.config.cutoff_rule()?;
     let policy = Policy::from_config(&settings.config)?;
     let actor = args.actor.clone().unwrap_or_else(default_actor);
 

@@ -1,13 +1,14 @@
 //! `sos-intake queue list` and `sos-intake queue show`: the queue from the
 //! command line, as a table or JSON.
 
+use crate::base::time::JST;
 use crate::config::Settings;
 use crate::messages::queue as msg;
 use crate::messages::queue::cli as label;
 use crate::prefecture::Prefecture;
 use crate::queue::{self, Db, ListFilter, Listing, RequestRecord};
 use crate::request::{Item, Source, Status};
-use chrono::{FixedOffset, NaiveDate};
+use chrono::NaiveDate;
 use std::io::Write;
 use std::process::ExitCode;
 
@@ -195,11 +196,6 @@ async fn show(settings: &Settings, args: ShowArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// JST, the time zone officials read.
-fn jst() -> FixedOffset {
-    FixedOffset::east_opt(9 * 3600).unwrap_or_else(|| FixedOffset::east_opt(0).expect("UTC offset"))
-}
-
 fn write_record(out: &mut impl Write, r: &RequestRecord) -> anyhow::Result<()> {
     writeln!(out, "{}: {} (ID {})", label::RECEIPT, r.receipt, r.id)?;
     writeln!(out, "{}: {}", label::STATUS, r.status)?;
@@ -209,7 +205,7 @@ fn write_record(out: &mut impl Write, r: &RequestRecord) -> anyhow::Result<()> {
         "{}: {}",
         label::RECEIVED_AT,
         r.received_at
-            .with_timezone(&jst())
+            .with_timezone(&JST)
             .format("%Y-%m-%d %H:%M:%S")
     )?;
     writeln!(
@@ -306,7 +302,7 @@ fn write_record(out: &mut impl Write, r: &RequestRecord) -> anyhow::Result<()> {
     )?;
     writeln!(out, "{}:", label::HISTORY)?;
     for h in &r.history {
-        let at = h.at.with_timezone(&jst()).format("%Y-%m-%d %H:%M:%S");
+        let at = h.at.with_timezone(&JST).format("%Y-%m-%d %H:%M:%S");
         let why = if h.reason.is_empty() {
             String::new()
         } else {
