@@ -196,6 +196,7 @@ async fn show(settings: &Settings, args: ShowArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// One record for people, as `queue show` prints it.
 fn write_record(out: &mut impl Write, r: &RequestRecord) -> anyhow::Result<()> {
     writeln!(out, "{}: {} (ID {})", label::RECEIPT, r.receipt, r.id)?;
     writeln!(out, "{}: {}", label::STATUS, r.status)?;
@@ -242,6 +243,13 @@ fn write_record(out: &mut impl Write, r: &RequestRecord) -> anyhow::Result<()> {
         let list: Vec<&str> = r.supersedes.iter().map(|v| v.receipt.as_str()).collect();
         writeln!(out, "{}: {}", label::SUPERSEDES, list.join("、"))?;
     }
+    write_lines(out, r)?;
+    write_findings_and_history(out, r)
+}
+
+/// The item lines of a record: the institution's part, the prefecture's
+/// decision and MHLW's.
+fn write_lines(out: &mut impl Write, r: &RequestRecord) -> anyhow::Result<()> {
     writeln!(out, "{}:", label::ITEMS)?;
     for l in r.requested_lines() {
         let p = &l.prefecture;
@@ -273,22 +281,16 @@ fn write_record(out: &mut impl Write, r: &RequestRecord) -> anyhow::Result<()> {
             l.mhlw.reason,
         )?;
     }
+    Ok(())
+}
+
+/// A record's findings, where its raw mail and attachment are, and its
+/// history.
+fn write_findings_and_history(out: &mut impl Write, r: &RequestRecord) -> anyhow::Result<()> {
     if !r.findings.is_empty() {
         writeln!(out, "{}:", label::FINDINGS)?;
         for f in &r.findings {
-            let sev = if f.is_error() {
-                label::ERROR
-            } else {
-                label::WARNING
-            };
-            writeln!(
-                out,
-                "  [{sev}] {} {}「{}」: {}",
-                f.cell.as_deref().unwrap_or("-"),
-                f.field,
-                f.value,
-                f.message
-            )?;
+            super::write_finding(out, f)?;
         }
     }
     writeln!(

@@ -94,6 +94,16 @@ fn contains_utf16le(haystack: &[u8], needle: &str) -> bool {
 fn detect_zip(bytes: &[u8]) -> Result<Format, ReadError> {
     let mut archive = zip::ZipArchive::new(Cursor::new(bytes))
         .map_err(|e| ReadError::Corrupt(format!("zip: {e}")))?;
+    let names = check_zip_directory(&archive)?;
+    // Sizes above are the directory's word: hold every entry to it (and
+    // refuse entries sharing data) before calamine or zip inflate anything.
+    super::guard::check_zip_package(bytes, &mut archive).map_err(refused)?;
+    format_of_package(bytes, &mut archive, &names)
+}
+
+/// Holds the central directory to the size guards (entry count, sizes,
+/// compression ratios, encryption); the entries' names when it passes.
+fn check_zip_directory(archive: &zip::ZipArchive<Cursor<&[u8]>>) -> Result<Vec<String>, ReadError> {
     if archive.len() > MAX_ZIP_ENTRIES {
         return Err(ReadError::TooLarge(format!(
             "{} zip entries",
@@ -139,9 +149,16 @@ fn detect_zip(bytes: &[u8]) -> Result<Format, ReadError> {
             "{total} bytes uncompressed in total"
         )));
     }
-    // Sizes above are the directory's word: hold every entry to it (and
-    // refuse entries sharing data) before calamine or zip inflate anything.
-    super::guard::check_zip_package(bytes, &mut archive).map_err(refused)?;
+    Ok(names)
+}
+
+/// An ODS (by its `mimetype` entry) or an .xlsx / .xlsm (by its workbook
+/// part and content types); anything else is not a spreadsheet.
+fn format_of_package(
+    bytes: &[u8],
+    archive: &mut zip::ZipArchive<Cursor<&[u8]>>,
+    names: &[String],
+) -> Result<Format, ReadError> {
     if names.iter().any(|n| n == "mimetype") {
         let mut mimetype = String::new();
         if let Ok(entry) = archive.by_name("mimetype") {
@@ -155,7 +172,7 @@ fn detect_zip(bytes: &[u8]) -> Result<Format, ReadError> {
     }
     if names.iter().any(|n| n == "xl/workbook.xml") {
         const TYPES: &str = "[Content_Types].xml";
-        let types = super::xlsx::part(bytes, &mut archive, TYPES, MAX_WHOLE_ENTRY_BYTES)
+        let types = super::xlsx::part(bytes, archive, TYPES, MAX_WHOLE_ENTRY_BYTES)
             .or_else(|| {
                 use std::io::Read;
                 let mut types = Vec::new();
