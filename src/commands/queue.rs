@@ -124,15 +124,25 @@ async fn list(settings: &Settings, args: ListArgs) -> anyhow::Result<ExitCode> {
     let listing = queue::list(&mut conn, &filter).await?;
     drop(conn);
     db.close().await;
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    if args.json {
-        serde_json::to_writer_pretty(&mut out, &listing)?;
-        writeln!(out)?;
-    } else {
-        write_listing(&mut out, &listing)?;
-    }
+    print(args.json, &listing, |out| write_listing(out, &listing))?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Prints `value` on stdout: as pretty JSON with `--json`, else with
+/// `human`.
+fn print<T: serde::Serialize>(
+    json: bool,
+    value: &T,
+    human: impl FnOnce(&mut std::io::StdoutLock<'static>) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    if json {
+        serde_json::to_writer_pretty(&mut out, value)?;
+        writeln!(out)?;
+        Ok(())
+    } else {
+        human(&mut out)
+    }
 }
 
 fn write_listing(out: &mut impl Write, listing: &Listing) -> anyhow::Result<()> {
@@ -185,14 +195,7 @@ async fn show(settings: &Settings, args: ShowArgs) -> anyhow::Result<ExitCode> {
     };
     drop(conn);
     db.close().await;
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    if args.json {
-        serde_json::to_writer_pretty(&mut out, &record)?;
-        writeln!(out)?;
-    } else {
-        write_record(&mut out, &record)?;
-    }
+    print(args.json, &record, |out| write_record(out, &record))?;
     Ok(ExitCode::SUCCESS)
 }
 

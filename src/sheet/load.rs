@@ -317,7 +317,7 @@ fn grid_from_range(range: &Range<Data>, formulas: &Range<String>) -> Grid {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sheet::testing::{EXAMPLE_XLSX, fixture, rezip, rezip_as};
+    use crate::sheet::testing::{example_in_every_format, rezip, rezip_as};
 
     /// Both .xlsx paths on one workbook: the quick reader's grids (`None`
     /// when it declines) and calamine's.
@@ -553,11 +553,7 @@ mod tests {
 
     #[test]
     fn merged_ranges_are_known_in_every_format() {
-        for (bytes, format) in [
-            (std::fs::read(EXAMPLE_XLSX).unwrap(), Format::Xlsx),
-            (fixture("example.xls"), Format::Xls),
-            (fixture("example.ods"), Format::Ods),
-        ] {
+        for (bytes, format) in example_in_every_format() {
             let loaded = load_grids(format, &bytes).unwrap();
             let merges = &loaded.grids[0].1.merges;
             // 医療機関名's value C12:H12 and 都道府県's F14:H14.

@@ -228,7 +228,7 @@ mod tests {
     use super::*;
     use crate::request::Item;
     use crate::sheet::detect::CFB_MAGIC;
-    use crate::sheet::testing::{EXAMPLE_XLSX, fixture, rezip};
+    use crate::sheet::testing::{EXAMPLE_XLSX, example_in_every_format, fixture, rezip};
 
     #[test]
     fn empty_and_garbage_are_refused() {
@@ -262,11 +262,7 @@ mod tests {
 
     #[test]
     fn example_reads_in_every_format() {
-        for (bytes, format) in [
-            (std::fs::read(EXAMPLE_XLSX).unwrap(), Format::Xlsx),
-            (fixture("example.xls"), Format::Xls),
-            (fixture("example.ods"), Format::Ods),
-        ] {
+        for (bytes, format) in example_in_every_format() {
             let book = read_workbook(&bytes).unwrap();
             assert_eq!(book.format, format);
             assert_eq!(book.forms.len(), 1);

@@ -1,6 +1,7 @@
 //! Test helpers shared by the reading steps' tests: the sample workbooks
 //! and rewriting a zip package entry by entry.
 
+use crate::sheet::detect::Format;
 use std::io::Cursor;
 
 /// The filled example form, as an .xlsx.
@@ -43,4 +44,13 @@ pub(super) fn rezip_as(
         out.write_all(&edit(&name, data)).unwrap();
     }
     out.finish().unwrap().into_inner()
+}
+
+/// The filled example in each format read: .xlsx, .xls and .ods.
+pub(super) fn example_in_every_format() -> [(Vec<u8>, Format); 3] {
+    [
+        (std::fs::read(EXAMPLE_XLSX).unwrap(), Format::Xlsx),
+        (fixture("example.xls"), Format::Xls),
+        (fixture("example.ods"), Format::Ods),
+    ]
 }

@@ -4,7 +4,7 @@
 use super::labels::Labels;
 use crate::request::Item;
 use crate::sheet::grid::Grid;
-use crate::sheet::{CellPos, InstitutionRow, MhlwRow, PrefectureRow};
+use crate::sheet::{CellPos, InstitutionRow, MhlwRow, PrefectureRow, Seen};
 
 /// The column titles right of a header cell (its row, and the row below
 /// when a title spans two rows), folded, by column.
@@ -129,84 +129,94 @@ fn is_note(text: &str) -> bool {
         || t.contains('。')
 }
 
+/// The item rows of a table whose columns are found by their titles
+/// ([`map_columns`], most specific keywords first), each with its cell in
+/// every wanted column, in `wanted` order.
+fn rows_by_columns<const N: usize>(
+    grid: &Grid,
+    labels: &Labels<'_>,
+    header: CellPos,
+    end: u32,
+    wanted: [&[&str]; N],
+) -> Vec<(Item, CellPos, [Seen; N])> {
+    let titles = header_titles(grid, labels, header);
+    let cols = map_columns(&titles, header, wanted);
+    // Fallback columns follow the reference layout (C..H).
+    let first = cols.iter().copied().min().unwrap_or(header.col + 1);
+    item_rows(grid, labels, header, first, end)
+        .into_iter()
+        .map(|(item, label)| (item, label, cols.map(|col| grid.seen(label.row, col))))
+        .collect()
+}
+
+/// The institution's item rows (配布物品一覧).
 pub(super) fn institution_rows(
     grid: &Grid,
     labels: &Labels<'_>,
     header: CellPos,
     end: u32,
 ) -> Vec<InstitutionRow> {
-    let titles = header_titles(grid, labels, header);
     // Most specific first: 備蓄見通し also contains 在庫.
-    let [outlook, stock, use_, purchase, reason, request] = map_columns(
-        &titles,
-        header,
-        [
-            &["見通し"],
-            &["在庫量", "在庫"],
-            &["消費"],
-            &["購入"],
-            &["事由"],
-            &["緊急配布要請", "要請"],
-        ],
-    );
-    // Fallback columns follow the reference layout (C..H).
-    let first = [outlook, stock, use_, purchase, reason, request]
+    let wanted: [&[&str]; 6] = [
+        &["見通し"],
+        &["在庫量", "在庫"],
+        &["消費"],
+        &["購入"],
+        &["事由"],
+        &["緊急配布要請", "要請"],
+    ];
+    rows_by_columns(grid, labels, header, end, wanted)
         .into_iter()
-        .min()
-        .unwrap_or(header.col + 1);
-    item_rows(grid, labels, header, first, end)
-        .into_iter()
-        .map(|(item, label)| InstitutionRow {
-            item,
-            label,
-            request: grid.seen(label.row, request),
-            stock: grid.seen(label.row, stock),
-            outlook: grid.seen(label.row, outlook),
-            weekly_use: grid.seen(label.row, use_),
-            weekly_purchase: grid.seen(label.row, purchase),
-            reason: grid.seen(label.row, reason),
-        })
+        .map(
+            |(item, label, [outlook, stock, weekly_use, weekly_purchase, reason, request])| {
+                InstitutionRow {
+                    item,
+                    label,
+                    request,
+                    stock,
+                    outlook,
+                    weekly_use,
+                    weekly_purchase,
+                    reason,
+                }
+            },
+        )
         .collect()
 }
 
+/// The rows of 【都道府県記入欄】.
 pub(super) fn prefecture_rows(
     grid: &Grid,
     labels: &Labels<'_>,
     header: CellPos,
     end: u32,
 ) -> Vec<PrefectureRow> {
-    let titles = header_titles(grid, labels, header);
-    let [opinion, total, national, method, need, pref] = map_columns(
-        &titles,
-        header,
-        [
-            &["意見", "理由"],
-            &["総配布", "合計"],
-            &["国の", "国配布"],
-            &["配布方法", "方法"],
-            &["要否", "緊急配布要請"],
-            &["県の", "都道府県の", "県配布", "都道府県配布"],
-        ],
-    );
-    let first = [opinion, total, national, method, need, pref]
+    let wanted: [&[&str]; 6] = [
+        &["意見", "理由"],
+        &["総配布", "合計"],
+        &["国の", "国配布"],
+        &["配布方法", "方法"],
+        &["要否", "緊急配布要請"],
+        &["県の", "都道府県の", "県配布", "都道府県配布"],
+    ];
+    rows_by_columns(grid, labels, header, end, wanted)
         .into_iter()
-        .min()
-        .unwrap_or(header.col + 1);
-    item_rows(grid, labels, header, first, end)
-        .into_iter()
-        .map(|(item, label)| PrefectureRow {
-            item,
-            label,
-            need: grid.seen(label.row, need),
-            method: grid.seen(label.row, method),
-            prefecture_quantity: grid.seen(label.row, pref),
-            national_quantity: grid.seen(label.row, national),
-            total_quantity: grid.seen(label.row, total),
-            opinion: grid.seen(label.row, opinion),
-        })
+        .map(
+            |(item, label, [opinion, total, national, method, need, pref])| PrefectureRow {
+                item,
+                label,
+                need,
+                method,
+                prefecture_quantity: pref,
+                national_quantity: national,
+                total_quantity: total,
+                opinion,
+            },
+        )
         .collect()
 }
 
+/// The rows of the MHLW block, with every column it has, by title.
 pub(super) fn mhlw_rows(
     grid: &Grid,
     labels: &Labels<'_>,
