@@ -4,7 +4,7 @@
 //! web UI. Ctrl-C or SIGTERM triggers the signal; each task finishes the
 //! message or delivery it is on and stops.
 //!
-//! To add a task, push a named future onto the list built by [`tasks`].
+//! To add a task, push a named future onto the list built by `tasks`.
 
 use crate::config::Settings;
 use crate::mailbox::maildir::{Maildir, MaildirSource};
@@ -39,7 +39,7 @@ type Ended = (
 );
 
 /// Runs the command: with `--once`, one pass of each task; otherwise the
-/// tasks of [`tasks`] until a signal or until one of them ends on its own.
+/// tasks of `tasks` until a signal or until one of them ends on its own.
 pub async fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
     init_logging();
     warn_if_sender_auth_off(&settings.config.mail);

@@ -6,7 +6,7 @@
 //! bombs), entries sharing data or inflating past their declared size
 //! ([`crate::sheet::guard::check_zip_package`]), encrypted packages. The
 //! deeper structure scans of .xls and .ods live in [`crate::sheet::guard`];
-//! [`refused`] turns their refusals into a [`ReadError`].
+//! `refused` turns their refusals into a [`ReadError`].
 
 use crate::sheet::reader::ReadError;
 use serde::{Deserialize, Serialize};

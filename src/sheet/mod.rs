@@ -16,7 +16,7 @@
 //! | 2. grid | `load`, [`xlsx`], `grid` | each worksheet's first rows and columns as a sparse grid (quick .xlsx reader or calamine) |
 //! | 3. locate | `locate` | headings, labelled fields and item rows found by their text → [`RequestSheet`] |
 //! | after reading | `clean` | control characters out of every value read |
-//! | writing | [`write`] ([`template`], [`annotate`]) | the blank or filled form, and the annotated copy sent back |
+//! | writing | [`write`](mod@write) ([`template`], [`annotate`]) | the blank or filled form, and the annotated copy sent back |
 
 mod clean;
 pub mod detect;
