@@ -6,8 +6,10 @@
 //! [`sheet`] and checked by [`validation`]; the result is filed into the
 //! [`queue`] (beside requests imported by [`gmis`], dated by [`calendar`]),
 //! and [`replies`] are queued in the [`outbox`]. Staff work the queue in
-//! [`web`].
+//! [`web`]. Small pieces every layer shares (the JST offset, the host name)
+//! live in [`base`], which depends on nothing else in the crate.
 
+pub mod base;
 pub mod calendar;
 pub mod cli;
 pub mod commands;

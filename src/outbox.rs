@@ -653,7 +653,7 @@ impl Sender {
             db,
             transport,
             policy: RetryPolicy::default(),
-            worker: format!("{}-{}", hostname(), std::process::id()),
+            worker: format!("{}-{}", crate::base::host::name(), std::process::id()),
             idle_wait: Duration::from_millis(500),
         }
     }
@@ -675,7 +675,7 @@ impl Sender {
     /// instead of when the claim expires. Claims of other hosts are left
     /// to expire: we cannot tell whether those senders still run.
     pub async fn release_stale_claims(&self) -> anyhow::Result<u64> {
-        let prefix = format!("{}-", hostname());
+        let prefix = format!("{}-", crate::base::host::name());
         let rows = sqlx::query("SELECT DISTINCT claimed_by FROM outbox WHERE status = 'queued' AND claimed_by IS NOT NULL")
             .fetch_all(self.db.pool())
             .await
@@ -1006,14 +1006,6 @@ fn count_attempt(attempt: &Attempt) {
 
 fn truncate(s: &str, max: usize) -> String {
     s.chars().take(max).collect()
-}
-
-fn hostname() -> String {
-    std::fs::read_to_string("/etc/hostname")
-        .map(|s| s.trim().to_string())
-        .ok()
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "localhost".into())
 }
 
 #[cfg(test)]

@@ -259,12 +259,7 @@ impl Intake {
         readers: ReaderPool,
     ) -> anyhow::Result<Intake> {
         let config = &settings.config;
-        let rule = CutoffRule::parse(&config.cutoff_rule).with_context(|| {
-            format!(
-                "cutoff_rule: unknown rule {:?} (daily-13 or weekly-wed-17)",
-                config.cutoff_rule
-            )
-        })?;
+        let rule = config.cutoff_rule()?;
         Ok(Intake {
             inner: Arc::new(Inner {
                 db,

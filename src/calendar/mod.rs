@@ -17,11 +17,8 @@ use chrono::{
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-/// Japan Standard Time, UTC+09:00.
-pub const JST: FixedOffset = match FixedOffset::east_opt(9 * 3600) {
-    Some(offset) => offset,
-    None => panic!("+09:00 is a valid offset"),
-};
+/// Japan Standard Time, UTC+09:00 (defined once, in [`crate::base::time`]).
+pub use crate::base::time::JST;
 
 /// The daily rule's cut-off: received at or before this time → that day.
 const DAILY_CUTOFF: NaiveTime = match NaiveTime::from_hms_opt(13, 0, 0) {

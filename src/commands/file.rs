@@ -7,17 +7,18 @@
 //! Exit code: 0 when every sheet went to review, 1 when some sheet was filed
 //! with errors (エラー有り), 2 when the file could not be read as a sheet.
 
-use crate::calendar::{self, CutoffRule};
+use crate::calendar;
 use crate::config::Settings;
 use crate::messages::queue as msg;
 use crate::messages::queue::cli as label;
 use crate::prefecture::Prefecture;
 use crate::queue::{self, Db, FilingOutcome, SheetFiling, blobs};
 use crate::request::Status;
-use crate::sheet::read_workbook;
+use crate::sheet::{RequestSheet, read_workbook};
 use crate::validation::{self, Finding, Policy, Severity};
 use anyhow::Context;
-use chrono::Utc;
+use chrono::{DateTime, NaiveDate, Utc};
+use sqlx::AnyConnection;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -50,35 +51,13 @@ struct Filed {
     findings: Vec<Finding>,
 }
 
-/// Runs the command.
+/// Runs the command: read the arguments and the workbook, file every form
+/// in one transaction, print what became of each.
 pub async fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
-    let prefecture = Prefecture::parse(&args.prefecture).ok_or_else(|| {
-        anyhow::anyhow!(msg::bad_argument(
-            label::PREFECTURE,
-            &args.prefecture,
-            msg::EXPECTED_PREFECTURE
-        ))
-    })?;
-    let received_at = match &args.received_at {
-        Some(text) => calendar::parse_time(text)
-            .ok_or_else(|| {
-                anyhow::anyhow!(msg::bad_argument(
-                    label::RECEIVED_AT,
-                    text,
-                    msg::EXPECTED_TIME
-                ))
-            })?
-            .with_timezone(&Utc),
-        None => Utc::now(),
-    };
-    let rule = CutoffRule::parse(&settings.config.cutoff_rule).with_context(|| {
-        format!(
-            "cutoff_rule: unknown rule {:?}",
-            settings.config.cutoff_rule
-        )
-    })?;
+    let prefecture = prefecture_arg(&args.prefecture)?;
+    let received_at = received_at_arg(args.received_at.as_deref())?;
+    let rule = settings.config.cutoff_rule()?;
     let policy = Policy::from_config(&settings.config)?;
-    let actor = args.actor.clone().unwrap_or_else(default_actor);
 
     let bytes = std::fs::read(&args.file)
         .with_context(|| format!("cannot read {}", args.file.display()))?;
@@ -97,50 +76,105 @@ pub async fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
     };
     let batch = calendar::batch(rule, &received_at);
     let batch_reason = crate::messages::calendar::batch_reason(&batch.reason);
-    let attachment_name = args
-        .file
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let mut common = Common {
+        received_at,
+        batch_date: batch.date.date(),
+        batch_reason: batch_reason.clone(),
+        prefecture,
+        attachment_sha256: String::new(),
+        attachment_name: args
+            .file
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        actor: args.actor.clone().unwrap_or_else(default_actor),
+    };
 
     let db = Db::connect(&settings.database_url).await?;
     let mut tx = db.begin().await?;
-    let sha = blobs::put(&mut tx, &bytes).await?;
+    common.attachment_sha256 = blobs::put(&mut tx, &bytes).await?;
+    let filed = file_forms(&mut tx, &book.forms, &policy, &common).await?;
+    tx.commit().await.context("cannot commit the filing")?;
+    db.close().await;
+
+    print_filed(&args, &filed, &batch_reason)?;
+    let any_errors = filed
+        .iter()
+        .any(|f| f.outcome.status != Status::UnderReview);
+    Ok(if any_errors {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// `--prefecture`, parsed.
+fn prefecture_arg(text: &str) -> anyhow::Result<Prefecture> {
+    Prefecture::parse(text).ok_or_else(|| {
+        anyhow::anyhow!(msg::bad_argument(
+            label::PREFECTURE,
+            text,
+            msg::EXPECTED_PREFECTURE
+        ))
+    })
+}
+
+/// `--received-at`, parsed; now when not given.
+fn received_at_arg(text: Option<&str>) -> anyhow::Result<DateTime<Utc>> {
+    Ok(match text {
+        Some(text) => calendar::parse_time(text)
+            .ok_or_else(|| {
+                anyhow::anyhow!(msg::bad_argument(
+                    label::RECEIVED_AT,
+                    text,
+                    msg::EXPECTED_TIME
+                ))
+            })?
+            .with_timezone(&Utc),
+        None => Utc::now(),
+    })
+}
+
+/// What every form of the file is filed with; each form adds its own part.
+struct Common {
+    received_at: DateTime<Utc>,
+    batch_date: NaiveDate,
+    batch_reason: String,
+    prefecture: Prefecture,
+    attachment_sha256: String,
+    attachment_name: String,
+    actor: String,
+}
+
+/// Checks and files each form (inside the caller's transaction).
+async fn file_forms(
+    conn: &mut AnyConnection,
+    forms: &[RequestSheet],
+    policy: &Policy,
+    common: &Common,
+) -> anyhow::Result<Vec<Filed>> {
     let mut filed = Vec::new();
-    for form in &book.forms {
-        let checked = validation::check(form, &policy);
+    for form in forms {
+        let checked = validation::check(form, policy);
         let mut findings = checked.findings.clone();
-        if let Some(on_sheet) = checked.institution.prefecture.filter(|p| *p != prefecture) {
-            findings.push(Finding {
-                severity: Severity::Error,
-                code: msg::PREFECTURE_MISMATCH_CODE.into(),
-                cell: form
-                    .institution
-                    .prefecture
-                    .as_ref()
-                    .map(|f| f.value.cell.a1()),
-                field: msg::PREFECTURE_FIELD.into(),
-                value: on_sheet.name().into(),
-                message: msg::prefecture_mismatch(on_sheet.name(), prefecture.name()),
-            });
-        }
+        findings.extend(prefecture_mismatch(form, &checked, common.prefecture));
         let filing = SheetFiling {
-            received_at,
-            batch_date: batch.date.date(),
-            batch_reason: Some(batch_reason.clone()),
-            prefecture,
+            received_at: common.received_at,
+            batch_date: common.batch_date,
+            batch_reason: Some(common.batch_reason.clone()),
+            prefecture: common.prefecture,
             institution: checked.institution.clone(),
             lines: checked.lines.clone(),
             findings: findings.clone(),
             source_message_sha256: None,
-            attachment_sha256: Some(sha.clone()),
-            attachment_name: attachment_name.clone(),
+            attachment_sha256: Some(common.attachment_sha256.clone()),
+            attachment_name: common.attachment_name.clone(),
             sheet_name: form.sheet.clone(),
-            actor: actor.clone(),
+            actor: common.actor.clone(),
             // Staff file by hand what they received and checked themselves.
             sender_trust: crate::mailbox::senders::SenderTrust::Vouched,
         };
-        let outcome = queue::file_sheet(&mut tx, &filing).await?;
+        let outcome = queue::file_sheet(conn, &filing).await?;
         findings.extend(outcome.findings_added.iter().cloned());
         filed.push(Filed {
             sheet: form.sheet.clone(),
@@ -148,12 +182,38 @@ pub async fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
             findings,
         });
     }
-    tx.commit().await.context("cannot commit the filing")?;
-    db.close().await;
+    Ok(filed)
+}
 
+/// An error when the sheet's 都道府県 is not the `--prefecture` given.
+fn prefecture_mismatch(
+    form: &RequestSheet,
+    checked: &validation::Checked,
+    prefecture: Prefecture,
+) -> Option<Finding> {
+    let on_sheet = checked
+        .institution
+        .prefecture
+        .filter(|p| *p != prefecture)?;
+    Some(Finding {
+        severity: Severity::Error,
+        code: msg::PREFECTURE_MISMATCH_CODE.into(),
+        cell: form
+            .institution
+            .prefecture
+            .as_ref()
+            .map(|f| f.value.cell.a1()),
+        field: msg::PREFECTURE_FIELD.into(),
+        value: on_sheet.name().into(),
+        message: msg::prefecture_mismatch(on_sheet.name(), prefecture.name()),
+    })
+}
+
+/// Prints each filed sheet: one JSON line with `--json`, else for people.
+fn print_filed(args: &Args, filed: &[Filed], batch_reason: &str) -> anyhow::Result<()> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    for f in &filed {
+    for f in filed {
         if args.json {
             let line = serde_json::json!({
                 "file": args.file.display().to_string(),
@@ -164,17 +224,10 @@ pub async fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
             });
             writeln!(out, "{line}")?;
         } else {
-            write_human(&mut out, &args, f, &batch_reason)?;
+            write_human(&mut out, args, f, batch_reason)?;
         }
     }
-    let any_errors = filed
-        .iter()
-        .any(|f| f.outcome.status != Status::UnderReview);
-    Ok(if any_errors {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(())
 }
 
 fn write_human(
@@ -205,19 +258,7 @@ fn write_human(
         writeln!(out, "  {}: {}", label::SUPERSEDES, o.superseded.join("、"))?;
     }
     for finding in &f.findings {
-        let sev = if finding.is_error() {
-            label::ERROR
-        } else {
-            label::WARNING
-        };
-        writeln!(
-            out,
-            "  [{sev}] {} {}「{}」: {}",
-            finding.cell.as_deref().unwrap_or("-"),
-            finding.field,
-            finding.value,
-            finding.message
-        )?;
+        super::write_finding(out, finding)?;
     }
     Ok(())
 }

@@ -98,12 +98,7 @@ pub async fn file_requests(
 }
 
 async fn import(settings: &Settings, args: ImportArgs) -> anyhow::Result<ExitCode> {
-    let rule = CutoffRule::parse(&settings.config.cutoff_rule).with_context(|| {
-        format!(
-            "cutoff_rule: unknown rule {:?}",
-            settings.config.cutoff_rule
-        )
-    })?;
+    let rule = settings.config.cutoff_rule()?;
     let bytes = std::fs::read(&args.file)
         .with_context(|| format!("cannot read {}", args.file.display()))?;
     let actor = args

@@ -16,3 +16,25 @@ pub mod serve;
 pub mod status;
 pub mod template;
 pub mod users;
+
+use crate::messages::queue::cli as label;
+use crate::validation::Finding;
+use std::io::Write;
+
+/// One finding as a line for people (`  [エラー] E31 在庫量「abc」: …`),
+/// the same in `file` and `queue show`.
+pub(crate) fn write_finding(out: &mut impl Write, finding: &Finding) -> std::io::Result<()> {
+    let sev = if finding.is_error() {
+        label::ERROR
+    } else {
+        label::WARNING
+    };
+    writeln!(
+        out,
+        "  [{sev}] {} {}「{}」: {}",
+        finding.cell.as_deref().unwrap_or("-"),
+        finding.field,
+        finding.value,
+        finding.message
+    )
+}

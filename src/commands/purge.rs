@@ -6,7 +6,7 @@ use crate::config::{RetentionConfig, Settings};
 use crate::messages::ops as msg;
 use crate::queue::Db;
 use crate::queue::retention::{self, Cutoffs, Plan};
-use chrono::{Days, FixedOffset, NaiveDate, Utc};
+use chrono::{Days, NaiveDate};
 use std::process::ExitCode;
 
 /// The actor written in the audit history.
@@ -31,7 +31,7 @@ pub async fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let db = Db::connect(&settings.database_url).await?;
-    let cutoffs = cutoffs(retention, today_in_japan());
+    let cutoffs = cutoffs(retention, crate::base::time::today_in_japan());
     let plan = {
         let mut conn = db.pool().acquire().await?;
         retention::plan(&mut conn, cutoffs).await?
@@ -63,12 +63,6 @@ fn print_plan(plan: &Plan, dry_run: bool) {
         let receipts: Vec<String> = b.requests.iter().map(|t| t.receipt.clone()).collect();
         println!("{}", msg::purge_blob(b.kind, &receipts, b.size));
     }
-}
-
-/// Today in Japan, where batch dates are.
-fn today_in_japan() -> NaiveDate {
-    let jst = FixedOffset::east_opt(9 * 3600).expect("+09:00 is a valid offset");
-    Utc::now().with_timezone(&jst).date_naive()
 }
 
 /// Batches dated before these are past their retention.

@@ -1,13 +1,14 @@
 //! `sos-intake queue list` and `sos-intake queue show`: the queue from the
 //! command line, as a table or JSON.
 
+use crate::base::time::JST;
 use crate::config::Settings;
 use crate::messages::queue as msg;
 use crate::messages::queue::cli as label;
 use crate::prefecture::Prefecture;
 use crate::queue::{self, Db, ListFilter, Listing, RequestRecord};
 use crate::request::{Item, Source, Status};
-use chrono::{FixedOffset, NaiveDate};
+use chrono::NaiveDate;
 use std::io::Write;
 use std::process::ExitCode;
 
@@ -123,15 +124,25 @@ async fn list(settings: &Settings, args: ListArgs) -> anyhow::Result<ExitCode> {
     let listing = queue::list(&mut conn, &filter).await?;
     drop(conn);
     db.close().await;
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    if args.json {
-        serde_json::to_writer_pretty(&mut out, &listing)?;
-        writeln!(out)?;
-    } else {
-        write_listing(&mut out, &listing)?;
-    }
+    print(args.json, &listing, |out| write_listing(out, &listing))?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Prints `value` on stdout: as pretty JSON with `--json`, else with
+/// `human`.
+fn print<T: serde::Serialize>(
+    json: bool,
+    value: &T,
+    human: impl FnOnce(&mut std::io::StdoutLock<'static>) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    if json {
+        serde_json::to_writer_pretty(&mut out, value)?;
+        writeln!(out)?;
+        Ok(())
+    } else {
+        human(&mut out)
+    }
 }
 
 fn write_listing(out: &mut impl Write, listing: &Listing) -> anyhow::Result<()> {
@@ -184,22 +195,11 @@ async fn show(settings: &Settings, args: ShowArgs) -> anyhow::Result<ExitCode> {
     };
     drop(conn);
     db.close().await;
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    if args.json {
-        serde_json::to_writer_pretty(&mut out, &record)?;
-        writeln!(out)?;
-    } else {
-        write_record(&mut out, &record)?;
-    }
+    print(args.json, &record, |out| write_record(out, &record))?;
     Ok(ExitCode::SUCCESS)
 }
 
-/// JST, the time zone officials read.
-fn jst() -> FixedOffset {
-    FixedOffset::east_opt(9 * 3600).unwrap_or_else(|| FixedOffset::east_opt(0).expect("UTC offset"))
-}
-
+/// One record for people, as `queue show` prints it.
 fn write_record(out: &mut impl Write, r: &RequestRecord) -> anyhow::Result<()> {
     writeln!(out, "{}: {} (ID {})", label::RECEIPT, r.receipt, r.id)?;
     writeln!(out, "{}: {}", label::STATUS, r.status)?;
@@ -209,7 +209,7 @@ fn write_record(out: &mut impl Write, r: &RequestRecord) -> anyhow::Result<()> {
         "{}: {}",
         label::RECEIVED_AT,
         r.received_at
-            .with_timezone(&jst())
+            .with_timezone(&JST)
             .format("%Y-%m-%d %H:%M:%S")
     )?;
     writeln!(
@@ -246,6 +246,13 @@ fn write_record(out: &mut impl Write, r: &RequestRecord) -> anyhow::Result<()> {
         let list: Vec<&str> = r.supersedes.iter().map(|v| v.receipt.as_str()).collect();
         writeln!(out, "{}: {}", label::SUPERSEDES, list.join("、"))?;
     }
+    write_lines(out, r)?;
+    write_findings_and_history(out, r)
+}
+
+/// The item lines of a record: the institution's part, the prefecture's
+/// decision and MHLW's.
+fn write_lines(out: &mut impl Write, r: &RequestRecord) -> anyhow::Result<()> {
     writeln!(out, "{}:", label::ITEMS)?;
     for l in r.requested_lines() {
         let p = &l.prefecture;
@@ -277,22 +284,16 @@ fn write_record(out: &mut impl Write, r: &RequestRecord) -> anyhow::Result<()> {
             l.mhlw.reason,
         )?;
     }
+    Ok(())
+}
+
+/// A record's findings, where its raw mail and attachment are, and its
+/// history.
+fn write_findings_and_history(out: &mut impl Write, r: &RequestRecord) -> anyhow::Result<()> {
     if !r.findings.is_empty() {
         writeln!(out, "{}:", label::FINDINGS)?;
         for f in &r.findings {
-            let sev = if f.is_error() {
-                label::ERROR
-            } else {
-                label::WARNING
-            };
-            writeln!(
-                out,
-                "  [{sev}] {} {}「{}」: {}",
-                f.cell.as_deref().unwrap_or("-"),
-                f.field,
-                f.value,
-                f.message
-            )?;
+            super::write_finding(out, f)?;
         }
     }
     writeln!(
@@ -306,7 +307,7 @@ fn write_record(out: &mut impl Write, r: &RequestRecord) -> anyhow::Result<()> {
     )?;
     writeln!(out, "{}:", label::HISTORY)?;
     for h in &r.history {
-        let at = h.at.with_timezone(&jst()).format("%Y-%m-%d %H:%M:%S");
+        let at = h.at.with_timezone(&JST).format("%Y-%m-%d %H:%M:%S");
         let why = if h.reason.is_empty() {
             String::new()
         } else {

@@ -4,12 +4,12 @@
 //! web UI. Ctrl-C or SIGTERM triggers the signal; each task finishes the
 //! message or delivery it is on and stops.
 //!
-//! To add a task, push a named future onto `tasks` in [`run`].
+//! To add a task, push a named future onto the list built by `tasks`.
 
 use crate::config::Settings;
 use crate::mailbox::maildir::{Maildir, MaildirSource};
 use crate::outbox::{Sender, Transport};
-use crate::pipeline::{Intake, Shutdown};
+use crate::pipeline::{Intake, Shutdown, ShutdownTrigger};
 use crate::queue::Db;
 use futures::future::BoxFuture;
 use std::process::ExitCode;
@@ -38,7 +38,8 @@ type Ended = (
     Result<anyhow::Result<()>, tokio::task::JoinError>,
 );
 
-/// Runs the command.
+/// Runs the command: with `--once`, one pass of each task; otherwise the
+/// tasks of `tasks` until a signal or until one of them ends on its own.
 pub async fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
     init_logging();
     warn_if_sender_auth_off(&settings.config.mail);
@@ -51,28 +52,77 @@ pub async fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
     let source = MaildirSource::new(inbox.clone(), intake.clone(), poll);
 
     if args.once {
-        if let Some(imap) = &settings.config.imap {
-            // `[imap]`: catch up on the IMAP mailbox once (issue 5).
-            let handled =
-                crate::mailbox::imap::catch_up_once(imap, settings, db.clone(), intake.clone())
-                    .await?;
-            tracing::info!(handled, "IMAP mailbox caught up once");
-        } else {
-            let drained = source.drain(&Shutdown::never()).await?;
-            tracing::info!(
-                processed = drained.processed,
-                failed = drained.failed,
-                "inbox drained once"
-            );
-        }
-        if !args.no_send {
-            sender.deliver_due().await?;
-        }
+        run_once(settings, &args, &db, intake, &sender, &source).await?;
         db.close().await;
         return Ok(ExitCode::SUCCESS);
     }
 
     let (trigger, shutdown) = Shutdown::new();
+    let parts = Parts {
+        db: db.clone(),
+        intake,
+        sender,
+        source,
+        inbox,
+    };
+    let tasks = tasks(settings, &args, parts, &shutdown)?;
+    let code = run_tasks(tasks, stop, trigger).await;
+    db.close().await;
+    Ok(code)
+}
+
+/// `--once`: catch up on the mailbox, deliver what is due, and return.
+async fn run_once(
+    settings: &Settings,
+    args: &Args,
+    db: &Db,
+    intake: Intake,
+    sender: &Sender,
+    source: &MaildirSource,
+) -> anyhow::Result<()> {
+    if let Some(imap) = &settings.config.imap {
+        // `[imap]`: catch up on the IMAP mailbox once (issue 5).
+        let handled =
+            crate::mailbox::imap::catch_up_once(imap, settings, db.clone(), intake).await?;
+        tracing::info!(handled, "IMAP mailbox caught up once");
+    } else {
+        let drained = source.drain(&Shutdown::never()).await?;
+        tracing::info!(
+            processed = drained.processed,
+            failed = drained.failed,
+            "inbox drained once"
+        );
+    }
+    if !args.no_send {
+        sender.deliver_due().await?;
+    }
+    Ok(())
+}
+
+/// What the tasks are built from.
+struct Parts {
+    db: Db,
+    intake: Intake,
+    sender: Sender,
+    source: MaildirSource,
+    inbox: Maildir,
+}
+
+/// The named tasks `serve` runs, each stopping on `shutdown`. To add a
+/// task, push a named future here.
+fn tasks(
+    settings: &Settings,
+    args: &Args,
+    parts: Parts,
+    shutdown: &Shutdown,
+) -> anyhow::Result<Vec<Task>> {
+    let Parts {
+        db,
+        intake,
+        sender,
+        source,
+        inbox,
+    } = parts;
     let mut tasks: Vec<Task> = Vec::new();
     if let Some(imap) = &settings.config.imap {
         // `[imap]` replaces the Maildir as the source (issue 5).
@@ -108,7 +158,18 @@ pub async fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
         });
         tasks.push(("web UI", Box::pin(web)));
     }
+    Ok(tasks)
+}
 
+/// Spawns the tasks and runs them until `stop`, or until one ends on its
+/// own (it failed, e.g. the web port is taken): then it stops the others
+/// too and waits for each. The exit status is non-zero when a task failed
+/// or ended early.
+async fn run_tasks(
+    tasks: Vec<Task>,
+    stop: impl Future<Output = ()>,
+    trigger: ShutdownTrigger,
+) -> ExitCode {
     let running: Vec<BoxFuture<'static, Ended>> = tasks
         .into_iter()
         .map(|(name, task)| {
@@ -117,8 +178,6 @@ pub async fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
         })
         .collect();
     let mut code = ExitCode::SUCCESS;
-    // Run until a signal, or until a task ends on its own (it failed, e.g.
-    // the web port is taken): then stop the others too.
     let mut all = futures::future::select_all(running);
     let early = tokio::select! {
         _ = stop => None,
@@ -141,8 +200,7 @@ pub async fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
         let (name, result) = task.await;
         report(name, result, &mut code);
     }
-    db.close().await;
-    Ok(code)
+    code
 }
 
 /// With `[mail] sender_auth = "off"` anyone who writes a registered

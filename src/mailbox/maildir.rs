@@ -119,8 +119,7 @@ pub fn delivery_time(path: &Path) -> anyhow::Result<DateTime<FixedOffset>> {
     let modified = std::fs::metadata(path)
         .and_then(|m| m.modified())
         .with_context(|| format!("cannot read the delivery time of {}", path.display()))?;
-    let jst = FixedOffset::east_opt(9 * 3600).context("JST offset")?;
-    Ok(DateTime::<Utc>::from(modified).with_timezone(&jst))
+    Ok(crate::base::time::in_jst(&DateTime::<Utc>::from(modified)))
 }
 
 /// What one scan of `new/` did.

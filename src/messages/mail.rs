@@ -118,8 +118,7 @@ pub fn quantity(q: Option<i64>) -> String {
 
 /// A time for the reply, in JST: `2026年11月21日 13:05`.
 pub fn received_at(at: chrono::DateTime<chrono::FixedOffset>) -> String {
-    let jst = chrono::FixedOffset::east_opt(9 * 3600).unwrap_or(*at.offset());
-    at.with_timezone(&jst)
+    crate::base::time::in_jst(&at)
         .format("%Y年%-m月%-d日 %H:%M")
         .to_string()
 }

@@ -116,9 +116,7 @@ fn counter(
     help: &str,
     labels: &[&str],
 ) -> prometheus::Result<IntCounterVec> {
-    let c = IntCounterVec::new(Opts::new(name, help), labels)?;
-    registry.register(Box::new(c.clone()))?;
-    Ok(c)
+    registered(registry, IntCounterVec::new(Opts::new(name, help), labels)?)
 }
 
 fn gauge(
@@ -127,32 +125,50 @@ fn gauge(
     help: &str,
     labels: &[&str],
 ) -> prometheus::Result<IntGaugeVec> {
-    let g = IntGaugeVec::new(Opts::new(name, help), labels)?;
-    registry.register(Box::new(g.clone()))?;
-    Ok(g)
+    registered(registry, IntGaugeVec::new(Opts::new(name, help), labels)?)
+}
+
+/// `metric`, once registered with `registry`.
+fn registered<C: prometheus::core::Collector + Clone + 'static>(
+    registry: &Registry,
+    metric: C,
+) -> prometheus::Result<C> {
+    registry.register(Box::new(metric.clone()))?;
+    Ok(metric)
 }
 
 impl Monitor {
+    /// Defines and registers every metric.
+    ///
+    /// Long on purpose: it is one table of the metrics the service exports,
+    /// each with its name, help and labels in one place; splitting it would
+    /// spread that table over helpers without making any part simpler.
     fn new() -> prometheus::Result<Monitor> {
         let r = Registry::new();
-        let processing = Histogram::with_opts(
-            HistogramOpts::new(
-                "sos_intake_message_processing_seconds",
-                "Time to process one message, from arrival to committed outcome.",
-            )
-            .buckets(PROCESSING_BUCKETS.to_vec()),
+        let processing = registered(
+            &r,
+            Histogram::with_opts(
+                HistogramOpts::new(
+                    "sos_intake_message_processing_seconds",
+                    "Time to process one message, from arrival to committed outcome.",
+                )
+                .buckets(PROCESSING_BUCKETS.to_vec()),
+            )?,
         )?;
-        r.register(Box::new(processing.clone()))?;
-        let quarantine = IntGauge::new(
-            "sos_intake_quarantine_size",
-            "Quarantined mails not yet released.",
+        let quarantine = registered(
+            &r,
+            IntGauge::new(
+                "sos_intake_quarantine_size",
+                "Quarantined mails not yet released.",
+            )?,
         )?;
-        r.register(Box::new(quarantine.clone()))?;
-        let dead_letters = IntGauge::new(
-            "sos_intake_dead_letters",
-            "Messages set aside as unprocessable (処理不能) and not retried.",
+        let dead_letters = registered(
+            &r,
+            IntGauge::new(
+                "sos_intake_dead_letters",
+                "Messages set aside as unprocessable (処理不能) and not retried.",
+            )?,
         )?;
-        r.register(Box::new(dead_letters.clone()))?;
         Ok(Monitor {
             messages: counter(
                 &r,

@@ -25,7 +25,7 @@ use crate::prefecture::Prefecture;
 use crate::request::{Institution, Item, ItemLine, Source, Status};
 use crate::validation::{Finding, Severity, has_errors};
 use anyhow::Context;
-use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use sqlx::{AnyConnection, Connection, Row};
@@ -365,10 +365,9 @@ async fn next_receipt(
     .await
     .context("cannot take a receipt number")?;
     let n: i64 = row.try_get(0)?;
-    let jst = FixedOffset::east_opt(9 * 3600).context("JST offset")?;
     Ok(format!(
         "SOS-{}-{n:06}",
-        received_at.with_timezone(&jst).format("%Y%m%d")
+        crate::base::time::in_jst(&received_at).format("%Y%m%d")
     ))
 }
 

@@ -638,16 +638,11 @@ pub fn check_ods_content(xml: &[u8]) -> Result<(), Refusal> {
         }
         Ok(())
     };
-    let mut at = 0usize;
-    while let Some(off) = memmem::find(&xml[at..], b"<table:") {
-        let start = at + off;
-        let end = memmem::find(&xml[start..], b">").map_or(xml.len(), |e| start + e + 1);
-        let tag = &xml[start..end];
-        at = end;
-        if tag.starts_with(b"<table:table ") || tag.starts_with(b"<table:table>") {
+    for tag in table_tags(xml) {
+        if is_tag(tag, b"<table:table") {
             close_table(&mut bbox, &mut dense_total)?;
             (row, next_row, col, row_end) = (0, 0, 0, 0);
-        } else if tag.starts_with(b"<table:table-row ") || tag.starts_with(b"<table:table-row>") {
+        } else if is_tag(tag, b"<table:table-row") {
             stored = stored.saturating_add(row_end);
             row = next_row;
             row_asked = attr_number(tag, b"table:number-rows-repeated=\"").unwrap_or(1);
@@ -689,6 +684,25 @@ pub fn check_ods_content(xml: &[u8]) -> Result<(), Refusal> {
     close_table(&mut bbox, &mut dense_total)
 }
 
+/// The `<table:…>` tags of an .ods `content.xml`, in order, each from its
+/// `<` to its `>` (to the end of the text when it is not closed).
+fn table_tags(xml: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut at = 0usize;
+    std::iter::from_fn(move || {
+        let start = at + memmem::find(&xml[at..], b"<table:")?;
+        let end = memmem::find(&xml[start..], b">").map_or(xml.len(), |e| start + e + 1);
+        at = end;
+        Some(&xml[start..end])
+    })
+}
+
+/// True when `tag` is the element `name` (`<table:table`), not one whose
+/// name merely starts with it (`<table:table-row`).
+fn is_tag(tag: &[u8], name: &[u8]) -> bool {
+    tag.strip_prefix(name)
+        .is_some_and(|rest| rest.starts_with(b" ") || rest.starts_with(b">"))
+}
+
 /// A merged range: zero-based (row, col) of its top-left and bottom-right.
 pub type Span = ((u32, u32), (u32, u32));
 
@@ -698,16 +712,11 @@ pub type Span = ((u32, u32), (u32, u32));
 pub fn ods_merges(xml: &[u8], max_row: u32) -> Vec<Vec<Span>> {
     let mut tables: Vec<Vec<Span>> = Vec::new();
     let (mut row, mut next_row, mut col) = (0u64, 0u64, 0u64);
-    let mut at = 0usize;
-    while let Some(off) = memmem::find(&xml[at..], b"<table:") {
-        let start = at + off;
-        let end = memmem::find(&xml[start..], b">").map_or(xml.len(), |e| start + e + 1);
-        let tag = &xml[start..end];
-        at = end;
-        if tag.starts_with(b"<table:table ") || tag.starts_with(b"<table:table>") {
+    for tag in table_tags(xml) {
+        if is_tag(tag, b"<table:table") {
             tables.push(Vec::new());
             (row, next_row, col) = (0, 0, 0);
-        } else if tag.starts_with(b"<table:table-row ") || tag.starts_with(b"<table:table-row>") {
+        } else if is_tag(tag, b"<table:table-row") {
             row = next_row;
             next_row =
                 row.saturating_add(attr_number(tag, b"table:number-rows-repeated=\"").unwrap_or(1));

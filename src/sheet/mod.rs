@@ -6,16 +6,33 @@
 //! validation can point at `E31` in the file as submitted, even when rows or
 //! columns were inserted. Interpreting that text (numbers, dropdown words) is
 //! the job of [`crate::validation`].
+//!
+//! The modules follow the steps data goes through:
+//!
+//! | step | module | what it does |
+//! | --- | --- | --- |
+//! | entry | [`reader`] | [`read_workbook`]: runs the steps, keeps the worksheets that are the request |
+//! | 1. detect + guards | [`detect`], [`guard`] | format from content; size, zip-bomb, encryption and structure guards before anything inflates |
+//! | 2. grid | `load`, [`xlsx`], `grid` | each worksheet's first rows and columns as a sparse grid (quick .xlsx reader or calamine) |
+//! | 3. locate | `locate` | headings, labelled fields and item rows found by their text → [`RequestSheet`] |
+//! | after reading | `clean` | control characters out of every value read |
+//! | writing | [`write`](mod@write) ([`template`], [`annotate`]) | the blank or filled form, and the annotated copy sent back |
 
-pub mod annotate;
 mod clean;
+pub mod detect;
+mod grid;
 /// Structure scans that bound .xls and .ods grids before calamine opens them.
 pub mod guard;
+mod load;
+mod locate;
 pub mod reader;
-pub mod template;
+#[cfg(test)]
+mod testing;
+pub mod write;
 pub mod xlsx;
 
 pub use reader::{ReadError, Workbook, read_workbook};
+pub use write::{annotate, template};
 
 use crate::request::Item;
 use serde::{Deserialize, Serialize};

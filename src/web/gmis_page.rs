@@ -295,9 +295,11 @@ pub(crate) async fn uploaded_file(
 }
 
 fn rule(state: &AppState) -> Result<CutoffRule, WebError> {
-    let text = &state.settings().config.cutoff_rule;
-    CutoffRule::parse(text)
-        .ok_or_else(|| WebError::Internal(anyhow::anyhow!("cutoff_rule: unknown rule {text:?}")))
+    state
+        .settings()
+        .config
+        .cutoff_rule()
+        .map_err(WebError::Internal)
 }
 
 async fn page(

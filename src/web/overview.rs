@@ -8,7 +8,6 @@ use super::auth::Staff;
 use super::queue_page::{QueueQuery, query_string, todays_batch};
 use super::request_page::{date_jp, number};
 use super::{AppState, WebError};
-use crate::calendar::CutoffRule;
 use crate::messages::web as msg;
 use crate::queue::overview::{self, BatchOverview};
 use crate::request::{Item, Source, Status};
@@ -75,7 +74,7 @@ pub async fn show(
     Extension(staff): Extension<Staff>,
     Query(q): Query<OverviewQuery>,
 ) -> Result<Html<String>, WebError> {
-    let rule = CutoffRule::parse(&state.settings().config.cutoff_rule).unwrap_or_default();
+    let rule = state.settings().config.cutoff_rule().unwrap_or_default();
     let today = todays_batch(rule, Utc::now());
     let date = q
         .date

@@ -146,7 +146,7 @@ pub fn context_of(q: &QueueQuery, batch_date: NaiveDate, today: NaiveDate) -> Qu
 
 /// Today's batch under the configured cut-off rule, now.
 pub fn todays_batch_now(state: &AppState) -> NaiveDate {
-    let rule = CutoffRule::parse(&state.settings().config.cutoff_rule).unwrap_or_default();
+    let rule = state.settings().config.cutoff_rule().unwrap_or_default();
     todays_batch(rule, Utc::now())
 }
 
@@ -160,7 +160,7 @@ pub async fn queue(
     Extension(staff): Extension<Staff>,
     Query(q): Query<QueueQuery>,
 ) -> Result<Html<String>, WebError> {
-    let rule = CutoffRule::parse(&state.settings().config.cutoff_rule).unwrap_or_default();
+    let rule = state.settings().config.cutoff_rule().unwrap_or_default();
     let today = todays_batch(rule, Utc::now());
     let Filters {
         filter,

@@ -38,12 +38,7 @@ pub struct Lease {
 
 /// A name for this process that is unique across machines and restarts.
 pub fn holder_id() -> String {
-    let host = std::fs::read_to_string("/etc/hostname")
-        .ok()
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .unwrap_or_else(|| "host".into());
+    let host = crate::base::host::name();
     format!(
         "{host}:{}:{:08x}",
         std::process::id(),
