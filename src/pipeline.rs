@@ -633,7 +633,7 @@ impl Intake {
                     message: format!(
                         "{}（{}）",
                         msg::file_problem("unsupported"),
-                        file.describe_ja()
+                        crate::messages::mail_parse::other_file(*file)
                     ),
                 }),
             };
@@ -1050,7 +1050,7 @@ impl Intake {
                     findings: &f.findings,
                 })
                 .collect();
-            match sheet::annotate::annotate(bytes, &marks) {
+            match sheet::annotate::annotate(bytes, &marks, &crate::messages::workbook::ANNOTATION) {
                 Ok(copy) => attachments.push(ReplyAttachment {
                     file_name: msg::annotated_file_name(name),
                     bytes: copy,
@@ -1308,7 +1308,7 @@ fn read_sheet(
             FileResult::Problem(ProblemView {
                 file_name: name.to_string(),
                 kind: kind.into(),
-                message: e.message_ja(),
+                message: crate::messages::findings::read_error(&e),
             })
         }
     })
@@ -1351,6 +1351,7 @@ fn control_characters(cell: sheet::CellPos) -> Finding {
         field: String::new(),
         value: String::new(),
         message: msg::CONTROL_CHARACTERS.into(),
+        fact: None,
     }
 }
 
@@ -1435,6 +1436,7 @@ fn prefecture_mismatch(
             .map(|f| f.value.text.clone())
             .unwrap_or_else(|| on_sheet.name().to_string()),
         message: msg::prefecture_mismatch(on_sheet.name(), sender.name()),
+        fact: None,
     })
 }
 

@@ -90,7 +90,7 @@ pub async fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
                 args.file.display(),
                 label::UNREADABLE,
                 err.code(),
-                err.message_ja()
+                crate::messages::findings::read_error(&err)
             );
             return Ok(ExitCode::from(2));
         }
@@ -122,6 +122,7 @@ pub async fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
                 field: msg::PREFECTURE_FIELD.into(),
                 value: on_sheet.name().into(),
                 message: msg::prefecture_mismatch(on_sheet.name(), prefecture.name()),
+                fact: None,
             });
         }
         let filing = SheetFiling {
@@ -151,6 +152,12 @@ pub async fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
     tx.commit().await.context("cannot commit the filing")?;
     db.close().await;
 
+    // Findings are printed as people read them, worded.
+    for f in &mut filed {
+        let plain = |v: &[Finding]| v.iter().map(crate::messages::findings::plain).collect();
+        f.findings = plain(&f.findings);
+        f.outcome.findings_added = plain(&f.outcome.findings_added);
+    }
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     for f in &filed {
@@ -214,9 +221,9 @@ fn write_human(
             out,
             "  [{sev}] {} {}「{}」: {}",
             finding.cell.as_deref().unwrap_or("-"),
-            finding.field,
+            crate::messages::findings::field(finding),
             finding.value,
-            finding.message
+            crate::messages::findings::message(finding)
         )?;
     }
     Ok(())

@@ -174,7 +174,7 @@ fn write_listing(out: &mut impl Write, listing: &Listing) -> anyhow::Result<()> 
 async fn show(settings: &Settings, args: ShowArgs) -> anyhow::Result<ExitCode> {
     let db = Db::connect(&settings.database_url).await?;
     let mut conn = db.pool().acquire().await?;
-    let record = match queue::resolve(&mut conn, &args.id).await {
+    let mut record = match queue::resolve(&mut conn, &args.id).await {
         Ok(id) => queue::get(&mut conn, id).await?,
         Err(queue::QueueError::NotFound(key)) => {
             eprintln!("{}", msg::not_found(&key));
@@ -184,6 +184,12 @@ async fn show(settings: &Settings, args: ShowArgs) -> anyhow::Result<ExitCode> {
     };
     drop(conn);
     db.close().await;
+    // Findings are printed as people read them, worded.
+    record.findings = record
+        .findings
+        .iter()
+        .map(crate::messages::findings::plain)
+        .collect();
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     if args.json {
@@ -289,9 +295,9 @@ fn write_record(out: &mut impl Write, r: &RequestRecord) -> anyhow::Result<()> {
                 out,
                 "  [{sev}] {} {}「{}」: {}",
                 f.cell.as_deref().unwrap_or("-"),
-                f.field,
+                crate::messages::findings::field(f),
                 f.value,
-                f.message
+                crate::messages::findings::message(f)
             )?;
         }
     }

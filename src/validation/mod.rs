@@ -7,8 +7,15 @@
 //! Call [`check`] with a [`RequestSheet`] from
 //! [`read_workbook`](crate::sheet::read_workbook) and a [`Policy`] (built
 //! with [`Policy::from_config`]); it returns [`Checked`]. The rules live in
-//! [`structure`], [`institution`], [`items`] and [`prefecture`]; the Japanese
-//! wording in [`crate::messages::findings`].
+//! [`structure`], [`institution`], [`items`] and [`prefecture`].
+//!
+//! Findings carry facts, not sentences: a [`Fact`] names the form's field
+//! ([`Subject`]) and the typed [`Problem`] with the values the sentence
+//! needs. This module never words them; `crate::messages::findings` turns a
+//! finding into its Japanese field label and sentence, keyed by the problem,
+//! for the edges that show findings to people (replies, the annotated copy,
+//! the web desk, the CLI). Rows stored before facts existed carry their
+//! sentence in [`Finding::message`] and are shown as stored.
 //!
 //! Finding codes (E = error, W = warning):
 //!
@@ -66,7 +73,7 @@ pub mod prefecture;
 pub mod structure;
 
 use crate::config::Config;
-use crate::request::{Institution, Item, ItemLine};
+use crate::request::{Institution, Item, ItemLine, Need};
 use crate::sheet::{CellPos, RequestSheet, Seen};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -107,15 +114,301 @@ pub struct Finding {
     /// The A1 reference of the cell at fault in the file as submitted;
     /// `None` for findings about the mail or the queue, not a cell.
     pub cell: Option<String>,
-    /// The field's Japanese label, e.g. `医療機関コード`.
+    /// A field label worded by whoever made the finding: stored rows from
+    /// before [`Fact`]s, and findings made by the edges themselves. Empty
+    /// when [`Finding::fact`] says what the field is.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub field: String,
     /// The value as seen (empty when blank).
     pub value: String,
-    /// Japanese: what is wrong and what is expected.
+    /// A sentence worded by whoever made the finding (see
+    /// [`Finding::field`]); empty when [`Finding::fact`] says what is wrong.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub message: String,
+    /// What is wrong, as typed values; worded by `messages::findings`.
+    /// `None` on rows stored before facts existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fact: Option<Fact>,
+}
+
+/// What a finding says, as values: the field it is about and the problem.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fact {
+    /// The field of the form at fault.
+    pub about: Subject,
+    /// What is wrong with it.
+    pub problem: Problem,
+}
+
+/// A field of the form, optionally of one item's row (`前日時点の在庫量` of
+/// 非滅菌手袋).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Subject {
+    /// Which field.
+    pub label: Label,
+    /// The item whose row it is on; `None` for the institution block,
+    /// whole tables and the queue's findings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub item: Option<Item>,
+}
+
+impl Subject {
+    /// A field that belongs to no item row.
+    pub fn plain(label: Label) -> Subject {
+        Subject { label, item: None }
+    }
+
+    /// A field of `item`'s row.
+    pub fn of(label: Label, item: Item) -> Subject {
+        Subject {
+            label,
+            item: Some(item),
+        }
+    }
+}
+
+/// The fields, blocks and tables of the form a finding can be about (the
+/// form's own Japanese labels are in `messages::findings::labels`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Label {
+    /// 医療機関名.
+    Name,
+    /// 医療機関コード.
+    Code,
+    /// 郵便番号.
+    Postcode,
+    /// 都道府県.
+    Prefecture,
+    /// 医療機関住所.
+    Address,
+    /// 連絡先電話番号.
+    Phone,
+    /// 医療機関担当者名.
+    Contact,
+    /// 緊急配布要請.
+    Request,
+    /// 前日時点の在庫量.
+    Stock,
+    /// 現在の在庫の備蓄見通し.
+    Outlook,
+    /// 今後1週間あたりの想定消費量.
+    WeeklyUse,
+    /// 今後1週間に購入できる見込み量.
+    WeeklyPurchase,
+    /// 調達不可事由.
+    Reason,
+    /// 緊急配布要請 要否.
+    Need,
+    /// 配布方法.
+    Method,
+    /// 県の配布枚数.
+    PrefectureQuantity,
+    /// 国の配布枚数.
+    NationalQuantity,
+    /// 総配布枚数.
+    TotalQuantity,
+    /// 都道府県意見（要否決定理由）.
+    Opinion,
+    /// The institution's item table.
+    InstitutionTable,
+    /// The prefecture's item table.
+    PrefectureTable,
+    /// A second copy of the form on one worksheet.
+    SecondForm,
+    /// A column of the MHLW block, by the title read on the sheet.
+    Mhlw(String),
+}
+
+/// What is wrong, one variant per sentence, with the values the sentence
+/// needs. The field label comes from the [`Subject`] beside it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Problem {
+    /// `sheet.label.missing`: the field's label is not on the sheet.
+    LabelMissing,
+    /// `sheet.form.repeated`.
+    FormRepeated,
+    /// `sheet.block.missing`: the table (the subject) is not found.
+    BlockMissing,
+    /// `sheet.item_row.missing`: the table (the subject) lacks `item`'s row.
+    ItemRowMissing {
+        /// The item without a row.
+        item: Item,
+    },
+    /// `sheet.item_row.duplicate`: `item` has two rows in the table.
+    ItemRowDuplicate {
+        /// The item with two rows.
+        item: Item,
+    },
+    /// `sheet.formula.no_value`.
+    FormulaWithoutValue {
+        /// The formula, without `=`.
+        formula: String,
+    },
+    /// `institution.field.missing`.
+    FieldMissing,
+    /// `institution.code.format`.
+    CodeFormat {
+        /// Digits read.
+        digits: usize,
+    },
+    /// `institution.code.prefecture_mismatch`.
+    CodePrefectureMismatch {
+        /// The code's first two digits.
+        code_prefecture: String,
+        /// 都道府県 as written on the sheet (its name).
+        prefecture: String,
+        /// That prefecture's number.
+        expected: String,
+    },
+    /// `institution.code.check_digit` (warning).
+    CodeCheckDigit {
+        /// The check digit the first nine digits call for.
+        expected: u32,
+    },
+    /// `institution.postcode.format`.
+    PostcodeFormat,
+    /// `institution.prefecture.unknown`.
+    PrefectureUnknown,
+    /// `institution.address.prefecture` (warning).
+    AddressPrefecture {
+        /// The prefecture's name the address should start with.
+        prefecture: String,
+    },
+    /// `institution.phone.format`.
+    PhoneFormat {
+        /// Digits read.
+        digits: usize,
+    },
+    /// `institution.no_item_requested`.
+    NoItemRequested,
+    /// `item.request.invalid`.
+    RequestInvalid,
+    /// `item.not_accepted`: the subject's item is not accepted now.
+    ItemNotAccepted {
+        /// What is accepted now.
+        accepted: Vec<Item>,
+    },
+    /// `item.quantity.missing`.
+    QuantityMissing,
+    /// `item.quantity.invalid`.
+    QuantityInvalid,
+    /// `item.quantity.unit` and `prefecture.quantity.unit`.
+    QuantityInPackages,
+    /// `item.quantity.pairs` (warning).
+    PairsConverted {
+        /// 双 as written.
+        pairs: i64,
+        /// 枚 as read.
+        sheets: i64,
+    },
+    /// `item.outlook.missing`.
+    OutlookMissing,
+    /// `item.outlook.invalid`.
+    OutlookInvalid,
+    /// `item.outlook.not_eligible`.
+    OutlookNotEligible,
+    /// `item.reason.missing`.
+    ReasonMissing,
+    /// `item.reason.economic`.
+    ReasonEconomic,
+    /// `item.stock.over_month` (warning).
+    StockOverMonth,
+    /// `item.no_shortfall` (warning).
+    NoShortfall,
+    /// `prefecture.need.missing` for the subject's item.
+    NeedMissing,
+    /// `prefecture.need.invalid`.
+    NeedInvalid,
+    /// `prefecture.row_for_unrequested_item`.
+    RowForUnrequestedItem,
+    /// `prefecture.method.missing`.
+    MethodMissing,
+    /// `prefecture.method.invalid`.
+    MethodInvalid,
+    /// `prefecture.quantity.invalid`.
+    PrefectureQuantityInvalid,
+    /// `prefecture.total.mismatch`.
+    TotalMismatch {
+        /// 県の配布枚数.
+        prefecture: i64,
+        /// 国の配布枚数.
+        national: i64,
+    },
+    /// `prefecture.total.zero`.
+    TotalZero,
+    /// `prefecture.method.stock_with_national`.
+    StockWithNational,
+    /// `prefecture.method.both_without_reason` (warning).
+    BothSourcesWithoutReason,
+    /// `prefecture.opinion.count_missing`.
+    OpinionCountMissing,
+    /// `prefecture.opinion.reason_missing`, for 要 or 否.
+    OpinionReasonMissing {
+        /// The verdict the reason is missing for.
+        need: Need,
+    },
+    /// `prefecture.quantity.not_needed_nonzero`.
+    NotNeededNonzero,
+    /// `prefecture.total.guideline` (warning).
+    TotalGuideline {
+        /// 2 × (use − purchase).
+        guideline: i64,
+        /// 今後1週間あたりの想定消費量.
+        weekly_use: i64,
+        /// 今後1週間に購入できる見込み量.
+        weekly_purchase: i64,
+    },
+    /// `prefecture.gloves.size_limit` (warning).
+    GlovesSizeLimit {
+        /// 総配布枚数.
+        total: i64,
+    },
+    /// `mhlw.not_empty`.
+    MhlwNotEmpty,
+    /// `queue.gmis_registered`: the institution files through G-MIS.
+    GmisRegistered {
+        /// Its 医療機関コード.
+        code: String,
+    },
+    /// `queue.completed_exists`: already 受付完了 in the batch.
+    CompletedExists {
+        /// The 受付完了 records' receipt numbers.
+        receipts: Vec<String>,
+        /// The items they share with this sheet.
+        items: Vec<Item>,
+        /// The batch date, `YYYY-MM-DD`.
+        batch_date: String,
+    },
+    /// `queue.supersedes` (warning): this sheet replaced earlier ones.
+    Supersedes {
+        /// The receipt numbers replaced.
+        receipts: Vec<String>,
+    },
 }
 
 impl Finding {
+    /// A finding that states its [`Fact`] (no pre-worded text).
+    pub fn fact(
+        severity: Severity,
+        code: &str,
+        cell: Option<String>,
+        value: String,
+        about: Subject,
+        problem: Problem,
+    ) -> Finding {
+        Finding {
+            severity,
+            code: code.to_string(),
+            cell,
+            field: String::new(),
+            value,
+            message: String::new(),
+            fact: Some(Fact { about, problem }),
+        }
+    }
+
     /// True for [`Severity::Error`].
     pub fn is_error(&self) -> bool {
         self.severity == Severity::Error
@@ -205,17 +498,17 @@ pub(crate) fn at(
     severity: Severity,
     code: &str,
     seen: &Seen,
-    field: &str,
-    message: String,
+    about: &Subject,
+    problem: Problem,
 ) -> Finding {
-    Finding {
+    Finding::fact(
         severity,
-        code: code.to_string(),
-        cell: Some(seen.cell.a1()),
-        field: field.to_string(),
-        value: shown_value(seen),
-        message,
-    }
+        code,
+        Some(seen.cell.a1()),
+        shown_value(seen),
+        about.clone(),
+        problem,
+    )
 }
 
 /// A finding about a cell (or none) with the value given.
@@ -223,18 +516,18 @@ pub(crate) fn at_cell(
     severity: Severity,
     code: &str,
     cell: Option<CellPos>,
-    field: &str,
+    about: &Subject,
     value: &str,
-    message: String,
+    problem: Problem,
 ) -> Finding {
-    Finding {
+    Finding::fact(
         severity,
-        code: code.to_string(),
-        cell: cell.map(CellPos::a1),
-        field: field.to_string(),
-        value: value.to_string(),
-        message,
-    }
+        code,
+        cell.map(CellPos::a1),
+        value.to_string(),
+        about.clone(),
+        problem,
+    )
 }
 
 /// The value as shown in a finding: the text, or `=FORMULA` when a formula
