@@ -537,7 +537,10 @@ pub(crate) mod tests {
             (f[0].code.as_str(), f[0].severity),
             ("item.stock.over_month", Severity::Warning)
         );
-        assert_eq!(f[0].message, "在庫量が1ヶ月分以上の可能性あり（自動判定）");
+        assert_eq!(
+            crate::messages::findings::message(&f[0]),
+            "在庫量が1ヶ月分以上の可能性あり（自動判定）"
+        );
         r.stock.text = "4800".into();
         assert!(codes(vec![r]).is_empty());
     }

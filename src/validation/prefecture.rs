@@ -719,7 +719,8 @@ mod tests {
             (f[0].code.as_str(), f[0].severity),
             ("prefecture.total.guideline", Severity::Warning)
         );
-        assert!(f[0].message.contains("2000"), "{}", f[0].message);
+        let message = crate::messages::findings::message(&f[0]);
+        assert!(message.contains("2000"), "{message}");
     }
 
     #[test]
