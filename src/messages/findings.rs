@@ -527,3 +527,64 @@ pub mod report {
     /// Total quantity.
     pub const TOTAL: &str = "総配布枚数";
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::validation::Severity;
+
+    /// A row of `requests.findings` as written before findings carried facts.
+    const OLD_ROW: &str = r#"{"severity":"error","code":"institution.code.format","cell":"C12","field":"医療機関コード","value":"123","message":"医療機関コードは10桁の数字（都道府県番号2桁・点数表番号1桁・医療機関番号7桁）で記入してください（読み取った桁数: 3桁）。"}"#;
+
+    fn same_finding_now() -> Finding {
+        Finding::fact(
+            Severity::Error,
+            "institution.code.format",
+            Some("C12".into()),
+            "123".into(),
+            Subject::plain(Label::Code),
+            Problem::CodeFormat { digits: 3 },
+        )
+    }
+
+    #[test]
+    fn a_row_stored_before_facts_reads_as_it_was_stored() {
+        let old: Finding = serde_json::from_str(OLD_ROW).expect("old row");
+        assert_eq!(old.fact, None);
+        assert_eq!(field(&old), "医療機関コード");
+        assert_eq!(
+            message(&old),
+            "医療機関コードは10桁の数字（都道府県番号2桁・点数表番号1桁・医療機関番号7桁）で記入してください（読み取った桁数: 3桁）。"
+        );
+        // The same finding made today says the same.
+        let now = same_finding_now();
+        assert_eq!(field(&now), field(&old));
+        assert_eq!(message(&now), message(&old));
+        // And printed for people it has the old shape exactly.
+        let old_value: serde_json::Value = serde_json::from_str(OLD_ROW).expect("json");
+        assert_eq!(serde_json::to_value(plain(&now)).expect("json"), old_value);
+    }
+
+    #[test]
+    fn a_finding_with_a_fact_is_stored_without_wording_and_reads_back() {
+        let now = same_finding_now();
+        let stored = serde_json::to_string(&now).expect("json");
+        assert!(!stored.contains("message"), "{stored}");
+        assert!(!stored.contains("医療機関コード"), "{stored}");
+        assert_eq!(serde_json::from_str::<Finding>(&stored).expect("back"), now);
+    }
+
+    #[test]
+    fn item_fields_and_the_mhlw_block_are_labelled_as_before() {
+        let stock = Subject::of(Label::Stock, Item::NonSterileGloves);
+        assert_eq!(subject(&stock), "前日時点の在庫量（非滅菌手袋）");
+        let mhlw = Subject::of(Label::Mhlw("配布数".into()), Item::NonSterileGloves);
+        assert_eq!(subject(&mhlw), "厚生労働省記入欄：配布数（非滅菌手袋）");
+        // 否 with a quantity names the column without its item.
+        let total = Subject::of(Label::TotalQuantity, Item::NonSterileGloves);
+        assert_eq!(
+            sentence(&total, &Problem::NotNeededNonzero),
+            "要否が「否」の場合、「総配布枚数」は空欄または0としてください。"
+        );
+    }
+}
