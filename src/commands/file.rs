@@ -15,7 +15,7 @@ use crate::prefecture::Prefecture;
 use crate::queue::{self, Db, FilingOutcome, SheetFiling, blobs};
 use crate::request::Status;
 use crate::sheet::read_workbook;
-use crate::validation::{self, Finding, Policy, Severity};
+use crate::validation::{self, Finding, Policy};
 use anyhow::Context;
 use chrono::Utc;
 use std::io::Write;
@@ -110,21 +110,12 @@ pub async fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
     for form in &book.forms {
         let checked = validation::check(form, &policy);
         let mut findings = checked.findings.clone();
-        if let Some(on_sheet) = checked.institution.prefecture.filter(|p| *p != prefecture) {
-            findings.push(Finding {
-                severity: Severity::Error,
-                code: msg::PREFECTURE_MISMATCH_CODE.into(),
-                cell: form
-                    .institution
-                    .prefecture
-                    .as_ref()
-                    .map(|f| f.value.cell.a1()),
-                field: msg::PREFECTURE_FIELD.into(),
-                value: on_sheet.name().into(),
-                message: msg::prefecture_mismatch(on_sheet.name(), prefecture.name()),
-                fact: None,
-            });
-        }
+        findings.extend(validation::prefecture_mismatch(
+            form,
+            &checked,
+            prefecture,
+            validation::FiledBy::Hand,
+        ));
         let filing = SheetFiling {
             received_at,
             batch_date: batch.date.date(),

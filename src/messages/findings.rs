@@ -10,7 +10,7 @@
 
 use crate::request::{Item, Need};
 use crate::sheet::ReadError;
-use crate::validation::{Finding, Label, Problem, Subject};
+use crate::validation::{FiledBy, Finding, Label, Problem, Subject};
 
 /// The finding's field label in Japanese, e.g. `前日時点の在庫量（非滅菌手袋）`.
 pub fn field(finding: &Finding) -> String {
@@ -170,6 +170,16 @@ pub fn sentence(about: &Subject, problem: &Problem) -> String {
             batch_date,
         } => super::queue::completed_exists(receipts, items, batch_date),
         Problem::Supersedes { receipts } => super::queue::supersedes(receipts),
+        Problem::PrefectureMismatch {
+            on_sheet,
+            filer,
+            by: FiledBy::Mail,
+        } => super::mail::prefecture_mismatch(on_sheet.name(), filer.name()),
+        Problem::PrefectureMismatch {
+            on_sheet,
+            filer,
+            by: FiledBy::Hand,
+        } => super::queue::prefecture_mismatch(on_sheet.name(), filer.name()),
     }
 }
 

@@ -138,12 +138,12 @@ pub fn superseded_mark(by: &str) -> String {
 }
 
 /// Finding code: the sheet's 都道府県 is not the filing prefecture's.
-pub const PREFECTURE_MISMATCH_CODE: &str = "queue.prefecture_mismatch";
-/// Field label of the sheet's prefecture.
-pub const PREFECTURE_FIELD: &str = "都道府県";
+pub const PREFECTURE_MISMATCH_CODE: &str =
+    crate::validation::FiledBy::Hand.prefecture_mismatch_code();
 
-/// The sheet names another prefecture than the one filing it.
-pub fn prefecture_mismatch(on_sheet: &str, filer: &str) -> String {
+/// The sheet names another prefecture than the one filing it (sentence of
+/// `queue.prefecture_mismatch`, worded through `messages::findings`).
+pub(crate) fn prefecture_mismatch(on_sheet: &str, filer: &str) -> String {
     format!("シートの都道府県（{on_sheet}）が提出元の都道府県（{filer}）と一致しません。")
 }
 

@@ -73,6 +73,7 @@ pub mod prefecture;
 pub mod structure;
 
 use crate::config::Config;
+use crate::prefecture::Prefecture;
 use crate::request::{Institution, Item, ItemLine, Need};
 use crate::sheet::{CellPos, RequestSheet, Seen};
 use serde::{Deserialize, Serialize};
@@ -386,6 +387,70 @@ pub enum Problem {
         /// The receipt numbers replaced.
         receipts: Vec<String>,
     },
+    /// `mail.prefecture_mismatch` / `queue.prefecture_mismatch`: the
+    /// sheet's 都道府県 is not the prefecture filing it.
+    PrefectureMismatch {
+        /// 都道府県 on the sheet.
+        on_sheet: Prefecture,
+        /// The prefecture that sent or filed the sheet.
+        filer: Prefecture,
+        /// How it was filed (the code and the advice differ).
+        by: FiledBy,
+    },
+}
+
+/// How a sheet reached the queue, for the checks that depend on it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FiledBy {
+    /// E-mailed by a prefecture (the sender's prefecture files it).
+    Mail,
+    /// Filed by hand with `sos-intake file --prefecture`.
+    Hand,
+}
+
+impl FiledBy {
+    /// The finding code of [`prefecture_mismatch`] for this channel.
+    pub const fn prefecture_mismatch_code(self) -> &'static str {
+        match self {
+            FiledBy::Mail => "mail.prefecture_mismatch",
+            FiledBy::Hand => "queue.prefecture_mismatch",
+        }
+    }
+}
+
+/// The error when the sheet's 都道府県 is not `filer`, the prefecture that
+/// sent or files it: the one check behind both codes. `None` when they
+/// agree or the sheet names no readable prefecture.
+pub fn prefecture_mismatch(
+    form: &RequestSheet,
+    checked: &Checked,
+    filer: Prefecture,
+    by: FiledBy,
+) -> Option<Finding> {
+    let on_sheet = checked.institution.prefecture?;
+    if on_sheet == filer {
+        return None;
+    }
+    let field = form.institution.prefecture.as_ref();
+    let value = match by {
+        // The mail reply quotes the cell as written; the CLI always
+        // printed the prefecture's name.
+        FiledBy::Mail => field.map(|f| f.value.text.clone()),
+        FiledBy::Hand => None,
+    };
+    Some(Finding::fact(
+        Severity::Error,
+        by.prefecture_mismatch_code(),
+        field.map(|f| f.value.cell.a1()),
+        value.unwrap_or_else(|| on_sheet.name().to_string()),
+        Subject::plain(Label::Prefecture),
+        Problem::PrefectureMismatch {
+            on_sheet,
+            filer,
+            by,
+        },
+    ))
 }
 
 impl Finding {
