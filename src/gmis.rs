@@ -165,7 +165,7 @@ pub struct RowError {
     /// The row's レコードID, when it had one (the whole request is then
     /// left out of the import).
     pub record_id: Option<String>,
-    /// What is wrong (worded by `messages::gmis_csv::row_error`).
+    /// What is wrong (worded by `row_error` in `src/messages/gmis_csv.rs`).
     pub problem: RowProblem,
 }
 
@@ -280,7 +280,7 @@ pub enum FileError {
     },
 }
 
-// `Display` (the Japanese sentence) is in `messages::gmis_csv`.
+// `Display` (the Japanese sentence) is in `src/messages/gmis_csv.rs`.
 impl std::error::Error for FileError {}
 
 /// Decodes the export's bytes: a BOM decides (UTF-8 or UTF-16); else valid

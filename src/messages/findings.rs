@@ -2,7 +2,8 @@
 //! file could not be read. Each function says what is wrong and what is
 //! expected, for a prefecture official who will not call anyone to ask.
 //!
-//! Validation and the queue state findings as a typed [`Fact`]; [`field`]
+//! Validation and the queue state findings as a typed
+//! [`Fact`](crate::validation::Fact); [`field`]
 //! and [`message`] word a finding from it (one sentence per [`Problem`],
 //! below), and [`worded`] gives a copy with both filled in for the writers
 //! that print them (replies, the annotated copy, the CLI). A finding stored

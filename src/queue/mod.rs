@@ -89,7 +89,7 @@ use crate::request::Item;
 /// Why a staff action on the queue was refused, or that something broke.
 ///
 /// Its `Display` (the Japanese refusal shown to staff) is worded in
-/// `messages::queue`, not here.
+/// `src/messages/queue.rs`, not here.
 #[derive(Debug)]
 pub enum QueueError {
     /// No record with this id or receipt number.

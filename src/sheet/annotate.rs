@@ -41,7 +41,7 @@ pub struct SheetFindings<'a> {
 }
 
 /// The words an annotated copy is written with, supplied by the caller
-/// (`messages::workbook::ANNOTATION`): this module places text, it does not
+/// (the `ANNOTATION` of `src/messages/workbook.rs`): this module places text, it does not
 /// word it.
 #[derive(Clone, Copy)]
 pub struct Wording {

@@ -11,7 +11,7 @@
 //!
 //! Findings carry facts, not sentences: a [`Fact`] names the form's field
 //! ([`Subject`]) and the typed [`Problem`] with the values the sentence
-//! needs. This module never words them; `crate::messages::findings` turns a
+//! needs. This module never words them; the `messages` module (`findings`) turns a
 //! finding into its Japanese field label and sentence, keyed by the problem,
 //! for the edges that show findings to people (replies, the annotated copy,
 //! the web desk, the CLI). Rows stored before facts existed carry their
@@ -66,6 +66,8 @@
 //! | `prefecture.total.guideline` | W | total ≠ 2 × (weekly use − weekly purchase) |
 //! | `prefecture.gloves.size_limit` | W | gloves: a size wish with a total over 2000 枚 (1000 双) |
 //! | `mhlw.not_empty` | E | a cell of the MHLW block is filled in |
+//! | `mail.prefecture_mismatch` | E | [`prefecture_mismatch`]: 都道府県 is not the sender's prefecture |
+//! | `queue.prefecture_mismatch` | E | the same, filed by hand (`sos-intake file --prefecture`) |
 
 pub mod institution;
 pub mod items;
@@ -126,7 +128,7 @@ pub struct Finding {
     /// [`Finding::field`]); empty when [`Finding::fact`] says what is wrong.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub message: String,
-    /// What is wrong, as typed values; worded by `messages::findings`.
+    /// What is wrong, as typed values; worded in `src/messages/findings.rs`.
     /// `None` on rows stored before facts existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fact: Option<Fact>,
@@ -169,7 +171,7 @@ impl Subject {
 }
 
 /// The fields, blocks and tables of the form a finding can be about (the
-/// form's own Japanese labels are in `messages::findings::labels`).
+/// form's own Japanese labels are in `src/messages/findings.rs`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Label {
