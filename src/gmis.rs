@@ -9,7 +9,6 @@
 //! whatever the bytes.
 
 use crate::calendar::JST;
-use crate::messages::gmis_csv as msg;
 use crate::prefecture::Prefecture;
 use crate::request::{
     Institution, Item, ItemLine, Method, Need, Outlook, PrefectureDecision, Status,
@@ -18,7 +17,6 @@ use crate::text::{self, Quantity, Unit};
 use chrono::{DateTime, FixedOffset, NaiveDateTime};
 use serde::Serialize;
 use std::collections::HashMap;
-use std::fmt;
 
 /// How the file's bytes were decoded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -34,7 +32,7 @@ pub enum TextEncoding {
 }
 
 /// The columns of the export the reader needs. Every one must be present.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 pub enum Column {
     /// レコードID: one per request; rows sharing it are one request.
     RecordId,
@@ -164,10 +162,83 @@ pub struct RowError {
     /// Physical line in the file where the row starts, 1-based; the header
     /// is line 1 and a quoted field with line breaks spans several lines.
     pub line: usize,
-    /// The row's レコードID, when it had one.
+    /// The row's レコードID, when it had one (the whole request is then
+    /// left out of the import).
     pub record_id: Option<String>,
-    /// What is wrong, in Japanese.
-    pub message: String,
+    /// What is wrong (worded by `row_error` in `src/messages/gmis_csv.rs`).
+    pub problem: RowProblem,
+}
+
+/// What is wrong with one row, as values.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum RowProblem {
+    /// The CSV itself is broken here; later rows are not read.
+    UnreadableCsv {
+        /// What the CSV reader reported.
+        detail: String,
+    },
+    /// The row has another number of fields than the header.
+    FieldCount {
+        /// Fields in the row.
+        found: usize,
+        /// Fields in the header.
+        expected: usize,
+    },
+    /// A replacement character from decoding is in the row.
+    Garbled,
+    /// A required value is empty.
+    Empty {
+        /// The column.
+        column: Column,
+    },
+    /// A value that cannot be read.
+    BadValue {
+        /// The column.
+        column: Column,
+        /// The value as written.
+        value: String,
+        /// What would be readable.
+        expected: Expected,
+    },
+    /// The row disagrees with the first row of its request.
+    Inconsistent {
+        /// The column that differs.
+        column: Column,
+        /// The line of the request's first row.
+        first_line: usize,
+    },
+    /// The item is already on another row of the request.
+    DuplicateItem {
+        /// The item.
+        item: Item,
+        /// The line of the request's first row.
+        first_line: usize,
+    },
+}
+
+/// What a column's value should look like.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Expected {
+    /// 申請日時.
+    Datetime,
+    /// 医療機関コード.
+    Code,
+    /// 都道府県.
+    Prefecture,
+    /// 対応ステータス.
+    Status,
+    /// 物資.
+    Item,
+    /// A quantity.
+    Quantity,
+    /// 備蓄見通し.
+    Outlook,
+    /// 要否.
+    Need,
+    /// 配布方法.
+    Method,
 }
 
 /// The whole export, read.
@@ -209,12 +280,7 @@ pub enum FileError {
     },
 }
 
-impl fmt::Display for FileError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&msg::file_error(self))
-    }
-}
-
+// `Display` (the Japanese sentence) is in `src/messages/gmis_csv.rs`.
 impl std::error::Error for FileError {}
 
 /// Decodes the export's bytes: a BOM decides (UTF-8 or UTF-16); else valid
@@ -280,7 +346,9 @@ pub fn parse(bytes: &[u8]) -> Result<GmisExport, FileError> {
                 out.errors.push(RowError {
                     line,
                     record_id: None,
-                    message: msg::unreadable_csv(&err.to_string()),
+                    problem: RowProblem::UnreadableCsv {
+                        detail: err.to_string(),
+                    },
                 });
                 break;
             }
@@ -302,7 +370,10 @@ pub fn parse(bytes: &[u8]) -> Result<GmisExport, FileError> {
         let record_id =
             Some(row.get(Column::RecordId).trim().to_string()).filter(|s| !s.is_empty());
         let problems = if record.len() != header_len {
-            vec![msg::field_count(record.len(), header_len)]
+            vec![RowProblem::FieldCount {
+                found: record.len(),
+                expected: header_len,
+            }]
         } else {
             match read_row(&row, line) {
                 Ok(parsed) => add_row(&mut out.requests, &mut by_id, parsed),
@@ -310,15 +381,11 @@ pub fn parse(bytes: &[u8]) -> Result<GmisExport, FileError> {
             }
         };
         if !problems.is_empty() {
-            let suffix = record_id
-                .as_deref()
-                .map(msg::request_skipped)
-                .unwrap_or_default();
             for problem in problems {
                 out.errors.push(RowError {
                     line,
                     record_id: record_id.clone(),
-                    message: format!("{problem}{suffix}"),
+                    problem,
                 });
             }
             if let Some(id) = record_id {
@@ -471,7 +538,7 @@ struct ParsedRow {
 /// Collects every problem of one row while its fields are read.
 struct FieldReader<'a> {
     row: &'a Row<'a>,
-    problems: Vec<String>,
+    problems: Vec<RowProblem>,
 }
 
 impl FieldReader<'_> {
@@ -479,7 +546,7 @@ impl FieldReader<'_> {
     fn required(&mut self, column: Column) -> String {
         let value = text::normalize(self.row.get(column));
         if value.is_empty() {
-            self.problems.push(msg::empty(column.header()));
+            self.problems.push(RowProblem::Empty { column });
         }
         value
     }
@@ -490,11 +557,14 @@ impl FieldReader<'_> {
         column: Column,
         raw: &str,
         value: Option<T>,
-        expected: &str,
+        expected: Expected,
     ) -> Option<T> {
         if value.is_none() && !raw.is_empty() {
-            self.problems
-                .push(msg::bad_value(column.header(), raw, expected));
+            self.problems.push(RowProblem::BadValue {
+                column,
+                value: raw.to_string(),
+                expected,
+            });
         }
         value
     }
@@ -504,7 +574,7 @@ impl FieldReader<'_> {
         &mut self,
         column: Column,
         parse: fn(&str) -> Option<T>,
-        expected: &str,
+        expected: Expected,
     ) -> Option<T> {
         let raw = text::normalize(self.row.get(column));
         if raw.is_empty() {
@@ -516,13 +586,13 @@ impl FieldReader<'_> {
 }
 
 /// Reads every field of a row, collecting all problems.
-fn read_row(row: &Row<'_>, line: usize) -> Result<ParsedRow, Vec<String>> {
+fn read_row(row: &Row<'_>, line: usize) -> Result<ParsedRow, Vec<RowProblem>> {
     let mut r = FieldReader {
         row,
         problems: Vec::new(),
     };
     if row.record.iter().any(|f| f.contains('\u{FFFD}')) {
-        r.problems.push(msg::garbled_row());
+        r.problems.push(RowProblem::Garbled);
     }
     let record_id = r.required(Column::RecordId);
     let submitted_raw = r.required(Column::SubmittedAt);
@@ -537,50 +607,43 @@ fn read_row(row: &Row<'_>, line: usize) -> Result<ParsedRow, Vec<String>> {
         Column::SubmittedAt,
         &submitted_raw,
         parse_submitted_at(&submitted_raw),
-        msg::EXPECTED_DATETIME,
+        Expected::Datetime,
     );
     let prefecture = r.check(
         Column::Prefecture,
         &prefecture_raw,
         Prefecture::parse(&prefecture_raw),
-        msg::EXPECTED_PREFECTURE,
+        Expected::Prefecture,
     );
     let code = r.check(
         Column::InstitutionCode,
         &code_raw,
         parse_code(&code_raw, prefecture),
-        msg::EXPECTED_CODE,
+        Expected::Code,
     );
     let status = r.check(
         Column::Status,
         &status_raw,
         Status::parse(&status_raw),
-        msg::EXPECTED_STATUS,
+        Expected::Status,
     );
     let item = r.check(
         Column::Item,
         &item_raw,
         Item::parse(&item_raw),
-        msg::EXPECTED_ITEM,
+        Expected::Item,
     );
 
-    let stock = r.optional(Column::Stock, parse_count, msg::EXPECTED_QUANTITY);
-    let outlook = r.optional(Column::Outlook, parse_outlook, msg::EXPECTED_OUTLOOK);
-    let weekly_use = r.optional(Column::WeeklyUse, parse_count, msg::EXPECTED_QUANTITY);
-    let weekly_purchase = r.optional(Column::WeeklyPurchase, parse_count, msg::EXPECTED_QUANTITY);
-    let need = r.optional(Column::Need, parse_need, msg::EXPECTED_NEED);
-    let method = r.optional(Column::Method, parse_method, msg::EXPECTED_METHOD);
-    let prefecture_quantity = r.optional(
-        Column::PrefectureQuantity,
-        parse_count,
-        msg::EXPECTED_QUANTITY,
-    );
-    let national_quantity = r.optional(
-        Column::NationalQuantity,
-        parse_count,
-        msg::EXPECTED_QUANTITY,
-    );
-    let total_quantity = r.optional(Column::TotalQuantity, parse_count, msg::EXPECTED_QUANTITY);
+    let stock = r.optional(Column::Stock, parse_count, Expected::Quantity);
+    let outlook = r.optional(Column::Outlook, parse_outlook, Expected::Outlook);
+    let weekly_use = r.optional(Column::WeeklyUse, parse_count, Expected::Quantity);
+    let weekly_purchase = r.optional(Column::WeeklyPurchase, parse_count, Expected::Quantity);
+    let need = r.optional(Column::Need, parse_need, Expected::Need);
+    let method = r.optional(Column::Method, parse_method, Expected::Method);
+    let prefecture_quantity =
+        r.optional(Column::PrefectureQuantity, parse_count, Expected::Quantity);
+    let national_quantity = r.optional(Column::NationalQuantity, parse_count, Expected::Quantity);
+    let total_quantity = r.optional(Column::TotalQuantity, parse_count, Expected::Quantity);
 
     let (Some(submitted_at), Some(prefecture), Some(code), Some(status), Some(item), true) = (
         submitted_at,
@@ -628,7 +691,7 @@ fn add_row(
     requests: &mut Vec<GmisRequest>,
     by_id: &mut HashMap<String, usize>,
     row: ParsedRow,
-) -> Vec<String> {
+) -> Vec<RowProblem> {
     let Some(request) = by_id.get(&row.record_id).and_then(|i| requests.get_mut(*i)) else {
         by_id.insert(row.record_id.clone(), requests.len());
         requests.push(GmisRequest {
@@ -652,7 +715,10 @@ fn add_row(
     let mut problems = Vec::new();
     let mut differs = |same: bool, column: Column| {
         if !same {
-            problems.push(msg::inconsistent(column.header(), first));
+            problems.push(RowProblem::Inconsistent {
+                column,
+                first_line: first,
+            });
         }
     };
     differs(
@@ -674,7 +740,10 @@ fn add_row(
         Column::PrefectureStatus,
     );
     if request.lines.iter().any(|l| l.item == row.item_line.item) {
-        problems.push(msg::duplicate_item(row.item_line.item.label(), first));
+        problems.push(RowProblem::DuplicateItem {
+            item: row.item_line.item,
+            first_line: first,
+        });
     }
     if problems.is_empty() {
         request.lines.push(row.item_line);

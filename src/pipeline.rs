@@ -637,7 +637,7 @@ impl Intake {
                     message: format!(
                         "{}（{}）",
                         msg::file_problem("unsupported"),
-                        file.describe_ja()
+                        crate::messages::mail_parse::other_file(*file)
                     ),
                 }),
             };
@@ -929,14 +929,6 @@ impl Intake {
                     .await
                     .map_err(IntakeError::Database)?;
                 let mut findings = checked.findings.clone();
-                // The queue may check the prefecture itself; say it once.
-                if outcome
-                    .findings_added
-                    .iter()
-                    .any(|f| f.code == crate::messages::queue::PREFECTURE_MISMATCH_CODE)
-                {
-                    findings.retain(|f| f.code != msg::PREFECTURE_MISMATCH_CODE);
-                }
                 findings.extend(outcome.findings_added.iter().cloned());
                 filed.push(Filed {
                     file_name: name.clone(),
@@ -1112,7 +1104,7 @@ impl Intake {
                     findings: &f.findings,
                 })
                 .collect();
-            match sheet::annotate::annotate(bytes, &marks) {
+            match sheet::annotate::annotate(bytes, &marks, &crate::messages::workbook::ANNOTATION) {
                 Ok(copy) => attachments.push(ReplyAttachment {
                     file_name: msg::annotated_file_name(name),
                     bytes: copy,
@@ -1355,7 +1347,12 @@ fn read_sheet(
                     checked
                         .findings
                         .extend(cleaned.iter().map(|cell| control_characters(*cell)));
-                    if let Some(f) = prefecture_mismatch(&form, &checked, sender) {
+                    if let Some(f) = validation::prefecture_mismatch(
+                        &form,
+                        &checked,
+                        sender,
+                        validation::FiledBy::Mail,
+                    ) {
                         checked.findings.push(f);
                     }
                     (form, checked)
@@ -1378,7 +1375,7 @@ fn read_sheet(
             FileResult::Problem(ProblemView {
                 file_name: name.to_string(),
                 kind: kind.into(),
-                message: e.message_ja(),
+                message: crate::messages::findings::read_error(&e),
             })
         }
     })
@@ -1421,6 +1418,7 @@ fn control_characters(cell: sheet::CellPos) -> Finding {
         field: String::new(),
         value: String::new(),
         message: msg::CONTROL_CHARACTERS.into(),
+        fact: None,
     }
 }
 
@@ -1482,29 +1480,6 @@ fn is_permanent_db_error(err: &IntakeError) -> bool {
                     | sqlx::error::ErrorKind::NotNullViolation
                     | sqlx::error::ErrorKind::CheckViolation
             )
-    })
-}
-
-/// An error when the sheet names another prefecture than the sender's.
-fn prefecture_mismatch(
-    form: &RequestSheet,
-    checked: &validation::Checked,
-    sender: Prefecture,
-) -> Option<Finding> {
-    let on_sheet = checked.institution.prefecture?;
-    if on_sheet == sender {
-        return None;
-    }
-    let field = form.institution.prefecture.as_ref();
-    Some(Finding {
-        severity: Severity::Error,
-        code: msg::PREFECTURE_MISMATCH_CODE.into(),
-        cell: field.map(|f| f.value.cell.a1()),
-        field: msg::PREFECTURE_FIELD.into(),
-        value: field
-            .map(|f| f.value.text.clone())
-            .unwrap_or_else(|| on_sheet.name().to_string()),
-        message: msg::prefecture_mismatch(on_sheet.name(), sender.name()),
     })
 }
 

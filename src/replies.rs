@@ -119,9 +119,9 @@ impl FindingView {
     pub fn from_finding(f: &crate::validation::Finding) -> FindingView {
         FindingView {
             cell: f.cell.clone(),
-            field: f.field.clone(),
+            field: crate::messages::findings::field(f),
             value: f.value.clone(),
-            message: f.message.clone(),
+            message: crate::messages::findings::message(f),
         }
     }
 }

@@ -3,6 +3,7 @@
 //! `read_workbook`, `check` on each form, `annotate` when there are
 //! findings — and must get an answer without a panic.
 
+use sos_intake::messages::workbook::ANNOTATION;
 use sos_intake::sheet::annotate::{SheetFindings, annotate};
 use sos_intake::sheet::read_workbook;
 use sos_intake::validation::{Policy, check};
@@ -42,7 +43,7 @@ fn run(bytes: &[u8]) {
         })
         .collect();
     if groups.iter().any(|g| !g.findings.is_empty()) {
-        let _ = annotate(bytes, &groups);
+        let _ = annotate(bytes, &groups, &ANNOTATION);
     }
 }
 
@@ -65,6 +66,7 @@ fn annotate_anyway(bytes: &[u8]) {
         field: "fuzz".into(),
         value: String::new(),
         message: "fuzz".into(),
+        fact: None,
     }];
     let _ = annotate(
         bytes,
@@ -72,6 +74,7 @@ fn annotate_anyway(bytes: &[u8]) {
             sheet: "緊急配布要請シート",
             findings: &findings,
         }],
+        &ANNOTATION,
     );
 }
 

@@ -273,6 +273,7 @@ both_backends!(error_records_take_no_decision, |t| {
         field: "f".into(),
         value: String::new(),
         message: "m".into(),
+        fact: None,
     });
     let mut tx = t.db.begin().await.unwrap();
     let out = queue::file_sheet(&mut tx, &filing).await.unwrap();

@@ -6,6 +6,7 @@
 mod common;
 
 use common::db::{gmis_filing, sheet_filing};
+use sos_intake::messages::findings::message;
 use sos_intake::queue::{self, ListFilter, blobs};
 use sos_intake::request::{Item, MhlwDecision, Status};
 use sos_intake::validation::{Finding, Severity};
@@ -98,6 +99,7 @@ both_backends!(sheet_with_errors_is_kept_out_of_review, |t| {
         field: "医療機関コード".into(),
         value: "13-1".into(),
         message: "10桁で入力してください".into(),
+        fact: None,
     });
     let mut tx = t.db.begin().await.unwrap();
     let out = queue::file_sheet(&mut tx, &filing).await.unwrap();
@@ -180,7 +182,7 @@ both_backends!(gmis_registered_institution_is_an_error, |t| {
     assert_eq!(out.findings_added.len(), 1);
     assert_eq!(out.findings_added[0].code, "queue.gmis_registered");
     assert!(out.findings_added[0].is_error());
-    assert!(out.findings_added[0].message.contains("G-MIS"));
+    assert!(message(&out.findings_added[0]).contains("G-MIS"));
 
     // An unknown code files cleanly.
     let mut tx = t.db.begin().await.unwrap();
@@ -390,7 +392,7 @@ both_backends!(resend_after_completion_is_refused, |t| {
     assert!(resend.superseded.is_empty());
     assert_eq!(resend.findings_added.len(), 1);
     assert_eq!(resend.findings_added[0].code, "queue.completed_exists");
-    assert!(resend.findings_added[0].message.contains(&first.receipt));
+    assert!(message(&resend.findings_added[0]).contains(&first.receipt));
 
     let mut conn = t.db.pool().acquire().await.unwrap();
     let done = queue::get(&mut conn, first.record_id).await.unwrap();

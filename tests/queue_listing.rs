@@ -45,6 +45,7 @@ async fn seed(db: &queue::Db) {
         field: "医療機関コード".into(),
         value: String::new(),
         message: "m".into(),
+        fact: None,
     });
     bad.findings.push(Finding {
         severity: Severity::Warning,

@@ -480,7 +480,8 @@ fn circle_mark_instead_of_request_word_is_a_clear_finding() {
             .iter()
             .find(|f| f.code == "item.request.invalid")
             .expect("finding");
-        assert!(finding.message.contains("要請する"), "{}", finding.message);
+        let message = sos_intake::messages::findings::message(finding);
+        assert!(message.contains("要請する"), "{}", message);
         assert_eq!(finding.value, typed);
     }
 }
@@ -998,7 +999,7 @@ fn quantity_in_boxes_is_a_clear_finding() {
     let c = one(&Form::example().text("D23", "8箱"));
     assert_eq!(codes(&c), ["item.quantity.unit@D23"]);
     assert_eq!(gloves(&c).stock, None);
-    let msg = &c.findings[0].message;
+    let msg = &sos_intake::messages::findings::message(&c.findings[0]);
     assert!(msg.contains("枚数"), "{msg}");
     let c = one(&Form::example().text("E31", "20ケース"));
     assert_eq!(codes(&c), ["prefecture.quantity.unit@E31"]);

@@ -116,7 +116,7 @@ pub enum DayOff {
 }
 
 /// Why a request got its batch date; the Japanese wording for replies is
-/// [`crate::messages::calendar::batch_reason`].
+/// `batch_reason` in `src/messages/calendar.rs`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub enum BatchReason {
     /// Daily rule: received on a business day at or before 13:00.

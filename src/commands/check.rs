@@ -67,7 +67,7 @@ fn check_file(path: &Path, readers: &ReaderPool, policy: &Policy) -> Outcome {
         let err = ReadError::TooLarge("file".into());
         return Outcome::Unreadable {
             code: err.code(),
-            message: err.message_ja(),
+            message: crate::messages::findings::read_error(&err),
         };
     }
     let bytes = match std::fs::read(path) {
@@ -97,7 +97,7 @@ fn check_file(path: &Path, readers: &ReaderPool, policy: &Policy) -> Outcome {
         ),
         Err(err) => Outcome::Unreadable {
             code: err.code(),
-            message: err.message_ja(),
+            message: crate::messages::findings::read_error(&err),
         },
     }
 }
@@ -129,7 +129,11 @@ fn write_json(out: &mut impl Write, file: &Path, outcome: &Outcome) -> anyhow::R
                     "status": status(checked),
                     "institution": checked.institution,
                     "items": checked.lines,
-                    "findings": checked.findings,
+                    "findings": checked
+                        .findings
+                        .iter()
+                        .map(crate::messages::findings::plain)
+                        .collect::<Vec<_>>(),
                 });
                 writeln!(out, "{line}")?;
             }
@@ -194,9 +198,9 @@ fn write_human(out: &mut impl Write, file: &Path, outcome: &Outcome) -> anyhow::
                         out,
                         "  [{severity}] {} {}「{}」: {} ({})",
                         f.cell.as_deref().unwrap_or("-"),
-                        f.field,
+                        crate::messages::findings::field(f),
                         f.value,
-                        f.message,
+                        crate::messages::findings::message(f),
                         f.code
                     )?;
                 }

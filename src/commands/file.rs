@@ -15,7 +15,7 @@ use crate::prefecture::Prefecture;
 use crate::queue::{self, Db, FilingOutcome, SheetFiling, blobs};
 use crate::request::Status;
 use crate::sheet::{RequestSheet, read_workbook};
-use crate::validation::{self, Finding, Policy, Severity};
+use crate::validation::{self, Finding, Policy};
 use anyhow::Context;
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::AnyConnection;
@@ -45,6 +45,7 @@ pub struct Args {
 }
 
 /// One filed sheet, for printing.
+#[derive(Clone)]
 struct Filed {
     sheet: String,
     outcome: FilingOutcome,
@@ -69,7 +70,7 @@ pub async fn run(settings: &Settings, args: Args) -> anyhow::Result<ExitCode> {
                 args.file.display(),
                 label::UNREADABLE,
                 err.code(),
-                err.message_ja()
+                crate::messages::findings::read_error(&err)
             );
             return Ok(ExitCode::from(2));
         }
@@ -157,7 +158,12 @@ async fn file_forms(
     for form in forms {
         let checked = validation::check(form, policy);
         let mut findings = checked.findings.clone();
-        findings.extend(prefecture_mismatch(form, &checked, common.prefecture));
+        findings.extend(validation::prefecture_mismatch(
+            form,
+            &checked,
+            common.prefecture,
+            validation::FiledBy::Hand,
+        ));
         let filing = SheetFiling {
             received_at: common.received_at,
             batch_date: common.batch_date,
@@ -185,32 +191,15 @@ async fn file_forms(
     Ok(filed)
 }
 
-/// An error when the sheet's 都道府県 is not the `--prefecture` given.
-fn prefecture_mismatch(
-    form: &RequestSheet,
-    checked: &validation::Checked,
-    prefecture: Prefecture,
-) -> Option<Finding> {
-    let on_sheet = checked
-        .institution
-        .prefecture
-        .filter(|p| *p != prefecture)?;
-    Some(Finding {
-        severity: Severity::Error,
-        code: msg::PREFECTURE_MISMATCH_CODE.into(),
-        cell: form
-            .institution
-            .prefecture
-            .as_ref()
-            .map(|f| f.value.cell.a1()),
-        field: msg::PREFECTURE_FIELD.into(),
-        value: on_sheet.name().into(),
-        message: msg::prefecture_mismatch(on_sheet.name(), prefecture.name()),
-    })
-}
-
 /// Prints each filed sheet: one JSON line with `--json`, else for people.
 fn print_filed(args: &Args, filed: &[Filed], batch_reason: &str) -> anyhow::Result<()> {
+    // Findings are printed as people read them, worded.
+    let mut filed = filed.to_vec();
+    for f in &mut filed {
+        let plain = |v: &[Finding]| v.iter().map(crate::messages::findings::plain).collect();
+        f.findings = plain(&f.findings);
+        f.outcome.findings_added = plain(&f.outcome.findings_added);
+    }
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     for f in filed {
@@ -224,7 +213,7 @@ fn print_filed(args: &Args, filed: &[Filed], batch_reason: &str) -> anyhow::Resu
             });
             writeln!(out, "{line}")?;
         } else {
-            write_human(&mut out, args, f, batch_reason)?;
+            write_human(&mut out, args, &f, batch_reason)?;
         }
     }
     Ok(())

@@ -125,7 +125,16 @@ async fn import(settings: &Settings, args: ImportArgs) -> anyhow::Result<ExitCod
             "rows": export.rows,
             "footer_line": export.footer_line,
             "requests": results,
-            "errors": export.errors,
+            // Each row error as it always printed: line, ID, sentence.
+            "errors": export
+                .errors
+                .iter()
+                .map(|e| serde_json::json!({
+                    "line": e.line,
+                    "record_id": e.record_id,
+                    "message": crate::messages::gmis_csv::row_error(e),
+                }))
+                .collect::<Vec<_>>(),
         });
         serde_json::to_writer_pretty(&mut out, &doc)?;
         writeln!(out)?;
@@ -148,7 +157,11 @@ async fn import(settings: &Settings, args: ImportArgs) -> anyhow::Result<ExitCod
             writeln!(
                 out,
                 "  {}",
-                label::gmis_row_error(e.line, e.record_id.as_deref(), &e.message)
+                label::gmis_row_error(
+                    e.line,
+                    e.record_id.as_deref(),
+                    &crate::messages::gmis_csv::row_error(e),
+                )
             )?;
         }
     }

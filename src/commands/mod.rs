@@ -33,8 +33,8 @@ pub(crate) fn write_finding(out: &mut impl Write, finding: &Finding) -> std::io:
         out,
         "  [{sev}] {} {}「{}」: {}",
         finding.cell.as_deref().unwrap_or("-"),
-        finding.field,
+        crate::messages::findings::field(finding),
         finding.value,
-        finding.message
+        crate::messages::findings::message(finding)
     )
 }

@@ -185,7 +185,7 @@ fn write_listing(out: &mut impl Write, listing: &Listing) -> anyhow::Result<()> 
 async fn show(settings: &Settings, args: ShowArgs) -> anyhow::Result<ExitCode> {
     let db = Db::connect(&settings.database_url).await?;
     let mut conn = db.pool().acquire().await?;
-    let record = match queue::resolve(&mut conn, &args.id).await {
+    let mut record = match queue::resolve(&mut conn, &args.id).await {
         Ok(id) => queue::get(&mut conn, id).await?,
         Err(queue::QueueError::NotFound(key)) => {
             eprintln!("{}", msg::not_found(&key));
@@ -195,6 +195,12 @@ async fn show(settings: &Settings, args: ShowArgs) -> anyhow::Result<ExitCode> {
     };
     drop(conn);
     db.close().await;
+    // Findings are printed as people read them, worded.
+    record.findings = record
+        .findings
+        .iter()
+        .map(crate::messages::findings::plain)
+        .collect();
     print(args.json, &record, |out| write_record(out, &record))?;
     Ok(ExitCode::SUCCESS)
 }

@@ -392,11 +392,6 @@ impl OtherFile {
             OtherFile::Unknown => "unknown type",
         }
     }
-
-    /// The description shown to the official, in Japanese.
-    pub fn describe_ja(self) -> &'static str {
-        crate::messages::mail_parse::other_file(self)
-    }
 }
 
 /// Something in the message that could not be read.

@@ -1,7 +1,55 @@
 //! Japanese wording of the G-MIS export reader ([`crate::gmis`]): what is
 //! wrong with a file or with one of its rows.
 
-use crate::gmis::{FileError, TextEncoding};
+use crate::gmis::{Expected, FileError, RowError, RowProblem, TextEncoding};
+
+/// The file error as shown to staff.
+impl std::fmt::Display for FileError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&file_error(self))
+    }
+}
+
+/// One bad row: what is wrong and, when the row names its request, that the
+/// request is left out.
+pub fn row_error(e: &RowError) -> String {
+    let problem = match &e.problem {
+        RowProblem::UnreadableCsv { detail } => unreadable_csv(detail),
+        RowProblem::FieldCount { found, expected } => field_count(*found, *expected),
+        RowProblem::Garbled => garbled_row(),
+        RowProblem::Empty { column } => empty(column.header()),
+        RowProblem::BadValue {
+            column,
+            value,
+            expected,
+        } => bad_value(column.header(), value, expected_value(*expected)),
+        RowProblem::Inconsistent { column, first_line } => {
+            inconsistent(column.header(), *first_line)
+        }
+        RowProblem::DuplicateItem { item, first_line } => duplicate_item(item.label(), *first_line),
+    };
+    let suffix = e
+        .record_id
+        .as_deref()
+        .map(request_skipped)
+        .unwrap_or_default();
+    format!("{problem}{suffix}")
+}
+
+/// What a value of the column should look like.
+fn expected_value(expected: Expected) -> &'static str {
+    match expected {
+        Expected::Datetime => EXPECTED_DATETIME,
+        Expected::Code => EXPECTED_CODE,
+        Expected::Prefecture => EXPECTED_PREFECTURE,
+        Expected::Status => EXPECTED_STATUS,
+        Expected::Item => EXPECTED_ITEM,
+        Expected::Quantity => EXPECTED_QUANTITY,
+        Expected::Outlook => EXPECTED_OUTLOOK,
+        Expected::Need => EXPECTED_NEED,
+        Expected::Method => EXPECTED_METHOD,
+    }
+}
 
 /// The encoding as officials know it.
 pub fn encoding(e: TextEncoding) -> &'static str {

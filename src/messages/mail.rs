@@ -153,7 +153,8 @@ pub fn prefecture_mismatch(sheet: &str, sender: &str) -> String {
 pub const PREFECTURE_FIELD: &str = "都道府県";
 
 /// The finding code of the mail-level finding above.
-pub const PREFECTURE_MISMATCH_CODE: &str = "mail.prefecture_mismatch";
+pub const PREFECTURE_MISMATCH_CODE: &str =
+    crate::validation::FiledBy::Mail.prefecture_mismatch_code();
 
 /// The finding code of a cell whose control characters were removed.
 pub const CONTROL_CHARACTERS_CODE: &str = "sheet.control_characters";

@@ -3,20 +3,13 @@
 
 use crate::request::Item;
 
-/// Finding code: the institution is registered in G-MIS.
-pub const GMIS_REGISTERED_CODE: &str = "queue.gmis_registered";
-/// Finding code: the same institution and item are already 受付完了 in the batch.
-pub const COMPLETED_EXISTS_CODE: &str = "queue.completed_exists";
-/// Finding code: this sheet replaced earlier ones (a warning, for the record).
-pub const SUPERSEDES_CODE: &str = "queue.supersedes";
+// The queue's finding codes are the queue's own facts; named here too for
+// the callers that word them.
+pub use crate::queue::filing::{COMPLETED_EXISTS_CODE, GMIS_REGISTERED_CODE, SUPERSEDES_CODE};
 
-/// Field label for findings about the institution as a whole.
-pub const INSTITUTION_CODE_FIELD: &str = "医療機関コード";
-/// Field label for findings about the items requested.
-pub const ITEMS_FIELD: &str = "緊急配布要請";
-
-/// The sheet names an institution registered in G-MIS.
-pub fn gmis_registered(code: &str) -> String {
+/// The sheet names an institution registered in G-MIS (sentence of
+/// `queue.gmis_registered`, worded through `messages::findings`).
+pub(crate) fn gmis_registered(code: &str) -> String {
     format!(
         "医療機関コード {code} はG-MIS登録済みの医療機関です。このシートはG-MIS未登録医療機関用です。G-MISから申請してください。"
     )
@@ -24,7 +17,7 @@ pub fn gmis_registered(code: &str) -> String {
 
 /// A 受付完了 record already exists for the same institution and items in
 /// the same batch.
-pub fn completed_exists(receipts: &[String], items: &[Item], batch_date: &str) -> String {
+pub(crate) fn completed_exists(receipts: &[String], items: &[Item], batch_date: &str) -> String {
     format!(
         "同じ医療機関・物品（{}）の要請は対応日 {batch_date} 分として受付完了済みです（受付番号 {}）。このシートは受け付けられません。変更が必要な場合は厚生労働省にご連絡ください。",
         item_labels(items),
@@ -33,7 +26,7 @@ pub fn completed_exists(receipts: &[String], items: &[Item], batch_date: &str) -
 }
 
 /// This sheet replaces earlier ones for the same institution and items.
-pub fn supersedes(receipts: &[String]) -> String {
+pub(crate) fn supersedes(receipts: &[String]) -> String {
     format!(
         "同じ医療機関・物品の先の要請（受付番号 {}）をこのシートで差し替えました。",
         receipts.join("、")
@@ -91,6 +84,29 @@ pub fn invalid_decision(detail: &str) -> String {
     format!("判断の内容が正しくありません: {detail}")
 }
 
+/// The refusal or failure of a queue action, as shown to staff.
+impl std::fmt::Display for crate::queue::QueueError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use crate::queue::{BadDecision, QueueError};
+        let text = match self {
+            QueueError::NotFound(key) => not_found(key),
+            QueueError::Completed { receipt } => completed(receipt),
+            QueueError::NotInReview { receipt, status } => not_in_review(receipt, status),
+            QueueError::Superseded { receipt, by } => superseded(receipt, by),
+            QueueError::ItemNotInRequest { receipt, item } => item_not_in_request(receipt, *item),
+            QueueError::Undecided { receipt, items } => undecided(receipt, items),
+            QueueError::InvalidDecision(bad) => invalid_decision(match bad {
+                BadDecision::NegativeQuantity => NEGATIVE_QUANTITY,
+                BadDecision::RefusalWithoutReason => REFUSAL_NEEDS_REASON,
+            }),
+            QueueError::ReasonRequired => MOVE_NEEDS_REASON.to_string(),
+            // Transparent: the underlying error as it reports itself.
+            QueueError::Internal(err) => return std::fmt::Display::fmt(err, f),
+        };
+        f.write_str(&text)
+    }
+}
+
 /// Detail for [`invalid_decision`]: negative quantity.
 pub const NEGATIVE_QUANTITY: &str = "配布数は0以上の整数で入力してください。";
 /// Detail for [`invalid_decision`]: refusal without a reason.
@@ -122,12 +138,12 @@ pub fn superseded_mark(by: &str) -> String {
 }
 
 /// Finding code: the sheet's 都道府県 is not the filing prefecture's.
-pub const PREFECTURE_MISMATCH_CODE: &str = "queue.prefecture_mismatch";
-/// Field label of the sheet's prefecture.
-pub const PREFECTURE_FIELD: &str = "都道府県";
+pub const PREFECTURE_MISMATCH_CODE: &str =
+    crate::validation::FiledBy::Hand.prefecture_mismatch_code();
 
-/// The sheet names another prefecture than the one filing it.
-pub fn prefecture_mismatch(on_sheet: &str, filer: &str) -> String {
+/// The sheet names another prefecture than the one filing it (sentence of
+/// `queue.prefecture_mismatch`, worded through `messages::findings`).
+pub(crate) fn prefecture_mismatch(on_sheet: &str, filer: &str) -> String {
     format!("シートの都道府県（{on_sheet}）が提出元の都道府県（{filer}）と一致しません。")
 }
 

@@ -32,3 +32,17 @@ pub const NO_FINDINGS: &str = "指摘事項はありません。";
 
 /// Author name of the notes attached to marked cells.
 pub const NOTE_AUTHOR: &str = "sos-intake";
+
+/// The words of the annotated copy (`sheet::annotate`), findings worded by
+/// `messages::findings`.
+pub const ANNOTATION: crate::sheet::annotate::Wording = crate::sheet::annotate::Wording {
+    findings_sheet: FINDINGS_SHEET,
+    title: FINDINGS_TITLE,
+    guidance: FINDINGS_GUIDANCE,
+    columns: FINDINGS_COLUMNS,
+    no_findings: NO_FINDINGS,
+    note_author: NOTE_AUTHOR,
+    severity: severity_word,
+    field: super::findings::field,
+    message: super::findings::message,
+};

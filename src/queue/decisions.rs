@@ -3,11 +3,10 @@
 //! state (for a clear refusal), takes the record's row lock, changes it and
 //! writes the audit row, all in one nested transaction.
 
-use super::QueueError;
 use super::audit::{self, Action};
 use super::db::{date_text, now_text};
 use super::filing::mark_completed;
-use crate::messages::queue as msg;
+use super::{BadDecision, QueueError};
 use crate::request::{Item, MhlwDecision, Status};
 use anyhow::Context;
 use chrono::NaiveDate;
@@ -25,11 +24,11 @@ pub async fn set_mhlw_decision(
     why: &str,
 ) -> Result<(), QueueError> {
     if decision.quantity.is_some_and(|q| q < 0) {
-        return Err(QueueError::InvalidDecision(msg::NEGATIVE_QUANTITY.into()));
+        return Err(QueueError::InvalidDecision(BadDecision::NegativeQuantity));
     }
     if decision.approved == Some(false) && decision.reason.trim().is_empty() {
         return Err(QueueError::InvalidDecision(
-            msg::REFUSAL_NEEDS_REASON.into(),
+            BadDecision::RefusalWithoutReason,
         ));
     }
     let mut tx = conn.begin().await?;

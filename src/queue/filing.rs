@@ -20,15 +20,21 @@ use super::audit::{self, Action};
 use super::db::{date_text, now_text, parse_date, time_text};
 use super::records::{parse_items_text, requested_items_text, upsert_lines};
 use crate::mailbox::senders::SenderTrust;
-use crate::messages::queue as msg;
 use crate::prefecture::Prefecture;
 use crate::request::{Institution, Item, ItemLine, Source, Status};
-use crate::validation::{Finding, Severity, has_errors};
+use crate::validation::{Finding, Label, Problem, Severity, Subject, has_errors};
 use anyhow::Context;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use sqlx::{AnyConnection, Connection, Row};
+
+/// Finding code: the institution is registered in G-MIS.
+pub const GMIS_REGISTERED_CODE: &str = "queue.gmis_registered";
+/// Finding code: the same institution and item are already 受付完了 in the batch.
+pub const COMPLETED_EXISTS_CODE: &str = "queue.completed_exists";
+/// Finding code: this sheet replaced earlier ones (a warning, for the record).
+pub const SUPERSEDES_CODE: &str = "queue.supersedes";
 
 /// One checked sheet to file (the mail pipeline and `sos-intake file`
 /// build it from the reader's and validation's output).
@@ -111,10 +117,10 @@ pub async fn file_sheet(
     if gmis_registered {
         added.push(queue_finding(
             Severity::Error,
-            msg::GMIS_REGISTERED_CODE,
-            msg::INSTITUTION_CODE_FIELD,
+            GMIS_REGISTERED_CODE,
+            Label::Code,
             &code,
-            msg::gmis_registered(&code),
+            Problem::GmisRegistered { code: code.clone() },
         ));
     }
 
@@ -140,14 +146,18 @@ pub async fn file_sheet(
             items.dedup();
             let f = queue_finding(
                 Severity::Error,
-                msg::COMPLETED_EXISTS_CODE,
-                msg::ITEMS_FIELD,
+                COMPLETED_EXISTS_CODE,
+                Label::Request,
                 &items
                     .iter()
                     .map(|i| i.label())
                     .collect::<Vec<_>>()
                     .join("、"),
-                msg::completed_exists(&receipts, &items, &date_text(filing.batch_date)),
+                Problem::CompletedExists {
+                    receipts,
+                    items,
+                    batch_date: date_text(filing.batch_date),
+                },
             );
             added.push(f.clone());
             findings.push(f);
@@ -162,10 +172,10 @@ pub async fn file_sheet(
             let receipts: Vec<String> = to_supersede.iter().map(|(_, r)| r.clone()).collect();
             let f = queue_finding(
                 Severity::Warning,
-                msg::SUPERSEDES_CODE,
-                msg::ITEMS_FIELD,
+                SUPERSEDES_CODE,
+                Label::Request,
                 &receipts.join("、"),
-                msg::supersedes(&receipts),
+                Problem::Supersedes { receipts },
             );
             added.push(f.clone());
             findings.push(f);
@@ -496,21 +506,22 @@ fn count(findings: &[Finding], severity: Severity) -> i64 {
     findings.iter().filter(|f| f.severity == severity).count() as i64
 }
 
+/// A finding of the queue: about the sheet as a whole, not a cell.
 fn queue_finding(
     severity: Severity,
     code: &str,
-    field: &str,
+    label: Label,
     value: &str,
-    message: String,
+    problem: Problem,
 ) -> Finding {
-    Finding {
+    Finding::fact(
         severity,
-        code: code.to_string(),
-        cell: None,
-        field: field.to_string(),
-        value: value.to_string(),
-        message,
-    }
+        code,
+        None,
+        value.to_string(),
+        Subject::plain(label),
+        problem,
+    )
 }
 
 /// One G-MIS request (all rows of one レコードID) to file or update.

@@ -96,23 +96,22 @@ pub use filing::{
 pub use listing::{ListFilter, Listing, RequestSummary, StatusCount, list, neighbours};
 pub use records::{RequestRecord, SupersededVersion, get, resolve};
 
-use crate::messages::queue as msg;
 use crate::request::Item;
 
 /// Why a staff action on the queue was refused, or that something broke.
-#[derive(Debug, thiserror::Error)]
+///
+/// Its `Display` (the Japanese refusal shown to staff) is worded in
+/// `src/messages/queue.rs`, not here.
+#[derive(Debug)]
 pub enum QueueError {
     /// No record with this id or receipt number.
-    #[error("{}", msg::not_found(.0))]
     NotFound(String),
     /// The record is 受付完了 and never changes again.
-    #[error("{}", msg::completed(.receipt))]
     Completed {
         /// The record's receipt number.
         receipt: String,
     },
     /// Decisions and 受付完了 need a record under review (都道府県・国確認中).
-    #[error("{}", msg::not_in_review(.receipt, .status))]
     NotInReview {
         /// The record's receipt number.
         receipt: String,
@@ -120,7 +119,6 @@ pub enum QueueError {
         status: String,
     },
     /// The record was replaced by a newer sheet.
-    #[error("{}", msg::superseded(.receipt, .by))]
     Superseded {
         /// The record's receipt number.
         receipt: String,
@@ -128,7 +126,6 @@ pub enum QueueError {
         by: String,
     },
     /// The item has no line in this request.
-    #[error("{}", msg::item_not_in_request(.receipt, *.item))]
     ItemNotInRequest {
         /// The record's receipt number.
         receipt: String,
@@ -136,7 +133,6 @@ pub enum QueueError {
         item: Item,
     },
     /// 受付完了 needs a complete decision on every requested item.
-    #[error("{}", msg::undecided(.receipt, .items))]
     Undecided {
         /// The record's receipt number.
         receipt: String,
@@ -144,14 +140,36 @@ pub enum QueueError {
         items: Vec<Item>,
     },
     /// The decision itself is not valid (negative quantity, refusal without reason).
-    #[error("{}", msg::invalid_decision(.0))]
-    InvalidDecision(String),
+    InvalidDecision(BadDecision),
     /// A batch move needs a reason.
-    #[error("{}", msg::MOVE_NEEDS_REASON)]
     ReasonRequired,
     /// Something broke (database, I/O); not the official's fault.
-    #[error(transparent)]
-    Internal(#[from] anyhow::Error),
+    Internal(anyhow::Error),
+}
+
+/// What is wrong with a decision staff entered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BadDecision {
+    /// 配布数 below zero.
+    NegativeQuantity,
+    /// 不承認 without a reason.
+    RefusalWithoutReason,
+}
+
+impl std::error::Error for QueueError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            // Transparent, as the wrapped error's own source.
+            QueueError::Internal(err) => err.source(),
+            _ => None,
+        }
+    }
+}
+
+impl From<anyhow::Error> for QueueError {
+    fn from(err: anyhow::Error) -> Self {
+        QueueError::Internal(err)
+    }
 }
 
 impl From<sqlx::Error> for QueueError {

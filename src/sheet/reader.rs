@@ -86,11 +86,6 @@ impl ReadError {
             ReadError::Empty => "empty",
         }
     }
-
-    /// What to tell the sender, in Japanese.
-    pub fn message_ja(&self) -> String {
-        crate::messages::findings::read_error(self)
-    }
 }
 
 /// Reads every worksheet of `bytes` that holds the form.

@@ -5,8 +5,7 @@
 //! (warning), `institution.postcode.format`, `institution.prefecture.unknown`,
 //! `institution.address.prefecture` (warning), `institution.phone.format`.
 
-use super::{Finding, Severity, at};
-use crate::messages::findings::{self as msg, labels};
+use super::{Finding, Label, Problem, Severity, Subject, at};
 use crate::prefecture::Prefecture;
 use crate::request::Institution;
 use crate::sheet::{Field, InstitutionBlock};
@@ -16,7 +15,7 @@ use crate::text::{normalize, separated_digits, strip_notes, strip_phone_notes};
 pub fn check(block: &InstitutionBlock, findings: &mut Vec<Finding>) -> Institution {
     let mut inst = Institution::default();
     let present =
-        |field: &Option<Field>, label: &str, findings: &mut Vec<Finding>| -> Option<String> {
+        |field: &Option<Field>, label: Label, findings: &mut Vec<Finding>| -> Option<String> {
             let field = field.as_ref()?;
             let text = normalize(&field.value.text);
             if text.is_empty() {
@@ -24,8 +23,8 @@ pub fn check(block: &InstitutionBlock, findings: &mut Vec<Finding>) -> Instituti
                     Severity::Error,
                     "institution.field.missing",
                     &field.value,
-                    label,
-                    msg::field_missing(label),
+                    &Subject::plain(label),
+                    Problem::FieldMissing,
                 ));
                 return None;
             }
@@ -39,12 +38,12 @@ pub fn check(block: &InstitutionBlock, findings: &mut Vec<Finding>) -> Instituti
             .map(|f| crate::text::as_written(&f.value.text))
             .unwrap_or_default()
     };
-    if present(&block.name, labels::NAME, findings).is_some() {
+    if present(&block.name, Label::Name, findings).is_some() {
         inst.name = written(&block.name);
     }
     if let (Some(field), Some(text)) = (
         &block.prefecture,
-        present(&block.prefecture, labels::PREFECTURE, findings),
+        present(&block.prefecture, Label::Prefecture, findings),
     ) {
         inst.prefecture = Prefecture::parse(&text);
         if inst.prefecture.is_none() {
@@ -52,17 +51,17 @@ pub fn check(block: &InstitutionBlock, findings: &mut Vec<Finding>) -> Instituti
                 Severity::Error,
                 "institution.prefecture.unknown",
                 &field.value,
-                labels::PREFECTURE,
-                msg::prefecture_unknown(),
+                &Subject::plain(Label::Prefecture),
+                Problem::PrefectureUnknown,
             ));
         }
     }
-    if let (Some(field), Some(text)) = (&block.code, present(&block.code, labels::CODE, findings)) {
+    if let (Some(field), Some(text)) = (&block.code, present(&block.code, Label::Code, findings)) {
         inst.code = check_code(field, &text, inst.prefecture, findings);
     }
     if let (Some(field), Some(text)) = (
         &block.postcode,
-        present(&block.postcode, labels::POSTCODE, findings),
+        present(&block.postcode, Label::Postcode, findings),
     ) {
         inst.postcode = match postcode(&strip_notes(&text)) {
             Some(p) => p,
@@ -71,8 +70,8 @@ pub fn check(block: &InstitutionBlock, findings: &mut Vec<Finding>) -> Instituti
                     Severity::Error,
                     "institution.postcode.format",
                     &field.value,
-                    labels::POSTCODE,
-                    msg::postcode_format(),
+                    &Subject::plain(Label::Postcode),
+                    Problem::PostcodeFormat,
                 ));
                 text
             }
@@ -80,7 +79,7 @@ pub fn check(block: &InstitutionBlock, findings: &mut Vec<Finding>) -> Instituti
     }
     if let (Some(field), Some(text)) = (
         &block.address,
-        present(&block.address, labels::ADDRESS, findings),
+        present(&block.address, Label::Address, findings),
     ) {
         if let Some(pref) = inst.prefecture
             && !without_postcode(&text).starts_with(pref.name())
@@ -89,14 +88,15 @@ pub fn check(block: &InstitutionBlock, findings: &mut Vec<Finding>) -> Instituti
                 Severity::Warning,
                 "institution.address.prefecture",
                 &field.value,
-                labels::ADDRESS,
-                msg::address_prefecture(pref.name()),
+                &Subject::plain(Label::Address),
+                Problem::AddressPrefecture {
+                    prefecture: pref.name().to_string(),
+                },
             ));
         }
         inst.address = written(&block.address);
     }
-    if let (Some(field), Some(text)) =
-        (&block.phone, present(&block.phone, labels::PHONE, findings))
+    if let (Some(field), Some(text)) = (&block.phone, present(&block.phone, Label::Phone, findings))
     {
         // `03-1234-5678（内線12）`: the note is not part of the number.
         let digits = separated_digits(&strip_phone_notes(&text));
@@ -106,14 +106,14 @@ pub fn check(block: &InstitutionBlock, findings: &mut Vec<Finding>) -> Instituti
                 Severity::Error,
                 "institution.phone.format",
                 &field.value,
-                labels::PHONE,
-                msg::phone_format(count),
+                &Subject::plain(Label::Phone),
+                Problem::PhoneFormat { digits: count },
             ));
         }
         // A number, not free text: folded to half-width like the codes.
         inst.phone = text;
     }
-    if present(&block.contact, labels::CONTACT, findings).is_some() {
+    if present(&block.contact, Label::Contact, findings).is_some() {
         inst.contact = written(&block.contact);
     }
     inst
@@ -139,8 +139,8 @@ fn check_code(
             Severity::Error,
             "institution.code.format",
             &field.value,
-            labels::CODE,
-            msg::code_format(count),
+            &Subject::plain(Label::Code),
+            Problem::CodeFormat { digits: count },
         ));
         return text.to_string();
     }
@@ -151,8 +151,12 @@ fn check_code(
             Severity::Error,
             "institution.code.prefecture_mismatch",
             &field.value,
-            labels::CODE,
-            msg::code_prefecture_mismatch(digits.get(..2).unwrap_or(""), pref.name(), &pref.code()),
+            &Subject::plain(Label::Code),
+            Problem::CodePrefectureMismatch {
+                code_prefecture: digits.get(..2).unwrap_or("").to_string(),
+                prefecture: pref.name().to_string(),
+                expected: pref.code(),
+            },
         ));
     }
     if let Some(expected) = luhn_check_digit(digits.get(..9).unwrap_or(""))
@@ -162,8 +166,8 @@ fn check_code(
             Severity::Warning,
             "institution.code.check_digit",
             &field.value,
-            labels::CODE,
-            msg::code_check_digit(expected),
+            &Subject::plain(Label::Code),
+            Problem::CodeCheckDigit { expected },
         ));
     }
     digits

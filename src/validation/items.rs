@@ -7,8 +7,7 @@
 //! `item.reason.missing`, `item.reason.economic`, `item.stock.over_month`
 //! (warning), `item.no_shortfall` (warning).
 
-use super::{Finding, Policy, Severity, at, at_cell};
-use crate::messages::findings::{self as msg, labels};
+use super::{Finding, Label, Policy, Problem, Severity, Subject, at, at_cell};
 use crate::request::{Item, ItemLine, Outlook};
 use crate::sheet::{InstitutionRow, RequestSheet, Seen};
 use crate::text::{Quantity, Unit, fold_label, normalize, parse_quantity};
@@ -30,9 +29,9 @@ pub fn check(sheet: &RequestSheet, policy: &Policy, findings: &mut Vec<Finding>)
             Severity::Error,
             "institution.no_item_requested",
             cell,
-            labels::REQUEST,
+            &Subject::plain(Label::Request),
             "",
-            msg::no_item_requested(),
+            Problem::NoItemRequested,
         ));
     }
     lines
@@ -113,7 +112,7 @@ const NEGATIONS: [&str; 7] = [
 
 fn check_row(row: &InstitutionRow, policy: &Policy, findings: &mut Vec<Finding>) -> ItemLine {
     let item = row.item;
-    let field = |f: &str| labels::for_item(f, item);
+    let field = |label| Subject::of(label, item);
     let mut line = ItemLine::empty(item);
     let request = parse_request(&row.request.text);
     line.requested = request == Some(true);
@@ -122,32 +121,33 @@ fn check_row(row: &InstitutionRow, policy: &Policy, findings: &mut Vec<Finding>)
             Severity::Error,
             "item.request.invalid",
             &row.request,
-            &field(labels::REQUEST),
-            msg::request_invalid(),
+            &field(Label::Request),
+            Problem::RequestInvalid,
         ));
     }
     let mut sink = Vec::new();
     // Values of rows not requested are read but not judged.
     let out: &mut Vec<Finding> = if line.requested { findings } else { &mut sink };
     if line.requested && !policy.accepts(item) {
-        let accepted: Vec<&str> = policy.accepted_items.iter().map(|i| i.label()).collect();
         out.push(at(
             Severity::Error,
             "item.not_accepted",
             &row.request,
-            &field(labels::REQUEST),
-            msg::item_not_accepted(item.label(), &accepted.join("、")),
+            &field(Label::Request),
+            Problem::ItemNotAccepted {
+                accepted: policy.accepted_items.clone(),
+            },
         ));
     }
-    line.stock = count(&row.stock, item, &field(labels::STOCK), out);
-    line.weekly_use = count(&row.weekly_use, item, &field(labels::WEEKLY_USE), out);
+    line.stock = count(&row.stock, item, &field(Label::Stock), out);
+    line.weekly_use = count(&row.weekly_use, item, &field(Label::WeeklyUse), out);
     line.weekly_purchase = count(
         &row.weekly_purchase,
         item,
-        &field(labels::WEEKLY_PURCHASE),
+        &field(Label::WeeklyPurchase),
         out,
     );
-    line.outlook = outlook(&row.outlook, &field(labels::OUTLOOK), out);
+    line.outlook = outlook(&row.outlook, &field(Label::Outlook), out);
     // Kept as typed; emptiness and content are judged on the folded text.
     line.reason = crate::text::as_written(&row.reason.text);
     if normalize(&line.reason).is_empty() {
@@ -155,16 +155,16 @@ fn check_row(row: &InstitutionRow, policy: &Policy, findings: &mut Vec<Finding>)
             Severity::Error,
             "item.reason.missing",
             &row.reason,
-            &field(labels::REASON),
-            msg::reason_missing(),
+            &field(Label::Reason),
+            Problem::ReasonMissing,
         ));
     } else if is_economic(&line.reason) {
         out.push(at(
             Severity::Error,
             "item.reason.economic",
             &row.reason,
-            &field(labels::REASON),
-            msg::reason_economic(),
+            &field(Label::Reason),
+            Problem::ReasonEconomic,
         ));
     }
     if let (Some(stock), Some(use_)) = (line.stock, line.weekly_use)
@@ -174,8 +174,8 @@ fn check_row(row: &InstitutionRow, policy: &Policy, findings: &mut Vec<Finding>)
             Severity::Warning,
             "item.stock.over_month",
             &row.stock,
-            &field(labels::STOCK),
-            msg::stock_over_month(),
+            &field(Label::Stock),
+            Problem::StockOverMonth,
         ));
     }
     if let (Some(use_), Some(purchase)) = (line.weekly_use, line.weekly_purchase)
@@ -185,15 +185,15 @@ fn check_row(row: &InstitutionRow, policy: &Policy, findings: &mut Vec<Finding>)
             Severity::Warning,
             "item.no_shortfall",
             &row.weekly_use,
-            &field(labels::WEEKLY_USE),
-            msg::no_shortfall(),
+            &field(Label::WeeklyUse),
+            Problem::NoShortfall,
         ));
     }
     line
 }
 
 /// A required non-negative count of an item row.
-fn count(seen: &Seen, item: Item, field: &str, out: &mut Vec<Finding>) -> Option<i64> {
+fn count(seen: &Seen, item: Item, field: &Subject, out: &mut Vec<Finding>) -> Option<i64> {
     match read_count(seen, item, field, out)? {
         None => {
             out.push(at(
@@ -201,7 +201,7 @@ fn count(seen: &Seen, item: Item, field: &str, out: &mut Vec<Finding>) -> Option
                 "item.quantity.missing",
                 seen,
                 field,
-                msg::quantity_missing(field),
+                Problem::QuantityMissing,
             ));
             None
         }
@@ -215,7 +215,7 @@ fn count(seen: &Seen, item: Item, field: &str, out: &mut Vec<Finding>) -> Option
 pub(crate) fn read_count(
     seen: &Seen,
     item: Item,
-    field: &str,
+    field: &Subject,
     out: &mut Vec<Finding>,
 ) -> Option<Option<i64>> {
     if seen.is_blank() {
@@ -225,7 +225,9 @@ pub(crate) fn read_count(
                 "sheet.formula.no_value",
                 seen,
                 field,
-                msg::formula_without_value(formula),
+                Problem::FormulaWithoutValue {
+                    formula: formula.clone(),
+                },
             ));
             return None;
         }
@@ -239,7 +241,7 @@ pub(crate) fn read_count(
                 "item.quantity.invalid",
                 seen,
                 field,
-                msg::quantity_invalid(field),
+                Problem::QuantityInvalid,
             ));
             None
         }
@@ -253,7 +255,10 @@ pub(crate) fn read_count(
                 "item.quantity.pairs",
                 seen,
                 field,
-                msg::pairs_converted(value, sheets),
+                Problem::PairsConverted {
+                    pairs: value,
+                    sheets,
+                },
             ));
             Some(Some(sheets))
         }
@@ -266,7 +271,7 @@ pub(crate) fn read_count(
                 "item.quantity.unit",
                 seen,
                 field,
-                msg::quantity_in_packages(field),
+                Problem::QuantityInPackages,
             ));
             None
         }
@@ -277,21 +282,21 @@ pub(crate) fn read_count(
                 "item.quantity.invalid",
                 seen,
                 field,
-                msg::quantity_invalid(field),
+                Problem::QuantityInvalid,
             ));
             None
         }
     }
 }
 
-fn outlook(seen: &Seen, field: &str, out: &mut Vec<Finding>) -> Option<Outlook> {
+fn outlook(seen: &Seen, field: &Subject, out: &mut Vec<Finding>) -> Option<Outlook> {
     if seen.is_blank() {
         out.push(at(
             Severity::Error,
             "item.outlook.missing",
             seen,
             field,
-            msg::outlook_missing(),
+            Problem::OutlookMissing,
         ));
         return None;
     }
@@ -302,14 +307,14 @@ fn outlook(seen: &Seen, field: &str, out: &mut Vec<Finding>) -> Option<Outlook> 
             "item.outlook.invalid",
             seen,
             field,
-            msg::outlook_invalid(),
+            Problem::OutlookInvalid,
         )),
         Some(Outlook::FourWeeksOrMore) => out.push(at(
             Severity::Error,
             "item.outlook.not_eligible",
             seen,
             field,
-            msg::outlook_not_eligible(),
+            Problem::OutlookNotEligible,
         )),
         Some(_) => {}
     }
@@ -532,7 +537,10 @@ pub(crate) mod tests {
             (f[0].code.as_str(), f[0].severity),
             ("item.stock.over_month", Severity::Warning)
         );
-        assert_eq!(f[0].message, "在庫量が1ヶ月分以上の可能性あり（自動判定）");
+        assert_eq!(
+            crate::messages::findings::message(&f[0]),
+            "在庫量が1ヶ月分以上の可能性あり（自動判定）"
+        );
         r.stock.text = "4800".into();
         assert!(codes(vec![r]).is_empty());
     }

@@ -7,8 +7,15 @@
 //! Call [`check`] with a [`RequestSheet`] from
 //! [`read_workbook`](crate::sheet::read_workbook) and a [`Policy`] (built
 //! with [`Policy::from_config`]); it returns [`Checked`]. The rules live in
-//! [`structure`], [`institution`], [`items`] and [`prefecture`]; the Japanese
-//! wording in [`crate::messages::findings`].
+//! [`structure`], [`institution`], [`items`] and [`prefecture`].
+//!
+//! Findings carry facts, not sentences: a [`Fact`] names the form's field
+//! ([`Subject`]) and the typed [`Problem`] with the values the sentence
+//! needs. This module never words them; the `messages` module (`findings`) turns a
+//! finding into its Japanese field label and sentence, keyed by the problem,
+//! for the edges that show findings to people (replies, the annotated copy,
+//! the web desk, the CLI). Rows stored before facts existed carry their
+//! sentence in [`Finding::message`] and are shown as stored.
 //!
 //! Finding codes (E = error, W = warning):
 //!
@@ -59,6 +66,8 @@
 //! | `prefecture.total.guideline` | W | total ≠ 2 × (weekly use − weekly purchase) |
 //! | `prefecture.gloves.size_limit` | W | gloves: a size wish with a total over 2000 枚 (1000 双) |
 //! | `mhlw.not_empty` | E | a cell of the MHLW block is filled in |
+//! | `mail.prefecture_mismatch` | E | [`prefecture_mismatch`]: 都道府県 is not the sender's prefecture |
+//! | `queue.prefecture_mismatch` | E | the same, filed by hand (`sos-intake file --prefecture`) |
 
 pub mod institution;
 pub mod items;
@@ -66,7 +75,8 @@ pub mod prefecture;
 pub mod structure;
 
 use crate::config::Config;
-use crate::request::{Institution, Item, ItemLine};
+use crate::prefecture::Prefecture;
+use crate::request::{Institution, Item, ItemLine, Need};
 use crate::sheet::{CellPos, RequestSheet, Seen};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -107,15 +117,365 @@ pub struct Finding {
     /// The A1 reference of the cell at fault in the file as submitted;
     /// `None` for findings about the mail or the queue, not a cell.
     pub cell: Option<String>,
-    /// The field's Japanese label, e.g. `医療機関コード`.
+    /// A field label worded by whoever made the finding: stored rows from
+    /// before [`Fact`]s, and findings made by the edges themselves. Empty
+    /// when [`Finding::fact`] says what the field is.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub field: String,
     /// The value as seen (empty when blank).
     pub value: String,
-    /// Japanese: what is wrong and what is expected.
+    /// A sentence worded by whoever made the finding (see
+    /// [`Finding::field`]); empty when [`Finding::fact`] says what is wrong.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub message: String,
+    /// What is wrong, as typed values; worded in `src/messages/findings.rs`.
+    /// `None` on rows stored before facts existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fact: Option<Fact>,
+}
+
+/// What a finding says, as values: the field it is about and the problem.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fact {
+    /// The field of the form at fault.
+    pub about: Subject,
+    /// What is wrong with it.
+    pub problem: Problem,
+}
+
+/// A field of the form, optionally of one item's row (`前日時点の在庫量` of
+/// 非滅菌手袋).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Subject {
+    /// Which field.
+    pub label: Label,
+    /// The item whose row it is on; `None` for the institution block,
+    /// whole tables and the queue's findings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub item: Option<Item>,
+}
+
+impl Subject {
+    /// A field that belongs to no item row.
+    pub fn plain(label: Label) -> Subject {
+        Subject { label, item: None }
+    }
+
+    /// A field of `item`'s row.
+    pub fn of(label: Label, item: Item) -> Subject {
+        Subject {
+            label,
+            item: Some(item),
+        }
+    }
+}
+
+/// The fields, blocks and tables of the form a finding can be about (the
+/// form's own Japanese labels are in `src/messages/findings.rs`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Label {
+    /// 医療機関名.
+    Name,
+    /// 医療機関コード.
+    Code,
+    /// 郵便番号.
+    Postcode,
+    /// 都道府県.
+    Prefecture,
+    /// 医療機関住所.
+    Address,
+    /// 連絡先電話番号.
+    Phone,
+    /// 医療機関担当者名.
+    Contact,
+    /// 緊急配布要請.
+    Request,
+    /// 前日時点の在庫量.
+    Stock,
+    /// 現在の在庫の備蓄見通し.
+    Outlook,
+    /// 今後1週間あたりの想定消費量.
+    WeeklyUse,
+    /// 今後1週間に購入できる見込み量.
+    WeeklyPurchase,
+    /// 調達不可事由.
+    Reason,
+    /// 緊急配布要請 要否.
+    Need,
+    /// 配布方法.
+    Method,
+    /// 県の配布枚数.
+    PrefectureQuantity,
+    /// 国の配布枚数.
+    NationalQuantity,
+    /// 総配布枚数.
+    TotalQuantity,
+    /// 都道府県意見（要否決定理由）.
+    Opinion,
+    /// The institution's item table.
+    InstitutionTable,
+    /// The prefecture's item table.
+    PrefectureTable,
+    /// A second copy of the form on one worksheet.
+    SecondForm,
+    /// A column of the MHLW block, by the title read on the sheet.
+    Mhlw(String),
+}
+
+/// What is wrong, one variant per sentence, with the values the sentence
+/// needs. The field label comes from the [`Subject`] beside it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Problem {
+    /// `sheet.label.missing`: the field's label is not on the sheet.
+    LabelMissing,
+    /// `sheet.form.repeated`.
+    FormRepeated,
+    /// `sheet.block.missing`: the table (the subject) is not found.
+    BlockMissing,
+    /// `sheet.item_row.missing`: the table (the subject) lacks `item`'s row.
+    ItemRowMissing {
+        /// The item without a row.
+        item: Item,
+    },
+    /// `sheet.item_row.duplicate`: `item` has two rows in the table.
+    ItemRowDuplicate {
+        /// The item with two rows.
+        item: Item,
+    },
+    /// `sheet.formula.no_value`.
+    FormulaWithoutValue {
+        /// The formula, without `=`.
+        formula: String,
+    },
+    /// `institution.field.missing`.
+    FieldMissing,
+    /// `institution.code.format`.
+    CodeFormat {
+        /// Digits read.
+        digits: usize,
+    },
+    /// `institution.code.prefecture_mismatch`.
+    CodePrefectureMismatch {
+        /// The code's first two digits.
+        code_prefecture: String,
+        /// 都道府県 as written on the sheet (its name).
+        prefecture: String,
+        /// That prefecture's number.
+        expected: String,
+    },
+    /// `institution.code.check_digit` (warning).
+    CodeCheckDigit {
+        /// The check digit the first nine digits call for.
+        expected: u32,
+    },
+    /// `institution.postcode.format`.
+    PostcodeFormat,
+    /// `institution.prefecture.unknown`.
+    PrefectureUnknown,
+    /// `institution.address.prefecture` (warning).
+    AddressPrefecture {
+        /// The prefecture's name the address should start with.
+        prefecture: String,
+    },
+    /// `institution.phone.format`.
+    PhoneFormat {
+        /// Digits read.
+        digits: usize,
+    },
+    /// `institution.no_item_requested`.
+    NoItemRequested,
+    /// `item.request.invalid`.
+    RequestInvalid,
+    /// `item.not_accepted`: the subject's item is not accepted now.
+    ItemNotAccepted {
+        /// What is accepted now.
+        accepted: Vec<Item>,
+    },
+    /// `item.quantity.missing`.
+    QuantityMissing,
+    /// `item.quantity.invalid`.
+    QuantityInvalid,
+    /// `item.quantity.unit` and `prefecture.quantity.unit`.
+    QuantityInPackages,
+    /// `item.quantity.pairs` (warning).
+    PairsConverted {
+        /// 双 as written.
+        pairs: i64,
+        /// 枚 as read.
+        sheets: i64,
+    },
+    /// `item.outlook.missing`.
+    OutlookMissing,
+    /// `item.outlook.invalid`.
+    OutlookInvalid,
+    /// `item.outlook.not_eligible`.
+    OutlookNotEligible,
+    /// `item.reason.missing`.
+    ReasonMissing,
+    /// `item.reason.economic`.
+    ReasonEconomic,
+    /// `item.stock.over_month` (warning).
+    StockOverMonth,
+    /// `item.no_shortfall` (warning).
+    NoShortfall,
+    /// `prefecture.need.missing` for the subject's item.
+    NeedMissing,
+    /// `prefecture.need.invalid`.
+    NeedInvalid,
+    /// `prefecture.row_for_unrequested_item`.
+    RowForUnrequestedItem,
+    /// `prefecture.method.missing`.
+    MethodMissing,
+    /// `prefecture.method.invalid`.
+    MethodInvalid,
+    /// `prefecture.quantity.invalid`.
+    PrefectureQuantityInvalid,
+    /// `prefecture.total.mismatch`.
+    TotalMismatch {
+        /// 県の配布枚数.
+        prefecture: i64,
+        /// 国の配布枚数.
+        national: i64,
+    },
+    /// `prefecture.total.zero`.
+    TotalZero,
+    /// `prefecture.method.stock_with_national`.
+    StockWithNational,
+    /// `prefecture.method.both_without_reason` (warning).
+    BothSourcesWithoutReason,
+    /// `prefecture.opinion.count_missing`.
+    OpinionCountMissing,
+    /// `prefecture.opinion.reason_missing`, for 要 or 否.
+    OpinionReasonMissing {
+        /// The verdict the reason is missing for.
+        need: Need,
+    },
+    /// `prefecture.quantity.not_needed_nonzero`.
+    NotNeededNonzero,
+    /// `prefecture.total.guideline` (warning).
+    TotalGuideline {
+        /// 2 × (use − purchase).
+        guideline: i64,
+        /// 今後1週間あたりの想定消費量.
+        weekly_use: i64,
+        /// 今後1週間に購入できる見込み量.
+        weekly_purchase: i64,
+    },
+    /// `prefecture.gloves.size_limit` (warning).
+    GlovesSizeLimit {
+        /// 総配布枚数.
+        total: i64,
+    },
+    /// `mhlw.not_empty`.
+    MhlwNotEmpty,
+    /// `queue.gmis_registered`: the institution files through G-MIS.
+    GmisRegistered {
+        /// Its 医療機関コード.
+        code: String,
+    },
+    /// `queue.completed_exists`: already 受付完了 in the batch.
+    CompletedExists {
+        /// The 受付完了 records' receipt numbers.
+        receipts: Vec<String>,
+        /// The items they share with this sheet.
+        items: Vec<Item>,
+        /// The batch date, `YYYY-MM-DD`.
+        batch_date: String,
+    },
+    /// `queue.supersedes` (warning): this sheet replaced earlier ones.
+    Supersedes {
+        /// The receipt numbers replaced.
+        receipts: Vec<String>,
+    },
+    /// `mail.prefecture_mismatch` / `queue.prefecture_mismatch`: the
+    /// sheet's 都道府県 is not the prefecture filing it.
+    PrefectureMismatch {
+        /// 都道府県 on the sheet.
+        on_sheet: Prefecture,
+        /// The prefecture that sent or filed the sheet.
+        filer: Prefecture,
+        /// How it was filed (the code and the advice differ).
+        by: FiledBy,
+    },
+}
+
+/// How a sheet reached the queue, for the checks that depend on it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FiledBy {
+    /// E-mailed by a prefecture (the sender's prefecture files it).
+    Mail,
+    /// Filed by hand with `sos-intake file --prefecture`.
+    Hand,
+}
+
+impl FiledBy {
+    /// The finding code of [`prefecture_mismatch`] for this channel.
+    pub const fn prefecture_mismatch_code(self) -> &'static str {
+        match self {
+            FiledBy::Mail => "mail.prefecture_mismatch",
+            FiledBy::Hand => "queue.prefecture_mismatch",
+        }
+    }
+}
+
+/// The error when the sheet's 都道府県 is not `filer`, the prefecture that
+/// sent or files it: the one check behind both codes. `None` when they
+/// agree or the sheet names no readable prefecture.
+pub fn prefecture_mismatch(
+    form: &RequestSheet,
+    checked: &Checked,
+    filer: Prefecture,
+    by: FiledBy,
+) -> Option<Finding> {
+    let on_sheet = checked.institution.prefecture?;
+    if on_sheet == filer {
+        return None;
+    }
+    let field = form.institution.prefecture.as_ref();
+    let value = match by {
+        // The mail reply quotes the cell as written; the CLI always
+        // printed the prefecture's name.
+        FiledBy::Mail => field.map(|f| f.value.text.clone()),
+        FiledBy::Hand => None,
+    };
+    Some(Finding::fact(
+        Severity::Error,
+        by.prefecture_mismatch_code(),
+        field.map(|f| f.value.cell.a1()),
+        value.unwrap_or_else(|| on_sheet.name().to_string()),
+        Subject::plain(Label::Prefecture),
+        Problem::PrefectureMismatch {
+            on_sheet,
+            filer,
+            by,
+        },
+    ))
 }
 
 impl Finding {
+    /// A finding that states its [`Fact`] (no pre-worded text).
+    pub fn fact(
+        severity: Severity,
+        code: &str,
+        cell: Option<String>,
+        value: String,
+        about: Subject,
+        problem: Problem,
+    ) -> Finding {
+        Finding {
+            severity,
+            code: code.to_string(),
+            cell,
+            field: String::new(),
+            value,
+            message: String::new(),
+            fact: Some(Fact { about, problem }),
+        }
+    }
+
     /// True for [`Severity::Error`].
     pub fn is_error(&self) -> bool {
         self.severity == Severity::Error
@@ -205,17 +565,17 @@ pub(crate) fn at(
     severity: Severity,
     code: &str,
     seen: &Seen,
-    field: &str,
-    message: String,
+    about: &Subject,
+    problem: Problem,
 ) -> Finding {
-    Finding {
+    Finding::fact(
         severity,
-        code: code.to_string(),
-        cell: Some(seen.cell.a1()),
-        field: field.to_string(),
-        value: shown_value(seen),
-        message,
-    }
+        code,
+        Some(seen.cell.a1()),
+        shown_value(seen),
+        about.clone(),
+        problem,
+    )
 }
 
 /// A finding about a cell (or none) with the value given.
@@ -223,18 +583,18 @@ pub(crate) fn at_cell(
     severity: Severity,
     code: &str,
     cell: Option<CellPos>,
-    field: &str,
+    about: &Subject,
     value: &str,
-    message: String,
+    problem: Problem,
 ) -> Finding {
-    Finding {
+    Finding::fact(
         severity,
-        code: code.to_string(),
-        cell: cell.map(CellPos::a1),
-        field: field.to_string(),
-        value: value.to_string(),
-        message,
-    }
+        code,
+        cell.map(CellPos::a1),
+        value.to_string(),
+        about.clone(),
+        problem,
+    )
 }
 
 /// The value as shown in a finding: the text, or `=FORMULA` when a formula

@@ -19,8 +19,7 @@
 //! sheet is not refused).
 
 use super::items::read_count;
-use super::{Finding, Severity, at, at_cell};
-use crate::messages::findings::{self as msg, labels};
+use super::{Finding, Label, Problem, Severity, Subject, at, at_cell};
 use crate::request::{Item, ItemLine, Method, Need, PrefectureDecision};
 use crate::sheet::{PrefectureRow, RequestSheet, Seen};
 use crate::text::{Quantity, fold_label, normalize, parse_quantity};
@@ -149,9 +148,9 @@ pub fn check(sheet: &RequestSheet, lines: &mut [ItemLine], findings: &mut Vec<Fi
                 Severity::Error,
                 "prefecture.need.missing",
                 sheet.layout.prefecture_table,
-                &labels::for_item(labels::NEED, line.item),
+                &Subject::of(Label::Need, line.item),
                 "",
-                msg::need_missing(line.item.label()),
+                Problem::NeedMissing,
             ));
         }
     }
@@ -176,16 +175,16 @@ pub fn check(sheet: &RequestSheet, lines: &mut [ItemLine], findings: &mut Vec<Fi
 /// nor does 要否 = 否).
 fn unrequested(row: &PrefectureRow, findings: &mut Vec<Finding>) {
     let cells = [
-        (&row.need, labels::NEED),
-        (&row.method, labels::METHOD),
-        (&row.prefecture_quantity, labels::PREFECTURE_QUANTITY),
-        (&row.national_quantity, labels::NATIONAL_QUANTITY),
-        (&row.total_quantity, labels::TOTAL_QUANTITY),
-        (&row.opinion, labels::OPINION),
+        (&row.need, Label::Need),
+        (&row.method, Label::Method),
+        (&row.prefecture_quantity, Label::PrefectureQuantity),
+        (&row.national_quantity, Label::NationalQuantity),
+        (&row.total_quantity, Label::TotalQuantity),
+        (&row.opinion, Label::Opinion),
     ];
     let filled = cells.into_iter().find(|(seen, label)| {
         // 否 for an item not requested agrees with the institution.
-        let agrees = *label == labels::NEED && parse_need(&seen.text) == Some(Need::NotNeeded);
+        let agrees = *label == Label::Need && parse_need(&seen.text) == Some(Need::NotNeeded);
         // A value merged down from another row belongs to that row.
         !agrees
             && seen.cell.row == row.label.row
@@ -202,8 +201,8 @@ fn unrequested(row: &PrefectureRow, findings: &mut Vec<Finding>) {
             Severity::Error,
             "prefecture.row_for_unrequested_item",
             seen,
-            &labels::for_item(label, row.item),
-            msg::row_for_unrequested_item(row.item.label()),
+            &Subject::of(label, row.item),
+            Problem::RowForUnrequestedItem,
         ));
     }
 }
@@ -214,7 +213,7 @@ fn check_row(
     findings: &mut Vec<Finding>,
 ) -> PrefectureDecision {
     let item = row.item;
-    let field = |f: &str| labels::for_item(f, item);
+    let field = |label| Subject::of(label, item);
     let mut decision = PrefectureDecision {
         // Kept as typed; the checks below fold it themselves.
         opinion: crate::text::as_written(&row.opinion.text),
@@ -226,16 +225,16 @@ fn check_row(
             Severity::Error,
             "prefecture.need.missing",
             &row.need,
-            &field(labels::NEED),
-            msg::need_missing(item.label()),
+            &field(Label::Need),
+            Problem::NeedMissing,
         ));
     } else if decision.need.is_none() {
         findings.push(at(
             Severity::Error,
             "prefecture.need.invalid",
             &row.need,
-            &field(labels::NEED),
-            msg::need_invalid(),
+            &field(Label::Need),
+            Problem::NeedInvalid,
         ));
     }
     decision.method = parse_method(&row.method.text);
@@ -244,26 +243,26 @@ fn check_row(
             Severity::Error,
             "prefecture.method.invalid",
             &row.method,
-            &field(labels::METHOD),
-            msg::method_invalid(),
+            &field(Label::Method),
+            Problem::MethodInvalid,
         ));
     }
     let p = quantity(
         &row.prefecture_quantity,
         item,
-        &field(labels::PREFECTURE_QUANTITY),
+        &field(Label::PrefectureQuantity),
         findings,
     );
     let n = quantity(
         &row.national_quantity,
         item,
-        &field(labels::NATIONAL_QUANTITY),
+        &field(Label::NationalQuantity),
         findings,
     );
     let t = quantity(
         &row.total_quantity,
         item,
-        &field(labels::TOTAL_QUANTITY),
+        &field(Label::TotalQuantity),
         findings,
     );
     decision.prefecture_quantity = p;
@@ -278,14 +277,17 @@ fn check_row(
 }
 
 /// A quantity of the prefecture part: blank counts as 0.
-fn quantity(seen: &Seen, item: Item, field: &str, findings: &mut Vec<Finding>) -> Option<i64> {
+fn quantity(seen: &Seen, item: Item, field: &Subject, findings: &mut Vec<Finding>) -> Option<i64> {
     let mut out = Vec::new();
     let value = read_count(seen, item, field, &mut out);
     // Re-code the item-table findings for this table.
     for mut f in out {
         if f.code == "item.quantity.invalid" {
             f.code = "prefecture.quantity.invalid".into();
-            f.message = msg::prefecture_quantity_invalid(field);
+            f.fact = Some(super::Fact {
+                about: field.clone(),
+                problem: Problem::PrefectureQuantityInvalid,
+            });
         } else if f.code == "item.quantity.unit" {
             f.code = "prefecture.quantity.unit".into();
         }
@@ -300,14 +302,14 @@ fn needed(
     d: &PrefectureDecision,
     findings: &mut Vec<Finding>,
 ) {
-    let field = |f: &str| labels::for_item(f, row.item);
+    let field = |label| Subject::of(label, row.item);
     if row.method.is_blank() {
         findings.push(at(
             Severity::Error,
             "prefecture.method.missing",
             &row.method,
-            &field(labels::METHOD),
-            msg::method_missing(),
+            &field(Label::Method),
+            Problem::MethodMissing,
         ));
     }
     let mut consistent = false;
@@ -320,16 +322,19 @@ fn needed(
                 Severity::Error,
                 "prefecture.total.mismatch",
                 &row.total_quantity,
-                &field(labels::TOTAL_QUANTITY),
-                msg::total_mismatch(p, n),
+                &field(Label::TotalQuantity),
+                Problem::TotalMismatch {
+                    prefecture: p,
+                    national: n,
+                },
             ));
         } else if t <= 0 {
             findings.push(at(
                 Severity::Error,
                 "prefecture.total.zero",
                 &row.total_quantity,
-                &field(labels::TOTAL_QUANTITY),
-                msg::total_zero(),
+                &field(Label::TotalQuantity),
+                Problem::TotalZero,
             ));
         }
     }
@@ -338,8 +343,8 @@ fn needed(
             Severity::Error,
             "prefecture.method.stock_with_national",
             &row.national_quantity,
-            &field(labels::NATIONAL_QUANTITY),
-            msg::stock_with_national(),
+            &field(Label::NationalQuantity),
+            Problem::StockWithNational,
         ));
     }
     if d.method == Some(Method::NationalDirect)
@@ -351,8 +356,8 @@ fn needed(
             Severity::Warning,
             "prefecture.method.both_without_reason",
             &row.opinion,
-            &field(labels::OPINION),
-            msg::both_sources_without_reason(),
+            &field(Label::Opinion),
+            Problem::BothSourcesWithoutReason,
         ));
     }
     if !states_count(&d.opinion) {
@@ -360,8 +365,8 @@ fn needed(
             Severity::Error,
             "prefecture.opinion.count_missing",
             &row.opinion,
-            &field(labels::OPINION),
-            msg::opinion_count_missing(),
+            &field(Label::Opinion),
+            Problem::OpinionCountMissing,
         ));
     }
     if !states_reason(&d.opinion) {
@@ -369,8 +374,8 @@ fn needed(
             Severity::Error,
             "prefecture.opinion.reason_missing",
             &row.opinion,
-            &field(labels::OPINION),
-            msg::opinion_reason_missing("要"),
+            &field(Label::Opinion),
+            Problem::OpinionReasonMissing { need: Need::Needed },
         ));
     }
     if let (Some(guideline), Some(total), Some(use_), Some(purchase)) = (
@@ -387,8 +392,12 @@ fn needed(
             Severity::Warning,
             "prefecture.total.guideline",
             &row.total_quantity,
-            &field(labels::TOTAL_QUANTITY),
-            msg::total_guideline(guideline, use_, purchase),
+            &field(Label::TotalQuantity),
+            Problem::TotalGuideline {
+                guideline,
+                weekly_use: use_,
+                weekly_purchase: purchase,
+            },
         ));
     }
     if row.item == Item::NonSterileGloves
@@ -399,14 +408,16 @@ fn needed(
             Severity::Warning,
             "prefecture.gloves.size_limit",
             &row.total_quantity,
-            &field(labels::TOTAL_QUANTITY),
-            msg::gloves_size_limit(d.total_quantity.unwrap_or(0)),
+            &field(Label::TotalQuantity),
+            Problem::GlovesSizeLimit {
+                total: d.total_quantity.unwrap_or(0),
+            },
         ));
     }
 }
 
 fn not_needed(row: &PrefectureRow, d: &PrefectureDecision, findings: &mut Vec<Finding>) {
-    let field = |f: &str| labels::for_item(f, row.item);
+    let field = |label| Subject::of(label, row.item);
     // The reason for 否: something beyond the count statement.
     let beyond_count = COUNT
         .replace_all(&normalize(&d.opinion), "")
@@ -418,26 +429,24 @@ fn not_needed(row: &PrefectureRow, d: &PrefectureDecision, findings: &mut Vec<Fi
             Severity::Error,
             "prefecture.opinion.reason_missing",
             &row.opinion,
-            &field(labels::OPINION),
-            msg::opinion_reason_missing("否"),
+            &field(Label::Opinion),
+            Problem::OpinionReasonMissing {
+                need: Need::NotNeeded,
+            },
         ));
     }
     for (seen, value, label) in [
         (
             &row.prefecture_quantity,
             d.prefecture_quantity,
-            labels::PREFECTURE_QUANTITY,
+            Label::PrefectureQuantity,
         ),
         (
             &row.national_quantity,
             d.national_quantity,
-            labels::NATIONAL_QUANTITY,
+            Label::NationalQuantity,
         ),
-        (
-            &row.total_quantity,
-            d.total_quantity,
-            labels::TOTAL_QUANTITY,
-        ),
+        (&row.total_quantity, d.total_quantity, Label::TotalQuantity),
     ] {
         if value.is_some_and(|v| v != 0) {
             findings.push(at(
@@ -445,7 +454,7 @@ fn not_needed(row: &PrefectureRow, d: &PrefectureDecision, findings: &mut Vec<Fi
                 "prefecture.quantity.not_needed_nonzero",
                 seen,
                 &field(label),
-                msg::not_needed_nonzero(label),
+                Problem::NotNeededNonzero,
             ));
         }
     }
@@ -456,17 +465,13 @@ pub fn check_mhlw(sheet: &RequestSheet, findings: &mut Vec<Finding>) {
     for row in &sheet.mhlw {
         for (title, seen) in &row.cells {
             if !seen.is_blank() {
-                let field = format!(
-                    "{}：{}",
-                    labels::MHLW_BLOCK,
-                    labels::for_item(title, row.item)
-                );
+                let field = Subject::of(Label::Mhlw(title.clone()), row.item);
                 findings.push(at(
                     Severity::Error,
                     "mhlw.not_empty",
                     seen,
                     &field,
-                    msg::mhlw_not_empty(),
+                    Problem::MhlwNotEmpty,
                 ));
             }
         }
@@ -714,7 +719,8 @@ mod tests {
             (f[0].code.as_str(), f[0].severity),
             ("prefecture.total.guideline", Severity::Warning)
         );
-        assert!(f[0].message.contains("2000"), "{}", f[0].message);
+        let message = crate::messages::findings::message(&f[0]);
+        assert!(message.contains("2000"), "{message}");
     }
 
     #[test]

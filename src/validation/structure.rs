@@ -3,8 +3,7 @@
 //! `sheet.form.repeated`, `sheet.block.missing`, `sheet.label.missing`,
 //! `sheet.item_row.missing`, `sheet.item_row.duplicate`.
 
-use super::{Finding, Policy, Severity, at_cell};
-use crate::messages::findings::{self as msg, labels};
+use super::{Finding, Label, Policy, Problem, Severity, Subject, at_cell};
 use crate::request::Item;
 use crate::sheet::{CellPos, RequestSheet};
 
@@ -15,22 +14,22 @@ pub fn check(sheet: &RequestSheet, policy: &Policy, findings: &mut Vec<Finding>)
     let layout = &sheet.layout;
     let inst = &sheet.institution;
     for (field, label) in [
-        (&inst.name, labels::NAME),
-        (&inst.code, labels::CODE),
-        (&inst.postcode, labels::POSTCODE),
-        (&inst.prefecture, labels::PREFECTURE),
-        (&inst.address, labels::ADDRESS),
-        (&inst.phone, labels::PHONE),
-        (&inst.contact, labels::CONTACT),
+        (&inst.name, Label::Name),
+        (&inst.code, Label::Code),
+        (&inst.postcode, Label::Postcode),
+        (&inst.prefecture, Label::Prefecture),
+        (&inst.address, Label::Address),
+        (&inst.phone, Label::Phone),
+        (&inst.contact, Label::Contact),
     ] {
         if field.is_none() {
             findings.push(at_cell(
                 Severity::Error,
                 "sheet.label.missing",
                 layout.institution_heading,
-                label,
+                &Subject::plain(label),
                 "",
-                msg::label_missing(label),
+                Problem::LabelMissing,
             ));
         }
     }
@@ -39,9 +38,9 @@ pub fn check(sheet: &RequestSheet, policy: &Policy, findings: &mut Vec<Finding>)
             Severity::Error,
             "sheet.form.repeated",
             Some(at),
-            labels::SECOND_FORM,
+            &Subject::plain(Label::SecondForm),
             "",
-            msg::form_repeated(),
+            Problem::FormRepeated,
         ));
     }
     if layout.institution_table.is_none() {
@@ -49,15 +48,15 @@ pub fn check(sheet: &RequestSheet, policy: &Policy, findings: &mut Vec<Finding>)
             Severity::Error,
             "sheet.block.missing",
             layout.institution_heading,
-            labels::INSTITUTION_TABLE,
+            &Subject::plain(Label::InstitutionTable),
             "",
-            msg::block_missing(labels::INSTITUTION_TABLE),
+            Problem::BlockMissing,
         ));
     } else {
         rows(
             sheet.items.iter().map(|r| (r.item, r.label)),
             layout.institution_table,
-            labels::INSTITUTION_TABLE,
+            Label::InstitutionTable,
             policy,
             findings,
         );
@@ -67,15 +66,15 @@ pub fn check(sheet: &RequestSheet, policy: &Policy, findings: &mut Vec<Finding>)
             Severity::Error,
             "sheet.block.missing",
             None,
-            labels::PREFECTURE_TABLE,
+            &Subject::plain(Label::PrefectureTable),
             "",
-            msg::block_missing(labels::PREFECTURE_TABLE),
+            Problem::BlockMissing,
         ));
     } else {
         rows(
             sheet.prefecture.iter().map(|r| (r.item, r.label)),
             layout.prefecture_table,
-            labels::PREFECTURE_TABLE,
+            Label::PrefectureTable,
             policy,
             findings,
         );
@@ -88,7 +87,7 @@ pub fn check(sheet: &RequestSheet, policy: &Policy, findings: &mut Vec<Finding>)
 fn rows(
     rows: impl Iterator<Item = (Item, CellPos)>,
     header: Option<CellPos>,
-    table: &str,
+    table: Label,
     policy: &Policy,
     findings: &mut Vec<Finding>,
 ) {
@@ -99,9 +98,9 @@ fn rows(
                 Severity::Error,
                 "sheet.item_row.duplicate",
                 Some(label),
-                table,
+                &Subject::plain(table.clone()),
                 item.label(),
-                msg::item_row_duplicate(table, item.label()),
+                Problem::ItemRowDuplicate { item },
             ));
         }
         seen.push(item);
@@ -112,9 +111,9 @@ fn rows(
                 Severity::Warning,
                 "sheet.item_row.missing",
                 header,
-                table,
+                &Subject::plain(table.clone()),
                 "",
-                msg::item_row_missing(table, item.label()),
+                Problem::ItemRowMissing { item },
             ));
         }
     }

@@ -96,7 +96,10 @@ fn selected(r: &RequestRecord, ship_date: Option<NaiveDate>) -> Selected {
                 .unwrap_or_else(|| msg::bulk_left_alone().to_string()),
         })
         .collect();
-    let text = |f: &crate::validation::Finding| format!("{}：{}", f.field, f.message);
+    let text = |f: &crate::validation::Finding| {
+        use crate::messages::findings::{field, message};
+        format!("{}：{}", field(f), message(f))
+    };
     Selected {
         id: r.id,
         receipt: r.receipt.clone(),

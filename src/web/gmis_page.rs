@@ -244,7 +244,7 @@ fn outcome(
         .map(|e| ErrorView {
             line: e.line,
             record_id: e.record_id.clone().unwrap_or_default(),
-            message: e.message.clone(),
+            message: gmis_csv::row_error(e),
         })
         .collect();
     Outcome {

@@ -283,7 +283,7 @@ fn place_findings(r: &RequestRecord) -> (Vec<FieldView>, Vec<LineView>, Vec<Find
         inst.phone.clone(),
         inst.contact.clone(),
     ];
-    let mut rest: Vec<Finding> = r.findings.clone();
+    let mut rest: Vec<Finding> = crate::messages::findings::all_worded(&r.findings);
     let mut fields = Vec::new();
     for (label, value) in INSTITUTION_FIELDS.into_iter().zip(values) {
         let (mine, others): (Vec<_>, Vec<_>) = rest

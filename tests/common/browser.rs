@@ -173,6 +173,7 @@ pub fn sample_filing(
             field: "非滅菌手袋 総配布枚数".into(),
             value: "5000".into(),
             message: "総配布枚数が目安（4000枚）と異なります".into(),
+            fact: None,
         }],
         source_message_sha256: None,
         attachment_sha256: None,

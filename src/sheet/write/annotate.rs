@@ -10,7 +10,6 @@
 
 use super::reader::{self, Format as SourceFormat};
 use super::{CellPos, guard};
-use crate::messages::workbook as msg;
 use crate::validation::{Finding, Severity};
 use calamine::{Data, Dimensions, Range, Reader, Sheets, Xlsx};
 use rust_xlsxwriter::{Color, Format, FormatBorder, Formula, Note, Workbook, Worksheet, XlsxError};
@@ -41,6 +40,31 @@ pub struct SheetFindings<'a> {
     pub findings: &'a [Finding],
 }
 
+/// The words an annotated copy is written with, supplied by the caller
+/// (the `ANNOTATION` of `src/messages/workbook.rs`): this module places text, it does not
+/// word it.
+#[derive(Clone, Copy)]
+pub struct Wording {
+    /// Name of the first worksheet, listing the findings.
+    pub findings_sheet: &'static str,
+    /// Title row of the findings sheet.
+    pub title: &'static str,
+    /// Guidance under the title.
+    pub guidance: &'static str,
+    /// Column headers of the findings table.
+    pub columns: [&'static str; 6],
+    /// Shown in the findings sheet when there is nothing to report.
+    pub no_findings: &'static str,
+    /// Author name of the notes attached to marked cells.
+    pub note_author: &'static str,
+    /// The word shown for a severity.
+    pub severity: fn(Severity) -> &'static str,
+    /// A finding's field label.
+    pub field: fn(&Finding) -> String,
+    /// A finding's sentence.
+    pub message: fn(&Finding) -> String,
+}
+
 /// Why no annotated copy could be made.
 #[derive(Debug, thiserror::Error)]
 pub enum AnnotateError {
@@ -65,23 +89,27 @@ pub enum AnnotateError {
 /// unmarked; findings naming a worksheet that does not exist are listed on
 /// the first sheet only. The reader's size guards apply here too, and only
 /// the first [`MAX_COPY_ROWS`] rows of a worksheet are copied.
-pub fn annotate(bytes: &[u8], findings: &[SheetFindings<'_>]) -> Result<Vec<u8>, AnnotateError> {
+pub fn annotate(
+    bytes: &[u8],
+    findings: &[SheetFindings<'_>],
+    msg: &Wording,
+) -> Result<Vec<u8>, AnnotateError> {
     // calamine can panic on malformed input (e.g. an overflowing column
     // reference in a merge, found by fuzzing); that is a file we cannot
     // open, not a reason to take the process down.
     let sheets = std::panic::catch_unwind(|| load(bytes))
         .map_err(|_| AnnotateError::Open("the spreadsheet library failed on this file".into()))??;
     let mut workbook = Workbook::new();
-    findings_sheet(workbook.add_worksheet(), findings)?;
+    findings_sheet(workbook.add_worksheet(), findings, msg)?;
     for (index, sheet) in sheets.iter().enumerate() {
-        let marks = marks_for(&sheet.name, findings);
+        let marks = marks_for(&sheet.name, findings, msg);
         let ws = workbook.add_worksheet();
         if ws.set_name(&sheet.name).is_err() {
             // A name Excel refuses (possible in .ods) or one taken by the
             // findings sheet: keep a neutral one.
             ws.set_name(format!("Sheet{}", index + 1))?;
         }
-        copy_sheet(ws, sheet, &marks)?;
+        copy_sheet(ws, sheet, &marks, msg.note_author)?;
     }
     Ok(workbook.save_to_buffer()?)
 }
@@ -310,7 +338,11 @@ struct Mark {
 }
 
 /// The marks of one worksheet, by absolute position.
-fn marks_for(sheet: &str, findings: &[SheetFindings<'_>]) -> BTreeMap<CellPos, Mark> {
+fn marks_for(
+    sheet: &str,
+    findings: &[SheetFindings<'_>],
+    msg: &Wording,
+) -> BTreeMap<CellPos, Mark> {
     let mut marks: BTreeMap<CellPos, Mark> = BTreeMap::new();
     for group in findings.iter().filter(|g| g.sheet == sheet) {
         for finding in group.findings {
@@ -319,8 +351,8 @@ fn marks_for(sheet: &str, findings: &[SheetFindings<'_>]) -> BTreeMap<CellPos, M
             };
             let text = format!(
                 "【{}】{}",
-                msg::severity_word(finding.severity),
-                finding.message
+                (msg.severity)(finding.severity),
+                (msg.message)(finding)
             );
             let mark = marks.entry(pos).or_insert(Mark {
                 severity: finding.severity,
@@ -335,17 +367,21 @@ fn marks_for(sheet: &str, findings: &[SheetFindings<'_>]) -> BTreeMap<CellPos, M
 }
 
 /// The first worksheet: one row per finding.
-fn findings_sheet(ws: &mut Worksheet, findings: &[SheetFindings<'_>]) -> Result<(), XlsxError> {
-    ws.set_name(msg::FINDINGS_SHEET)?;
+fn findings_sheet(
+    ws: &mut Worksheet,
+    findings: &[SheetFindings<'_>],
+    msg: &Wording,
+) -> Result<(), XlsxError> {
+    ws.set_name(msg.findings_sheet)?;
     let bold = Format::new().set_bold();
     let header = Format::new()
         .set_bold()
         .set_border(FormatBorder::Thin)
         .set_background_color(Color::RGB(0xD9D9D9));
     let cell = Format::new().set_border(FormatBorder::Thin).set_text_wrap();
-    ws.write_string_with_format(0, 0, msg::FINDINGS_TITLE, &bold)?;
-    ws.write_string(1, 0, msg::FINDINGS_GUIDANCE)?;
-    for (col, name) in msg::FINDINGS_COLUMNS.iter().enumerate() {
+    ws.write_string_with_format(0, 0, msg.title, &bold)?;
+    ws.write_string(1, 0, msg.guidance)?;
+    for (col, name) in msg.columns.iter().enumerate() {
         ws.write_string_with_format(3, col as u16, *name, &header)?;
     }
     let mut row = 4;
@@ -358,15 +394,15 @@ fn findings_sheet(ws: &mut Worksheet, findings: &[SheetFindings<'_>]) -> Result<
             let severity = cell.clone().set_background_color(Color::RGB(fill));
             ws.write_string_with_format(row, 0, clip(group.sheet), &cell)?;
             ws.write_string_with_format(row, 1, finding.cell.as_deref().unwrap_or(""), &cell)?;
-            ws.write_string_with_format(row, 2, msg::severity_word(finding.severity), &severity)?;
-            ws.write_string_with_format(row, 3, clip(&finding.field), &cell)?;
+            ws.write_string_with_format(row, 2, (msg.severity)(finding.severity), &severity)?;
+            ws.write_string_with_format(row, 3, clip(&(msg.field)(finding)), &cell)?;
             ws.write_string_with_format(row, 4, clip(&finding.value), &cell)?;
-            ws.write_string_with_format(row, 5, clip(&finding.message), &cell)?;
+            ws.write_string_with_format(row, 5, clip(&(msg.message)(finding)), &cell)?;
             row += 1;
         }
     }
     if row == 4 {
-        ws.write_string(row, 0, msg::NO_FINDINGS)?;
+        ws.write_string(row, 0, msg.no_findings)?;
     }
     for (col, width) in [16.0, 8.0, 8.0, 24.0, 24.0, 80.0].into_iter().enumerate() {
         ws.set_column_width(col as u16, width)?;
@@ -380,6 +416,7 @@ fn copy_sheet(
     ws: &mut Worksheet,
     sheet: &SourceSheet,
     marks: &BTreeMap<CellPos, Mark>,
+    note_author: &str,
 ) -> Result<(), XlsxError> {
     let plain = Format::new();
     let date = Format::new().set_num_format("yyyy/mm/dd hh:mm");
@@ -415,7 +452,7 @@ fn copy_sheet(
             ws.write_blank(pos.row, col, &format)?;
         }
         let note = Note::new(mark.messages.join("\n"))
-            .set_author(msg::NOTE_AUTHOR)
+            .set_author(note_author)
             .add_author_prefix(false);
         ws.insert_note(pos.row, col, &note)?;
     }
@@ -520,6 +557,9 @@ fn clip(s: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    // The tests check the words the gateway writes, so they take them from
+    // where they live.
+    use crate::messages::workbook as msg;
     use crate::request::Item;
     use crate::sheet::template::{self, FormFill, FormShape, ItemColumn, PrefectureColumn, Slot};
     use std::io::Read;
@@ -532,6 +572,7 @@ mod tests {
             field: "項目".into(),
             value: "値".into(),
             message: message.into(),
+            fact: None,
         }
     }
 
@@ -599,7 +640,7 @@ mod tests {
             sheet: template::SHEET_NAME,
             findings: &findings,
         }];
-        let copy = annotate(&original, &groups).expect("annotate");
+        let copy = annotate(&original, &groups, &msg::ANNOTATION).expect("annotate");
 
         let mut before =
             calamine::open_workbook_auto_from_rs(Cursor::new(&original[..])).expect("open");
@@ -659,7 +700,7 @@ mod tests {
             sheet: template::SHEET_NAME,
             findings: &findings,
         }];
-        let copy = annotate(&original, &groups).expect("annotate");
+        let copy = annotate(&original, &groups, &msg::ANNOTATION).expect("annotate");
         // sheet1 is the findings list, sheet2 the copy.
         assert_eq!(
             fill_of(&copy, "xl/worksheets/sheet2.xml", "D23").as_deref(),
@@ -703,7 +744,7 @@ mod tests {
                 findings: &here,
             },
         ];
-        let copy = annotate(&original, &groups).expect("annotate");
+        let copy = annotate(&original, &groups, &msg::ANNOTATION).expect("annotate");
         let mut archive = zip::ZipArchive::new(Cursor::new(&copy[..])).expect("zip");
         assert!(archive.by_name("xl/comments1.xml").is_err());
         let mut after =
@@ -742,7 +783,7 @@ mod tests {
                 sheet: template::SHEET_NAME,
                 findings: &findings,
             }];
-            let copy = annotate(&original, &groups).expect("annotate");
+            let copy = annotate(&original, &groups, &msg::ANNOTATION).expect("annotate");
             assert_eq!(
                 used_cells(&copy, template::SHEET_NAME),
                 used_cells(&original, template::SHEET_NAME),
@@ -802,7 +843,7 @@ mod tests {
             sheet: template::SHEET_NAME,
             findings: &findings,
         }];
-        let copy = annotate(&bytes, &groups).expect("annotate");
+        let copy = annotate(&bytes, &groups, &msg::ANNOTATION).expect("annotate");
         let cells = used_cells(&copy, template::SHEET_NAME);
         assert!(cells.contains(&(22, 3, "800枚".to_string())));
         assert!(cells.contains(&(40, 0, "41".to_string())));
@@ -823,7 +864,7 @@ mod tests {
             findings: &findings,
         }];
         assert!(matches!(
-            annotate(&bomb, &groups),
+            annotate(&bomb, &groups, &msg::ANNOTATION),
             Err(AnnotateError::Open(_))
         ));
     }
@@ -856,7 +897,7 @@ mod tests {
     #[test]
     fn garbage_is_an_open_error_not_a_panic() {
         assert!(matches!(
-            annotate(b"not a workbook", &[]),
+            annotate(b"not a workbook", &[], &msg::ANNOTATION),
             Err(AnnotateError::Open(_))
         ));
     }
