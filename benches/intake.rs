@@ -270,12 +270,8 @@ async fn prefill(t: &TestDb, from: usize, to: usize) {
              SELECT 'SOS-PRE-' || i, 'prefill:' || i, 'sheet', '都道府県・国確認中', {at}, {d}, '東京都', {code}, '医療機関 ' || i, 'non_sterile_gloves', {at}, {at}, 'authenticated' FROM n",
             d = day("i")
         ),
-        format!(
-            "INSERT INTO request_items (request_id, item, position, requested) SELECT id, 'non_sterile_gloves', 1, 1 FROM requests WHERE filing_key LIKE 'prefill:%' AND id > (SELECT COALESCE(MAX(request_id), 0) FROM request_items)"
-        ),
-        format!(
-            "INSERT INTO audit_log (request_id, at, actor, action) SELECT id, received_at, 'mail', 'filed' FROM requests WHERE filing_key LIKE 'prefill:%' AND id > (SELECT COALESCE(MAX(request_id), 0) FROM audit_log)"
-        ),
+        "INSERT INTO request_items (request_id, item, position, requested) SELECT id, 'non_sterile_gloves', 1, 1 FROM requests WHERE filing_key LIKE 'prefill:%' AND id > (SELECT COALESCE(MAX(request_id), 0) FROM request_items)".to_string(),
+        "INSERT INTO audit_log (request_id, at, actor, action) SELECT id, received_at, 'mail', 'filed' FROM requests WHERE filing_key LIKE 'prefill:%' AND id > (SELECT COALESCE(MAX(request_id), 0) FROM audit_log)".to_string(),
         format!(
             "{series}INSERT INTO outbox (kind, envelope_from, recipient, subject, message_id, raw, status, attempts, next_attempt_at, created_at, sent_at) \
              SELECT 'reply', 'sos-busshi@mhlw.go.jp', '{TOKYO}', 'prefill', '<reply-prefill-' || i || '@mhlw>', {empty}, 'sent', 1, {at}, {at}, {at} FROM n"
@@ -295,8 +291,7 @@ async fn prefill(t: &TestDb, from: usize, to: usize) {
             .unwrap_or_else(|e| panic!("prefill: {e}\n{sql}"));
     }
     tx.commit().await.unwrap();
-    let analyse = if postgres { "ANALYZE" } else { "ANALYZE" };
-    sqlx::query(analyse).execute(t.db.pool()).await.unwrap();
+    sqlx::query("ANALYZE").execute(t.db.pool()).await.unwrap();
 }
 
 /// The drain at each queue level on one backend.
