@@ -1,0 +1,188 @@
+//! Group intake (issue 15): a Maildir backlog taken in batches files and
+//! answers each message exactly as one at a time would — in arrival order,
+//! once each, a message tried before in its place. (That a message a
+//! process died on does not take its neighbours' attempts with it across
+//! restarts is shown by `kill_restart`, which failed before tried messages
+//! went alone.) Every test runs on SQLite and PostgreSQL.
+
+mod common;
+
+use common::db::count;
+use sos_intake::config::{Config, Settings};
+use sos_intake::mailbox::maildir::{Maildir, MaildirSource};
+use sos_intake::pipeline::{Arrived, Disposition, Intake, Shutdown};
+use sos_intake::queue::blobs::sha256_hex;
+use sqlx::Row;
+use std::path::Path;
+use std::time::Duration;
+
+const TOKYO: &str = "sos@fukushi.metro.tokyo.lg.jp";
+
+fn settings(dir: &Path, batch_size: usize) -> Settings {
+    let text = format!(
+        "[prefectures]\n\"東京都\" = [\"{TOKYO}\"]\n[mail]\nreply_rate_limit_per_hour = 1000\n\
+         [intake]\nmax_attempts = 3\nbatch_size = {batch_size}\n"
+    );
+    Settings::resolve(Config::parse(&text).unwrap(), Some(dir.to_path_buf()))
+}
+
+/// Mail `n` from Tokyo with the valid sample sheet.
+fn mail(n: usize) -> Vec<u8> {
+    use base64::Engine;
+    let sheet = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/samples/sheets/valid.xlsx"
+    ))
+    .unwrap();
+    let b64 = base64::engine::general_purpose::STANDARD.encode(sheet);
+    format!(
+        "From: {TOKYO}\r\nTo: sos-busshi@mhlw.go.jp\r\nSubject: batch {n}\r\nMessage-ID: <batch-{n}@tokyo>\r\n\
+         MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\n\
+         Content-Type: text/plain; charset=UTF-8\r\n\r\n送付します {n}\r\n--b\r\n\
+         Content-Type: application/octet-stream\r\nContent-Disposition: attachment; filename=\"sheet-{n}.xlsx\"\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\n{b64}\r\n--b--\r\n"
+    )
+    .into_bytes()
+}
+
+/// Delivers `mails` in order, one millisecond apart (the Maildir is read in
+/// delivery-time order), and drains it with batches of `batch_size`.
+async fn drain(t: &common::db::TestDb, mails: &[Vec<u8>], batch_size: usize) -> usize {
+    let inbox = Maildir::open(&t.data_dir().join("inbox")).unwrap();
+    for raw in mails {
+        inbox.deliver(raw).unwrap();
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let intake = Intake::new(t.db.clone(), &settings(&t.data_dir(), batch_size)).unwrap();
+    let source = MaildirSource::new(inbox, intake, Duration::from_millis(50));
+    let drained = source.drain(&Shutdown::never()).await.unwrap();
+    assert_eq!(drained.failed, 0);
+    assert_eq!(
+        std::fs::read_dir(t.data_dir().join("inbox/new"))
+            .unwrap()
+            .count(),
+        0,
+        "every file moved to cur/"
+    );
+    drained.processed
+}
+
+/// The Message-IDs of the recorded mails, in the order they were filed.
+async fn filing_order(t: &common::db::TestDb) -> Vec<String> {
+    sqlx::query("SELECT message_id FROM mail_messages ORDER BY id")
+        .fetch_all(t.db.pool())
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get::<String, _>(0))
+        .collect()
+}
+
+both_backends!(a_backlog_is_filed_in_arrival_order_once_each, |t| {
+    let mails: Vec<Vec<u8>> = (0..10).map(mail).collect();
+    // Batches of four: two full ones and a partial one.
+    assert_eq!(drain(&t, &mails, 4).await, 10);
+    let expected: Vec<String> = (0..10).map(|n| format!("batch-{n}@tokyo")).collect();
+    assert_eq!(filing_order(&t).await, expected);
+    assert_eq!(count(&t.db, "SELECT COUNT(*) FROM requests").await, 10);
+    assert_eq!(
+        count(&t.db, "SELECT COUNT(*) FROM outbox WHERE kind = 'reply'").await,
+        10,
+        "one reply each"
+    );
+    // Receipt numbers follow the order too.
+    let receipts: Vec<String> = sqlx::query("SELECT receipt FROM requests ORDER BY id")
+        .fetch_all(t.db.pool())
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get::<String, _>(0))
+        .collect();
+    let mut sorted = receipts.clone();
+    sorted.sort();
+    assert_eq!(receipts, sorted);
+    assert_eq!(
+        count(
+            &t.db,
+            "SELECT COUNT(*) FROM intake_attempts WHERE state = 'done' AND attempts = 1"
+        )
+        .await,
+        10,
+        "each counted once and finished"
+    );
+});
+
+both_backends!(
+    a_message_tried_before_is_filed_in_its_place_with_one_more_attempt,
+    |t| {
+        let mails: Vec<Vec<u8>> = (0..6).map(mail).collect();
+        // Message 3 was being read when a process died (its attempt counted,
+        // never finished): its blob and attempt row are there already.
+        let poisoned = &mails[3];
+        {
+            let mut tx = t.db.begin().await.unwrap();
+            sos_intake::queue::blobs::put(&mut tx, poisoned)
+                .await
+                .unwrap();
+            let arrival = sos_intake::queue::attempts::Arrival {
+                raw_sha256: &sha256_hex(poisoned),
+                source: "maildir",
+                received_at: chrono::Utc::now(),
+                message_id: "<batch-3@tokyo>",
+                from_address: TOKYO,
+                subject: "batch 3",
+            };
+            sos_intake::queue::attempts::start(&mut tx, &arrival, 3, 0)
+                .await
+                .unwrap();
+            tx.commit().await.unwrap();
+        }
+        assert_eq!(drain(&t, &mails, 32).await, 6);
+        let expected: Vec<String> = (0..6).map(|n| format!("batch-{n}@tokyo")).collect();
+        assert_eq!(filing_order(&t).await, expected, "still in arrival order");
+        let mut attempts = Vec::new();
+        for raw in &mails {
+            let row =
+                sqlx::query("SELECT state, attempts FROM intake_attempts WHERE raw_sha256 = $1")
+                    .bind(sha256_hex(raw))
+                    .fetch_one(t.db.pool())
+                    .await
+                    .unwrap();
+            attempts.push((row.get::<String, _>(0), row.get::<i64, _>(1)));
+        }
+        let expected: Vec<(String, i64)> = (0..6)
+            .map(|n| ("done".to_string(), if n == 3 { 2 } else { 1 }))
+            .collect();
+        assert_eq!(attempts, expected);
+    }
+);
+
+both_backends!(
+    the_same_bytes_twice_in_one_batch_are_filed_and_answered_once,
+    |t| {
+        let intake = Intake::new(t.db.clone(), &settings(&t.data_dir(), 32)).unwrap();
+        let now = chrono::Utc::now().fixed_offset();
+        let batch: Vec<Arrived> = [mail(1), mail(2), mail(1)]
+            .into_iter()
+            .map(|raw| Arrived {
+                raw,
+                received_at: now,
+            })
+            .collect();
+        let results = intake.process_batch(&batch).await;
+        let dispositions: Vec<Disposition> = results
+            .into_iter()
+            .map(|r| r.unwrap().disposition)
+            .collect();
+        assert_eq!(
+            dispositions,
+            [
+                Disposition::Accepted,
+                Disposition::Accepted,
+                Disposition::AlreadyProcessed
+            ]
+        );
+        assert_eq!(count(&t.db, "SELECT COUNT(*) FROM requests").await, 2);
+        assert_eq!(count(&t.db, "SELECT COUNT(*) FROM outbox").await, 2);
+    }
+);
