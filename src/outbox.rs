@@ -26,8 +26,8 @@
 //! failed with a note, for staff to check and resend by hand. The `.eml`
 //! directory needs none of this: a repeat rewrites the same file.
 
+use crate::base::shutdown::Shutdown;
 use crate::config::{Settings, SmtpConfig, Tls};
-use crate::pipeline::Shutdown;
 use crate::queue::db::{Backend, Db, now_text, parse_time, time_text};
 use anyhow::Context;
 use chrono::{DateTime, Utc};

@@ -3,80 +3,24 @@
 //! [`Intake::process`] and nothing else.
 
 use std::time::Duration;
-use tokio::sync::watch;
 
 mod batch;
 mod converse;
 
 pub use batch::Arrived;
 
-/// A shutdown signal shared by the tasks of `serve`: each task checks it
-/// between units of work (a message, a delivery pass) and sleeps on it.
-#[derive(Clone, Debug)]
-pub struct Shutdown {
-    rx: watch::Receiver<bool>,
-}
-
-/// The side that triggers a [`Shutdown`].
-#[derive(Debug)]
-pub struct ShutdownTrigger {
-    tx: watch::Sender<bool>,
-}
-
-impl Shutdown {
-    /// A new signal and its trigger.
-    pub fn new() -> (ShutdownTrigger, Shutdown) {
-        let (tx, rx) = watch::channel(false);
-        (ShutdownTrigger { tx }, Shutdown { rx })
-    }
-
-    /// A signal that never fires (tests, one-shot commands).
-    pub fn never() -> Shutdown {
-        // One sender kept for the whole program, so `changed` pends.
-        static NEVER: std::sync::OnceLock<watch::Sender<bool>> = std::sync::OnceLock::new();
-        Shutdown {
-            rx: NEVER.get_or_init(|| watch::channel(false).0).subscribe(),
-        }
-    }
-
-    /// True once triggered.
-    pub fn is_triggered(&self) -> bool {
-        *self.rx.borrow()
-    }
-
-    /// Waits until triggered.
-    pub async fn triggered(&mut self) {
-        while !*self.rx.borrow_and_update() {
-            if self.rx.changed().await.is_err() {
-                // The trigger is gone: nobody can stop us any more, so pend.
-                std::future::pending::<()>().await;
-            }
-        }
-    }
-
-    /// Sleeps for `d`, or less when triggered meanwhile.
-    pub async fn sleep(&mut self, d: Duration) {
-        tokio::select! {
-            _ = tokio::time::sleep(d) => {}
-            _ = self.triggered() => {}
-        }
-    }
-}
-
-impl ShutdownTrigger {
-    /// Fires the signal (idempotent).
-    pub fn trigger(&self) {
-        self.tx.send_replace(true);
-    }
-}
+/// The shutdown signal lives in [`crate::base::shutdown`] so the outbox
+/// and mailbox sources can use it without importing the pipeline; it stays
+/// reachable here under its old path.
+pub use crate::base::shutdown::{Shutdown, ShutdownTrigger};
 
 use crate::calendar::{self, CutoffRule};
 use crate::config::Settings;
 use crate::conversation::{self, Turn};
-use crate::mailbox::senders::{
+use crate::message::peek::HeaderPeek;
+use crate::message::senders::{
     self, AnswerPolicy, Classification, NeverReason, PrefectureDirectory, SenderClass, SenderTrust,
 };
-use crate::message::peek::HeaderPeek;
 use crate::message::{self, AttachmentKind, Limits, ParsedMessage};
 use crate::messages::mail as msg;
 use crate::outbox::{self, OutgoingMail};

@@ -19,7 +19,7 @@
 use super::audit::{self, Action};
 use super::db::{date_text, now_text, parse_date, time_text};
 use super::records::{parse_items_text, requested_items_text, upsert_lines};
-use crate::mailbox::senders::SenderTrust;
+use crate::message::senders::SenderTrust;
 use crate::prefecture::Prefecture;
 use crate::request::{Institution, Item, ItemLine, Source, Status};
 use crate::validation::{Finding, Label, Problem, Severity, Subject, has_errors};
