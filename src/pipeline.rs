@@ -685,16 +685,17 @@ impl Intake {
             "problems": work.parsed.problems.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
             "conversation": turn.summary(),
         });
-        sqlx::query("UPDATE mail_messages SET disposition = $1, reply = $2, receipts = $3, summary = $4, reason_code = $5 WHERE id = $6")
-            .bind(disposition.as_str())
-            .bind(&reply_note)
-            .bind(receipts.join(","))
-            .bind(summary.to_string())
-            .bind(reason.map(Reason::as_str).unwrap_or(""))
-            .bind(mail_message_id)
-            .execute(&mut **tx)
+        let receipts_text = receipts.join(",");
+        let summary_text = summary.to_string();
+        let stored = queue::mail_messages::MessageOutcome {
+            disposition: disposition.as_str(),
+            reply: &reply_note,
+            receipts: &receipts_text,
+            summary: &summary_text,
+            reason_code: reason.map(Reason::as_str).unwrap_or(""),
+        };
+        queue::mail_messages::record_outcome(tx, mail_message_id, &stored)
             .await
-            .context("cannot record the outcome")
             .map_err(IntakeError::Database)?;
         Ok(Recorded::Filed(Outcome {
             disposition,
@@ -720,29 +721,28 @@ impl Intake {
         raw_sha256: &str,
         received_at: DateTime<FixedOffset>,
     ) -> Result<Option<i64>, IntakeError> {
-        let inserted = sqlx::query(
-            "INSERT INTO mail_messages (message_id, raw_sha256, source, received_at, processed_at, from_address, subject, prefecture, disposition) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'rejected') ON CONFLICT (message_id, raw_sha256) DO NOTHING RETURNING id",
-        )
-        .bind(work.parsed.message_id.clone().unwrap_or_default())
-        .bind(raw_sha256)
-        .bind(&self.inner.source)
-        .bind(time_text(received_at.to_utc()))
-        .bind(queue::db::now_text())
-        .bind(work.parsed.from.as_ref().map(|f| f.address.clone()).unwrap_or_default())
-        .bind(work.parsed.subject.clone().unwrap_or_default())
-        .bind(match &work.class.sender {
-            SenderClass::Prefecture { prefecture, .. } => Some(prefecture.name().to_string()),
-            _ => None,
-        })
-        .fetch_optional(&mut **tx)
-        .await
-        .context("cannot record the message")
-        .map_err(IntakeError::Database)?;
-        inserted
-            .map(|row| row.try_get::<i64, _>(0))
-            .transpose()
-            .context("cannot read the message id")
+        let message_id = work.parsed.message_id.clone().unwrap_or_default();
+        let from_address = work
+            .parsed
+            .from
+            .as_ref()
+            .map(|f| f.address.clone())
+            .unwrap_or_default();
+        let subject = work.parsed.subject.clone().unwrap_or_default();
+        let row = queue::mail_messages::NewMessage {
+            message_id: &message_id,
+            raw_sha256,
+            source: &self.inner.source,
+            received_at: received_at.to_utc(),
+            from_address: &from_address,
+            subject: &subject,
+            prefecture: match &work.class.sender {
+                SenderClass::Prefecture { prefecture, .. } => Some(prefecture.name()),
+                _ => None,
+            },
+        };
+        queue::mail_messages::insert(tx, &row)
+            .await
             .map_err(IntakeError::Database)
     }
 
@@ -770,16 +770,22 @@ impl Intake {
             _ => (Disposition::Quarantined, Vec::new()),
         };
         if disposition == Disposition::Quarantined {
-            sqlx::query("INSERT INTO quarantine (mail_message_id, from_address, reason, at, kind, prefecture) VALUES ($1, $2, $3, $4, $5, $6)")
-                .bind(mail_message_id)
-                .bind(work.parsed.from.as_ref().map(|f| f.address.clone()).unwrap_or_default())
-                .bind(work.class.describe())
-                .bind(queue::db::now_text())
-                .bind(work.class.sender.quarantine_kind())
-                .bind(work.class.sender.claimed_prefecture().map(|p| p.name()))
-                .execute(&mut **tx)
+            let from_address = work
+                .parsed
+                .from
+                .as_ref()
+                .map(|f| f.address.clone())
+                .unwrap_or_default();
+            let reason = work.class.describe();
+            let hold = queue::quarantine::Hold {
+                mail_message_id,
+                from_address: &from_address,
+                reason: &reason,
+                kind: work.class.sender.quarantine_kind(),
+                prefecture: work.class.sender.claimed_prefecture().map(|p| p.name()),
+            };
+            queue::quarantine::hold(tx, &hold)
                 .await
-                .context("cannot list the message in quarantine")
                 .map_err(IntakeError::Database)?;
         }
         Ok((disposition, filed))
@@ -794,15 +800,11 @@ impl Intake {
     ) -> Result<Outcome, IntakeError> {
         let message_id = work.parsed.message_id.clone();
         let key_id = message_id.as_deref().unwrap_or_default();
-        let row = sqlx::query("SELECT id, disposition, receipts, reply, reason_code FROM mail_messages WHERE message_id = $1 AND raw_sha256 = $2")
-            .bind(key_id)
-            .bind(raw_sha256)
-            .fetch_one(self.inner.db.pool())
-            .await
-            .context("cannot read the earlier handling")
-            .map_err(IntakeError::Database)?;
-        let get = |i: usize| row.try_get::<String, _>(i).unwrap_or_default();
-        let first = Disposition::parse(&get(1)).unwrap_or(Disposition::Rejected);
+        let earlier =
+            queue::mail_messages::earlier_handling(self.inner.db.pool(), key_id, raw_sha256)
+                .await
+                .map_err(IntakeError::Database)?;
+        let first = Disposition::parse(&earlier.disposition).unwrap_or(Disposition::Rejected);
         // Handled before the attempts were counted (or by a twin): it is done.
         let mut conn = self.connection().await?;
         attempts::finished(&mut conn, raw_sha256)
@@ -816,17 +818,18 @@ impl Intake {
         Ok(Outcome {
             disposition: Disposition::AlreadyProcessed,
             first_disposition: first,
-            mail_message_id: row.try_get(0).ok(),
+            mail_message_id: earlier.id,
             message_id,
             raw_sha256: raw_sha256.to_string(),
-            receipts: get(2)
+            receipts: earlier
+                .receipts
                 .split(',')
                 .filter(|s| !s.is_empty())
                 .map(String::from)
                 .collect(),
             reply: None,
-            reply_note: get(3),
-            reason: Reason::parse(&get(4)),
+            reply_note: earlier.reply,
+            reason: Reason::parse(&earlier.reason_code),
         })
     }
 

@@ -78,6 +78,7 @@ pub mod filing;
 pub mod health;
 pub mod imap_state;
 pub mod listing;
+pub mod mail_messages;
 pub mod outbox_desk;
 pub mod overview;
 pub mod quarantine;
