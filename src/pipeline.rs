@@ -26,7 +26,7 @@ use crate::messages::mail as msg;
 use crate::outbox::{self, OutgoingMail};
 use crate::prefecture::Prefecture;
 use crate::queue::attempts::{self, Start};
-use crate::queue::{self, Db, FilingOutcome, SheetFiling, blobs, db::time_text};
+use crate::queue::{self, Db, FilingOutcome, SheetFiling, blobs};
 use crate::readers::{ReaderFailure, ReaderPool};
 use crate::replies::{
     self, FindingView, Identity, ItemView, ProblemView, ReplyAttachment, ReplyStatus, ReplyView,
@@ -39,7 +39,6 @@ use crate::validation::{self, Finding, Policy, Severity};
 use anyhow::Context;
 use chrono::{DateTime, FixedOffset, Utc};
 use serde::Serialize;
-use sqlx::Row;
 use std::sync::Arc;
 
 /// What became of a message; a mailbox source acts on it (IMAP picks a

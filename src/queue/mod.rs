@@ -79,6 +79,7 @@ pub mod health;
 pub mod imap_state;
 pub mod listing;
 pub mod mail_messages;
+pub mod outbox;
 pub mod outbox_desk;
 pub mod overview;
 pub mod quarantine;
