@@ -83,7 +83,13 @@ async fn backup_during_drain(t: &TestDb, out: &Path) -> BTreeSet<(String, String
             ))
             .unwrap();
     }
-    let intake = lab::intake(&t.db, &data);
+    // Small batches, so the drain commits step by step and the backup
+    // can fall in the middle of it.
+    let mut settings = lab::settings(&data);
+    settings.config.intake.batch_size = 2;
+    let intake = sos_intake::pipeline::Intake::new(t.db.clone(), &settings)
+        .expect("intake")
+        .with_source("imap");
     let source = MaildirSource::new(inbox, intake, Duration::from_millis(50));
     let drain = tokio::spawn(async move { source.drain(&Shutdown::never()).await });
     let deadline = Instant::now() + Duration::from_secs(300);

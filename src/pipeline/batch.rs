@@ -176,8 +176,9 @@ impl Intake {
         }
         .await;
         stored.map_err(|e| {
+            // As for one message: the counts may have been committed.
             for (p, n) in pending.iter().zip(uncounted) {
-                self.remember_uncounted(&p.sha, n);
+                self.remember_uncounted(&p.sha, n + 1);
             }
             IntakeError::Database(e)
         })

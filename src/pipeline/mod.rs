@@ -253,7 +253,10 @@ impl Intake {
         let start = attempts::start(&mut conn, &arrival, inner.intake.max_attempts, uncounted)
             .await
             .map_err(|e| {
-                self.remember_uncounted(&sha, uncounted);
+                // The count may have been committed before the connection
+                // broke (the answer is lost, not the commit): taken back at
+                // the next start, so an outage never sets a message aside.
+                self.remember_uncounted(&sha, uncounted + 1);
                 IntakeError::Database(e)
             })?;
         Ok((sha, start))

@@ -116,9 +116,15 @@ impl Db {
         if backend == Backend::Sqlite {
             pool_options = pool_options.after_connect(|conn, _meta| {
                 Box::pin(async move {
+                    // journal_size_limit: a drain while staff read the queue
+                    // can grow the WAL past the auto-checkpoint size (a
+                    // checkpoint cannot pass a reader's snapshot); once a
+                    // checkpoint completes, the file is cut back to 64 MiB
+                    // instead of staying at its high-water mark.
                     conn.execute(
                         format!(
-                            "PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}; PRAGMA foreign_keys = ON"
+                            "PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}; PRAGMA foreign_keys = ON; \
+                             PRAGMA journal_size_limit = 67108864"
                         )
                         .as_str(),
                     )

@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# A backlog drained as a new user would see it (issue 15): the release
+# binary `sos-intake serve` over a Maildir of MESSAGES copies of valid
+# submissions (80 % valid sheet, 10 % sheet with errors, 10 % no sheet, one
+# registered Tokyo address), replies written as .eml files, the staff UI
+# served by the same process over a queue already holding RECORDS requests,
+# while a reviewer reloads the queue page without pause.
+#
+#   scripts/bench-drain.sh                        # SQLite, 10,000 messages
+#   BACKEND=postgres scripts/bench-drain.sh       # a fresh database on $SOS_TEST_POSTGRES_URL
+#   MESSAGES=2000 RECORDS=1000 scripts/bench-drain.sh
+#   STRACE=1 scripts/bench-drain.sh               # also count fsync/fdatasync per message (slower)
+#
+# Prints: messages per second (to filed + reply written), peak RSS of the
+# gateway and of its largest reader process, the queue page's latency
+# (p50 / p95 / max) during the drain, and with STRACE=1 the fsyncs per
+# message. Addresses only 127.0.0.1 and stops by itself.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+MESSAGES=${MESSAGES:-10000}
+RECORDS=${RECORDS:-100000}
+PORT=${PORT:-18090}
+BACKEND=${BACKEND:-sqlite}
+TARGET=${CARGO_TARGET_DIR:-target}
+
+cargo build --release --bin sos-intake --example web_bench_server >/dev/null
+
+work=${KEEP_WORK:-$(mktemp -d)}
+cleanup() {
+  [[ -n "${server:-}" ]] && kill "$server" 2>/dev/null && wait "$server" 2>/dev/null || true
+  # The gateway runs under time (and strace): stop what they run first.
+  [[ -n "${gateway:-}" ]] && pkill -TERM -f "^$TARGET/release/sos-intake --config $work/" 2>/dev/null && wait "$gateway" 2>/dev/null || true
+  if [[ -n "${pgdb:-}" ]]; then psql "$admin_url" -qc "DROP DATABASE IF EXISTS $pgdb WITH (FORCE)" >/dev/null || true; fi
+  [[ -n "${KEEP_WORK:-}" ]] || rm -rf "$work"
+}
+trap cleanup EXIT
+data="$work/data"
+mkdir -p "$data/outbox"
+
+if [[ "$BACKEND" == postgres ]]; then
+  admin_url=${SOS_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}
+  pgdb="sos_bench_drain_$$"
+  psql "$admin_url" -qc "CREATE DATABASE $pgdb" >/dev/null
+  export SOS_INTAKE_DATABASE_URL="${admin_url%/*}/$pgdb"
+else
+  unset SOS_INTAKE_DATABASE_URL
+fi
+
+# 1. The queue as months of work leave it, and a reviewer's session.
+"$TARGET"/release/examples/web_bench_server --data-dir "$data" --records "$RECORDS" --port "$PORT" >"$work/out" 2>"$work/err" &
+server=$!
+for _ in $(seq 1 600); do
+  grep -q '^READY' "$work/out" 2>/dev/null && break
+  kill -0 "$server" 2>/dev/null || { cat "$work/err"; exit 1; }
+  sleep 0.5
+done
+grep -q '^READY' "$work/out" || { echo "web_bench_server did not start"; cat "$work/err"; exit 1; }
+cookie=$(sed -n 's/^COOKIE //p' "$work/out")
+kill "$server"; wait "$server" 2>/dev/null || true; server=
+
+# 2. The backlog.
+python3 - "$data/inbox" "$MESSAGES" <<'EOF'
+import base64, os, sys
+inbox, n = sys.argv[1], int(sys.argv[2])
+for d in ("new", "cur", "tmp"):
+    os.makedirs(os.path.join(inbox, d), exist_ok=True)
+sheet = lambda name: base64.encodebytes(open(f"samples/sheets/{name}", "rb").read()).decode()
+valid, error = sheet("valid.xlsx"), sheet("error-item-reason-economic.xlsx")
+tokyo = "sos@fukushi.metro.tokyo.lg.jp"
+for i in range(n):
+    att = {3: error, 7: None}.get(i % 10, valid)
+    m = (f"Return-Path: <{tokyo}>\r\nFrom: {tokyo}\r\nTo: sos-busshi@mhlw.go.jp\r\nSubject: drain {i}\r\n"
+         f"Message-ID: <drain-{i}@tokyo>\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n"
+         f"--b\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\n送付します {i}\r\n")
+    if att:
+        m += ("--b\r\nContent-Type: application/octet-stream\r\n"
+              f"Content-Disposition: attachment; filename=\"sheet-{i}.xlsx\"\r\nContent-Transfer-Encoding: base64\r\n\r\n{att}\r\n")
+    m += "--b--\r\n"
+    name = f"1700000000.M{i:06d}P1.bench"
+    with open(os.path.join(inbox, "tmp", name), "w", newline="") as f:
+        f.write(m)
+    os.rename(os.path.join(inbox, "tmp", name), os.path.join(inbox, "new", name))
+EOF
+cat >"$work/sos-intake.toml" <<EOF
+data_dir = "$data"
+[prefectures]
+"東京都" = ["sos@fukushi.metro.tokyo.lg.jp"]
+[mail]
+reply_rate_limit_per_hour = 100000000
+poll_interval_ms = 50
+[web]
+enabled = true
+listen = "127.0.0.1:$PORT"
+EOF
+sync
+
+# 3. The drain, with the reviewer reloading the queue page.
+wrap=(/usr/bin/time -v -o "$work/time")
+if [[ "${STRACE:-}" == 1 ]]; then
+  command -v strace >/dev/null || apt-get install -y strace >/dev/null
+  wrap=(strace -f -c -e trace=fsync,fdatasync -o "$work/strace" "${wrap[@]}")
+fi
+started=$(date +%s.%N)
+RUST_LOG=warn "${wrap[@]}" "$TARGET"/release/sos-intake --config "$work/sos-intake.toml" serve >"$work/serve.out" 2>&1 &
+gateway=$!
+: >"$work/latency"
+while :; do
+  left=$(find "$data/inbox/new" -type f | wc -l)
+  sent=$(find "$data/outbox" -name '*.eml' 2>/dev/null | wc -l)
+  if [[ $left -eq 0 && $sent -ge $MESSAGES ]]; then break; fi
+  kill -0 "$gateway" 2>/dev/null || { echo "serve stopped"; tail -20 "$work/serve.out"; exit 1; }
+  curl -s -o /dev/null -w '%{http_code} %{time_total}\n' -H "Cookie: $cookie" "http://127.0.0.1:$PORT/queue" >>"$work/latency" || sleep 0.05
+done
+finished=$(date +%s.%N)
+pkill -TERM -f "^$TARGET/release/sos-intake --config $work/" || true
+wait "$gateway" 2>/dev/null || true
+gateway=
+
+awk -v b="$BACKEND" -v n="$MESSAGES" -v r="$RECORDS" -v s="$started" -v f="$finished" 'BEGIN {
+  printf "drain/%s: %d messages (queue holding %d requests) filed and answered in %.1f s → %.0f messages/s\n", b, n, r, f - s, n / (f - s) }'
+sed -n 's/^\s*Maximum resident set size (kbytes): /peak RSS (largest process of the gateway, KiB): /p' "$work/time"
+awk '$1 == 200 { print $2 }' "$work/latency" | sort -n | awk '
+  { v[NR] = $1 }
+  END {
+    if (NR == 0) { print "queue page: no successful request during the drain"; exit 1 }
+    printf "queue page during the drain: %d requests, p50 %.0f ms, p95 %.0f ms, max %.0f ms\n",
+      NR, v[int(NR * 0.5) + (NR * 0.5 > int(NR * 0.5))] * 1000, v[int(NR * 0.95) + (NR * 0.95 > int(NR * 0.95))] * 1000, v[NR] * 1000
+  }'
+# Before the UI listens, curl reports 000; after its first answer, every
+# request must be answered 200.
+bad=$(awk '$1 == 200 { up = 1 } up && $1 != 200' "$work/latency" | wc -l)
+[[ $bad -eq 0 ]] || echo "queue page: $bad requests did not answer 200 once the UI was up"
+if [[ -f "$work/strace" ]]; then
+  calls=$(awk '/fsync|fdatasync/ { s += $4 } END { print s + 0 }' "$work/strace")
+  awk -v c="$calls" -v n="$MESSAGES" 'BEGIN { printf "fsync + fdatasync by the gateway: %d (%.2f per message)\n", c, c / n }'
+fi
