@@ -26,16 +26,17 @@
 //! failed with a note, for staff to check and resend by hand. The `.eml`
 //! directory needs none of this: a repeat rewrites the same file.
 
+use crate::base::shutdown::Shutdown;
 use crate::config::{Settings, SmtpConfig, Tls};
-use crate::pipeline::Shutdown;
-use crate::queue::db::{Backend, Db, now_text, parse_time, time_text};
+use crate::queue::db::Db;
+use crate::queue::{self, outbox::Claimed};
 use anyhow::Context;
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use lettre::address::Envelope;
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, Tls as LettreTls, TlsParameters};
 use lettre::{Address, AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
-use sqlx::{AnyConnection, Row};
+use sqlx::AnyConnection;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -129,152 +130,21 @@ pub fn wake() {
 /// Queues `mail` for delivery as soon as possible, inside the caller's
 /// transaction (pass `&mut *tx`), and returns the row id.
 pub async fn enqueue(conn: &mut AnyConnection, mail: &OutgoingMail) -> anyhow::Result<i64> {
-    let now = now_text();
-    let row = sqlx::query(
-        "INSERT INTO outbox (kind, mail_message_id, envelope_from, recipient, subject, message_id, raw, \
-         status, attempts, next_attempt_at, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, 'queued', 0, $8, $8) RETURNING id",
-    )
-    .bind(&mail.kind)
-    .bind(mail.mail_message_id)
-    .bind(&mail.envelope_from)
-    .bind(&mail.recipient)
-    .bind(&mail.subject)
-    .bind(&mail.message_id)
-    .bind(mail.raw.clone())
-    .bind(&now)
-    .fetch_one(&mut *conn)
-    .await
-    .with_context(|| format!("cannot queue mail to {}", mail.recipient))?;
-    row.try_get::<i64, _>(0)
-        .context("cannot read the new outbox id")
+    let row = queue::outbox::NewRow {
+        kind: &mail.kind,
+        mail_message_id: mail.mail_message_id,
+        envelope_from: &mail.envelope_from,
+        recipient: &mail.recipient,
+        subject: &mail.subject,
+        message_id: &mail.message_id,
+        raw: &mail.raw,
+    };
+    queue::outbox::insert(conn, &row).await
 }
 
-/// Replies of `kind` queued to `recipient` since `since`, for the rate limit.
-pub async fn count_since(
-    conn: &mut AnyConnection,
-    kind: &str,
-    recipient: &str,
-    since: DateTime<Utc>,
-    cap: u32,
-) -> anyhow::Result<i64> {
-    // Counting stops at `cap`: the caller only asks whether the limit is
-    // reached, and a sender with a long history must not cost more.
-    let row = sqlx::query(
-        "SELECT COUNT(*) FROM (SELECT 1 FROM outbox WHERE kind = $1 AND recipient = $2 AND created_at >= $3 LIMIT $4) recent",
-    )
-    .bind(kind)
-    .bind(recipient)
-    .bind(time_text(since))
-    .bind(i64::from(cap))
-    .fetch_one(&mut *conn)
-    .await
-    .context("cannot count recent replies")?;
-    row.try_get::<i64, _>(0)
-        .context("cannot read the reply count")
-}
-
-/// Where a row stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Status {
-    /// Waiting for its (next) attempt.
-    Queued,
-    /// Accepted by the relay or written to the directory.
-    Sent,
-    /// Refused permanently, or retried until [`RetryPolicy::give_up_after`].
-    Failed,
-}
-
-impl Status {
-    /// The word stored in `outbox.status`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Queued => "queued",
-            Status::Sent => "sent",
-            Status::Failed => "failed",
-        }
-    }
-
-    /// Reads the stored word.
-    pub fn parse(s: &str) -> Option<Status> {
-        match s {
-            "queued" => Some(Status::Queued),
-            "sent" => Some(Status::Sent),
-            "failed" => Some(Status::Failed),
-            _ => None,
-        }
-    }
-}
-
-/// One outbox row, for listings and tests.
-#[derive(Clone, Debug)]
-pub struct Entry {
-    /// Row id.
-    pub id: i64,
-    /// [`kind::REPLY`], [`kind::NAIJI`], …
-    pub kind: String,
-    /// The message answered.
-    pub mail_message_id: Option<i64>,
-    /// RCPT TO.
-    pub recipient: String,
-    /// Decoded subject.
-    pub subject: String,
-    /// Message-ID without brackets.
-    pub message_id: String,
-    /// Where it stands.
-    pub status: Status,
-    /// Attempts made so far.
-    pub attempts: i64,
-    /// When the next attempt is due.
-    pub next_attempt_at: DateTime<Utc>,
-    /// The last answer of the relay (or the error), for staff.
-    pub last_response: String,
-    /// When it was delivered.
-    pub sent_at: Option<DateTime<Utc>>,
-}
-
-/// Every row, oldest first (tests, the CLI and the web UI's mail log).
-pub async fn list(conn: &mut AnyConnection) -> anyhow::Result<Vec<Entry>> {
-    let rows = sqlx::query(
-        "SELECT id, kind, mail_message_id, recipient, subject, message_id, status, attempts, \
-         next_attempt_at, last_response, sent_at FROM outbox ORDER BY id",
-    )
-    .fetch_all(&mut *conn)
-    .await
-    .context("cannot list the outbox")?;
-    rows.iter().map(entry_from_row).collect()
-}
-
-fn entry_from_row(r: &sqlx::any::AnyRow) -> anyhow::Result<Entry> {
-    let status: String = r.try_get("status")?;
-    let sent_at: Option<String> = r.try_get("sent_at")?;
-    Ok(Entry {
-        id: r.try_get("id")?,
-        kind: r.try_get("kind")?,
-        mail_message_id: r.try_get("mail_message_id")?,
-        recipient: r.try_get("recipient")?,
-        subject: r.try_get("subject")?,
-        message_id: r.try_get("message_id")?,
-        status: Status::parse(&status)
-            .with_context(|| format!("unknown outbox status {status:?}"))?,
-        attempts: r.try_get("attempts")?,
-        next_attempt_at: parse_time(&r.try_get::<String, _>("next_attempt_at")?)?,
-        last_response: r.try_get("last_response")?,
-        sent_at: sent_at.as_deref().map(parse_time).transpose()?,
-    })
-}
-
-/// The raw bytes of row `id` as queued.
-pub async fn raw(conn: &mut AnyConnection, id: i64) -> anyhow::Result<Option<Vec<u8>>> {
-    let row = sqlx::query("SELECT raw FROM outbox WHERE id = $1")
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await
-        .context("cannot read an outbox row")?;
-    row.map(|r| r.try_get::<Vec<u8>, _>(0))
-        .transpose()
-        .context("cannot decode an outbox row")
-}
+/// The outbox rows are read and counted by named functions of the queue
+/// (the one module that issues SQL); their old paths here stay.
+pub use crate::queue::outbox::{Entry, Status, count_since, list, raw};
 
 /// How delivery is retried.
 #[derive(Clone, Debug)]
@@ -604,16 +474,6 @@ pub enum Attempt {
     Permanent(String),
 }
 
-/// A row claimed for delivery.
-struct Claimed {
-    id: i64,
-    envelope_from: String,
-    recipient: String,
-    raw: Vec<u8>,
-    attempts: i64,
-    created_at: DateTime<Utc>,
-}
-
 /// Whether an SMTP attempt may start.
 enum Begin {
     /// Yes: at most one earlier attempt has no recorded outcome.
@@ -676,13 +536,9 @@ impl Sender {
     /// to expire: we cannot tell whether those senders still run.
     pub async fn release_stale_claims(&self) -> anyhow::Result<u64> {
         let prefix = format!("{}-", crate::base::host::name());
-        let rows = sqlx::query("SELECT DISTINCT claimed_by FROM outbox WHERE status = 'queued' AND claimed_by IS NOT NULL")
-            .fetch_all(self.db.pool())
-            .await
-            .context("cannot list outbox claims")?;
+        let holders = queue::outbox::claim_holders(self.db.pool()).await?;
         let mut released = 0;
-        for row in rows {
-            let holder: String = row.try_get(0)?;
+        for holder in holders {
             let Some(pid) = holder
                 .strip_prefix(&prefix)
                 .and_then(|p| p.parse::<u32>().ok())
@@ -692,12 +548,7 @@ impl Sender {
             if pid == std::process::id() || Path::new(&format!("/proc/{pid}")).exists() {
                 continue;
             }
-            let done = sqlx::query("UPDATE outbox SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by = $1 AND status = 'queued'")
-                .bind(&holder)
-                .execute(self.db.pool())
-                .await
-                .context("cannot release a stale outbox claim")?;
-            released += done.rows_affected();
+            released += queue::outbox::release_claims_of(self.db.pool(), &holder).await?;
         }
         if released > 0 {
             tracing::info!(released, "released outbox claims of senders that stopped");
@@ -848,39 +699,7 @@ impl Sender {
         let until = now
             + chrono::Duration::from_std(self.policy.claim_for)
                 .unwrap_or(chrono::Duration::minutes(10));
-        let lock = match self.db.backend() {
-            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
-            Backend::Sqlite => "",
-        };
-        let sql = format!(
-            "UPDATE outbox SET claimed_by = $1, claimed_until = $2, attempts = attempts + 1 \
-             WHERE id IN (SELECT id FROM outbox WHERE status = 'queued' AND next_attempt_at <= $3 \
-             AND (claimed_until IS NULL OR claimed_until < $3) ORDER BY next_attempt_at, id LIMIT {limit}{lock}) \
-             AND status = 'queued' \
-             RETURNING id, envelope_from, recipient, raw, attempts, created_at"
-        );
-        let mut tx = self.db.begin().await?;
-        let rows = sqlx::query(&sql)
-            .bind(&self.worker)
-            .bind(time_text(until))
-            .bind(time_text(now))
-            .fetch_all(&mut *tx)
-            .await
-            .context("cannot claim outbox rows")?;
-        tx.commit().await.context("cannot commit an outbox claim")?;
-        let mut claimed = rows
-            .iter()
-            .map(|r| {
-                Ok(Claimed {
-                    id: r.try_get("id")?,
-                    envelope_from: r.try_get("envelope_from")?,
-                    recipient: r.try_get("recipient")?,
-                    raw: r.try_get("raw")?,
-                    attempts: r.try_get("attempts")?,
-                    created_at: parse_time(&r.try_get::<String, _>("created_at")?)?,
-                })
-            })
-            .collect::<anyhow::Result<Vec<Claimed>>>()?;
+        let mut claimed = queue::outbox::claim(&self.db, &self.worker, until, now, limit).await?;
         // RETURNING gives no order guarantee; send oldest first.
         claimed.sort_by_key(|c| c.id);
         Ok(claimed)
@@ -889,19 +708,11 @@ impl Sender {
     /// Counts the attempt about to start as unconfirmed, committed before
     /// anything is sent, and says whether to send.
     async fn begin_attempt(&self, id: i64) -> anyhow::Result<Begin> {
-        let row = sqlx::query(
-            "UPDATE outbox SET unconfirmed = unconfirmed + 1 \
-             WHERE id = $1 AND claimed_by = $2 AND status = 'queued' RETURNING unconfirmed",
-        )
-        .bind(id)
-        .bind(&self.worker)
-        .fetch_optional(self.db.pool())
-        .await
-        .with_context(|| format!("cannot mark outbox row {id} as being sent"))?;
-        let Some(row) = row else {
+        let Some(unconfirmed) =
+            queue::outbox::count_unconfirmed(self.db.pool(), id, &self.worker).await?
+        else {
             return Ok(Begin::ClaimLost);
         };
-        let unconfirmed: i64 = row.try_get(0)?;
         Ok(if unconfirmed > MAX_UNCONFIRMED {
             Begin::SetAside
         } else {
@@ -910,13 +721,7 @@ impl Sender {
     }
 
     async fn release(&self, id: i64) -> anyhow::Result<()> {
-        sqlx::query("UPDATE outbox SET claimed_by = NULL, claimed_until = NULL, attempts = attempts - 1 WHERE id = $1 AND claimed_by = $2")
-            .bind(id)
-            .bind(&self.worker)
-            .execute(self.db.pool())
-            .await
-            .context("cannot release an outbox claim")?;
-        Ok(())
+        queue::outbox::release(self.db.pool(), id, &self.worker).await
     }
 
     async fn record(
@@ -978,20 +783,14 @@ impl Sender {
                 }
             }
         };
-        let sent_at = (status == Status::Sent).then(|| time_text(now));
-        sqlx::query(
-            "UPDATE outbox SET status = $1, last_response = $2, next_attempt_at = $3, sent_at = $4, \
-             claimed_by = NULL, claimed_until = NULL, unconfirmed = 0 WHERE id = $5",
-        )
-        .bind(status.as_str())
-        .bind(truncate(&response, 2000))
-        .bind(time_text(next))
-        .bind(sent_at)
-        .bind(row.id)
-        .execute(&mut *conn)
-        .await
-        .with_context(|| format!("cannot record the delivery of outbox row {}", row.id))?;
-        Ok(())
+        let sent_at = (status == Status::Sent).then_some(now);
+        let outcome = queue::outbox::Outcome {
+            status,
+            response: &truncate(&response, 2000),
+            next_attempt_at: next,
+            sent_at,
+        };
+        queue::outbox::record_outcome(conn, row.id, &outcome).await
     }
 }
 

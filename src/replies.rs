@@ -17,7 +17,7 @@ use std::sync::OnceLock;
 /// The header that tells our own replies from anyone else's mail; set on
 /// every reply, and recognised by the sender classification so we never
 /// answer ourselves.
-pub use crate::mailbox::senders::OWN_REPLY_HEADER;
+pub use crate::message::senders::OWN_REPLY_HEADER;
 
 /// The machine-readable outcome header.
 pub const STATUS_HEADER: &str = "X-SOS-Status";

@@ -3,7 +3,7 @@
 //! 無視・保留したメール page filters by. The Japanese wording of each is
 //! [`crate::messages::web::unanswered_reason`].
 
-use crate::mailbox::senders::{AutoReason, NeverReason};
+use crate::message::senders::{AutoReason, NeverReason};
 
 /// One reason. [`Reason::as_str`] is the stored code.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]

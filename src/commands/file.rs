@@ -178,7 +178,7 @@ async fn file_forms(
             sheet_name: form.sheet.clone(),
             actor: common.actor.clone(),
             // Staff file by hand what they received and checked themselves.
-            sender_trust: crate::mailbox::senders::SenderTrust::Vouched,
+            sender_trust: crate::message::senders::SenderTrust::Vouched,
         };
         let outcome = queue::file_sheet(conn, &filing).await?;
         findings.extend(outcome.findings_added.iter().cloned());

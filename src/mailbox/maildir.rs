@@ -16,7 +16,8 @@
 //! a temporary failure of the database or the disk stops a scan, with
 //! back-off.
 
-use crate::pipeline::{Arrived, Disposition, Intake, IntakeError, Outcome, Shutdown};
+use crate::base::shutdown::Shutdown;
+use crate::pipeline::{Arrived, Disposition, Intake, IntakeError, Outcome};
 use anyhow::Context;
 use chrono::{DateTime, FixedOffset, Utc};
 use std::collections::HashSet;

@@ -35,7 +35,7 @@
 //! - The Date header is informational only: the receipt time is when the
 //!   mail reached our mailbox, which the mailbox source knows.
 //! - Sender classification (prefecture directory, authentication results,
-//!   auto-generated mail) is in [`crate::mailbox::senders`].
+//!   auto-generated mail) is in [`senders`].
 
 mod bounds;
 mod charset;
@@ -44,6 +44,7 @@ pub mod jis;
 mod parse;
 pub mod peek;
 pub(crate) mod rfc2231;
+pub mod senders;
 mod sniff;
 pub mod tnef;
 mod unzip;

@@ -6,7 +6,7 @@
 
 use super::{Analysis, Filed, Intake, IntakeError};
 use crate::conversation::Turn;
-use crate::mailbox::senders::{AnswerPolicy, SenderClass};
+use crate::message::senders::{AnswerPolicy, SenderClass};
 use crate::queue::Tx;
 use crate::queue::conversation::{self as store, NewCorrespondence, RequestRef};
 use chrono::{DateTime, FixedOffset};

@@ -19,7 +19,7 @@
 use super::audit::{self, Action};
 use super::db::{date_text, now_text, parse_date, time_text};
 use super::records::{parse_items_text, requested_items_text, upsert_lines};
-use crate::mailbox::senders::SenderTrust;
+use crate::message::senders::SenderTrust;
 use crate::prefecture::Prefecture;
 use crate::request::{Institution, Item, ItemLine, Source, Status};
 use crate::validation::{Finding, Label, Problem, Severity, Subject, has_errors};
@@ -97,6 +97,12 @@ pub struct FilingOutcome {
 }
 
 /// Files one checked sheet. See the module and [`super`] docs for the rules.
+///
+/// Long on purpose: it is one transaction whose steps (key check, receipt,
+/// G-MIS and completed/supersession findings, the insert, the supersession
+/// marks and the audit row) share the findings and the row id, and the lead
+/// tuned its statements for throughput; split it only with the filing bench
+/// at hand.
 pub async fn file_sheet(
     conn: &mut AnyConnection,
     filing: &SheetFiling,
@@ -758,6 +764,9 @@ async fn insert_gmis(
     Ok(Some(id))
 }
 
+/// Updates G-MIS request `id` from a newer export row: its status, lines and
+/// the audit of what changed. One function because every step reads the
+/// record as it was (`before`) and writes inside the same savepoint.
 async fn update_gmis(
     conn: &mut AnyConnection,
     id: i64,

@@ -54,10 +54,10 @@
 //! Batch exports ([`review`], written by the web UI's owner): the approved
 //! lines of a batch's 受付完了 records for the 配送先リスト and summaries.
 //!
-//! The queue is the one module that issues SQL (issue 16; `pipeline` and
-//! `outbox` still hold their own until they move here): the web UI, the
-//! operations commands and the IMAP watcher call named functions here for
-//! their own rows too — staff [`accounts`], [`sessions`] and
+//! The queue is the one module that issues SQL (issue 16): the pipeline
+//! ([`mail_messages`], [`quarantine::hold`]), the outbox sender
+//! ([`outbox`]), the web UI, the operations commands and the IMAP watcher
+//! call named functions here for their own rows too — staff [`accounts`], [`sessions`] and
 //! [`signin_failures`], the [`quarantine`], the outbox page
 //! ([`outbox_desk`]), and the IMAP checkpoints and lease ([`imap_state`]).
 //!
@@ -78,6 +78,8 @@ pub mod filing;
 pub mod health;
 pub mod imap_state;
 pub mod listing;
+pub mod mail_messages;
+pub mod outbox;
 pub mod outbox_desk;
 pub mod overview;
 pub mod quarantine;

@@ -27,6 +27,37 @@ pub struct HeldMail {
     pub received_at: DateTime<Utc>,
 }
 
+/// Why and from whom a mail is held, as [`hold`] stores it.
+#[derive(Clone, Debug)]
+pub struct Hold<'a> {
+    /// The `mail_messages` id of the held mail.
+    pub mail_message_id: i64,
+    /// The sender's address as written, empty when there is none.
+    pub from_address: &'a str,
+    /// Why it is held, for staff.
+    pub reason: &'a str,
+    /// `unknown_sender`, `unauthenticated_sender` or `no_address`.
+    pub kind: &'a str,
+    /// The prefecture a registered address claims.
+    pub prefecture: Option<&'a str>,
+}
+
+/// Lists a mail in quarantine (the pipeline, inside the transaction that
+/// records the message).
+pub async fn hold(conn: &mut AnyConnection, h: &Hold<'_>) -> anyhow::Result<()> {
+    sqlx::query("INSERT INTO quarantine (mail_message_id, from_address, reason, at, kind, prefecture) VALUES ($1, $2, $3, $4, $5, $6)")
+        .bind(h.mail_message_id)
+        .bind(h.from_address)
+        .bind(h.reason)
+        .bind(super::db::now_text())
+        .bind(h.kind)
+        .bind(h.prefecture)
+        .execute(&mut *conn)
+        .await
+        .context("cannot list the message in quarantine")?;
+    Ok(())
+}
+
 /// The held mail not released yet, latest held first, at most `limit`.
 pub async fn held(conn: &mut AnyConnection, limit: i64) -> anyhow::Result<Vec<HeldMail>> {
     let rows = sqlx::query(

@@ -62,6 +62,10 @@ async fn run(
     result
 }
 
+/// The checks of `imap check` on a signed-in session, in the order an admin
+/// reads them (capabilities, folders, checkpoint, lease). Long because it is
+/// a flat list of independent probes, each a few lines that push one report
+/// line; splitting it would only move the list.
 async fn inspect(
     config: &ImapConfig,
     db: Option<&Db>,

@@ -89,7 +89,7 @@ pub fn serve_task(
     settings: &crate::config::Settings,
     db: crate::queue::Db,
     intake: Intake,
-    shutdown: crate::pipeline::Shutdown,
+    shutdown: crate::base::shutdown::Shutdown,
 ) -> anyhow::Result<futures::future::BoxFuture<'static, anyhow::Result<()>>> {
     let options = WatchOptions {
         max_fetch_bytes: settings.config.mail.max_message_bytes.saturating_add(1),

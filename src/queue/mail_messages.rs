@@ -1,0 +1,131 @@
+//! The `mail_messages` rows the pipeline keeps for every message it handles:
+//! one row per key (Message-ID + SHA-256 of the raw bytes), inserted when a
+//! message is first recorded, given its outcome in the same transaction,
+//! and read back when the same bytes arrive again.
+//!
+//! The pipeline decides what a message came to; this module only stores and
+//! reads the words, so the SQL stays in `queue` (issue 16).
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use sqlx::{AnyConnection, AnyPool, Row};
+
+use super::db::{now_text, time_text};
+
+/// A message's row as first recorded (its disposition starts as
+/// `rejected` and is set by [`record_outcome`] in the same transaction).
+#[derive(Clone, Debug)]
+pub struct NewMessage<'a> {
+    /// The Message-ID header, empty when there is none.
+    pub message_id: &'a str,
+    /// SHA-256 (hex) of the raw bytes.
+    pub raw_sha256: &'a str,
+    /// The mailbox source (`maildir`, `imap`, `ingest`, …).
+    pub source: &'a str,
+    /// When the message arrived.
+    pub received_at: DateTime<Utc>,
+    /// The From address, empty when there is none.
+    pub from_address: &'a str,
+    /// The decoded subject, empty when there is none.
+    pub subject: &'a str,
+    /// The prefecture of a registered, trusted sender.
+    pub prefecture: Option<&'a str>,
+}
+
+/// Inserts the row; `None` when a row with the same key exists (a second
+/// delivery of the same bytes). On PostgreSQL a concurrent twin waits on the
+/// unique index, then finds the row (ON CONFLICT DO NOTHING returns none).
+pub async fn insert(conn: &mut AnyConnection, m: &NewMessage<'_>) -> anyhow::Result<Option<i64>> {
+    let inserted = sqlx::query(
+        "INSERT INTO mail_messages (message_id, raw_sha256, source, received_at, processed_at, from_address, subject, prefecture, disposition) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'rejected') ON CONFLICT (message_id, raw_sha256) DO NOTHING RETURNING id",
+    )
+    .bind(m.message_id)
+    .bind(m.raw_sha256)
+    .bind(m.source)
+    .bind(time_text(m.received_at))
+    .bind(now_text())
+    .bind(m.from_address)
+    .bind(m.subject)
+    .bind(m.prefecture)
+    .fetch_optional(&mut *conn)
+    .await
+    .context("cannot record the message")?;
+    inserted
+        .map(|row| row.try_get::<i64, _>(0))
+        .transpose()
+        .context("cannot read the message id")
+}
+
+/// What a message came to, as stored words.
+#[derive(Clone, Debug)]
+pub struct MessageOutcome<'a> {
+    /// The disposition word (`accepted`, `quarantined`, …).
+    pub disposition: &'a str,
+    /// The note on the reply (queued, or why none).
+    pub reply: &'a str,
+    /// The receipt numbers filed, comma-separated.
+    pub receipts: &'a str,
+    /// The JSON summary (sender, files, problems, conversation).
+    pub summary: &'a str,
+    /// The unanswered-reason code, empty when answered.
+    pub reason_code: &'a str,
+}
+
+/// Stores the outcome of the message with row id `id`.
+pub async fn record_outcome(
+    conn: &mut AnyConnection,
+    id: i64,
+    o: &MessageOutcome<'_>,
+) -> anyhow::Result<()> {
+    sqlx::query("UPDATE mail_messages SET disposition = $1, reply = $2, receipts = $3, summary = $4, reason_code = $5 WHERE id = $6")
+        .bind(o.disposition)
+        .bind(o.reply)
+        .bind(o.receipts)
+        .bind(o.summary)
+        .bind(o.reason_code)
+        .bind(id)
+        .execute(&mut *conn)
+        .await
+        .context("cannot record the outcome")?;
+    Ok(())
+}
+
+/// How a message was handled the first time, as stored (unreadable
+/// columns read as empty).
+#[derive(Clone, Debug)]
+pub struct EarlierHandling {
+    /// The row id.
+    pub id: Option<i64>,
+    /// The disposition word.
+    pub disposition: String,
+    /// The receipt numbers, comma-separated.
+    pub receipts: String,
+    /// The note on the reply.
+    pub reply: String,
+    /// The unanswered-reason code.
+    pub reason_code: String,
+}
+
+/// The stored handling of the message with this key. Reads on the pool, not
+/// in a transaction: the row was committed by an earlier (or twin) run.
+pub async fn earlier_handling(
+    pool: &AnyPool,
+    message_id: &str,
+    raw_sha256: &str,
+) -> anyhow::Result<EarlierHandling> {
+    let row = sqlx::query("SELECT id, disposition, receipts, reply, reason_code FROM mail_messages WHERE message_id = $1 AND raw_sha256 = $2")
+        .bind(message_id)
+        .bind(raw_sha256)
+        .fetch_one(pool)
+        .await
+        .context("cannot read the earlier handling")?;
+    let get = |i: usize| row.try_get::<String, _>(i).unwrap_or_default();
+    Ok(EarlierHandling {
+        id: row.try_get(0).ok(),
+        disposition: get(1),
+        receipts: get(2),
+        reply: get(3),
+        reason_code: get(4),
+    })
+}
