@@ -17,6 +17,7 @@
 # message. Addresses only 127.0.0.1 and stops by itself.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/bench-lib.sh
 
 MESSAGES=${MESSAGES:-10000}
 RECORDS=${RECORDS:-100000}
@@ -31,31 +32,17 @@ cleanup() {
   [[ -n "${server:-}" ]] && kill "$server" 2>/dev/null && wait "$server" 2>/dev/null || true
   # The gateway runs under time (and strace): stop what they run first.
   [[ -n "${gateway:-}" ]] && pkill -TERM -f "^$TARGET/release/sos-intake --config $work/" 2>/dev/null && wait "$gateway" 2>/dev/null || true
-  if [[ -n "${pgdb:-}" ]]; then psql "$admin_url" -qc "DROP DATABASE IF EXISTS $pgdb WITH (FORCE)" >/dev/null || true; fi
+  bench_drop_database
   [[ -n "${KEEP_WORK:-}" ]] || rm -rf "$work"
 }
 trap cleanup EXIT
 data="$work/data"
 mkdir -p "$data/outbox"
 
-if [[ "$BACKEND" == postgres ]]; then
-  admin_url=${SOS_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}
-  pgdb="sos_bench_drain_$$"
-  psql "$admin_url" -qc "CREATE DATABASE $pgdb" >/dev/null
-  export SOS_INTAKE_DATABASE_URL="${admin_url%/*}/$pgdb"
-else
-  unset SOS_INTAKE_DATABASE_URL
-fi
+bench_database sos_bench_drain
 
 # 1. The queue as months of work leave it, and a reviewer's session.
-"$TARGET"/release/examples/web_bench_server --data-dir "$data" --records "$RECORDS" --port "$PORT" >"$work/out" 2>"$work/err" &
-server=$!
-for _ in $(seq 1 600); do
-  grep -q '^READY' "$work/out" 2>/dev/null && break
-  kill -0 "$server" 2>/dev/null || { cat "$work/err"; exit 1; }
-  sleep 0.5
-done
-grep -q '^READY' "$work/out" || { echo "web_bench_server did not start"; cat "$work/err"; exit 1; }
+bench_start_web_server "$data" "$RECORDS" "$PORT" "$work"
 cookie=$(sed -n 's/^COOKIE //p' "$work/out")
 kill "$server"; wait "$server" 2>/dev/null || true; server=
 

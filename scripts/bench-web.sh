@@ -10,6 +10,7 @@
 # Prints hey's summaries (median = 50%, p95 = 95% in the latency distribution).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/bench-lib.sh
 
 REQUESTS=${REQUESTS:-2000}
 CONCURRENCY=${CONCURRENCY:-4}
@@ -23,28 +24,13 @@ cargo build --release --example web_bench_server >/dev/null
 work=$(mktemp -d)
 cleanup() {
   [[ -n "${server:-}" ]] && kill "$server" 2>/dev/null && wait "$server" 2>/dev/null || true
-  if [[ -n "${pgdb:-}" ]]; then psql "$admin_url" -qc "DROP DATABASE IF EXISTS $pgdb WITH (FORCE)" >/dev/null || true; fi
+  bench_drop_database
   rm -rf "$work"
 }
 trap cleanup EXIT
 
-if [[ "$BACKEND" == postgres ]]; then
-  admin_url=${SOS_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}
-  pgdb="sos_bench_web_$$"
-  psql "$admin_url" -qc "CREATE DATABASE $pgdb" >/dev/null
-  export SOS_INTAKE_DATABASE_URL="${admin_url%/*}/$pgdb"
-else
-  unset SOS_INTAKE_DATABASE_URL
-fi
-
-"${CARGO_TARGET_DIR:-target}"/release/examples/web_bench_server --data-dir "$work" --records "$RECORDS" --port "$PORT" >"$work/out" 2>"$work/err" &
-server=$!
-for _ in $(seq 1 600); do
-  grep -q '^READY' "$work/out" 2>/dev/null && break
-  kill -0 "$server" 2>/dev/null || { cat "$work/err"; exit 1; }
-  sleep 0.5
-done
-grep -q '^READY' "$work/out" || { echo "server did not start"; cat "$work/err"; exit 1; }
+bench_database sos_bench_web
+bench_start_web_server "$work" "$RECORDS" "$PORT" "$work"
 cat "$work/err"
 cookie=$(sed -n 's/^COOKIE //p' "$work/out")
 request=$(sed -n 's/^REQUEST //p' "$work/out")
