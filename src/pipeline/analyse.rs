@@ -100,6 +100,17 @@ pub(super) struct Analysis {
     pub(super) facts: conversation::Facts,
 }
 
+impl Analysis {
+    /// The From address as written (empty when there is none).
+    pub(super) fn sender_address(&self) -> String {
+        self.parsed
+            .from
+            .as_ref()
+            .map(|f| f.address.clone())
+            .unwrap_or_default()
+    }
+}
+
 /// One attachment, as far as the pipeline is concerned.
 #[derive(Clone)]
 pub(super) enum FileResult {

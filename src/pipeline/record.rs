@@ -103,12 +103,7 @@ impl Intake {
         received_at: DateTime<FixedOffset>,
     ) -> Result<Option<i64>, IntakeError> {
         let message_id = work.parsed.message_id.clone().unwrap_or_default();
-        let from_address = work
-            .parsed
-            .from
-            .as_ref()
-            .map(|f| f.address.clone())
-            .unwrap_or_default();
+        let from_address = work.sender_address();
         let subject = work.parsed.subject.clone().unwrap_or_default();
         let row = queue::mail_messages::NewMessage {
             message_id: &message_id,
@@ -151,12 +146,7 @@ impl Intake {
             _ => (Disposition::Quarantined, Vec::new()),
         };
         if disposition == Disposition::Quarantined {
-            let from_address = work
-                .parsed
-                .from
-                .as_ref()
-                .map(|f| f.address.clone())
-                .unwrap_or_default();
+            let from_address = work.sender_address();
             let reason = work.class.describe();
             let hold = queue::quarantine::Hold {
                 mail_message_id,
