@@ -17,11 +17,20 @@
 //! (linear time). Nothing here touches the database or words a reply.
 
 use crate::message::ParsedMessage;
-use crate::queue::conversation::RequestRef;
 use crate::unanswered::Reason;
 use regex::Regex;
 use std::sync::OnceLock;
 use unicode_normalization::UnicodeNormalization;
+
+/// A request another mail refers to (the queue finds them; the
+/// conversation step decides what they mean).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct RequestRef {
+    /// The record's id.
+    pub id: i64,
+    /// Its receipt number.
+    pub receipt: String,
+}
 
 /// How much of the body text is scanned (characters): a password notice or
 /// a download link is written at the top, before the signature and any

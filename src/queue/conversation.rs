@@ -13,14 +13,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::{AnyConnection, Row};
 
-/// A request another mail refers to.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct RequestRef {
-    /// The record's id.
-    pub id: i64,
-    /// Its receipt number.
-    pub receipt: String,
-}
+pub use crate::conversation::RequestRef;
 
 /// `$first, $first+1, …` for `n` values.
 fn placeholders(first: usize, n: usize) -> String {
