@@ -295,11 +295,12 @@ impl Transport {
 
     async fn deliver(&self, row: &Claimed) -> Attempt {
         match self {
-            Transport::Directory(dir) => match write_eml(dir, row.id, &row.raw).await {
-                Ok(path) => Attempt::Sent(format!("written {}", path.display())),
-                // A full or read-only disk is an outage like any other.
-                Err(e) => Attempt::Temporary(format!("{e:#}")),
-            },
+            // `Sender` writes a directory batch at once (`write_all`); one
+            // row goes through the same writer.
+            Transport::Directory(dir) => write_attempts(dir, std::slice::from_ref(row))
+                .await
+                .pop()
+                .unwrap_or_else(|| Attempt::Temporary("nothing was written".into())),
             Transport::Smtp(smtp) => {
                 let envelope = match envelope(&row.envelope_from, &row.recipient) {
                     Ok(e) => e,
@@ -401,34 +402,27 @@ pub fn read_secret(file: Option<&Path>, env: Option<&str>) -> anyhow::Result<Str
     anyhow::bail!("neither password_file nor password_env is set")
 }
 
-/// Writes `raw` to `<dir>/<id>.eml` through a temporary file and a rename,
-/// so a reader never sees half a message and a repeat overwrites.
-async fn write_eml(dir: &Path, id: i64, raw: &[u8]) -> anyhow::Result<PathBuf> {
-    let dir = dir.to_path_buf();
-    let raw = raw.to_vec();
-    tokio::task::spawn_blocking(move || {
-        use std::io::Write;
-        std::fs::create_dir_all(&dir)
-            .with_context(|| format!("cannot create outbox directory {}", dir.display()))?;
-        let path = dir.join(format!("{id:08}.eml"));
-        let tmp = dir.join(format!(".{id:08}.eml.tmp"));
-        let mut file = std::fs::File::create(&tmp)
-            .with_context(|| format!("cannot write {}", tmp.display()))?;
-        file.write_all(&raw)
-            .and_then(|_| file.sync_all())
-            .with_context(|| format!("cannot write {}", tmp.display()))?;
-        std::fs::rename(&tmp, &path)
-            .with_context(|| format!("cannot rename {} to {}", tmp.display(), path.display()))?;
-        Ok(path)
-    })
-    .await
-    .context("the outbox writer stopped")?
+/// The outcome of writing each row to `<dir>/<id>.eml` ([`write_emls`]).
+async fn write_attempts(dir: &Path, rows: &[Claimed]) -> Vec<Attempt> {
+    let files: Vec<(i64, Vec<u8>)> = rows.iter().map(|r| (r.id, r.raw.clone())).collect();
+    match write_emls(dir, files).await {
+        Ok(paths) => paths
+            .iter()
+            .map(|p| Attempt::Sent(format!("written {}", p.display())))
+            .collect(),
+        // A full or read-only disk is an outage like any other.
+        Err(e) => rows
+            .iter()
+            .map(|_| Attempt::Temporary(format!("{e:#}")))
+            .collect(),
+    }
 }
 
-/// Writes each `(id, raw)` to `<dir>/<id>.eml` as [`write_eml`] does, but
-/// syncs the batch together: every file is written, then every file
-/// synced (after the first, the journal commit is mostly shared), then
-/// renamed into place, then the directory synced once.
+/// Writes each `(id, raw)` to `<dir>/<id>.eml` through a temporary file and
+/// a rename, so a reader never sees half a message and a repeat
+/// overwrites; the batch is synced together: every file is written, then
+/// every file synced (after the first, the journal commit is mostly
+/// shared), then renamed into place, then the directory synced once.
 async fn write_emls(dir: &Path, files: Vec<(i64, Vec<u8>)>) -> anyhow::Result<Vec<PathBuf>> {
     let dir = dir.to_path_buf();
     tokio::task::spawn_blocking(move || {
@@ -670,19 +664,7 @@ impl Sender {
         rows: &[Claimed],
         report: &mut Report,
     ) -> anyhow::Result<()> {
-        let files: Vec<(i64, Vec<u8>)> = rows.iter().map(|r| (r.id, r.raw.clone())).collect();
-        let written = write_emls(dir, files).await;
-        let attempts: Vec<Attempt> = match written {
-            Ok(paths) => paths
-                .iter()
-                .map(|p| Attempt::Sent(format!("written {}", p.display())))
-                .collect(),
-            // A full or read-only disk is an outage like any other.
-            Err(e) => rows
-                .iter()
-                .map(|_| Attempt::Temporary(format!("{e:#}")))
-                .collect(),
-        };
+        let attempts = write_attempts(dir, rows).await;
         let mut tx = self.db.begin().await?;
         for (row, attempt) in rows.iter().zip(&attempts) {
             self.record_in(&mut tx, row, attempt, report).await?;

@@ -68,7 +68,7 @@ impl Intake {
                 continue;
             }
             if first < i {
-                results.extend(self.process_group(&batch[first..i]).await);
+                results.extend(self.process_group(&batch[first..i], &shas[first..i]).await);
             }
             if let Some(a) = batch.get(i) {
                 results.push(self.process(&a.raw, a.received_at).await);
@@ -78,8 +78,13 @@ impl Intake {
         results
     }
 
-    /// New messages together: one commit counts them, one files them.
-    async fn process_group(&self, batch: &[Arrived]) -> Vec<Result<Outcome, IntakeError>> {
+    /// New messages together (`shas` their SHA-256, in the same order): one
+    /// commit counts them, one files them.
+    async fn process_group(
+        &self,
+        batch: &[Arrived],
+        shas: &[String],
+    ) -> Vec<Result<Outcome, IntakeError>> {
         if batch.len() < 2 {
             return self.one_by_one(batch).await;
         }
@@ -88,12 +93,13 @@ impl Intake {
             (0..batch.len()).map(|_| None).collect();
         let pending: Vec<Pending> = batch
             .iter()
+            .zip(shas)
             .enumerate()
-            .map(|(index, arrived)| Pending {
+            .map(|(index, (arrived, sha))| Pending {
                 index,
                 arrived,
                 peek: HeaderPeek::of(&arrived.raw),
-                sha: blobs::sha256_hex(&arrived.raw),
+                sha: sha.clone(),
             })
             .collect();
         let starts = match self.arrive_all(&pending).await {
