@@ -20,7 +20,7 @@ pub struct Cli {
     pub config: Option<PathBuf>,
     /// Log lines as `text` or `json` (one object a line).
     #[arg(long, global = true, value_enum, default_value = "text")]
-    pub log_format: crate::ops::logging::LogFormat,
+    pub log_format: crate::observe::logging::LogFormat,
     /// The command.
     #[command(subcommand)]
     pub command: Command,
@@ -73,7 +73,7 @@ pub enum Command {
 /// Parses the command line, runs the command and returns its exit code.
 pub async fn run() -> ExitCode {
     let cli = Cli::parse();
-    crate::ops::logging::set_format(cli.log_format);
+    crate::observe::logging::set_format(cli.log_format);
     // An MTA piping mail to `ingest` keeps the message and retries on 75; any
     // failure before the pipeline has the message (an unreadable
     // configuration, a database that cannot be opened) must not bounce it.

@@ -92,6 +92,19 @@ pub struct HealthConfig {
     pub token_env: Option<String>,
 }
 
+impl HealthConfig {
+    /// The bearer token, trimmed; None when none is configured.
+    pub fn token(&self) -> anyhow::Result<Option<String>> {
+        if self.token_file.is_none() && self.token_env.is_none() {
+            return Ok(None);
+        }
+        let token = read_secret(self.token_file.as_deref(), self.token_env.as_deref())?;
+        let token = token.trim().to_string();
+        anyhow::ensure!(!token.is_empty(), "the configured token is empty");
+        Ok(Some(token))
+    }
+}
+
 impl Default for HealthConfig {
     fn default() -> Self {
         HealthConfig {
@@ -287,7 +300,7 @@ pub struct SmtpConfig {
     /// `[smtp.oauth]`: AUTH XOAUTH2 with an OAuth 2.0 token instead of the
     /// password (Microsoft 365, Google Workspace).
     #[serde(default)]
-    pub oauth: Option<crate::oauth::OAuthConfig>,
+    pub oauth: Option<OAuthConfig>,
 }
 
 /// `[imap]`: the inbox on an IMAP server.
@@ -327,7 +340,7 @@ pub struct ImapConfig {
     /// OAUTHBEARER) instead of the password (Microsoft 365, Google
     /// Workspace).
     #[serde(default)]
-    pub oauth: Option<crate::oauth::OAuthConfig>,
+    pub oauth: Option<OAuthConfig>,
 }
 
 /// `[web]`: the staff review desk.
@@ -543,6 +556,131 @@ impl Settings {
     pub fn for_data_dir(data_dir: &Path) -> Settings {
         Settings::resolve(Config::default(), Some(data_dir.to_path_buf()))
     }
+}
+
+/// Which SASL mechanism carries the token (`mechanism` in `[imap.oauth]`).
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Mechanism {
+    /// `XOAUTH2`: what Microsoft 365 and Google document for IMAP and SMTP.
+    #[default]
+    Xoauth2,
+    /// `OAUTHBEARER` (RFC 7628): the standard one, offered by Google and
+    /// by Dovecot.
+    Oauthbearer,
+}
+
+impl Mechanism {
+    /// The mechanism name as sent in `AUTHENTICATE` / `AUTH`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mechanism::Xoauth2 => "XOAUTH2",
+            Mechanism::Oauthbearer => "OAUTHBEARER",
+        }
+    }
+}
+
+impl std::fmt::Display for Mechanism {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Who issues the tokens.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Provider {
+    /// Microsoft identity platform (Entra ID), client-credentials grant.
+    Microsoft,
+    /// Google service account with domain-wide delegation.
+    Google,
+    /// Any token endpoint with client credentials (`token_url` required).
+    Generic,
+}
+
+/// `[imap.oauth]` / `[smtp.oauth]`: log in with an OAuth 2.0 token instead
+/// of a password.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OAuthConfig {
+    /// `xoauth2` (default) or `oauthbearer`. SMTP supports `xoauth2` only.
+    #[serde(default)]
+    pub mechanism: Mechanism,
+    /// `microsoft`, `google` or `generic`.
+    pub provider: Provider,
+    /// Entra ID tenant (directory) id or domain (Microsoft).
+    pub tenant: Option<String>,
+    /// Application (client) id (Microsoft, generic).
+    pub client_id: Option<String>,
+    /// File holding the client secret (Microsoft, generic).
+    pub client_secret_file: Option<PathBuf>,
+    /// Environment variable holding the client secret.
+    pub client_secret_env: Option<String>,
+    /// PEM certificate uploaded to the app registration (Microsoft, instead
+    /// of a secret).
+    pub certificate_file: Option<PathBuf>,
+    /// PEM private key of that certificate (default: `certificate_file`).
+    pub private_key_file: Option<PathBuf>,
+    /// The service account's JSON key file (Google).
+    pub service_account_file: Option<PathBuf>,
+    /// The mailbox the Google service account acts as (default: the login
+    /// user).
+    pub subject: Option<String>,
+    /// Scope asked for (default per provider).
+    pub scope: Option<String>,
+    /// Token endpoint (default per provider; `http://` only on loopback).
+    pub token_url: Option<String>,
+    /// Renew a token this many seconds before it expires (default 300).
+    #[serde(default = "default_renew_before")]
+    pub renew_before_secs: u64,
+    /// Seconds to wait for the token endpoint (default 30).
+    #[serde(default = "default_timeout")]
+    pub timeout_secs: u64,
+}
+
+fn default_renew_before() -> u64 {
+    300
+}
+fn default_timeout() -> u64 {
+    30
+}
+
+/// A password from a file (trailing newline dropped) or an environment
+/// variable.
+pub fn read_secret(file: Option<&Path>, env: Option<&str>) -> anyhow::Result<String> {
+    if let Some(path) = file {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read password file {}", path.display()))?;
+        return Ok(text.trim_end_matches(['\r', '\n']).to_string());
+    }
+    if let Some(var) = env {
+        return std::env::var(var)
+            .with_context(|| format!("environment variable {var} is not set"));
+    }
+    anyhow::bail!("neither password_file nor password_env is set")
+}
+
+/// True when `listen` (`host:port`, `[v6]:port`, or a bare host) names a
+/// loopback address.
+pub fn is_loopback_listen(listen: &str) -> bool {
+    let listen = listen.trim();
+    if let Ok(addr) = listen.parse::<std::net::SocketAddr>() {
+        return addr.ip().to_canonical().is_loopback();
+    }
+    if let Ok(ip) = listen.parse::<std::net::IpAddr>() {
+        return ip.to_canonical().is_loopback();
+    }
+    let host = listen
+        .rsplit_once(':')
+        .map(|(h, _)| h)
+        .unwrap_or(listen)
+        .trim_start_matches('[')
+        .trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .map(|ip| ip.to_canonical().is_loopback())
+            .unwrap_or(false)
 }
 
 #[cfg(test)]

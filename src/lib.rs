@@ -21,6 +21,7 @@ pub mod mailbox;
 pub mod message;
 pub mod messages;
 pub mod oauth;
+pub mod observe;
 pub mod ops;
 pub mod outbox;
 pub mod pipeline;

@@ -246,7 +246,7 @@ impl Transport {
             return oauth_transport(builder, config, oauth);
         }
         if let Some(user) = &config.user {
-            let password = read_secret(
+            let password = crate::config::read_secret(
                 config.password_file.as_deref(),
                 config.password_env.as_deref(),
             )
@@ -294,39 +294,25 @@ impl Transport {
     }
 
     async fn deliver(&self, row: &Claimed) -> Attempt {
-        match self {
+        // Read for the relays only; a directory writes whatever was queued.
+        let addressed = envelope(&row.envelope_from, &row.recipient);
+        let raw = trim_final_crlf(&row.raw);
+        match (self, addressed) {
             // `Sender` writes a directory batch at once (`write_all`); one
             // row goes through the same writer.
-            Transport::Directory(dir) => write_attempts(dir, std::slice::from_ref(row))
+            (Transport::Directory(dir), _) => write_attempts(dir, std::slice::from_ref(row))
                 .await
                 .pop()
                 .unwrap_or_else(|| Attempt::Temporary("nothing was written".into())),
-            Transport::Smtp(smtp) => {
-                let envelope = match envelope(&row.envelope_from, &row.recipient) {
-                    Ok(e) => e,
-                    Err(e) => return Attempt::Permanent(format!("{e:#}")),
-                };
-                match smtp.send_raw(&envelope, trim_final_crlf(&row.raw)).await {
-                    Ok(resp) => Attempt::Sent(format!(
-                        "{} {}",
-                        resp.code(),
-                        resp.message().collect::<Vec<_>>().join(" ")
-                    )),
-                    Err(e) if e.is_permanent() => Attempt::Permanent(e.to_string()),
-                    Err(e) => Attempt::Temporary(e.to_string()),
-                }
-            }
-            Transport::SmtpOAuth(smtp) => {
-                let envelope = match envelope(&row.envelope_from, &row.recipient) {
-                    Ok(e) => e,
-                    Err(e) => return Attempt::Permanent(format!("{e:#}")),
-                };
-                match smtp.send_raw(&envelope, trim_final_crlf(&row.raw)).await {
-                    Ok(resp) => Attempt::Sent(format!(
-                        "{} {}",
-                        resp.code(),
-                        resp.message().collect::<Vec<_>>().join(" ")
-                    )),
+            (_, Err(e)) => Attempt::Permanent(format!("{e:#}")),
+            (Transport::Smtp(smtp), Ok(envelope)) => match smtp.send_raw(&envelope, raw).await {
+                Ok(resp) => sent(&resp),
+                Err(e) if e.is_permanent() => Attempt::Permanent(e.to_string()),
+                Err(e) => Attempt::Temporary(e.to_string()),
+            },
+            (Transport::SmtpOAuth(smtp), Ok(envelope)) => {
+                match smtp.send_raw(&envelope, raw).await {
+                    Ok(resp) => sent(&resp),
                     Err(e) => oauth_attempt(e),
                 }
             }
@@ -356,6 +342,15 @@ fn oauth_transport(
 /// Token trouble is never the message's fault: it waits (temporary) until
 /// the administrator fixes the app or the endpoint comes back, so no reply
 /// is lost. Only the relay's own permanent answers fail a row.
+/// A relay's acceptance, with its words kept for staff.
+fn sent(resp: &lettre::transport::smtp::response::Response) -> Attempt {
+    Attempt::Sent(format!(
+        "{} {}",
+        resp.code(),
+        resp.message().collect::<Vec<_>>().join(" ")
+    ))
+}
+
 fn oauth_attempt(e: crate::oauth::smtp::OAuthSmtpError) -> Attempt {
     use crate::oauth::smtp::OAuthSmtpError;
     match e {
@@ -385,21 +380,6 @@ fn envelope(from: &str, to: &str) -> anyhow::Result<Envelope> {
         .parse()
         .with_context(|| format!("bad recipient address {to:?}"))?;
     Envelope::new(from, vec![to]).context("bad envelope")
-}
-
-/// A password from a file (trailing newline dropped) or an environment
-/// variable.
-pub fn read_secret(file: Option<&Path>, env: Option<&str>) -> anyhow::Result<String> {
-    if let Some(path) = file {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read password file {}", path.display()))?;
-        return Ok(text.trim_end_matches(['\r', '\n']).to_string());
-    }
-    if let Some(var) = env {
-        return std::env::var(var)
-            .with_context(|| format!("environment variable {var} is not set"));
-    }
-    anyhow::bail!("neither password_file nor password_env is set")
 }
 
 /// The outcome of writing each row to `<dir>/<id>.eml` ([`write_emls`]).
@@ -778,7 +758,7 @@ impl Sender {
 
 /// Counts a delivery attempt in the monitor by its SMTP reply code class.
 fn count_attempt(attempt: &Attempt) {
-    let monitor = crate::ops::monitor::global();
+    let monitor = crate::observe::monitor::global();
     match attempt {
         Attempt::Sent(r) => monitor.smtp_attempt(r, false),
         Attempt::Temporary(r) | Attempt::Permanent(r) => monitor.smtp_attempt(r, true),

@@ -24,6 +24,40 @@ pub const STATUS_HEADER: &str = "X-SOS-Status";
 /// The machine-readable receipt numbers header.
 pub const RECEIPT_HEADER: &str = "X-SOS-Receipt";
 
+/// The findings of one worksheet (by its name, as in the submitted file).
+#[derive(Clone, Copy, Debug)]
+pub struct SheetFindings<'a> {
+    /// The worksheet name (タブ名) the findings' cells refer to.
+    pub sheet: &'a str,
+    /// Its findings; those without a cell are listed but mark nothing.
+    pub findings: &'a [crate::validation::Finding],
+}
+
+/// The annotated copy of a submitted workbook sent back with an error
+/// report: `bytes` with the cells of `groups` marked and every finding
+/// listed, in the words of `messages::workbook` (see
+/// [`crate::sheet::annotate::annotate`]).
+pub fn annotated_copy(
+    bytes: &[u8],
+    groups: &[SheetFindings<'_>],
+) -> Result<Vec<u8>, crate::sheet::annotate::AnnotateError> {
+    use crate::messages::workbook::{ANNOTATION, remark};
+    use crate::sheet::annotate::{Remark, SheetRemarks, annotate};
+    let remarks: Vec<Vec<Remark>> = groups
+        .iter()
+        .map(|g| g.findings.iter().map(remark).collect())
+        .collect();
+    let sheets: Vec<SheetRemarks<'_>> = groups
+        .iter()
+        .zip(&remarks)
+        .map(|(g, remarks)| SheetRemarks {
+            sheet: g.sheet,
+            remarks,
+        })
+        .collect();
+    annotate(bytes, &sheets, &ANNOTATION)
+}
+
 /// The outcome of a message as the reply states it (`X-SOS-Status`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]

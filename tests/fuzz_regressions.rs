@@ -3,8 +3,7 @@
 //! `read_workbook`, `check` on each form, `annotate` when there are
 //! findings — and must get an answer without a panic.
 
-use sos_intake::messages::workbook::ANNOTATION;
-use sos_intake::sheet::annotate::{SheetFindings, annotate};
+use sos_intake::replies::{SheetFindings, annotated_copy};
 use sos_intake::sheet::read_workbook;
 use sos_intake::validation::{Policy, check};
 use std::path::PathBuf;
@@ -43,7 +42,7 @@ fn run(bytes: &[u8]) {
         })
         .collect();
     if groups.iter().any(|g| !g.findings.is_empty()) {
-        let _ = annotate(bytes, &groups, &ANNOTATION);
+        let _ = annotated_copy(bytes, &groups);
     }
 }
 
@@ -68,13 +67,12 @@ fn annotate_anyway(bytes: &[u8]) {
         message: "fuzz".into(),
         fact: None,
     }];
-    let _ = annotate(
+    let _ = annotated_copy(
         bytes,
         &[SheetFindings {
             sheet: "緊急配布要請シート",
             findings: &findings,
         }],
-        &ANNOTATION,
     );
 }
 

@@ -179,7 +179,7 @@ async fn a_token_for_another_mailbox_is_reported_as_refused_by_the_server() {
     assert!(err.to_string().contains("Add-MailboxPermission"), "{err}");
     assert_eq!(idp.token_requests(), 2, "renewed once before reporting");
     // Reported to the monitor as the server's refusal, not the endpoint's.
-    let token = &sos_intake::ops::monitor::global().tokens()["test:another-mailbox"];
+    let token = &sos_intake::observe::monitor::global().tokens()["test:another-mailbox"];
     assert_eq!(
         token.failing_step.as_deref(),
         Some("server_refused"),
@@ -477,7 +477,7 @@ async fn smtp_sender_sends_with_xoauth2_through_postfix() {
         lab.dovecot_log()
     );
     // The sender's token is reported to the monitor under its relay.
-    let tokens = sos_intake::ops::monitor::global().tokens();
+    let tokens = sos_intake::observe::monitor::global().tokens();
     let token = &tokens[&format!("smtp:{}@{}", smtp.user.as_deref().unwrap(), smtp.host)];
     assert_eq!(token.kind, "smtp");
     assert_eq!(token.failing_step, None, "{token:?}");
@@ -545,7 +545,7 @@ async fn smtp_sender_sends_with_xoauth2_through_postfix() {
     enqueue(3).await;
     let report = sender.run_once().await.unwrap();
     assert_eq!(report.sent, 0, "{report:?}");
-    let tokens = sos_intake::ops::monitor::global().tokens();
+    let tokens = sos_intake::observe::monitor::global().tokens();
     let token = &tokens[&format!("smtp:{}@{}", smtp.user.as_deref().unwrap(), smtp.host)];
     assert_eq!(
         token.failing_step.as_deref(),

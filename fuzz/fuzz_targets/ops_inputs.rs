@@ -1,5 +1,5 @@
 //! Fuzz target: the outside text the operations code reads (issue 14):
-//! an SMTP relay's response → `ops::monitor::smtp_class`, an
+//! an SMTP relay's response → `observe::monitor::smtp_class`, an
 //! `Authorization` header value → `web::health::parse_bearer`, and a
 //! `/readyz` body → the `Readiness` that `sos-intake status` reads. Never
 //! panics; the class is one of the four labels; a bearer token is part of
@@ -10,7 +10,7 @@
 mod strict;
 
 use libfuzzer_sys::fuzz_target;
-use sos_intake::ops::monitor::smtp_class;
+use sos_intake::observe::monitor::smtp_class;
 use sos_intake::ops::readiness::Readiness;
 use sos_intake::web::health::parse_bearer;
 

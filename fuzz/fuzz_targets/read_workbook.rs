@@ -8,7 +8,7 @@
 mod strict;
 
 use libfuzzer_sys::fuzz_target;
-use sos_intake::sheet::annotate::{SheetFindings, annotate};
+use sos_intake::replies::{SheetFindings, annotated_copy};
 use sos_intake::sheet::read_workbook;
 use sos_intake::validation::{Finding, Policy, Severity, check};
 
@@ -28,7 +28,7 @@ fuzz_target!(|data: &[u8]| {
     strict::install();
     let Ok(workbook) = read_workbook(data) else {
         // The annotated copy has its own guards: exercise them too.
-        let _ = annotate(
+        let _ = annotated_copy(
             data,
             &[SheetFindings {
                 sheet: "緊急配布要請シート",
@@ -51,6 +51,6 @@ fuzz_target!(|data: &[u8]| {
         })
         .collect();
     if groups.iter().any(|g| !g.findings.is_empty()) {
-        let _ = annotate(data, &groups);
+        let _ = annotated_copy(data, &groups);
     }
 });

@@ -31,7 +31,7 @@ pub async fn run(settings: &Settings, cmd: Command) -> anyhow::Result<ExitCode> 
     let mut warnings = config_check::config_warnings(settings);
     match Db::connect(&settings.database_url).await {
         Ok(db) => {
-            warnings.extend(config_check::demo_password_accounts(&db).await?);
+            warnings.extend(demo_password_accounts(&db).await?);
             db.close().await;
         }
         Err(e) => println!("{}", msg::config_db_unchecked(&format!("{e:#}"))),
@@ -44,4 +44,14 @@ pub async fn run(settings: &Settings, cmd: Command) -> anyhow::Result<ExitCode> 
         println!("{}", msg::config_warning(w));
     }
     Ok(ExitCode::from(1))
+}
+
+/// Accounts whose password is still the demo one.
+async fn demo_password_accounts(db: &Db) -> anyhow::Result<Vec<config_check::Warning>> {
+    let accounts = crate::queue::health::password_hashes(db).await?;
+    Ok(accounts
+        .into_iter()
+        .filter(|(_, hash)| crate::web::auth::verify_password(config_check::DEMO_PASSWORD, hash))
+        .map(|(name, _)| config_check::Warning::DemoPassword(name))
+        .collect())
 }

@@ -8,13 +8,13 @@
 //! Exit code: 0 when every row was read, 1 when some rows were not, 2 when
 //! the file is not a G-MIS export at all.
 
-use crate::calendar::{self, CutoffRule};
+use crate::calendar::CutoffRule;
 use crate::config::Settings;
 use crate::gmis;
 use crate::messages::queue::cli as label;
-use crate::queue::{self, Db, GmisChange, GmisFiling, GmisImported};
+use crate::pipeline::gmis::file_requests;
+use crate::queue::{Db, GmisChange, GmisImported};
 use anyhow::Context;
-use chrono::Utc;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -66,35 +66,6 @@ pub async fn import_file(
         .await
         .context("cannot commit the G-MIS import")?;
     Ok(Ok((export, results)))
-}
-
-/// Files every request of a read export on `conn` (the caller's
-/// transaction: the CLI and the web import commit it; the web preview rolls
-/// it back to learn what an import would do).
-pub async fn file_requests(
-    conn: &mut sqlx::AnyConnection,
-    export: &gmis::GmisExport,
-    rule: CutoffRule,
-    actor: &str,
-) -> anyhow::Result<Vec<GmisImported>> {
-    let mut results = Vec::with_capacity(export.requests.len());
-    for request in &export.requests {
-        let batch = calendar::batch(rule, &request.submitted_at);
-        let filing = GmisFiling {
-            record_id: request.record_id.clone(),
-            received_at: request.submitted_at.with_timezone(&Utc),
-            batch_date: batch.date.date(),
-            batch_reason: Some(crate::messages::calendar::batch_reason(&batch.reason)),
-            prefecture: request.prefecture,
-            institution: request.institution.clone(),
-            status: request.status,
-            lines: request.lines.clone(),
-            findings: Vec::new(),
-            actor: actor.to_string(),
-        };
-        results.push(queue::import_gmis(conn, &filing).await?);
-    }
-    Ok(results)
 }
 
 async fn import(settings: &Settings, args: ImportArgs) -> anyhow::Result<ExitCode> {

@@ -233,10 +233,10 @@ fn report(
 }
 
 /// Logs to standard error, `info` and up unless `RUST_LOG` says otherwise,
-/// as text or JSON (`--log-format`, see [`crate::ops::logging`]); a no-op
+/// as text or JSON (`--log-format`, see [`crate::observe::logging`]); a no-op
 /// when logging is already set up.
 pub fn init_logging() {
-    crate::ops::logging::init();
+    crate::observe::logging::init();
 }
 
 /// Listens for Ctrl-C (SIGINT) or SIGTERM from the moment it is called (the

@@ -98,7 +98,7 @@ pub fn readyz_url(listen: &str) -> String {
 async fn fetch(settings: &Settings, url: &str) -> anyhow::Result<Readiness> {
     let uri: hyper::Uri = url.parse().context("invalid [web] listen address")?;
     let authority = uri.authority().context("no host in [web] listen")?.clone();
-    let token = crate::web::health::configured_token(&settings.config.health)?;
+    let token = settings.config.health.token()?;
     let work = async {
         let stream = tokio::net::TcpStream::connect(authority.as_str()).await?;
         let io = hyper_util::rt::TokioIo::new(stream);
@@ -132,8 +132,12 @@ mod tests {
 
     #[test]
     fn wildcard_listen_is_asked_on_loopback() {
-        assert_eq!(readyz_url("127.0.0.1:8080"), "http://127.0.0.1:8080/readyz");
-        assert_eq!(readyz_url("0.0.0.0:9000"), "http://127.0.0.1:9000/readyz");
-        assert_eq!(readyz_url("[::]:9000"), "http://[::1]:9000/readyz");
+        for (input, want) in [
+            ("127.0.0.1:8080", "http://127.0.0.1:8080/readyz"),
+            ("0.0.0.0:9000", "http://127.0.0.1:9000/readyz"),
+            ("[::]:9000", "http://[::1]:9000/readyz"),
+        ] {
+            assert_eq!(readyz_url(input), want, "{input:?}");
+        }
     }
 }

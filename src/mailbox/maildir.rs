@@ -278,7 +278,7 @@ impl MaildirSource {
     /// failure waits with capped exponential back-off.
     pub async fn run(&self, mut shutdown: Shutdown) -> anyhow::Result<()> {
         let mut backoff = self.poll;
-        let monitor = crate::ops::monitor::global();
+        let monitor = crate::observe::monitor::global();
         while !shutdown.is_triggered() {
             let drained = self.drain(&shutdown).await;
             monitor.maildir_polled(

@@ -2,7 +2,32 @@
 //! step failed and what the administrator should check. Plain words first,
 //! technical detail after.
 
+use crate::oauth::TokenError;
+use crate::oauth::smtp::OAuthSmtpError;
 use crate::oauth::token::{EndpointError, Refusal};
+use std::fmt;
+
+impl fmt::Display for TokenError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&match self {
+            TokenError::Config(detail) => config(detail),
+            TokenError::Unreachable { url, detail } => unreachable(url, detail),
+            TokenError::Refused { url, error } => refused(url, error),
+        })
+    }
+}
+
+impl fmt::Display for OAuthSmtpError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            OAuthSmtpError::Token(e) => e.fmt(f),
+            OAuthSmtpError::Refused { user, detail } => {
+                f.write_str(&token_refused(user, "XOAUTH2", detail))
+            }
+            OAuthSmtpError::Smtp(e) => e.fmt(f),
+        }
+    }
+}
 
 /// The OAuth configuration is incomplete or a file is unusable.
 pub fn config(detail: &str) -> String {

@@ -79,10 +79,14 @@ pub fn restored(path: &str) -> String {
 }
 
 /// `restore` refused: the data directory already holds a database.
-pub fn restore_target_not_empty(path: &str) -> String {
-    format!(
-        "復元先 {path} には既にデータベースがあります。空のデータディレクトリを指定してください。"
-    )
+impl std::fmt::Display for crate::ops::backup::TargetNotEmpty {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "復元先 {} には既にデータベースがあります。空のデータディレクトリを指定してください。",
+            self.0
+        )
+    }
 }
 
 /// The heading of `config check`'s listing.

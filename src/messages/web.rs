@@ -415,3 +415,23 @@ pub fn correspondence_kind(kind: &str) -> &'static str {
 pub fn password_notice_body() -> &'static str {
     "（パスワードの通知メールのため、本文は表示していません。必要な場合は原本（.eml）をご確認ください。）"
 }
+
+/// The outbox page's word for a stored kind (`reply`, `naiji`); an unknown
+/// kind is shown as stored.
+pub fn outbox_kind(kind: &str) -> &str {
+    match kind {
+        crate::outbox::kind::REPLY => "受付返信",
+        crate::outbox::kind::NAIJI => "内示",
+        other => other,
+    }
+}
+
+/// The outbox page's word for where a mail stands.
+pub fn outbox_status(status: crate::queue::outbox::Status) -> &'static str {
+    use crate::queue::outbox::Status;
+    match status {
+        Status::Queued => "送信待ち",
+        Status::Sent => "送信済み",
+        Status::Failed => "送信失敗",
+    }
+}

@@ -42,7 +42,21 @@ pub const ANNOTATION: crate::sheet::annotate::Wording = crate::sheet::annotate::
     columns: FINDINGS_COLUMNS,
     no_findings: NO_FINDINGS,
     note_author: NOTE_AUTHOR,
-    severity: severity_word,
-    field: super::findings::field,
-    message: super::findings::message,
 };
+
+/// A finding as the annotated copy shows it.
+pub fn remark(finding: &crate::validation::Finding) -> crate::sheet::annotate::Remark {
+    use crate::sheet::annotate::{Fill, Remark};
+    use crate::validation::Severity;
+    Remark {
+        fill: match finding.severity {
+            Severity::Error => Fill::Error,
+            Severity::Warning => Fill::Warning,
+        },
+        cell: finding.cell.clone(),
+        severity: severity_word(finding.severity).to_string(),
+        field: super::findings::field(finding),
+        value: finding.value.clone(),
+        message: super::findings::message(finding),
+    }
+}

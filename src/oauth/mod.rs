@@ -17,12 +17,11 @@ pub mod sasl;
 pub mod smtp;
 pub mod token;
 
-use crate::messages::oauth as msg;
+pub use crate::config::{Mechanism, OAuthConfig, Provider};
 use jwt::SigningKey;
-pub use sasl::Mechanism;
 use serde::Deserialize;
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 pub use token::AccessToken;
 use token::{EndpointError, Refusal};
@@ -38,74 +37,13 @@ pub const JWT_BEARER_GRANT: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 /// The client assertion type of a certificate credential (RFC 7523 2.2).
 pub const JWT_CLIENT_ASSERTION: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
-/// Who issues the tokens.
-#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum Provider {
-    /// Microsoft identity platform (Entra ID), client-credentials grant.
-    Microsoft,
-    /// Google service account with domain-wide delegation.
-    Google,
-    /// Any token endpoint with client credentials (`token_url` required).
-    Generic,
-}
-
-/// `[imap.oauth]` / `[smtp.oauth]`: log in with an OAuth 2.0 token instead
-/// of a password.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct OAuthConfig {
-    /// `xoauth2` (default) or `oauthbearer`. SMTP supports `xoauth2` only.
-    #[serde(default)]
-    pub mechanism: Mechanism,
-    /// `microsoft`, `google` or `generic`.
-    pub provider: Provider,
-    /// Entra ID tenant (directory) id or domain (Microsoft).
-    pub tenant: Option<String>,
-    /// Application (client) id (Microsoft, generic).
-    pub client_id: Option<String>,
-    /// File holding the client secret (Microsoft, generic).
-    pub client_secret_file: Option<PathBuf>,
-    /// Environment variable holding the client secret.
-    pub client_secret_env: Option<String>,
-    /// PEM certificate uploaded to the app registration (Microsoft, instead
-    /// of a secret).
-    pub certificate_file: Option<PathBuf>,
-    /// PEM private key of that certificate (default: `certificate_file`).
-    pub private_key_file: Option<PathBuf>,
-    /// The service account's JSON key file (Google).
-    pub service_account_file: Option<PathBuf>,
-    /// The mailbox the Google service account acts as (default: the login
-    /// user).
-    pub subject: Option<String>,
-    /// Scope asked for (default per provider).
-    pub scope: Option<String>,
-    /// Token endpoint (default per provider; `http://` only on loopback).
-    pub token_url: Option<String>,
-    /// Renew a token this many seconds before it expires (default 300).
-    #[serde(default = "default_renew_before")]
-    pub renew_before_secs: u64,
-    /// Seconds to wait for the token endpoint (default 30).
-    #[serde(default = "default_timeout")]
-    pub timeout_secs: u64,
-}
-
-fn default_renew_before() -> u64 {
-    300
-}
-fn default_timeout() -> u64 {
-    30
-}
-
-/// Why no token could be had. Messages are Japanese ([`TokenError::english`]
-/// gives the English log line).
-#[derive(Clone, Debug, thiserror::Error)]
+/// Why no token could be had. Its `Display` is Japanese, worded in
+/// `messages::oauth` ([`TokenError::english`] gives the English log line).
+#[derive(Clone, Debug)]
 pub enum TokenError {
     /// The OAuth configuration is incomplete or a file is unusable.
-    #[error("{}", msg::config(.0))]
     Config(String),
     /// The token endpoint could not be reached.
-    #[error("{}", msg::unreachable(.url, .detail))]
     Unreachable {
         /// The endpoint.
         url: String,
@@ -113,7 +51,6 @@ pub enum TokenError {
         detail: String,
     },
     /// The endpoint answered without a token.
-    #[error("{}", msg::refused(.url, .error))]
     Refused {
         /// The endpoint.
         url: String,
@@ -121,6 +58,8 @@ pub enum TokenError {
         error: EndpointError,
     },
 }
+
+impl std::error::Error for TokenError {}
 
 impl TokenError {
     /// The same in English, for the log.
@@ -263,16 +202,16 @@ impl TokenSource {
     }
 
     /// Tells the monitor about `event`, when this source reports.
-    fn report(&self, event: crate::ops::monitor::TokenEvent) {
+    fn report(&self, event: crate::observe::monitor::TokenEvent) {
         if let Some((connection, kind)) = self.report_as.get() {
-            crate::ops::monitor::global().token_event(connection, kind, event);
+            crate::observe::monitor::global().token_event(connection, kind, event);
         }
     }
 
     /// The mail server refused a token this source issued (after one
     /// renewal): the `server_refused` step.
     pub fn report_server_refused(&self, detail: &str) {
-        self.report(crate::ops::monitor::TokenEvent::Failed {
+        self.report(crate::observe::monitor::TokenEvent::Failed {
             step: "server_refused",
             detail: token::shorten(detail),
         });
@@ -280,7 +219,7 @@ impl TokenSource {
 
     /// The mail server accepted the token: a server refusal is over.
     pub fn report_accepted(&self) {
-        self.report(crate::ops::monitor::TokenEvent::Accepted);
+        self.report(crate::observe::monitor::TokenEvent::Accepted);
     }
 
     /// The token endpoint (for messages).
@@ -311,7 +250,7 @@ impl TokenSource {
         let granted = match self.request().await {
             Ok(g) => g,
             Err(e) => {
-                self.report(crate::ops::monitor::TokenEvent::Failed {
+                self.report(crate::observe::monitor::TokenEvent::Failed {
                     step: e.step(),
                     detail: e.english(),
                 });
@@ -327,7 +266,7 @@ impl TokenSource {
             lifetime_secs = lifetime.as_secs(),
             "OAuth アクセストークンを取得しました / obtained an OAuth access token"
         );
-        self.report(crate::ops::monitor::TokenEvent::Issued { lifetime });
+        self.report(crate::observe::monitor::TokenEvent::Issued { lifetime });
         *cache = Some(Cached {
             token: granted.token.clone(),
             renew_at: asked + lifetime - margin,

@@ -7,33 +7,7 @@
 use serde::Deserialize;
 use std::fmt;
 
-/// Which SASL mechanism carries the token (`mechanism` in `[imap.oauth]`).
-#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum Mechanism {
-    /// `XOAUTH2`: what Microsoft 365 and Google document for IMAP and SMTP.
-    #[default]
-    Xoauth2,
-    /// `OAUTHBEARER` (RFC 7628): the standard one, offered by Google and
-    /// by Dovecot.
-    Oauthbearer,
-}
-
-impl Mechanism {
-    /// The mechanism name as sent in `AUTHENTICATE` / `AUTH`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Mechanism::Xoauth2 => "XOAUTH2",
-            Mechanism::Oauthbearer => "OAUTHBEARER",
-        }
-    }
-}
-
-impl fmt::Display for Mechanism {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
+pub use crate::config::Mechanism;
 
 /// The XOAUTH2 client response before base64:
 /// `user=<user>^Aauth=Bearer <token>^A^A`.

@@ -12,14 +12,13 @@ use std::sync::Arc;
 
 type Smtp = AsyncSmtpTransport<Tokio1Executor>;
 
-/// Why a send or check failed.
-#[derive(Debug, thiserror::Error)]
+/// Why a send or check failed. Its `Display` is worded in
+/// `messages::oauth`.
+#[derive(Debug)]
 pub enum OAuthSmtpError {
     /// No token could be had.
-    #[error("{0}")]
     Token(TokenError),
     /// The relay refused the token, also a renewed one.
-    #[error("{}", crate::messages::oauth::token_refused(.user, "XOAUTH2", .detail))]
     Refused {
         /// The AUTH user.
         user: String,
@@ -27,8 +26,18 @@ pub enum OAuthSmtpError {
         detail: String,
     },
     /// Any other SMTP failure.
-    #[error(transparent)]
     Smtp(lettre::transport::smtp::Error),
+}
+
+impl std::error::Error for OAuthSmtpError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            // As `#[error(transparent)]` would: the SMTP error stands for
+            // itself, so its source is this error's source.
+            OAuthSmtpError::Smtp(e) => std::error::Error::source(e),
+            _ => None,
+        }
+    }
 }
 
 /// An SMTP relay reached with OAuth 2.0 tokens.

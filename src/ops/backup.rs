@@ -74,13 +74,18 @@ pub fn pg_dump_command(url: &str, out: &Path) -> String {
     )
 }
 
+/// `restore` refused: the target (a SQLite file or a PostgreSQL database,
+/// named here) already holds a database. Worded in `messages::ops`.
+#[derive(Debug)]
+pub struct TargetNotEmpty(pub String);
+
+impl std::error::Error for TargetNotEmpty {}
+
 async fn restore_sqlite(url: &str, input: &Path) -> anyhow::Result<()> {
     let target = sqlite_path(url).context("the database URL names no SQLite file")?;
-    anyhow::ensure!(
-        !target.exists(),
-        "{}",
-        crate::messages::ops::restore_target_not_empty(&target.display().to_string())
-    );
+    if target.exists() {
+        return Err(TargetNotEmpty(target.display().to_string()).into());
+    }
     sql::check_copy(input).await?;
     let dir = target
         .parent()
@@ -105,11 +110,9 @@ async fn restore_sqlite(url: &str, input: &Path) -> anyhow::Result<()> {
 /// Refuses a PostgreSQL database that already has the gateway's tables.
 async fn ensure_empty_postgres(url: &str) -> anyhow::Result<()> {
     let tables = sql::postgres_table_count(url).await?;
-    anyhow::ensure!(
-        tables == 0,
-        "{}",
-        crate::messages::ops::restore_target_not_empty(&crate::queue::db::redact(url))
-    );
+    if tables != 0 {
+        return Err(TargetNotEmpty(crate::queue::db::redact(url)).into());
+    }
     Ok(())
 }
 

@@ -3,7 +3,6 @@
 //! `messages::ops`).
 
 use crate::config::{SenderAuth, Settings, Tls};
-use crate::queue::Db;
 
 /// The password `scripts/demo.sh` gives its `demo` account.
 pub const DEMO_PASSWORD: &str = "sos-demo-password";
@@ -37,7 +36,7 @@ pub fn config_warnings(settings: &Settings) -> Vec<Warning> {
     if c.mail.sender_auth_mode() == SenderAuth::Off {
         out.push(Warning::SenderAuthOff);
     }
-    if !crate::web::auth::is_loopback_listen(&c.web.listen) && !c.web.secure_cookies {
+    if !crate::config::is_loopback_listen(&c.web.listen) && !c.web.secure_cookies {
         out.push(Warning::WebPlainHttpOffLoopback(c.web.listen.clone()));
     }
     match &c.smtp {
@@ -48,20 +47,10 @@ pub fn config_warnings(settings: &Settings) -> Vec<Warning> {
     if c.imap.as_ref().is_some_and(|i| i.tls == Tls::None) {
         out.push(Warning::ImapWithoutTls);
     }
-    if let Err(e) = crate::web::health::configured_token(&c.health) {
+    if let Err(e) = c.health.token() {
         out.push(Warning::HealthTokenUnreadable(format!("{e:#}")));
     }
     out
-}
-
-/// Accounts whose password is still the demo one.
-pub async fn demo_password_accounts(db: &Db) -> anyhow::Result<Vec<Warning>> {
-    let accounts = crate::queue::health::password_hashes(db).await?;
-    Ok(accounts
-        .into_iter()
-        .filter(|(_, hash)| crate::web::auth::verify_password(DEMO_PASSWORD, hash))
-        .map(|(name, _)| Warning::DemoPassword(name))
-        .collect())
 }
 
 #[cfg(test)]

@@ -1,15 +1,11 @@
-//! Running the gateway in production (issue 14): what the process
-//! observes about itself ([`monitor`]: counters, histograms and the state
-//! of each mailbox source, exported in the Prometheus text format), whether
-//! it is ready to work ([`readiness`]), and consistent copies of its data
-//! ([`backup`]).
+//! Running the gateway in production (issue 14): whether it is ready to
+//! work ([`readiness`]), consistent copies of its data ([`backup`]) and the
+//! unsafe settings `config check` warns about ([`config_check`]).
 //!
-//! The pipeline, the mailbox sources, the outbox and the web router report
-//! to [`monitor::global`] with one call each; everything else lives here so
-//! those modules stay small.
+//! What the process observes about itself (metrics, mailbox source states,
+//! log spans) lives in [`crate::observe`], below every module that reports
+//! into it.
 
 pub mod backup;
 pub mod config_check;
-pub mod logging;
-pub mod monitor;
 pub mod readiness;

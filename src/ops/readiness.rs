@@ -11,7 +11,7 @@
 //! `sos-intake status` prints it.
 
 use crate::config::Settings;
-use crate::ops::monitor::{self, SourceState, TokenState};
+use crate::observe::monitor::{self, SourceState, TokenState};
 use crate::queue::Db;
 use crate::queue::health::{self, QueueSizes};
 use chrono::{DateTime, Utc};
@@ -95,7 +95,7 @@ pub async fn check(db: &Db, settings: &Settings) -> Readiness {
     let pool = db.pool();
     monitor::global().set_pool(pool.size(), pool.num_idle());
     if let Ok(sizes) = &queue {
-        monitor::global().set_queue_sizes(sizes);
+        monitor::global().set_queue_sizes(sizes.gauges());
     }
     Readiness {
         ready: checks.iter().all(|c| c.ok),

@@ -83,7 +83,7 @@ impl Intake {
             files.push(result);
         }
         for f in &files {
-            crate::ops::monitor::global().attachment(f.outcome());
+            crate::observe::monitor::global().attachment(f.outcome());
         }
         analysis.files.extend(files);
         Ok(analysis)

@@ -136,7 +136,7 @@ impl Intake {
                         "a message of the batch was left without a result"
                     )))
                 });
-                crate::ops::monitor::global().intake_result(&r, elapsed);
+                super::outcome::count(&r, elapsed);
                 r
             })
             .collect()
@@ -193,7 +193,7 @@ impl Intake {
     /// A message whose attempt is counted, on its own (as
     /// [`Intake::process`] goes on after its arrival).
     async fn after_arrival(&self, p: &Pending<'_>) -> Result<Outcome, IntakeError> {
-        let span = crate::ops::logging::message_span(&p.peek.message_id, &p.arrived.raw);
+        let span = crate::observe::logging::message_span(&p.peek.message_id, &p.arrived.raw);
         async {
             match self
                 .read_and_file(&p.arrived.raw, &p.sha, p.arrived.received_at)
@@ -278,7 +278,7 @@ impl Intake {
             let raw = p.arrived.raw.clone();
             let received_at = p.arrived.received_at;
             let directory = directory.clone();
-            let span = crate::ops::logging::message_span(&p.peek.message_id, &p.arrived.raw);
+            let span = crate::observe::logging::message_span(&p.peek.message_id, &p.arrived.raw);
             jobs.push(async move {
                 tokio::task::spawn_blocking(move || {
                     span.in_scope(|| this.analyse(&raw, received_at, &directory))
@@ -306,7 +306,7 @@ impl Intake {
         let mut tx = self.inner.db.begin().await.map_err(IntakeError::Database)?;
         let mut recorded = Vec::with_capacity(ready.len());
         for (p, work) in ready {
-            let span = crate::ops::logging::message_span(&p.peek.message_id, &p.arrived.raw);
+            let span = crate::observe::logging::message_span(&p.peek.message_id, &p.arrived.raw);
             let r = self
                 .record(&mut tx, work, &p.sha, p.arrived.received_at)
                 .instrument(span)

@@ -7,6 +7,7 @@ use std::time::Duration;
 mod analyse;
 mod batch;
 mod converse;
+pub mod gmis;
 mod outcome;
 mod record;
 mod reply;
@@ -35,12 +36,13 @@ use crate::prefecture::Prefecture;
 use crate::queue::attempts::{self, Start};
 use crate::queue::{self, Db, FilingOutcome, SheetFiling, blobs};
 use crate::readers::{ReaderFailure, ReaderPool};
+use crate::replies::SheetFindings;
 use crate::replies::{
     self, FindingView, Identity, ItemView, ProblemView, ReplyAttachment, ReplyStatus, ReplyView,
     SheetView, Thread,
 };
 use crate::request::Status;
-use crate::sheet::{self, RequestSheet, annotate::SheetFindings};
+use crate::sheet::{self, RequestSheet};
 use crate::unanswered::Reason;
 use crate::validation::{self, Finding, Policy, Severity};
 use anyhow::Context;
@@ -186,12 +188,12 @@ impl Intake {
     ) -> Result<Outcome, IntakeError> {
         use tracing::Instrument;
         let started = std::time::Instant::now();
-        let span = crate::ops::logging::message_span(&HeaderPeek::of(raw).message_id, raw);
+        let span = crate::observe::logging::message_span(&HeaderPeek::of(raw).message_id, raw);
         let result = self
             .process_counted(raw, received_at)
             .instrument(span)
             .await;
-        crate::ops::monitor::global().intake_result(&result, started.elapsed());
+        outcome::count(&result, started.elapsed());
         result
     }
 

@@ -113,3 +113,13 @@ impl IntakeError {
         matches!(self, IntakeError::Database(_) | IntakeError::Storage(_))
     }
 }
+
+/// Counts the result of `Intake::process` in the monitor: the disposition
+/// of an outcome, or the kind of failure.
+pub(crate) fn count(result: &Result<Outcome, IntakeError>, took: std::time::Duration) {
+    let monitor = crate::observe::monitor::global();
+    match result {
+        Ok(outcome) => monitor.message_processed(outcome.disposition.as_str(), took),
+        Err(e) => monitor.message_failed(e.is_temporary(), took),
+    }
+}

@@ -138,56 +138,18 @@ impl Intake {
         files: &[FileResult],
         filed: &[Filed],
     ) -> (ReplyView, Vec<ReplyAttachment>) {
-        let mut sheets = Vec::new();
-        let mut problems = Vec::new();
-        let mut attachments = Vec::new();
-        for f in filed {
-            if let Some(outcome) = &f.outcome {
-                sheets.push(sheet_view(f, outcome));
-            }
-        }
-        for file in files {
-            match file {
-                FileResult::Problem(p) | FileResult::Unsupported(p) => problems.push(p.clone()),
-                FileResult::Sheets { .. } => {}
-            }
-        }
-        // One annotated copy per file with errors, marking all its forms.
-        for (index, file) in files.iter().enumerate() {
-            let FileResult::Sheets { name, bytes, .. } = file else {
-                continue;
-            };
-            let mine: Vec<&Filed> = filed
-                .iter()
-                .filter(|f| f.bytes_index == Some(index))
-                .collect();
-            if !mine.iter().any(|f| validation::has_errors(&f.findings)) {
-                continue;
-            }
-            let marks: Vec<SheetFindings<'_>> = mine
-                .iter()
-                .map(|f| SheetFindings {
-                    sheet: &f.sheet_name,
-                    findings: &f.findings,
-                })
-                .collect();
-            match sheet::annotate::annotate(bytes, &marks, &crate::messages::workbook::ANNOTATION) {
-                Ok(copy) => attachments.push(ReplyAttachment {
-                    file_name: msg::annotated_file_name(name),
-                    bytes: copy,
-                }),
-                Err(e) => tracing::warn!("cannot annotate {name}: {e}"),
-            }
-        }
-        let any_form = files.iter().any(|f| matches!(f, FileResult::Sheets { .. }));
-        // A winmail.dat or an opaque S/MIME envelope most likely holds the
-        // sheet: its own line says how to resend, so the reply does not also
-        // claim that nothing was attached.
-        let any_sheet_problem = files.iter().any(|f| match f {
-            FileResult::Problem(_) => true,
-            FileResult::Unsupported(p) => p.kind == "tnef" || p.kind == "smime",
-            FileResult::Sheets { .. } => false,
-        });
+        let sheets = filed
+            .iter()
+            .filter_map(|f| f.outcome.as_ref().map(|outcome| sheet_view(f, outcome)))
+            .collect();
+        let problems = files
+            .iter()
+            .filter_map(|file| match file {
+                FileResult::Problem(p) | FileResult::Unsupported(p) => Some(p.clone()),
+                FileResult::Sheets { .. } => None,
+            })
+            .collect();
+        let attachments = annotated_copies(files, filed);
         let view = ReplyView {
             status,
             sender_name: to
@@ -200,7 +162,7 @@ impl Intake {
             received_at: msg::received_at(received_at),
             sheets,
             problems,
-            no_sheet: status != ReplyStatus::Quarantined && !any_form && !any_sheet_problem,
+            no_sheet: status != ReplyStatus::Quarantined && !holds_a_sheet(files),
             download_link: false,
             link_service: String::new(),
             annotated_files: attachments.iter().map(|a| a.file_name.clone()).collect(),
@@ -210,6 +172,48 @@ impl Intake {
         };
         (view, attachments)
     }
+}
+
+/// One annotated copy per file with errors, marking all its forms.
+fn annotated_copies(files: &[FileResult], filed: &[Filed]) -> Vec<ReplyAttachment> {
+    let mut attachments = Vec::new();
+    for (index, file) in files.iter().enumerate() {
+        let FileResult::Sheets { name, bytes, .. } = file else {
+            continue;
+        };
+        let mine: Vec<&Filed> = filed
+            .iter()
+            .filter(|f| f.bytes_index == Some(index))
+            .collect();
+        if !mine.iter().any(|f| validation::has_errors(&f.findings)) {
+            continue;
+        }
+        let marks: Vec<SheetFindings<'_>> = mine
+            .iter()
+            .map(|f| SheetFindings {
+                sheet: &f.sheet_name,
+                findings: &f.findings,
+            })
+            .collect();
+        match crate::replies::annotated_copy(bytes, &marks) {
+            Ok(copy) => attachments.push(ReplyAttachment {
+                file_name: msg::annotated_file_name(name),
+                bytes: copy,
+            }),
+            Err(e) => tracing::warn!("cannot annotate {name}: {e}"),
+        }
+    }
+    attachments
+}
+
+/// True when a file held a form, or a file most likely held the sheet: a
+/// winmail.dat or an opaque S/MIME envelope has its own line saying how to
+/// resend, so the reply does not also claim that nothing was attached.
+fn holds_a_sheet(files: &[FileResult]) -> bool {
+    files.iter().any(|f| match f {
+        FileResult::Sheets { .. } | FileResult::Problem(_) => true,
+        FileResult::Unsupported(p) => p.kind == "tnef" || p.kind == "smime",
+    })
 }
 
 pub(super) fn sheet_view(f: &Filed, outcome: &FilingOutcome) -> SheetView {

@@ -21,6 +21,18 @@ pub struct QueueSizes {
     pub oldest_queued_at: Option<DateTime<Utc>>,
 }
 
+impl QueueSizes {
+    /// The part of these sizes `/metrics` exports as gauges.
+    pub fn gauges(&self) -> crate::observe::monitor::QueueGauges {
+        crate::observe::monitor::QueueGauges {
+            outbox_queued: self.outbox_queued,
+            outbox_failed: self.outbox_failed,
+            quarantined: self.quarantined,
+            dead_letters: self.dead_letters,
+        }
+    }
+}
+
 /// Answers when the database does (a trivial query on a pooled
 /// connection), so a server that went away is noticed.
 pub async fn ping(db: &Db) -> anyhow::Result<()> {

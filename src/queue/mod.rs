@@ -59,7 +59,7 @@
 //! ([`outbox`]), the web UI, the operations commands and the IMAP watcher
 //! call named functions here for their own rows too — staff [`accounts`], [`sessions`] and
 //! [`signin_failures`], the [`quarantine`], the outbox page
-//! ([`outbox_desk`]), and the IMAP checkpoints and lease ([`imap_state`]).
+//! ([`outbox::list_shelf`]), and the IMAP checkpoints and lease ([`imap_state`]).
 //!
 //! Staff actions return [`QueueError`]: the refusals an official can get
 //! (in Japanese), apart from [`QueueError::Internal`] (something broke).
@@ -80,7 +80,6 @@ pub mod imap_state;
 pub mod listing;
 pub mod mail_messages;
 pub mod outbox;
-pub mod outbox_desk;
 pub mod overview;
 pub mod quarantine;
 pub mod records;

@@ -136,18 +136,67 @@ pub struct Entry {
     pub last_response: String,
     /// When it was delivered.
     pub sent_at: Option<DateTime<Utc>>,
+    /// When it was queued (or queued again by a resend).
+    pub created_at: DateTime<Utc>,
 }
+
+/// The columns [`entry_from_row`] reads.
+const ENTRY_COLUMNS: &str = "id, kind, mail_message_id, recipient, subject, message_id, status, attempts, \
+     next_attempt_at, last_response, sent_at, created_at";
 
 /// Every row, oldest first (tests, the CLI and the web UI's mail log).
 pub async fn list(conn: &mut AnyConnection) -> anyhow::Result<Vec<Entry>> {
-    let rows = sqlx::query(
-        "SELECT id, kind, mail_message_id, recipient, subject, message_id, status, attempts, \
-         next_attempt_at, last_response, sent_at FROM outbox ORDER BY id",
-    )
+    let rows = sqlx::query(&format!("SELECT {ENTRY_COLUMNS} FROM outbox ORDER BY id"))
+        .fetch_all(&mut *conn)
+        .await
+        .context("cannot list the outbox")?;
+    rows.iter().map(entry_from_row).collect()
+}
+
+/// Which rows of the outbox the staff's outbox page shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shelf {
+    /// Failed for good (a resend button each).
+    Failed,
+    /// Everything else: queued or sent.
+    NotFailed,
+}
+
+/// The rows on `shelf`, newest first, at most `limit`.
+pub async fn list_shelf(
+    conn: &mut AnyConnection,
+    shelf: Shelf,
+    limit: i64,
+) -> anyhow::Result<Vec<Entry>> {
+    let condition = match shelf {
+        Shelf::Failed => "status = 'failed'",
+        Shelf::NotFailed => "status <> 'failed'",
+    };
+    let rows = sqlx::query(&format!(
+        "SELECT {ENTRY_COLUMNS} FROM outbox WHERE {condition} ORDER BY id DESC LIMIT $1"
+    ))
+    .bind(limit)
     .fetch_all(&mut *conn)
     .await
     .context("cannot list the outbox")?;
     rows.iter().map(entry_from_row).collect()
+}
+
+/// Puts failed mail `id` back in the queue for an attempt at `now` (stored
+/// time text) with a fresh retry period: the attempts start over and its
+/// queueing time becomes `now`, since the give-up time counts from it.
+/// False when there is no failed mail `id`.
+pub async fn requeue_failed(conn: &mut AnyConnection, id: i64, now: &str) -> anyhow::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE outbox SET status = 'queued', attempts = 0, unconfirmed = 0, next_attempt_at = $1, created_at = $1, \
+         claimed_by = NULL, claimed_until = NULL WHERE id = $2 AND status = 'failed'",
+    )
+    .bind(now)
+    .bind(id)
+    .execute(&mut *conn)
+    .await
+    .context("cannot put the mail back in the queue")?;
+    Ok(done.rows_affected() > 0)
 }
 
 fn entry_from_row(r: &sqlx::any::AnyRow) -> anyhow::Result<Entry> {
@@ -166,6 +215,7 @@ fn entry_from_row(r: &sqlx::any::AnyRow) -> anyhow::Result<Entry> {
         next_attempt_at: parse_time(&r.try_get::<String, _>("next_attempt_at")?)?,
         last_response: r.try_get("last_response")?,
         sent_at: sent_at.as_deref().map(parse_time).transpose()?,
+        created_at: parse_time(&r.try_get::<String, _>("created_at")?)?,
     })
 }
 

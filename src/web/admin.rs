@@ -8,7 +8,7 @@ use super::queue_page::jst;
 use super::{AppState, WebError};
 use crate::messages::web as msg;
 use crate::queue::db::now_text;
-use crate::queue::outbox_desk::{self, OutboxEntry, Shelf};
+use crate::queue::outbox::{self, Entry, Shelf};
 use crate::queue::{audit, quarantine as held};
 use axum::Extension;
 use axum::extract::{Form, Path, Query, State};
@@ -42,17 +42,17 @@ pub async fn outbox(
     Query(q): Query<NoticeQuery>,
 ) -> Result<Html<String>, WebError> {
     let mut conn = state.db().pool().acquire().await?;
-    let failed = outbox_desk::list(&mut conn, Shelf::Failed, 500).await?;
-    let recent = outbox_desk::list(&mut conn, Shelf::NotFailed, 50).await?;
-    let read = |entries: Vec<OutboxEntry>| -> Vec<OutboxRow> {
+    let failed = outbox::list_shelf(&mut conn, Shelf::Failed, 500).await?;
+    let recent = outbox::list_shelf(&mut conn, Shelf::NotFailed, 50).await?;
+    let read = |entries: Vec<Entry>| -> Vec<OutboxRow> {
         entries
             .into_iter()
             .map(|e| OutboxRow {
                 id: e.id,
-                kind: kind_label(&e.kind).to_string(),
+                kind: msg::outbox_kind(&e.kind).to_string(),
                 recipient: e.recipient,
                 subject: e.subject,
-                status: status_label(&e.status).to_string(),
+                status: msg::outbox_status(e.status).to_string(),
                 attempts: e.attempts,
                 last_response: e.last_response,
                 created_at: jst(e.created_at),
@@ -71,23 +71,6 @@ pub async fn outbox(
     )
 }
 
-fn kind_label(kind: &str) -> &str {
-    match kind {
-        "reply" => "受付返信",
-        "naiji" => "内示",
-        other => other,
-    }
-}
-
-fn status_label(status: &str) -> &str {
-    match status {
-        "queued" => "送信待ち",
-        "sent" => "送信済み",
-        "failed" => "送信失敗",
-        other => other,
-    }
-}
-
 /// POST /outbox/{id}/resend: puts a failed mail back in the queue for an
 /// immediate attempt, with a fresh retry period.
 pub async fn resend(
@@ -96,7 +79,7 @@ pub async fn resend(
     Path(id): Path<i64>,
 ) -> Result<Response, WebError> {
     let mut tx = state.db().begin().await?;
-    if !outbox_desk::requeue_failed(&mut tx, id, &now_text()).await? {
+    if !outbox::requeue_failed(&mut tx, id, &now_text()).await? {
         return Err(WebError::not_found());
     }
     audit::record(

@@ -281,30 +281,7 @@ fn dummy_hash() -> &'static str {
 /// (`[web] secure_cookies`) forces it on loopback too (a TLS proxy on the
 /// same host). An address that cannot be read counts as not loopback.
 pub fn cookies_must_be_secure(listen: &str, configured: bool) -> bool {
-    configured || !is_loopback_listen(listen)
-}
-
-/// True when `listen` (`host:port`, `[v6]:port`, or a bare host) names a
-/// loopback address.
-pub fn is_loopback_listen(listen: &str) -> bool {
-    let listen = listen.trim();
-    if let Ok(addr) = listen.parse::<std::net::SocketAddr>() {
-        return addr.ip().to_canonical().is_loopback();
-    }
-    if let Ok(ip) = listen.parse::<std::net::IpAddr>() {
-        return ip.to_canonical().is_loopback();
-    }
-    let host = listen
-        .rsplit_once(':')
-        .map(|(h, _)| h)
-        .unwrap_or(listen)
-        .trim_start_matches('[')
-        .trim_end_matches(']');
-    host.eq_ignore_ascii_case("localhost")
-        || host
-            .parse::<std::net::IpAddr>()
-            .map(|ip| ip.to_canonical().is_loopback())
-            .unwrap_or(false)
+    configured || !crate::config::is_loopback_listen(listen)
 }
 
 /// A new session: the token for the cookie (never stored) and its expiry.

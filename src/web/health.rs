@@ -10,7 +10,8 @@
 //! [`count_requests`] counts every routed web request for `/metrics`.
 
 use super::AppState;
-use crate::ops::{monitor, readiness};
+use crate::observe::monitor;
+use crate::ops::readiness;
 use axum::Router;
 use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -34,7 +35,7 @@ async fn allow(State(state): State<AppState>, req: Request, next: Next) -> Respo
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0);
-    let token = match configured_token(&state.settings().config.health) {
+    let token = match state.settings().config.health.token() {
         Ok(t) => t,
         Err(e) => {
             tracing::error!("[health] token: {e:#}");
@@ -50,18 +51,6 @@ async fn allow(State(state): State<AppState>, req: Request, next: Next) -> Respo
         )
             .into_response()
     }
-}
-
-/// The bearer token of `[health]`, trimmed; None when none is configured.
-pub fn configured_token(health: &crate::config::HealthConfig) -> anyhow::Result<Option<String>> {
-    if health.token_file.is_none() && health.token_env.is_none() {
-        return Ok(None);
-    }
-    let token =
-        crate::outbox::read_secret(health.token_file.as_deref(), health.token_env.as_deref())?;
-    let token = token.trim().to_string();
-    anyhow::ensure!(!token.is_empty(), "the configured token is empty");
-    Ok(Some(token))
 }
 
 /// True for a loopback peer, or a request carrying the configured token.
@@ -113,7 +102,7 @@ async fn metrics(State(state): State<AppState>) -> Response {
     // Refreshes the last-success time of connected mailboxes.
     monitor::global().sources();
     match crate::queue::health::sizes(db).await {
-        Ok(sizes) => monitor::global().set_queue_sizes(&sizes),
+        Ok(sizes) => monitor::global().set_queue_sizes(sizes.gauges()),
         Err(e) => tracing::warn!("/metrics: {e:#}"),
     }
     match monitor::global().encode() {

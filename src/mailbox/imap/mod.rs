@@ -98,8 +98,47 @@ pub fn serve_task(
     };
     let watcher = Watcher::new(imap, db, intake.with_source("imap"))?.with_options(options);
     tracing::info!(mailbox = %watcher.key(), "watching the IMAP mailbox");
-    crate::ops::monitor::follow_imap(watcher.key().to_string(), watcher.status());
+    follow_status(watcher.key().to_string(), watcher.status());
     Ok(Box::pin(async move { watcher.run(shutdown).await }))
+}
+
+/// Mirrors an IMAP watcher's published status into the monitor until the
+/// watcher is dropped (a task on the current runtime).
+fn follow_status(name: String, mut status: tokio::sync::watch::Receiver<Status>) {
+    tokio::spawn(async move {
+        let mut sessions = 0;
+        let mut last_phase = None;
+        loop {
+            let now = status.borrow_and_update().clone();
+            let monitor = crate::observe::monitor::global();
+            for _ in sessions..now.sessions {
+                monitor.imap_session(&name);
+            }
+            sessions = sessions.max(now.sessions);
+            let phase = now.phase;
+            if phase == Phase::Backoff && last_phase != Some(Phase::Backoff) {
+                monitor.imap_reconnect(&name);
+            }
+            last_phase = Some(phase);
+            monitor.update_source(&name, "imap", |s| imap_state(s, phase, &now));
+            if status.changed().await.is_err() {
+                break;
+            }
+        }
+    });
+}
+
+/// The source state for a watcher in `phase`.
+fn imap_state(s: &mut crate::observe::monitor::SourceState, phase: Phase, status: &Status) {
+    s.phase = format!("{phase:?}").to_lowercase();
+    s.standby = phase == Phase::Standby;
+    s.connected = matches!(phase, Phase::CatchingUp | Phase::Idle | Phase::Polling);
+    if s.connected {
+        s.last_success = Some(chrono::Utc::now());
+    }
+    if status.last_error.is_some() {
+        s.last_error.clone_from(&status.last_error);
+    }
 }
 
 /// `sos-intake serve --once` with `[imap]`: catch up on the mailbox once

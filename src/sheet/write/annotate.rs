@@ -10,7 +10,6 @@
 
 use super::reader::{self, Format as SourceFormat};
 use super::{CellPos, guard};
-use crate::validation::{Finding, Severity};
 use calamine::{Data, Dimensions, Range, Reader, Sheets, Xlsx};
 use rust_xlsxwriter::{Color, Format, FormatBorder, Formula, Note, Workbook, Worksheet, XlsxError};
 use std::collections::{BTreeMap, HashSet};
@@ -31,13 +30,41 @@ const MAX_MERGED_CELLS: u64 = 200_000;
 /// Excel's limit on the text of one cell.
 const MAX_CELL_CHARS: usize = 32_767;
 
-/// The findings of one worksheet (by its name, as in the submitted file).
+/// How a cell at fault is filled: red for an error, yellow for a warning.
+/// `Error` orders first, so the worst of several is the smallest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Fill {
+    /// Something that must be corrected.
+    Error,
+    /// Something to check.
+    Warning,
+}
+
+/// One finding as the copy shows it, already worded by the caller: a row
+/// of the findings sheet and, when it names a cell, a note on that cell.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Remark {
+    /// The fill of the cell and of the severity column.
+    pub fill: Fill,
+    /// The A1 reference of the cell at fault, if any.
+    pub cell: Option<String>,
+    /// The severity word.
+    pub severity: String,
+    /// The field label.
+    pub field: String,
+    /// The value found in the cell.
+    pub value: String,
+    /// The sentence saying what is wrong.
+    pub message: String,
+}
+
+/// The remarks on one worksheet (by its name, as in the submitted file).
 #[derive(Clone, Copy, Debug)]
-pub struct SheetFindings<'a> {
-    /// The worksheet name (タブ名) the findings' cells refer to.
+pub struct SheetRemarks<'a> {
+    /// The worksheet name (タブ名) the remarks' cells refer to.
     pub sheet: &'a str,
-    /// Its findings; those without a cell are listed but mark nothing.
-    pub findings: &'a [Finding],
+    /// Its remarks; those without a cell are listed but mark nothing.
+    pub remarks: &'a [Remark],
 }
 
 /// The words an annotated copy is written with, supplied by the caller
@@ -57,12 +84,6 @@ pub struct Wording {
     pub no_findings: &'static str,
     /// Author name of the notes attached to marked cells.
     pub note_author: &'static str,
-    /// The word shown for a severity.
-    pub severity: fn(Severity) -> &'static str,
-    /// A finding's field label.
-    pub field: fn(&Finding) -> String,
-    /// A finding's sentence.
-    pub message: fn(&Finding) -> String,
 }
 
 /// Why no annotated copy could be made.
@@ -85,13 +106,13 @@ pub enum AnnotateError {
 }
 
 /// Builds the annotated copy of `bytes` (any format calamine reads) with
-/// the cells of `findings` marked. Worksheets without findings are copied
+/// the cells of `remarks` marked. Worksheets without findings are copied
 /// unmarked; findings naming a worksheet that does not exist are listed on
 /// the first sheet only. The reader's size guards apply here too, and only
 /// the first [`MAX_COPY_ROWS`] rows of a worksheet are copied.
 pub fn annotate(
     bytes: &[u8],
-    findings: &[SheetFindings<'_>],
+    remarks: &[SheetRemarks<'_>],
     msg: &Wording,
 ) -> Result<Vec<u8>, AnnotateError> {
     // calamine can panic on malformed input (e.g. an overflowing column
@@ -100,9 +121,9 @@ pub fn annotate(
     let sheets = std::panic::catch_unwind(|| load(bytes))
         .map_err(|_| AnnotateError::Open("the spreadsheet library failed on this file".into()))??;
     let mut workbook = Workbook::new();
-    findings_sheet(workbook.add_worksheet(), findings, msg)?;
+    findings_sheet(workbook.add_worksheet(), remarks, msg)?;
     for (index, sheet) in sheets.iter().enumerate() {
-        let marks = marks_for(&sheet.name, findings, msg);
+        let marks = marks_for(&sheet.name, remarks);
         let ws = workbook.add_worksheet();
         if ws.set_name(&sheet.name).is_err() {
             // A name Excel refuses (possible in .ods) or one taken by the
@@ -331,35 +352,27 @@ fn bounded(mut sheets: Vec<SourceSheet>) -> Vec<SourceSheet> {
     sheets
 }
 
-/// What to do to one cell: the worst severity and the messages.
+/// What to do to one cell: the worst fill and the messages.
 struct Mark {
-    severity: Severity,
+    fill: Fill,
     messages: Vec<String>,
 }
 
 /// The marks of one worksheet, by absolute position.
-fn marks_for(
-    sheet: &str,
-    findings: &[SheetFindings<'_>],
-    msg: &Wording,
-) -> BTreeMap<CellPos, Mark> {
+fn marks_for(sheet: &str, remarks: &[SheetRemarks<'_>]) -> BTreeMap<CellPos, Mark> {
     let mut marks: BTreeMap<CellPos, Mark> = BTreeMap::new();
-    for group in findings.iter().filter(|g| g.sheet == sheet) {
-        for finding in group.findings {
-            let Some(pos) = finding.cell.as_deref().and_then(CellPos::parse_a1) else {
+    for group in remarks.iter().filter(|g| g.sheet == sheet) {
+        for remark in group.remarks {
+            let Some(pos) = remark.cell.as_deref().and_then(CellPos::parse_a1) else {
                 continue;
             };
-            let text = format!(
-                "【{}】{}",
-                (msg.severity)(finding.severity),
-                (msg.message)(finding)
-            );
+            let text = format!("【{}】{}", remark.severity, remark.message);
             let mark = marks.entry(pos).or_insert(Mark {
-                severity: finding.severity,
+                fill: remark.fill,
                 messages: Vec::new(),
             });
-            // Severity orders Error before Warning: keep the worst.
-            mark.severity = mark.severity.min(finding.severity);
+            // Fill orders Error before Warning: keep the worst.
+            mark.fill = mark.fill.min(remark.fill);
             mark.messages.push(text);
         }
     }
@@ -369,7 +382,7 @@ fn marks_for(
 /// The first worksheet: one row per finding.
 fn findings_sheet(
     ws: &mut Worksheet,
-    findings: &[SheetFindings<'_>],
+    remarks: &[SheetRemarks<'_>],
     msg: &Wording,
 ) -> Result<(), XlsxError> {
     ws.set_name(msg.findings_sheet)?;
@@ -385,19 +398,17 @@ fn findings_sheet(
         ws.write_string_with_format(3, col as u16, *name, &header)?;
     }
     let mut row = 4;
-    for group in findings {
-        for finding in group.findings {
-            let fill = match finding.severity {
-                Severity::Error => ERROR_FILL,
-                Severity::Warning => WARNING_FILL,
-            };
-            let severity = cell.clone().set_background_color(Color::RGB(fill));
+    for group in remarks {
+        for remark in group.remarks {
+            let severity = cell
+                .clone()
+                .set_background_color(Color::RGB(fill_color(remark.fill)));
             ws.write_string_with_format(row, 0, clip(group.sheet), &cell)?;
-            ws.write_string_with_format(row, 1, finding.cell.as_deref().unwrap_or(""), &cell)?;
-            ws.write_string_with_format(row, 2, (msg.severity)(finding.severity), &severity)?;
-            ws.write_string_with_format(row, 3, clip(&(msg.field)(finding)), &cell)?;
-            ws.write_string_with_format(row, 4, clip(&finding.value), &cell)?;
-            ws.write_string_with_format(row, 5, clip(&(msg.message)(finding)), &cell)?;
+            ws.write_string_with_format(row, 1, remark.cell.as_deref().unwrap_or(""), &cell)?;
+            ws.write_string_with_format(row, 2, clip(&remark.severity), &severity)?;
+            ws.write_string_with_format(row, 3, clip(&remark.field), &cell)?;
+            ws.write_string_with_format(row, 4, clip(&remark.value), &cell)?;
+            ws.write_string_with_format(row, 5, clip(&remark.message), &cell)?;
             row += 1;
         }
     }
@@ -487,15 +498,19 @@ fn merge_range(ws: &mut Worksheet, merge: &Dimensions, marks: &BTreeMap<CellPos,
 }
 
 fn mark_format(mark: Option<&Mark>) -> Option<Format> {
-    let fill = match mark?.severity {
-        Severity::Error => ERROR_FILL,
-        Severity::Warning => WARNING_FILL,
-    };
     Some(
         Format::new()
-            .set_background_color(Color::RGB(fill))
+            .set_background_color(Color::RGB(fill_color(mark?.fill)))
             .set_border(FormatBorder::Thin),
     )
+}
+
+/// The RGB fill of a cell at fault.
+fn fill_color(fill: Fill) -> u32 {
+    match fill {
+        Fill::Error => ERROR_FILL,
+        Fill::Warning => WARNING_FILL,
+    }
 }
 
 /// Writes one calamine value as the same kind of cell.
@@ -557,6 +572,7 @@ fn clip(s: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::validation::{Finding, Severity};
     // The tests check the words the gateway writes, so they take them from
     // where they live.
     use crate::messages::workbook as msg;
@@ -564,8 +580,9 @@ mod tests {
     use crate::sheet::template::{self, FormFill, FormShape, ItemColumn, PrefectureColumn, Slot};
     use std::io::Read;
 
-    fn finding(severity: Severity, cell: &str, message: &str) -> Finding {
-        Finding {
+    /// A remark as `replies` words a finding of `severity`.
+    fn finding(severity: Severity, cell: &str, message: &str) -> Remark {
+        crate::messages::workbook::remark(&Finding {
             severity,
             code: "test.code".into(),
             cell: Some(cell.into()),
@@ -573,7 +590,7 @@ mod tests {
             value: "値".into(),
             message: message.into(),
             fact: None,
-        }
+        })
     }
 
     fn zip_part(bytes: &[u8], name: &str) -> String {
@@ -636,9 +653,9 @@ mod tests {
             "D23",
             "在庫量が数値ではありません",
         )];
-        let groups = [SheetFindings {
+        let groups = [SheetRemarks {
             sheet: template::SHEET_NAME,
-            findings: &findings,
+            remarks: &findings,
         }];
         let copy = annotate(&original, &groups, &msg::ANNOTATION).expect("annotate");
 
@@ -696,9 +713,9 @@ mod tests {
             // A blank cell at fault (a missing value) is marked too.
             finding(Severity::Error, "C21", "空欄です"),
         ];
-        let groups = [SheetFindings {
+        let groups = [SheetRemarks {
             sheet: template::SHEET_NAME,
-            findings: &findings,
+            remarks: &findings,
         }];
         let copy = annotate(&original, &groups, &msg::ANNOTATION).expect("annotate");
         // sheet1 is the findings list, sheet2 the copy.
@@ -735,13 +752,13 @@ mod tests {
         let elsewhere = [finding(Severity::Error, "D23", "別シート")];
         let here = [no_cell];
         let groups = [
-            SheetFindings {
+            SheetRemarks {
                 sheet: "存在しないシート",
-                findings: &elsewhere,
+                remarks: &elsewhere,
             },
-            SheetFindings {
+            SheetRemarks {
                 sheet: template::SHEET_NAME,
-                findings: &here,
+                remarks: &here,
             },
         ];
         let copy = annotate(&original, &groups, &msg::ANNOTATION).expect("annotate");
@@ -779,9 +796,9 @@ mod tests {
         ] {
             let original = std::fs::read(format!("{dir}/{path}")).expect("sample");
             let findings = [finding(Severity::Error, "C14", "郵便番号の形式が違います")];
-            let groups = [SheetFindings {
+            let groups = [SheetRemarks {
                 sheet: template::SHEET_NAME,
-                findings: &findings,
+                remarks: &findings,
             }];
             let copy = annotate(&original, &groups, &msg::ANNOTATION).expect("annotate");
             assert_eq!(
@@ -839,9 +856,9 @@ mod tests {
             "D23",
             "在庫量が数値ではありません",
         )];
-        let groups = [SheetFindings {
+        let groups = [SheetRemarks {
             sheet: template::SHEET_NAME,
-            findings: &findings,
+            remarks: &findings,
         }];
         let copy = annotate(&bytes, &groups, &msg::ANNOTATION).expect("annotate");
         let cells = used_cells(&copy, template::SHEET_NAME);
@@ -859,9 +876,9 @@ mod tests {
         ))
         .expect("sample");
         let findings = [finding(Severity::Error, "D23", "x")];
-        let groups = [SheetFindings {
+        let groups = [SheetRemarks {
             sheet: template::SHEET_NAME,
-            findings: &findings,
+            remarks: &findings,
         }];
         assert!(matches!(
             annotate(&bomb, &groups, &msg::ANNOTATION),

@@ -81,6 +81,19 @@ pub enum TokenEvent {
     Accepted,
 }
 
+/// The queue gauges `/metrics` exports, as read at scrape time.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct QueueGauges {
+    /// Replies queued and not yet sent.
+    pub outbox_queued: i64,
+    /// Replies failed for good.
+    pub outbox_failed: i64,
+    /// Quarantined mails not yet released.
+    pub quarantined: i64,
+    /// Messages set aside as 処理不能 not retried.
+    pub dead_letters: i64,
+}
+
 /// What a mailbox source last reported.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SourceState {
@@ -282,19 +295,6 @@ impl Monitor {
         self.processing.observe(took.as_secs_f64());
     }
 
-    /// Counts the result of `Intake::process`: the disposition of an
-    /// outcome, or the kind of failure.
-    pub fn intake_result(
-        &self,
-        result: &Result<crate::pipeline::Outcome, crate::pipeline::IntakeError>,
-        took: Duration,
-    ) {
-        match result {
-            Ok(outcome) => self.message_processed(outcome.disposition.as_str(), took),
-            Err(e) => self.message_failed(e.is_temporary(), took),
-        }
-    }
-
     /// One attachment read, with its outcome (`sheet`, `encrypted`, …).
     pub fn attachment(&self, outcome: &str) {
         self.attachments.with_label_values(&[outcome]).inc();
@@ -439,7 +439,7 @@ impl Monitor {
     }
 
     /// Sets the gauges read from the database at scrape time.
-    pub fn set_queue_sizes(&self, sizes: &crate::queue::health::QueueSizes) {
+    pub fn set_queue_sizes(&self, sizes: QueueGauges) {
         for (status, n) in [
             ("queued", sizes.outbox_queued),
             ("failed", sizes.outbox_failed),
@@ -464,50 +464,6 @@ impl Monitor {
         let mut out = Vec::new();
         TextEncoder::new().encode(&self.registry.gather(), &mut out)?;
         Ok(String::from_utf8(out)?)
-    }
-}
-
-/// Mirrors an IMAP watcher's published status into the monitor until the
-/// watcher is dropped (a task on the current runtime).
-pub fn follow_imap(
-    name: String,
-    mut status: tokio::sync::watch::Receiver<crate::mailbox::imap::Status>,
-) {
-    tokio::spawn(async move {
-        let mut sessions = 0;
-        let mut last_phase = None;
-        loop {
-            let now = status.borrow_and_update().clone();
-            let monitor = global();
-            for _ in sessions..now.sessions {
-                monitor.imap_session(&name);
-            }
-            sessions = sessions.max(now.sessions);
-            let phase = now.phase;
-            if phase == Phase::Backoff && last_phase != Some(Phase::Backoff) {
-                monitor.imap_reconnect(&name);
-            }
-            last_phase = Some(phase);
-            monitor.update_source(&name, "imap", |s| imap_state(s, phase, &now));
-            if status.changed().await.is_err() {
-                break;
-            }
-        }
-    });
-}
-
-use crate::mailbox::imap::Phase;
-
-/// The source state for a watcher in `phase`.
-fn imap_state(s: &mut SourceState, phase: Phase, status: &crate::mailbox::imap::Status) {
-    s.phase = format!("{phase:?}").to_lowercase();
-    s.standby = phase == Phase::Standby;
-    s.connected = matches!(phase, Phase::CatchingUp | Phase::Idle | Phase::Polling);
-    if s.connected {
-        s.last_success = Some(Utc::now());
-    }
-    if status.last_error.is_some() {
-        s.last_error.clone_from(&status.last_error);
     }
 }
 
@@ -539,12 +495,16 @@ mod tests {
 
     #[test]
     fn smtp_classes() {
-        assert_eq!(smtp_class("250 2.0.0 Ok: queued as 1234"), "2xx");
-        assert_eq!(smtp_class("permanent error (550): no such user"), "5xx");
-        assert_eq!(smtp_class("transient error (421): try later"), "4xx");
-        assert_eq!(smtp_class("connection refused"), "none");
-        assert_eq!(smtp_class("written /data/outbox/000123.eml"), "none");
-        assert_eq!(smtp_class("id x4219"), "none");
+        for (input, want) in [
+            ("250 2.0.0 Ok: queued as 1234", "2xx"),
+            ("permanent error (550): no such user", "5xx"),
+            ("transient error (421): try later", "4xx"),
+            ("connection refused", "none"),
+            ("written /data/outbox/000123.eml", "none"),
+            ("id x4219", "none"),
+        ] {
+            assert_eq!(smtp_class(input), want, "{input:?}");
+        }
     }
 
     #[test]
