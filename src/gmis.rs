@@ -304,26 +304,39 @@ pub fn decode(bytes: &[u8]) -> (String, TextEncoding, bool) {
     (text.into_owned(), TextEncoding::ShiftJis, errors)
 }
 
+/// A CSV reader over decoded `text` with the delimiter it uses, reading
+/// the header as a record (blank lines above it are skipped by the caller)
+/// and rows of any length (a short row is reported, not fatal).
+pub(crate) fn csv_reader(text: &str) -> csv::Reader<&[u8]> {
+    csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .delimiter(delimiter(text))
+        .from_reader(text.as_bytes())
+}
+
+/// The first record that is not blank: the header. None when the file has
+/// none, or the csv reader rejects it (such a header cannot name columns).
+pub(crate) fn header_record(
+    records: &mut csv::StringRecordsIter<'_, &[u8]>,
+) -> Option<csv::StringRecord> {
+    loop {
+        match records.next()? {
+            Ok(record) if is_blank(&record) => continue,
+            Ok(record) => return Some(record),
+            Err(_) => return None,
+        }
+    }
+}
+
 /// Reads a G-MIS export. Row problems are collected in
 /// [`GmisExport::errors`]; only a file without the needed header is an error.
 pub fn parse(bytes: &[u8]) -> Result<GmisExport, FileError> {
     let (text, encoding, decode_errors) = decode(bytes);
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .delimiter(delimiter(&text))
-        .from_reader(text.as_bytes());
+    let mut reader = csv_reader(&text);
 
     let mut records = reader.records();
-    let header = loop {
-        match records.next() {
-            None => return Err(FileError::NoHeader),
-            Some(Ok(record)) if is_blank(&record) => continue,
-            Some(Ok(record)) => break record,
-            // A header the csv reader rejects cannot name our columns.
-            Some(Err(_)) => return Err(FileError::NoHeader),
-        }
-    };
+    let header = header_record(&mut records).ok_or(FileError::NoHeader)?;
     let header_len = header.len();
     let columns = locate_columns(&header, encoding)?;
 
@@ -586,6 +599,9 @@ impl FieldReader<'_> {
 }
 
 /// Reads every field of a row, collecting all problems.
+///
+/// Long on purpose: one statement per column of the export, in the
+/// export's order, so a missing or misread column is found at a glance.
 fn read_row(row: &Row<'_>, line: usize) -> Result<ParsedRow, Vec<RowProblem>> {
     let mut r = FieldReader {
         row,

@@ -13,7 +13,7 @@
 //! Matching and completing requests: `crate::queue::addresses`; the page:
 //! `crate::web::gmis_addresses` (see docs/review-desk.md).
 
-use crate::gmis::{LineCounter, TextEncoding, decode, delimiter, is_blank, is_footer_start};
+use crate::gmis::{LineCounter, TextEncoding, decode, is_blank, is_footer_start};
 use crate::prefecture::Prefecture;
 use crate::text;
 
@@ -126,19 +126,9 @@ pub const MAX_ROWS: usize = 200_000;
 /// without a usable header is an error.
 pub fn parse(bytes: &[u8]) -> Result<InstitutionList, FileError> {
     let (text, encoding, decode_errors) = decode(bytes);
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .delimiter(delimiter(&text))
-        .from_reader(text.as_bytes());
+    let mut reader = crate::gmis::csv_reader(&text);
     let mut records = reader.records();
-    let header = loop {
-        match records.next() {
-            Some(Ok(record)) if is_blank(&record) => continue,
-            Some(Ok(record)) => break record,
-            _ => return Err(FileError::NoHeader),
-        }
-    };
+    let header = crate::gmis::header_record(&mut records).ok_or(FileError::NoHeader)?;
     let columns: Vec<Option<Column>> = header.iter().map(column_of).collect();
     let has = |c: Column| columns.contains(&Some(c));
     if !has(Column::Address) || !(has(Column::Code) || has(Column::Name)) {

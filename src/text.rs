@@ -401,11 +401,15 @@ mod tests {
             value: v,
             unit: Unit::None,
         };
-        assert_eq!(parse_quantity("1,000"), n(1000));
-        assert_eq!(parse_quantity("１０００"), n(1000));
-        assert_eq!(parse_quantity("１，０００"), n(1000));
-        assert_eq!(parse_quantity("1200.0"), n(1200));
-        assert_eq!(parse_quantity(" 800 "), n(800));
+        for (input, want) in [
+            ("1,000", n(1000)),
+            ("１０００", n(1000)),
+            ("１，０００", n(1000)),
+            ("1200.0", n(1200)),
+            (" 800 ", n(800)),
+        ] {
+            assert_eq!(parse_quantity(input), want, "{input:?}");
+        }
         assert_eq!(
             parse_quantity("1000枚"),
             Quantity::Count {
@@ -420,30 +424,29 @@ mod tests {
                 unit: Unit::Pairs
             }
         );
-        assert_eq!(parse_quantity("-5"), n(-5));
-        assert_eq!(parse_quantity(""), Quantity::Blank);
-        assert_eq!(parse_quantity("\u{3000}"), Quantity::Blank);
-        assert_eq!(parse_quantity("12.5"), Quantity::Invalid);
-        assert_eq!(parse_quantity("約1000"), Quantity::Invalid);
-        assert_eq!(parse_quantity("1000~2000"), Quantity::Invalid);
-        assert_eq!(parse_quantity("99999999999999999999999"), Quantity::Invalid);
+        for (input, want) in [
+            ("-5", n(-5)),
+            ("", Quantity::Blank),
+            ("\u{3000}", Quantity::Blank),
+            ("12.5", Quantity::Invalid),
+            ("約1000", Quantity::Invalid),
+            ("1000~2000", Quantity::Invalid),
+            ("99999999999999999999999", Quantity::Invalid),
+        ] {
+            assert_eq!(parse_quantity(input), want, "{input:?}");
+        }
     }
 
     #[test]
     fn digits_of_codes_postcodes_and_phones() {
-        assert_eq!(separated_digits("〒160-0023").as_deref(), Some("1600023"));
-        assert_eq!(
-            separated_digits("１６０ー００２３").as_deref(),
-            Some("1600023")
-        );
-        assert_eq!(
-            separated_digits("03(1234)5678").as_deref(),
-            Some("0312345678")
-        );
-        assert_eq!(
-            separated_digits("TEL 03-1234-5678").as_deref(),
-            Some("0312345678")
-        );
+        for (input, want) in [
+            ("〒160-0023", Some("1600023")),
+            ("１６０ー００２３", Some("1600023")),
+            ("03(1234)5678", Some("0312345678")),
+            ("TEL 03-1234-5678", Some("0312345678")),
+        ] {
+            assert_eq!(separated_digits(input).as_deref(), want, "{input:?}");
+        }
         assert_eq!(separated_digits("03-1234-567x"), None);
     }
     #[test]
@@ -496,25 +499,37 @@ mod tests {
 
     #[test]
     fn invisible_characters_from_copy_and_paste_are_dropped() {
-        assert_eq!(normalize("1312345679\u{200B}"), "1312345679");
-        assert_eq!(normalize("\u{FEFF}東京都"), "東京都");
-        assert_eq!(normalize("１３１２\u{200B}"), "1312");
+        for (input, want) in [
+            ("1312345679\u{200B}", "1312345679"),
+            ("\u{FEFF}東京都", "東京都"),
+            ("１３１２\u{200B}", "1312"),
+        ] {
+            assert_eq!(normalize(input), want, "{input:?}");
+        }
     }
 
     #[test]
     fn choices_without_notes_and_circle_marks() {
-        assert_eq!(fold_choice("要請する（手袋のみ）"), "要請する");
-        assert_eq!(fold_choice("○要請する"), "要請する");
-        assert_eq!(fold_choice("要 (1000双)"), "要");
-        assert_eq!(fold_choice("（要請する）"), "要請する");
-        assert_eq!(fold_choice("〇"), "〇");
+        for (input, want) in [
+            ("要請する（手袋のみ）", "要請する"),
+            ("○要請する", "要請する"),
+            ("要 (1000双)", "要"),
+            ("（要請する）", "要請する"),
+            ("〇", "〇"),
+        ] {
+            assert_eq!(fold_choice(input), want, "{input:?}");
+        }
     }
 
     #[test]
     fn notes_are_stripped_from_labels() {
-        assert_eq!(strip_notes("医療機関コード（10桁）"), "医療機関コード");
-        assert_eq!(strip_notes("郵便番号(半角) ※ハイフン可"), "郵便番号 ");
-        assert_eq!(strip_notes("医療機関名"), "医療機関名");
+        for (input, want) in [
+            ("医療機関コード（10桁）", "医療機関コード"),
+            ("郵便番号(半角) ※ハイフン可", "郵便番号 "),
+            ("医療機関名", "医療機関名"),
+        ] {
+            assert_eq!(strip_notes(input), want, "{input:?}");
+        }
     }
 }
 
@@ -562,9 +577,13 @@ mod control_tests {
 
     #[test]
     fn nul_and_escape_are_removed_tab_and_newlines_kept() {
-        assert_eq!(strip_controls("東京\u{0}都\u{1b}$B"), "東京都$B");
-        assert_eq!(strip_controls("a\tb\r\nc"), "a\tb\r\nc");
-        assert_eq!(strip_controls("x\u{7f}\u{85}y"), "xy");
+        for (input, want) in [
+            ("東京\u{0}都\u{1b}$B", "東京都$B"),
+            ("a\tb\r\nc", "a\tb\r\nc"),
+            ("x\u{7f}\u{85}y", "xy"),
+        ] {
+            assert_eq!(strip_controls(input), want, "{input:?}");
+        }
         assert!(matches!(
             strip_controls("普通の件名"),
             std::borrow::Cow::Borrowed(_)

@@ -408,15 +408,21 @@ impl<'l> Collector<'l> {
         self.push(found, bytes, kind);
     }
 
+    /// A container nested deeper than `max_depth`: kept as one file that
+    /// is too large to open, with a problem naming its path.
+    fn too_deep(&mut self, found: Found, bytes: Vec<u8>) {
+        self.problems.push(Problem::TooDeep {
+            path: found.path.clone(),
+        });
+        let kind = AttachmentKind::TooLarge(SizeLimit::TooDeep {
+            limit: self.limits.max_depth as u64,
+        });
+        self.push(found, bytes, kind);
+    }
+
     fn add_zip(&mut self, found: Found, bytes: Vec<u8>, depth: usize) {
         if depth + 1 > self.limits.max_depth {
-            self.problems.push(Problem::TooDeep {
-                path: found.path.clone(),
-            });
-            let kind = AttachmentKind::TooLarge(SizeLimit::TooDeep {
-                limit: self.limits.max_depth as u64,
-            });
-            return self.push(found, bytes, kind);
+            return self.too_deep(found, bytes);
         }
         let limits = self.limits;
         let unpacked = unzip::unpack(
@@ -471,13 +477,7 @@ impl<'l> Collector<'l> {
     /// HTML or plain text).
     fn add_tnef(&mut self, found: Found, bytes: Vec<u8>, depth: usize) {
         if depth + 1 > self.limits.max_depth {
-            self.problems.push(Problem::TooDeep {
-                path: found.path.clone(),
-            });
-            let kind = AttachmentKind::TooLarge(SizeLimit::TooDeep {
-                limit: self.limits.max_depth as u64,
-            });
-            return self.push(found, bytes, kind);
+            return self.too_deep(found, bytes);
         }
         let limits = TnefLimits {
             max_files: self.limits.max_zip_entries,

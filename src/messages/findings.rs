@@ -98,6 +98,9 @@ pub fn subject(about: &Subject) -> String {
 
 /// The sentence of one problem about `about`: the one place each finding
 /// code is worded.
+///
+/// Long on purpose: one arm per problem, so every sentence of the error
+/// report stands in one match that reads like the list of findings.
 pub fn sentence(about: &Subject, problem: &Problem) -> String {
     let field = || subject(about);
     let item = || about.item.map(Item::label).unwrap_or_default();

@@ -108,14 +108,15 @@ async fn requests_with_receipts(
         query = query.bind(r);
     }
     let rows = query.fetch_all(&mut *conn).await?;
-    rows.iter()
-        .map(|r| {
-            Ok(RequestRef {
-                id: r.try_get(0)?,
-                receipt: r.try_get(1)?,
-            })
-        })
-        .collect()
+    rows.iter().map(request_ref).collect()
+}
+
+/// A request reference from a row whose first two columns are `id, receipt`.
+fn request_ref(r: &sqlx::any::AnyRow) -> anyhow::Result<RequestRef> {
+    Ok(RequestRef {
+        id: r.try_get(0)?,
+        receipt: r.try_get(1)?,
+    })
 }
 
 /// The latest mail of `from` received in `[since, until]` (other than
@@ -275,12 +276,7 @@ pub async fn links_of(
             .context("cannot read the linked requests")?;
         out.push(
             rows.iter()
-                .map(|r| {
-                    Ok(RequestRef {
-                        id: r.try_get(0)?,
-                        receipt: r.try_get(1)?,
-                    })
-                })
+                .map(request_ref)
                 .collect::<anyhow::Result<Vec<_>>>()?,
         );
     }
@@ -359,14 +355,7 @@ async fn requests_of(
     .fetch_all(&mut *conn)
     .await
     .context("cannot read the requests of a correspondence")?;
-    rows.iter()
-        .map(|r| {
-            Ok(RequestRef {
-                id: r.try_get(0)?,
-                receipt: r.try_get(1)?,
-            })
-        })
-        .collect()
+    rows.iter().map(request_ref).collect()
 }
 
 /// The correspondence on one request, oldest first.

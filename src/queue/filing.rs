@@ -520,14 +520,7 @@ fn queue_finding(
     value: &str,
     problem: Problem,
 ) -> Finding {
-    Finding::fact(
-        severity,
-        code,
-        None,
-        value.to_string(),
-        Subject::plain(label),
-        problem,
-    )
+    crate::validation::at_cell(severity, code, None, &Subject::plain(label), value, problem)
 }
 
 /// One G-MIS request (all rows of one レコードID) to file or update.
@@ -698,15 +691,7 @@ async fn insert_gmis(
     let now = now_text();
     let code = g.institution.code.trim();
     let (_, earlier) = institution_context(conn, code).await?;
-    // A request that arrives already 受付完了 is inserted as under review and
-    // completed after its lines: the triggers freeze a completed record's
-    // lines, including their first insert.
-    let first_status = if g.status == Status::Completed {
-        Status::UnderReview
-    } else {
-        g.status
-    };
-    let row = sqlx::query(
+    let insert = sqlx::query(
         "INSERT INTO requests (receipt, filing_key, source, status, received_at, batch_date, batch_reason, \
          prefecture, institution_code, institution_name, institution_postcode, institution_prefecture, \
          institution_address, institution_phone, institution_contact, requested_items, findings, error_count, \
@@ -716,30 +701,19 @@ async fn insert_gmis(
     )
     .bind(receipt)
     .bind(key)
-    .bind(Source::Gmis.as_str())
-    .bind(first_status.as_str())
-    .bind(time_text(g.received_at))
-    .bind(date_text(g.batch_date))
-    .bind(g.batch_reason.clone().unwrap_or_default())
-    .bind(g.prefecture.name())
-    .bind(code)
-    .bind(&g.institution.name)
-    .bind(&g.institution.postcode)
-    .bind(g.institution.prefecture.map(|p| p.name()))
-    .bind(&g.institution.address)
-    .bind(&g.institution.phone)
-    .bind(&g.institution.contact)
-    .bind(requested_items_text(&g.lines))
-    .bind(serde_json::to_string(&g.findings)?)
-    .bind(count(&g.findings, Severity::Error))
-    .bind(count(&g.findings, Severity::Warning))
-    .bind(earlier)
-    .bind(g.record_id.trim())
-    .bind(content)
-    .bind(&now)
-    .fetch_optional(&mut *conn)
-    .await
-    .with_context(|| format!("cannot import G-MIS record {}", g.record_id))?;
+    .bind(Source::Gmis.as_str());
+    let batch = (
+        date_text(g.batch_date),
+        g.batch_reason.clone().unwrap_or_default(),
+    );
+    let row = bind_gmis_columns(insert, g, batch)?
+        .bind(earlier)
+        .bind(g.record_id.trim())
+        .bind(content)
+        .bind(&now)
+        .fetch_optional(&mut *conn)
+        .await
+        .with_context(|| format!("cannot import G-MIS record {}", g.record_id))?;
     let Some(row) = row else { return Ok(None) };
     let id: i64 = row.try_get(0)?;
     upsert_lines(conn, id, &g.lines).await?;
@@ -764,6 +738,44 @@ async fn insert_gmis(
     Ok(Some(id))
 }
 
+/// A statement being built on the `Any` driver.
+type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
+
+/// Binds the sixteen columns a G-MIS filing sets, `status` to
+/// `warning_count` in the order both the insert and the update name them,
+/// with `batch` as (batch_date, batch_reason).
+fn bind_gmis_columns<'q>(
+    query: AnyQuery<'q>,
+    g: &'q GmisFiling,
+    batch: (String, String),
+) -> anyhow::Result<AnyQuery<'q>> {
+    // A request that arrives already 受付完了 is written as under review and
+    // completed after its lines: the triggers freeze a completed record's
+    // lines, including their first insert.
+    let status = if g.status == Status::Completed {
+        Status::UnderReview
+    } else {
+        g.status
+    };
+    Ok(query
+        .bind(status.as_str())
+        .bind(time_text(g.received_at))
+        .bind(batch.0)
+        .bind(batch.1)
+        .bind(g.prefecture.name())
+        .bind(g.institution.code.trim())
+        .bind(&g.institution.name)
+        .bind(&g.institution.postcode)
+        .bind(g.institution.prefecture.map(|p| p.name()))
+        .bind(&g.institution.address)
+        .bind(&g.institution.phone)
+        .bind(&g.institution.contact)
+        .bind(requested_items_text(&g.lines))
+        .bind(serde_json::to_string(&g.findings)?)
+        .bind(count(&g.findings, Severity::Error))
+        .bind(count(&g.findings, Severity::Warning)))
+}
+
 /// Updates G-MIS request `id` from a newer export row: its status, lines and
 /// the audit of what changed. One function because every step reads the
 /// record as it was (`before`) and writes inside the same savepoint.
@@ -778,13 +790,8 @@ async fn update_gmis(
         .await
         .map_err(anyhow::Error::from)?;
     let now = now_text();
-    let first_status = if g.status == Status::Completed {
-        Status::UnderReview
-    } else {
-        g.status
-    };
     // A batch moved by hand stays moved unless G-MIS reports a new 申請日時.
-    let (batch_date, batch_reason) = if received_changed {
+    let batch = if received_changed {
         (
             date_text(g.batch_date),
             g.batch_reason.clone().unwrap_or_default(),
@@ -792,35 +799,20 @@ async fn update_gmis(
     } else {
         (date_text(before.batch_date), before.batch_reason.clone())
     };
-    sqlx::query(
+    let update = sqlx::query(
         "UPDATE requests SET status = $1, received_at = $2, batch_date = $3, batch_reason = $4, prefecture = $5, \
          institution_code = $6, institution_name = $7, institution_postcode = $8, institution_prefecture = $9, \
          institution_address = $10, institution_phone = $11, institution_contact = $12, requested_items = $13, \
          findings = $14, error_count = $15, warning_count = $16, gmis_content_sha256 = $17, updated_at = $18 \
          WHERE id = $19",
-    )
-    .bind(first_status.as_str())
-    .bind(time_text(g.received_at))
-    .bind(&batch_date)
-    .bind(&batch_reason)
-    .bind(g.prefecture.name())
-    .bind(g.institution.code.trim())
-    .bind(&g.institution.name)
-    .bind(&g.institution.postcode)
-    .bind(g.institution.prefecture.map(|p| p.name()))
-    .bind(&g.institution.address)
-    .bind(&g.institution.phone)
-    .bind(&g.institution.contact)
-    .bind(requested_items_text(&g.lines))
-    .bind(serde_json::to_string(&g.findings)?)
-    .bind(count(&g.findings, Severity::Error))
-    .bind(count(&g.findings, Severity::Warning))
-    .bind(content)
-    .bind(&now)
-    .bind(id)
-    .execute(&mut *conn)
-    .await
-    .with_context(|| format!("cannot update G-MIS record {}", g.record_id))?;
+    );
+    bind_gmis_columns(update, g, batch)?
+        .bind(content)
+        .bind(&now)
+        .bind(id)
+        .execute(&mut *conn)
+        .await
+        .with_context(|| format!("cannot update G-MIS record {}", g.record_id))?;
     // Lines no longer in the export go; the others are updated in place,
     // keeping MHLW's decisions.
     let keep: Vec<&str> = g.lines.iter().map(|l| l.item.code()).collect();

@@ -45,16 +45,7 @@ pub fn check(block: &InstitutionBlock, findings: &mut Vec<Finding>) -> Instituti
         &block.prefecture,
         present(&block.prefecture, Label::Prefecture, findings),
     ) {
-        inst.prefecture = Prefecture::parse(&text);
-        if inst.prefecture.is_none() {
-            findings.push(at(
-                Severity::Error,
-                "institution.prefecture.unknown",
-                &field.value,
-                &Subject::plain(Label::Prefecture),
-                Problem::PrefectureUnknown,
-            ));
-        }
+        inst.prefecture = check_prefecture(field, &text, findings);
     }
     if let (Some(field), Some(text)) = (&block.code, present(&block.code, Label::Code, findings)) {
         inst.code = check_code(field, &text, inst.prefecture, findings);
@@ -63,53 +54,18 @@ pub fn check(block: &InstitutionBlock, findings: &mut Vec<Finding>) -> Instituti
         &block.postcode,
         present(&block.postcode, Label::Postcode, findings),
     ) {
-        inst.postcode = match postcode(&strip_notes(&text)) {
-            Some(p) => p,
-            None => {
-                findings.push(at(
-                    Severity::Error,
-                    "institution.postcode.format",
-                    &field.value,
-                    &Subject::plain(Label::Postcode),
-                    Problem::PostcodeFormat,
-                ));
-                text
-            }
-        };
+        inst.postcode = check_postcode(field, text, findings);
     }
     if let (Some(field), Some(text)) = (
         &block.address,
         present(&block.address, Label::Address, findings),
     ) {
-        if let Some(pref) = inst.prefecture
-            && !without_postcode(&text).starts_with(pref.name())
-        {
-            findings.push(at(
-                Severity::Warning,
-                "institution.address.prefecture",
-                &field.value,
-                &Subject::plain(Label::Address),
-                Problem::AddressPrefecture {
-                    prefecture: pref.name().to_string(),
-                },
-            ));
-        }
+        check_address(field, &text, inst.prefecture, findings);
         inst.address = written(&block.address);
     }
     if let (Some(field), Some(text)) = (&block.phone, present(&block.phone, Label::Phone, findings))
     {
-        // `03-1234-5678（内線12）`: the note is not part of the number.
-        let digits = separated_digits(&strip_phone_notes(&text));
-        let count = digits.as_ref().map_or(0, |d| d.len());
-        if !(10..=11).contains(&count) || digits.is_none() {
-            findings.push(at(
-                Severity::Error,
-                "institution.phone.format",
-                &field.value,
-                &Subject::plain(Label::Phone),
-                Problem::PhoneFormat { digits: count },
-            ));
-        }
+        check_phone(field, &text, findings);
         // A number, not free text: folded to half-width like the codes.
         inst.phone = text;
     }
@@ -117,6 +73,76 @@ pub fn check(block: &InstitutionBlock, findings: &mut Vec<Finding>) -> Instituti
         inst.contact = written(&block.contact);
     }
     inst
+}
+
+/// The prefecture named in 都道府県, or a finding when it names none.
+fn check_prefecture(field: &Field, text: &str, findings: &mut Vec<Finding>) -> Option<Prefecture> {
+    let prefecture = Prefecture::parse(text);
+    if prefecture.is_none() {
+        findings.push(at(
+            Severity::Error,
+            "institution.prefecture.unknown",
+            &field.value,
+            &Subject::plain(Label::Prefecture),
+            Problem::PrefectureUnknown,
+        ));
+    }
+    prefecture
+}
+
+/// The postcode as `123-4567`, or the text as folded with a finding.
+fn check_postcode(field: &Field, text: String, findings: &mut Vec<Finding>) -> String {
+    match postcode(&strip_notes(&text)) {
+        Some(p) => p,
+        None => {
+            findings.push(at(
+                Severity::Error,
+                "institution.postcode.format",
+                &field.value,
+                &Subject::plain(Label::Postcode),
+                Problem::PostcodeFormat,
+            ));
+            text
+        }
+    }
+}
+
+/// Warns when the address does not start with the prefecture given.
+fn check_address(
+    field: &Field,
+    text: &str,
+    prefecture: Option<Prefecture>,
+    findings: &mut Vec<Finding>,
+) {
+    if let Some(pref) = prefecture
+        && !without_postcode(text).starts_with(pref.name())
+    {
+        findings.push(at(
+            Severity::Warning,
+            "institution.address.prefecture",
+            &field.value,
+            &Subject::plain(Label::Address),
+            Problem::AddressPrefecture {
+                prefecture: pref.name().to_string(),
+            },
+        ));
+    }
+}
+
+/// A phone number has 10 or 11 digits in groups.
+fn check_phone(field: &Field, text: &str, findings: &mut Vec<Finding>) {
+    // `03-1234-5678（内線12）`: the note is not part of the number.
+    let digits = separated_digits(&strip_phone_notes(text));
+    let count = digits.as_ref().map_or(0, |d| d.len());
+    if !(10..=11).contains(&count) || digits.is_none() {
+        findings.push(at(
+            Severity::Error,
+            "institution.phone.format",
+            &field.value,
+            &Subject::plain(Label::Phone),
+            Problem::PhoneFormat { digits: count },
+        ));
+    }
 }
 
 /// Checks a 医療機関コード; returns its ten digits when readable, the text

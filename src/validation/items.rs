@@ -369,14 +369,19 @@ pub(crate) mod tests {
     }
 
     fn codes(rows: Vec<InstitutionRow>) -> Vec<(String, String)> {
-        run(rows, &Policy::default())
-            .1
+        code_cells(run(rows, &Policy::default()).1)
+    }
+
+    /// Each finding as (code, cell), the cell empty when it names none.
+    pub(crate) fn code_cells(findings: Vec<Finding>) -> Vec<(String, String)> {
+        findings
             .into_iter()
             .map(|f| (f.code, f.cell.unwrap_or_default()))
             .collect()
     }
 
-    fn pair(code: &str, cell: &str) -> (String, String) {
+    /// A (code, cell) pair as [`code_cells`] gives it.
+    pub(crate) fn pair(code: &str, cell: &str) -> (String, String) {
         (code.into(), cell.into())
     }
 

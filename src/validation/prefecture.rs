@@ -296,6 +296,9 @@ fn quantity(seen: &Seen, item: Item, field: &Subject, findings: &mut Vec<Finding
     value.map(|v| v.unwrap_or(0))
 }
 
+/// The rules for an item the prefecture marked as needed, in the order
+/// its findings are listed: the method, the totals, the sources, the
+/// opinion, then the guideline and glove-size warnings.
 fn needed(
     row: &PrefectureRow,
     line: &ItemLine,
@@ -312,6 +315,16 @@ fn needed(
             Problem::MethodMissing,
         ));
     }
+    let consistent = totals(row, d, findings);
+    sources(row, d, findings);
+    opinion_states_count_and_reason(row, d, findings);
+    guideline_and_size(row, line, d, consistent, findings);
+}
+
+/// 総配布枚数 = 県 + 国, and more than zero. True when the three are given
+/// and add up.
+fn totals(row: &PrefectureRow, d: &PrefectureDecision, findings: &mut Vec<Finding>) -> bool {
+    let field = |label| Subject::of(label, row.item);
     let mut consistent = false;
     if let (Some(p), Some(n), Some(t)) =
         (d.prefecture_quantity, d.national_quantity, d.total_quantity)
@@ -338,6 +351,12 @@ fn needed(
             ));
         }
     }
+    consistent
+}
+
+/// The method agrees with where the quantities come from.
+fn sources(row: &PrefectureRow, d: &PrefectureDecision, findings: &mut Vec<Finding>) {
+    let field = |label| Subject::of(label, row.item);
     if d.method == Some(Method::PrefectureStock) && d.national_quantity.is_some_and(|n| n > 0) {
         findings.push(at(
             Severity::Error,
@@ -360,6 +379,15 @@ fn needed(
             Problem::BothSourcesWithoutReason,
         ));
     }
+}
+
+/// The opinion states the past count and the reason.
+fn opinion_states_count_and_reason(
+    row: &PrefectureRow,
+    d: &PrefectureDecision,
+    findings: &mut Vec<Finding>,
+) {
+    let field = |label| Subject::of(label, row.item);
     if !states_count(&d.opinion) {
         findings.push(at(
             Severity::Error,
@@ -378,6 +406,18 @@ fn needed(
             Problem::OpinionReasonMissing { need: Need::Needed },
         ));
     }
+}
+
+/// Warnings on the total: off the guideline, or gloves over the size limit
+/// with a size named.
+fn guideline_and_size(
+    row: &PrefectureRow,
+    line: &ItemLine,
+    d: &PrefectureDecision,
+    consistent: bool,
+    findings: &mut Vec<Finding>,
+) {
+    let field = |label| Subject::of(label, row.item);
     if let (Some(guideline), Some(total), Some(use_), Some(purchase)) = (
         line.guideline_quantity(),
         d.total_quantity,
@@ -482,7 +522,7 @@ pub fn check_mhlw(sheet: &RequestSheet, findings: &mut Vec<Finding>) {
 mod tests {
     use super::*;
     use crate::sheet::{CellPos, MhlwRow};
-    use crate::validation::items::tests::{gloves_row, seen, sheet_with};
+    use crate::validation::items::tests::{code_cells, gloves_row, pair, seen, sheet_with};
     use crate::validation::{Policy, check as check_sheet};
 
     /// The example's prefecture gloves row (row 31): 要, 2000 from stock.
@@ -518,15 +558,7 @@ mod tests {
     }
 
     fn codes(pref: PrefectureRow) -> Vec<(String, String)> {
-        run(vec![gloves_row()], vec![pref])
-            .1
-            .into_iter()
-            .map(|f| (f.code, f.cell.unwrap_or_default()))
-            .collect()
-    }
-
-    fn pair(code: &str, cell: &str) -> (String, String) {
-        (code.into(), cell.into())
+        code_cells(run(vec![gloves_row()], vec![pref]).1)
     }
 
     #[test]

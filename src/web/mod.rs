@@ -168,6 +168,10 @@ impl Routes {
     }
 }
 
+/// Every route with the access it needs.
+///
+/// Long on purpose: it is the one table of the UI's addresses, read top to
+/// bottom like a site map; splitting it would scatter that table.
 fn routes() -> Routes {
     use Access::*;
     let r = Routes {

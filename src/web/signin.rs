@@ -397,22 +397,17 @@ mod tests {
         ] {
             assert_eq!(same_site_path(hostile), None, "{hostile:?}");
         }
-        assert_eq!(
-            same_site_path("/requests?date=2026-12-01").as_deref(),
-            Some("/requests?date=2026-12-01")
-        );
-        assert_eq!(
-            same_site_path("/requests/3").as_deref(),
-            Some("/requests/3")
-        );
-        assert_eq!(
-            same_site_path("/queue?q=病院").as_deref(),
-            Some("/queue?q=%E7%97%85%E9%99%A2")
-        );
-        assert_eq!(
-            same_site_path("/queue?q=a%26b").as_deref(),
-            Some("/queue?q=a%26b")
-        );
+        for (input, want) in [
+            (
+                "/requests?date=2026-12-01",
+                Some("/requests?date=2026-12-01"),
+            ),
+            ("/requests/3", Some("/requests/3")),
+            ("/queue?q=病院", Some("/queue?q=%E7%97%85%E9%99%A2")),
+            ("/queue?q=a%26b", Some("/queue?q=a%26b")),
+        ] {
+            assert_eq!(same_site_path(input).as_deref(), want, "{input:?}");
+        }
         assert_eq!(same_site_path(&format!("/{}", "a".repeat(3000))), None);
     }
 

@@ -140,14 +140,15 @@ mod tests {
 
     #[test]
     fn japanese_date_formats_are_dates() {
-        assert_eq!(custom_kind("yyyy\"年\"m\"月\"d\"日\""), NumberKind::Date);
-        assert_eq!(
-            custom_kind("[$-ja-JP]ggge\"年\"m\"月\"d\"日\""),
-            NumberKind::Date
-        );
-        assert_eq!(custom_kind("#,##0\"枚\""), NumberKind::Number);
-        assert_eq!(custom_kind("[h]:mm:ss"), NumberKind::Duration);
-        assert_eq!(custom_kind("0_);[Red](0)"), NumberKind::Number);
+        for (input, want) in [
+            ("yyyy\"年\"m\"月\"d\"日\"", NumberKind::Date),
+            ("[$-ja-JP]ggge\"年\"m\"月\"d\"日\"", NumberKind::Date),
+            ("#,##0\"枚\"", NumberKind::Number),
+            ("[h]:mm:ss", NumberKind::Duration),
+            ("0_);[Red](0)", NumberKind::Number),
+        ] {
+            assert_eq!(custom_kind(input), want, "{input:?}");
+        }
         assert_eq!(builtin_kind("14"), NumberKind::Date);
         assert_eq!(builtin_kind("57"), NumberKind::Date);
         assert_eq!(builtin_kind("3"), NumberKind::Number);

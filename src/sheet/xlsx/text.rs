@@ -245,13 +245,17 @@ mod tests {
 
     #[test]
     fn excel_escapes_are_resolved_like_calamine() {
-        assert_eq!(unescape_excel("a_x000D_b"), "a\rb");
-        assert_eq!(unescape_excel("_x3042__x"), "あ_x");
-        assert_eq!(unescape_excel("_xD83D__xDE00_"), "😀");
-        assert_eq!(unescape_excel("_xD83D_x"), "\u{FFFD}x");
-        assert_eq!(unescape_excel("_xDE00_"), "\u{FFFD}");
-        assert_eq!(unescape_excel("_x00ZZ_ plain"), "_x00ZZ_ plain");
-        assert_eq!(unescape_excel("末尾_x"), "末尾_x");
+        for (input, want) in [
+            ("a_x000D_b", "a\rb"),
+            ("_x3042__x", "あ_x"),
+            ("_xD83D__xDE00_", "😀"),
+            ("_xD83D_x", "\u{FFFD}x"),
+            ("_xDE00_", "\u{FFFD}"),
+            ("_x00ZZ_ plain", "_x00ZZ_ plain"),
+            ("末尾_x", "末尾_x"),
+        ] {
+            assert_eq!(unescape_excel(input), want, "{input:?}");
+        }
     }
 
     #[test]
