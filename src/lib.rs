@@ -17,6 +17,7 @@ pub mod config;
 pub mod conversation;
 pub mod gmis;
 pub mod gmis_institutions;
+pub mod imap_client;
 pub mod mailbox;
 pub mod message;
 pub mod messages;

@@ -82,7 +82,9 @@ fn block_end(text: &str, open: usize) -> usize {
                 if bytes.get(i + 1 + hashes) == Some(&b'"') {
                     let close = format!("\"{}", "#".repeat(hashes));
                     let from = i + 2 + hashes;
-                    i = text[from..].find(&close).map_or(bytes.len(), |k| from + k + close.len());
+                    i = text[from..]
+                        .find(&close)
+                        .map_or(bytes.len(), |k| from + k + close.len());
                     continue;
                 }
             }

@@ -2,6 +2,9 @@
 //! an official reads when the gateway cannot reach or log in to the inbox.
 //! Plain words first (what is wrong, what to do), technical detail after.
 
+use crate::imap_client::ImapError;
+use std::fmt;
+
 /// The configuration names no password source.
 pub const NO_PASSWORD: &str = "IMAP のパスワードが設定されていません。[imap] に password_file または password_env を書いてください。";
 
@@ -186,4 +189,39 @@ pub const CHECK_NOT_CONFIGURED: &str =
 /// `imap check`: a problem was found.
 pub fn check_problem(detail: &str) -> String {
     format!("問題: {detail}")
+}
+
+/// An IMAP failure as an official reads it.
+impl fmt::Display for ImapError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let text = match self {
+            ImapError::NoPassword => NO_PASSWORD.to_string(),
+            ImapError::PasswordFile { path, detail } => password_file_unreadable(path, detail),
+            ImapError::PasswordEnv(v) => password_env_missing(v),
+            ImapError::CaFile { path, detail } => ca_file_unusable(path, detail),
+            ImapError::HostUnknown { host, detail } => host_unknown(host, detail),
+            ImapError::Refused(v) => connection_refused(v),
+            ImapError::Timeout { addr, what } => timed_out(addr, what),
+            ImapError::Network { addr, detail } => network_failed(addr, detail),
+            ImapError::TlsNameMismatch { host, detail } => tls_name_mismatch(host, detail),
+            ImapError::TlsUntrusted(v) => tls_untrusted(v),
+            ImapError::TlsExpired(v) => tls_expired(v),
+            ImapError::Tls(v) => tls_failed(v),
+            ImapError::StarttlsRefused(v) => starttls_refused(v),
+            ImapError::LoginRefused { user, detail } => login_refused(user, detail),
+            ImapError::MailboxMissing { mailbox, detail } => mailbox_missing(mailbox, detail),
+            ImapError::FolderCreate { folder, detail } => folder_create_failed(folder, detail),
+            ImapError::Protocol(v) => protocol_failed(v),
+            ImapError::Token(e) => return e.fmt(f),
+            ImapError::OAuthUnsupported { mechanism, offered } => {
+                super::oauth::mechanism_missing(mechanism, offered)
+            }
+            ImapError::TokenRefused {
+                user,
+                mechanism,
+                detail,
+            } => super::oauth::token_refused(user, mechanism, detail),
+        };
+        f.write_str(&text)
+    }
 }

@@ -63,13 +63,6 @@ pub fn token_refused(user: &str, mechanism: &str, detail: &str) -> String {
     )
 }
 
-/// The same in English, for the log.
-pub fn token_refused_english(user: &str, mechanism: &str, detail: &str) -> String {
-    format!(
-        "the mail server refused the access token ({mechanism}, user {user}) although the token endpoint issued it: check mailbox permissions (Exchange Online: New-ServicePrincipal, Add-MailboxPermission; Google: domain-wide delegation scopes). Server said: {detail}"
-    )
-}
-
 /// The server does not offer the SASL mechanism configured.
 pub fn mechanism_missing(mechanism: &str, offered: &str) -> String {
     format!(

@@ -4,9 +4,10 @@
 //!
 //! # How it works
 //!
-//! - [`connect`]: implicit TLS, STARTTLS or (only when configured) plain;
-//!   rustls with a private CA file; AUTHENTICATE PLAIN or LOGIN; errors in
-//!   plain Japanese ([`ImapError`]).
+//! - [`connect`] ([`crate::imap_client`]): implicit TLS, STARTTLS or (only
+//!   when configured) plain; rustls with a private CA file; AUTHENTICATE
+//!   PLAIN or LOGIN; errors as values ([`ImapError`], worded in
+//!   `messages::imap`).
 //! - [`checkpoint`]: per mailbox, the UIDVALIDITY and the last UID handled.
 //!   On start the watcher catches up on every UID above it; a changed
 //!   UIDVALIDITY rescans the whole mailbox and the pipeline's Message-ID +
@@ -26,16 +27,16 @@
 //! (or [`Watcher::run_once`] to catch up and return);
 //! [`Watcher::status`] reports the phase (for tests and diagnostics).
 //! `sos-intake serve` calls [`serve_task`] (and [`catch_up_once`] for
-//! `--once`); `sos-intake imap check` uses [`check::check`]. The pipeline's
+//! `--once`); `sos-intake imap check` (in `commands::imap`) uses the same client. The pipeline's
 //! `Intake` is a [`MessageSink`].
 
-pub mod check;
 pub mod checkpoint;
-pub mod connect;
 pub mod lease;
 pub mod utf7;
 pub mod watch;
 
+/// The IMAP client (TLS, login, errors) the source and `imap check` use.
+pub use crate::imap_client as connect;
 pub use connect::{Endpoint, ImapError, Password};
 pub use watch::{Phase, Status, WatchOptions, Watcher};
 

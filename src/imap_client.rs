@@ -4,14 +4,16 @@
 //! AUTHENTICATE XOAUTH2 or OAUTHBEARER with a token from
 //! [`crate::oauth::TokenSource`], renewed once when the server refuses it).
 //!
-//! Every failure is sorted into an [`ImapError`] that says in plain Japanese
-//! what is wrong (bad password, TLS name mismatch, refused connection…),
-//! because `sos-intake imap check` and the watcher's log are read by
-//! officials, not by IMAP experts. The password is held in a [`Password`]
-//! that never prints.
+//! Every failure is sorted into an [`ImapError`] whose `Display`
+//! (`messages::imap`) says in plain Japanese what is wrong (bad password,
+//! TLS name mismatch, refused connection…), because `sos-intake imap check`
+//! and the watcher's log are read by officials, not by IMAP experts. The
+//! password is held in a [`Password`] that never prints.
+//!
+//! It sits apart from `mailbox::imap` (the source that drives the pipeline)
+//! so that the wording layer can name its errors without a cycle.
 
 use crate::config::{ImapConfig, Tls};
-use crate::messages::imap as msg;
 use crate::oauth::{AccessToken, TokenError, TokenSource, sasl};
 use async_imap::imap_proto::types::{Capability, Response, ResponseCode, Status};
 use async_imap::{Client, Session};
@@ -77,15 +79,13 @@ pub struct Endpoint {
     pub oauth: Option<Arc<TokenSource>>,
 }
 
-/// What went wrong talking to the IMAP server. Each variant's message is
-/// the plain Japanese explanation an official sees.
-#[derive(Debug, thiserror::Error)]
+/// What went wrong talking to the IMAP server. Its `Display` is the plain
+/// Japanese explanation an official sees, worded in `messages::imap`.
+#[derive(Debug)]
 pub enum ImapError {
     /// No password_file or password_env in `[imap]`.
-    #[error("{}", msg::NO_PASSWORD)]
     NoPassword,
     /// The password file cannot be read.
-    #[error("{}", msg::password_file_unreadable(.path, .detail))]
     PasswordFile {
         /// The file.
         path: String,
@@ -93,10 +93,8 @@ pub enum ImapError {
         detail: String,
     },
     /// The password environment variable is unset.
-    #[error("{}", msg::password_env_missing(.0))]
     PasswordEnv(String),
     /// The CA file cannot be used.
-    #[error("{}", msg::ca_file_unusable(.path, .detail))]
     CaFile {
         /// The file.
         path: String,
@@ -104,7 +102,6 @@ pub enum ImapError {
         detail: String,
     },
     /// The host name does not resolve.
-    #[error("{}", msg::host_unknown(.host, .detail))]
     HostUnknown {
         /// The host.
         host: String,
@@ -112,10 +109,8 @@ pub enum ImapError {
         detail: String,
     },
     /// Nothing listens there.
-    #[error("{}", msg::connection_refused(.0))]
     Refused(String),
     /// No answer in time.
-    #[error("{}", msg::timed_out(.addr, .what))]
     Timeout {
         /// host:port.
         addr: String,
@@ -123,7 +118,6 @@ pub enum ImapError {
         what: String,
     },
     /// Another network failure (reset, closed…).
-    #[error("{}", msg::network_failed(.addr, .detail))]
     Network {
         /// host:port.
         addr: String,
@@ -131,7 +125,6 @@ pub enum ImapError {
         detail: String,
     },
     /// The certificate is for another name.
-    #[error("{}", msg::tls_name_mismatch(.host, .detail))]
     TlsNameMismatch {
         /// The name we dialled.
         host: String,
@@ -139,19 +132,14 @@ pub enum ImapError {
         detail: String,
     },
     /// The certificate's issuer is not trusted.
-    #[error("{}", msg::tls_untrusted(.0))]
     TlsUntrusted(String),
     /// The certificate is expired or not yet valid.
-    #[error("{}", msg::tls_expired(.0))]
     TlsExpired(String),
     /// TLS failed otherwise.
-    #[error("{}", msg::tls_failed(.0))]
     Tls(String),
     /// The server refused STARTTLS.
-    #[error("{}", msg::starttls_refused(.0))]
     StarttlsRefused(String),
     /// Wrong user name or password.
-    #[error("{}", msg::login_refused(.user, .detail))]
     LoginRefused {
         /// The login name.
         user: String,
@@ -159,7 +147,6 @@ pub enum ImapError {
         detail: String,
     },
     /// The watched mailbox does not exist.
-    #[error("{}", msg::mailbox_missing(.mailbox, .detail))]
     MailboxMissing {
         /// Its name.
         mailbox: String,
@@ -167,7 +154,6 @@ pub enum ImapError {
         detail: String,
     },
     /// A target folder cannot be created.
-    #[error("{}", msg::folder_create_failed(.folder, .detail))]
     FolderCreate {
         /// Its name.
         folder: String,
@@ -176,14 +162,11 @@ pub enum ImapError {
     },
     /// The server answered something unexpected, or the connection broke
     /// in the middle of a command.
-    #[error("{}", msg::protocol_failed(.0))]
     Protocol(String),
     /// No OAuth 2.0 token could be had (configuration, token endpoint
     /// unreachable, client refused).
-    #[error("{0}")]
     Token(TokenError),
     /// The server does not offer the configured SASL mechanism.
-    #[error("{}", crate::messages::oauth::mechanism_missing(.mechanism, .offered))]
     OAuthUnsupported {
         /// `XOAUTH2` or `OAUTHBEARER`.
         mechanism: &'static str,
@@ -191,7 +174,6 @@ pub enum ImapError {
         offered: String,
     },
     /// The server refused the OAuth 2.0 token, even a freshly renewed one.
-    #[error("{}", crate::messages::oauth::token_refused(.user, .mechanism, .detail))]
     TokenRefused {
         /// The login name.
         user: String,
@@ -201,6 +183,8 @@ pub enum ImapError {
         detail: String,
     },
 }
+
+impl std::error::Error for ImapError {}
 
 impl ImapError {
     /// True when retrying cannot help until someone changes the
@@ -235,8 +219,8 @@ impl ImapError {
                 user,
                 mechanism,
                 detail,
-            } => Some(crate::messages::oauth::token_refused_english(
-                user, mechanism, detail,
+            } => Some(format!(
+                "the mail server refused the access token ({mechanism}, user {user}) although the token endpoint issued it: check mailbox permissions (Exchange Online: New-ServicePrincipal, Add-MailboxPermission; Google: domain-wide delegation scopes). Server said: {detail}"
             )),
             ImapError::OAuthUnsupported { mechanism, offered } => Some(format!(
                 "the IMAP server does not offer AUTH={mechanism} (it offers: {offered}); check the host, or set mechanism to one it offers"

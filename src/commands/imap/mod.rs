@@ -1,7 +1,8 @@
 //! `sos-intake imap …`: diagnostics of the IMAP inbox.
 
+mod check;
+
 use crate::config::Settings;
-use crate::mailbox::imap::check;
 use crate::messages::imap as msg;
 use crate::queue::Db;
 use std::process::ExitCode;

@@ -3,12 +3,10 @@
 //! mismatch, refused connection, missing folder). Read-only: the mailbox
 //! is opened with EXAMINE and nothing is created or moved.
 
-use super::checkpoint;
-use super::connect::{self, Endpoint, ImapError, ImapSession};
-use super::lease;
-use super::utf7;
-use super::watch::{checkpoint_key, has_mailbox, list_folders};
 use crate::config::ImapConfig;
+use crate::imap_client::{self as connect, Endpoint, ImapError, ImapSession};
+use crate::mailbox::imap::watch::{checkpoint_key, has_mailbox, list_folders};
+use crate::mailbox::imap::{checkpoint, lease, utf7};
 use crate::messages::imap as msg;
 use crate::queue::Db;
 use async_imap::types::Capability;
