@@ -205,34 +205,40 @@ pub async fn file_sheet(
     )
     .bind(&receipt)
     .bind(&key)
-    .bind(Source::Sheet.as_str())
-    .bind(status.as_str())
-    .bind(time_text(filing.received_at))
-    .bind(date_text(filing.batch_date))
-    .bind(filing.batch_reason.clone().unwrap_or_default())
-    .bind(filing.prefecture.name())
-    .bind(&code)
-    .bind(&filing.institution.name)
-    .bind(&filing.institution.postcode)
-    .bind(filing.institution.prefecture.map(|p| p.name()))
-    .bind(&filing.institution.address)
-    .bind(&filing.institution.phone)
-    .bind(&filing.institution.contact)
-    .bind(requested_items_text(&filing.lines))
-    .bind(serde_json::to_string(&findings).context("cannot serialise findings")?)
-    .bind(count(&findings, Severity::Error))
-    .bind(count(&findings, Severity::Warning))
-    .bind(earlier)
-    .bind(refused as i64)
-    .bind(filing.source_message_sha256.as_deref().map(str::to_ascii_lowercase))
-    .bind(filing.attachment_sha256.as_deref().map(str::to_ascii_lowercase))
-    .bind(&filing.attachment_name)
-    .bind(&filing.sheet_name)
-    .bind(&now)
-    .bind(filing.sender_trust.as_str())
-    .fetch_optional(&mut *tx)
-    .await
-    .with_context(|| format!("cannot file request {receipt}"))?;
+    .bind(Source::Sheet.as_str());
+    let columns = RequestColumns {
+        status,
+        received_at: filing.received_at,
+        batch_date: date_text(filing.batch_date),
+        batch_reason: filing.batch_reason.clone().unwrap_or_default(),
+        prefecture: filing.prefecture,
+        code: &code,
+        institution: &filing.institution,
+        lines: &filing.lines,
+        findings: &findings,
+    };
+    let inserted = bind_request_columns(inserted, columns)?
+        .bind(earlier)
+        .bind(refused as i64)
+        .bind(
+            filing
+                .source_message_sha256
+                .as_deref()
+                .map(str::to_ascii_lowercase),
+        )
+        .bind(
+            filing
+                .attachment_sha256
+                .as_deref()
+                .map(str::to_ascii_lowercase),
+        )
+        .bind(&filing.attachment_name)
+        .bind(&filing.sheet_name)
+        .bind(&now)
+        .bind(filing.sender_trust.as_str())
+        .fetch_optional(&mut *tx)
+        .await
+        .with_context(|| format!("cannot file request {receipt}"))?;
     let Some(row) = inserted else {
         // Another process filed the same input between our check and our
         // insert; it won, we report its record.
@@ -706,7 +712,7 @@ async fn insert_gmis(
         date_text(g.batch_date),
         g.batch_reason.clone().unwrap_or_default(),
     );
-    let row = bind_gmis_columns(insert, g, batch)?
+    let row = bind_request_columns(insert, gmis_columns(g, batch))?
         .bind(earlier)
         .bind(g.record_id.trim())
         .bind(content)
@@ -741,39 +747,68 @@ async fn insert_gmis(
 /// A statement being built on the `Any` driver.
 type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
 
-/// Binds the sixteen columns a G-MIS filing sets, `status` to
-/// `warning_count` in the order both the insert and the update name them,
-/// with `batch` as (batch_date, batch_reason).
-fn bind_gmis_columns<'q>(
+/// The sixteen columns every filing writes, `status` to `warning_count`.
+struct RequestColumns<'q> {
+    status: Status,
+    received_at: DateTime<Utc>,
+    batch_date: String,
+    batch_reason: String,
+    prefecture: Prefecture,
+    /// The institution code as stored (trimmed).
+    code: &'q str,
+    institution: &'q Institution,
+    lines: &'q [ItemLine],
+    findings: &'q [Finding],
+}
+
+/// Binds `columns` in the order the filing statements name them (`status`,
+/// `received_at`, …, `warning_count`).
+fn bind_request_columns<'q>(
     query: AnyQuery<'q>,
-    g: &'q GmisFiling,
-    batch: (String, String),
+    columns: RequestColumns<'q>,
 ) -> anyhow::Result<AnyQuery<'q>> {
-    // A request that arrives already 受付完了 is written as under review and
-    // completed after its lines: the triggers freeze a completed record's
-    // lines, including their first insert.
-    let status = if g.status == Status::Completed {
-        Status::UnderReview
-    } else {
-        g.status
-    };
+    let institution = columns.institution;
+    let findings = serde_json::to_string(columns.findings).context("cannot serialise findings")?;
     Ok(query
-        .bind(status.as_str())
-        .bind(time_text(g.received_at))
-        .bind(batch.0)
-        .bind(batch.1)
-        .bind(g.prefecture.name())
-        .bind(g.institution.code.trim())
-        .bind(&g.institution.name)
-        .bind(&g.institution.postcode)
-        .bind(g.institution.prefecture.map(|p| p.name()))
-        .bind(&g.institution.address)
-        .bind(&g.institution.phone)
-        .bind(&g.institution.contact)
-        .bind(requested_items_text(&g.lines))
-        .bind(serde_json::to_string(&g.findings)?)
-        .bind(count(&g.findings, Severity::Error))
-        .bind(count(&g.findings, Severity::Warning)))
+        .bind(columns.status.as_str())
+        .bind(time_text(columns.received_at))
+        .bind(columns.batch_date)
+        .bind(columns.batch_reason)
+        .bind(columns.prefecture.name())
+        .bind(columns.code)
+        .bind(&institution.name)
+        .bind(&institution.postcode)
+        .bind(institution.prefecture.map(|p| p.name()))
+        .bind(&institution.address)
+        .bind(&institution.phone)
+        .bind(&institution.contact)
+        .bind(requested_items_text(columns.lines))
+        .bind(findings)
+        .bind(count(columns.findings, Severity::Error))
+        .bind(count(columns.findings, Severity::Warning)))
+}
+
+/// The columns of a G-MIS filing, with `batch` as (batch_date,
+/// batch_reason).
+fn gmis_columns(g: &GmisFiling, batch: (String, String)) -> RequestColumns<'_> {
+    RequestColumns {
+        // A request that arrives already 受付完了 is written as under review
+        // and completed after its lines: the triggers freeze a completed
+        // record's lines, including their first insert.
+        status: if g.status == Status::Completed {
+            Status::UnderReview
+        } else {
+            g.status
+        },
+        received_at: g.received_at,
+        batch_date: batch.0,
+        batch_reason: batch.1,
+        prefecture: g.prefecture,
+        code: g.institution.code.trim(),
+        institution: &g.institution,
+        lines: &g.lines,
+        findings: &g.findings,
+    }
 }
 
 /// Updates G-MIS request `id` from a newer export row: its status, lines and
@@ -806,7 +841,7 @@ async fn update_gmis(
          findings = $14, error_count = $15, warning_count = $16, gmis_content_sha256 = $17, updated_at = $18 \
          WHERE id = $19",
     );
-    bind_gmis_columns(update, g, batch)?
+    bind_request_columns(update, gmis_columns(g, batch))?
         .bind(content)
         .bind(&now)
         .bind(id)
