@@ -96,13 +96,82 @@ pub struct FilingOutcome {
     pub already_filed: bool,
 }
 
+/// What the rival records of a sheet mean for it.
+struct RivalVerdict {
+    /// Refused: the same institution and item is already 受付完了.
+    refused: bool,
+    /// The records (id, receipt) it replaces.
+    to_supersede: Vec<(i64, String)>,
+    /// The finding saying either.
+    finding: Option<Finding>,
+}
+
+/// Judges a sheet against its rivals: a 受付完了 rival refuses it (an
+/// error naming the receipts and items); otherwise it replaces the rivals
+/// it may (a warning naming them).
+fn judge_rivals(filing: &SheetFiling, rivals: &[Rival]) -> RivalVerdict {
+    let completed: Vec<&Rival> = rivals
+        .iter()
+        .filter(|r| r.status == Status::Completed)
+        .collect();
+    if !completed.is_empty() {
+        let receipts: Vec<String> = completed.iter().map(|r| r.receipt.clone()).collect();
+        let mut items: Vec<Item> = completed
+            .iter()
+            .flat_map(|r| r.overlap.iter().copied())
+            .collect();
+        items.sort();
+        items.dedup();
+        let finding = queue_finding(
+            Severity::Error,
+            COMPLETED_EXISTS_CODE,
+            Label::Request,
+            &items
+                .iter()
+                .map(|i| i.label())
+                .collect::<Vec<_>>()
+                .join("、"),
+            Problem::CompletedExists {
+                receipts,
+                items,
+                batch_date: date_text(filing.batch_date),
+            },
+        );
+        return RivalVerdict {
+            refused: true,
+            to_supersede: Vec::new(),
+            finding: Some(finding),
+        };
+    }
+    let to_supersede: Vec<(i64, String)> = rivals
+        .iter()
+        .filter(|r| may_replace(filing, r))
+        .map(|r| (r.id, r.receipt.clone()))
+        .collect();
+    let finding = (!to_supersede.is_empty()).then(|| {
+        let receipts: Vec<String> = to_supersede.iter().map(|(_, r)| r.clone()).collect();
+        queue_finding(
+            Severity::Warning,
+            SUPERSEDES_CODE,
+            Label::Request,
+            &receipts.join("、"),
+            Problem::Supersedes { receipts },
+        )
+    });
+    RivalVerdict {
+        refused: false,
+        to_supersede,
+        finding,
+    }
+}
+
 /// Files one checked sheet. See the module and [`super`] docs for the rules.
 ///
 /// Long on purpose: it is one transaction whose steps (key check, receipt,
-/// G-MIS and completed/supersession findings, the insert, the supersession
-/// marks and the audit row) share the findings and the row id, and the lead
-/// tuned its statements for throughput; split it only with the filing bench
-/// at hand.
+/// G-MIS finding, the rivals' verdict ([`judge_rivals`]), the insert, the
+/// supersession marks and the audit row) share the findings, the receipt and
+/// the row id, in the statement order tuned for throughput; split further
+/// only with the filing bench at hand.
 pub async fn file_sheet(
     conn: &mut AnyConnection,
     filing: &SheetFiling,
@@ -137,52 +206,10 @@ pub async fn file_sheet(
     if !has_errors(&findings) {
         let requested: Vec<Item> = requested(&filing.lines);
         let rivals = overlapping_sheets(&mut tx, filing, &code, &requested).await?;
-        let completed: Vec<&Rival> = rivals
-            .iter()
-            .filter(|r| r.status == Status::Completed)
-            .collect();
-        if !completed.is_empty() {
-            refused = true;
-            let receipts: Vec<String> = completed.iter().map(|r| r.receipt.clone()).collect();
-            let mut items: Vec<Item> = completed
-                .iter()
-                .flat_map(|r| r.overlap.iter().copied())
-                .collect();
-            items.sort();
-            items.dedup();
-            let f = queue_finding(
-                Severity::Error,
-                COMPLETED_EXISTS_CODE,
-                Label::Request,
-                &items
-                    .iter()
-                    .map(|i| i.label())
-                    .collect::<Vec<_>>()
-                    .join("、"),
-                Problem::CompletedExists {
-                    receipts,
-                    items,
-                    batch_date: date_text(filing.batch_date),
-                },
-            );
-            added.push(f.clone());
-            findings.push(f);
-        } else {
-            to_supersede = rivals
-                .iter()
-                .filter(|r| may_replace(filing, r))
-                .map(|r| (r.id, r.receipt.clone()))
-                .collect();
-        }
-        if !to_supersede.is_empty() {
-            let receipts: Vec<String> = to_supersede.iter().map(|(_, r)| r.clone()).collect();
-            let f = queue_finding(
-                Severity::Warning,
-                SUPERSEDES_CODE,
-                Label::Request,
-                &receipts.join("、"),
-                Problem::Supersedes { receipts },
-            );
+        let verdict = judge_rivals(filing, &rivals);
+        refused = verdict.refused;
+        to_supersede = verdict.to_supersede;
+        if let Some(f) = verdict.finding {
             added.push(f.clone());
             findings.push(f);
         }
@@ -251,25 +278,7 @@ pub async fn file_sheet(
     let id: i64 = row.try_get(0)?;
     upsert_lines(&mut tx, id, &filing.lines).await?;
 
-    for (old_id, old_receipt) in &to_supersede {
-        sqlx::query("UPDATE requests SET superseded_by = $1, updated_at = $2 WHERE id = $3")
-            .bind(id)
-            .bind(&now)
-            .bind(old_id)
-            .execute(&mut *tx)
-            .await
-            .with_context(|| format!("cannot mark {old_receipt} superseded"))?;
-        let detail = serde_json::json!({ "superseded_by": receipt });
-        audit::record(
-            &mut tx,
-            Some(*old_id),
-            &filing.actor,
-            Action::Superseded.as_str(),
-            &detail,
-            "",
-        )
-        .await?;
-    }
+    mark_superseded(&mut tx, id, &receipt, &to_supersede, &filing.actor, &now).await?;
     let detail = serde_json::json!({
         "receipt": receipt,
         "status": status.as_str(),
@@ -307,6 +316,38 @@ pub async fn file_sheet(
         findings_added: added,
         already_filed: false,
     })
+}
+
+/// Marks each of `old` (id, receipt) as replaced by record `id`
+/// (`receipt`), with an audit row on each.
+async fn mark_superseded(
+    tx: &mut AnyConnection,
+    id: i64,
+    receipt: &str,
+    old: &[(i64, String)],
+    actor: &str,
+    now: &str,
+) -> anyhow::Result<()> {
+    for (old_id, old_receipt) in old {
+        sqlx::query("UPDATE requests SET superseded_by = $1, updated_at = $2 WHERE id = $3")
+            .bind(id)
+            .bind(now)
+            .bind(old_id)
+            .execute(&mut *tx)
+            .await
+            .with_context(|| format!("cannot mark {old_receipt} superseded"))?;
+        let detail = serde_json::json!({ "superseded_by": receipt });
+        audit::record(
+            tx,
+            Some(*old_id),
+            actor,
+            Action::Superseded.as_str(),
+            &detail,
+            "",
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 /// `sheet:<message sha>:<attachment sha>:<sheet name>`; a hand filing with
