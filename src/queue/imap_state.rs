@@ -110,6 +110,22 @@ pub async fn record_handled(
     uid: u32,
     folder: Option<&str>,
 ) -> anyhow::Result<()> {
+    record_handled_all(db, mailbox, uidvalidity, &[(uid, folder)]).await
+}
+
+/// [`record_handled`] for several messages in one transaction: the
+/// checkpoint goes to the highest UID of `handled` (never backwards), and
+/// every message given a folder is noted as owed a move there. The caller
+/// passes only a run of UIDs with nothing unhandled below its highest.
+pub async fn record_handled_all(
+    db: &Db,
+    mailbox: &str,
+    uidvalidity: u32,
+    handled: &[(u32, Option<&str>)],
+) -> anyhow::Result<()> {
+    let Some(highest) = handled.iter().map(|(uid, _)| *uid).max() else {
+        return Ok(());
+    };
     let mut tx = db.begin().await?;
     let current =
         sqlx::query("SELECT uidvalidity, last_uid FROM imap_checkpoints WHERE mailbox = $1")
@@ -120,23 +136,25 @@ pub async fn record_handled(
     let keep = match current {
         Some(r) => {
             r.try_get::<i64, _>(0)? == i64::from(uidvalidity)
-                && r.try_get::<i64, _>(1)? >= i64::from(uid)
+                && r.try_get::<i64, _>(1)? >= i64::from(highest)
         }
         None => false,
     };
     if !keep {
-        upsert_checkpoint(&mut tx, mailbox, uidvalidity, uid).await?;
+        upsert_checkpoint(&mut tx, mailbox, uidvalidity, highest).await?;
     }
-    if let Some(folder) = folder {
+    let now = now_text();
+    for (uid, folder) in handled {
+        let Some(folder) = folder else { continue };
         sqlx::query(
             "INSERT INTO imap_pending_moves (mailbox, uidvalidity, uid, folder, attempts, created_at) \
              VALUES ($1, $2, $3, $4, 0, $5) ON CONFLICT (mailbox, uidvalidity, uid) DO UPDATE SET folder = excluded.folder",
         )
         .bind(mailbox)
         .bind(i64::from(uidvalidity))
-        .bind(i64::from(uid))
-        .bind(folder)
-        .bind(now_text())
+        .bind(i64::from(*uid))
+        .bind(*folder)
+        .bind(&now)
         .execute(&mut *tx)
         .await
         .context("cannot note the IMAP move")?;
@@ -174,10 +192,21 @@ pub async fn pending_moves(
 
 /// The move of `uid` is done (or given up): forget it.
 pub async fn move_done(db: &Db, mailbox: &str, uidvalidity: u32, uid: u32) -> anyhow::Result<()> {
-    on_pending_move(
+    move_done_all(db, mailbox, uidvalidity, &[uid]).await
+}
+
+/// The moves of `uids` are done (or given up): forget them, in one
+/// transaction.
+pub async fn move_done_all(
+    db: &Db,
+    mailbox: &str,
+    uidvalidity: u32,
+    uids: &[u32],
+) -> anyhow::Result<()> {
+    on_pending_moves(
         db,
         "DELETE FROM imap_pending_moves WHERE mailbox = $1 AND uidvalidity = $2 AND uid = $3",
-        (mailbox, uidvalidity, uid),
+        (mailbox, uidvalidity, uids),
     )
     .await
     .context("cannot clear the IMAP move")
@@ -185,28 +214,45 @@ pub async fn move_done(db: &Db, mailbox: &str, uidvalidity: u32, uid: u32) -> an
 
 /// The move of `uid` failed once more.
 pub async fn move_failed(db: &Db, mailbox: &str, uidvalidity: u32, uid: u32) -> anyhow::Result<()> {
-    on_pending_move(
+    move_failed_all(db, mailbox, uidvalidity, &[uid]).await
+}
+
+/// The moves of `uids` failed once more, in one transaction.
+pub async fn move_failed_all(
+    db: &Db,
+    mailbox: &str,
+    uidvalidity: u32,
+    uids: &[u32],
+) -> anyhow::Result<()> {
+    on_pending_moves(
         db,
         "UPDATE imap_pending_moves SET attempts = attempts + 1 WHERE mailbox = $1 AND uidvalidity = $2 AND uid = $3",
-        (mailbox, uidvalidity, uid),
+        (mailbox, uidvalidity, uids),
     )
     .await
     .context("cannot count the failed IMAP move")
 }
 
-/// Runs `sql` on the owed move of one message, keyed `$1` mailbox, `$2`
-/// UIDVALIDITY, `$3` UID.
-async fn on_pending_move(
+/// Runs `sql` on the owed move of each message of `uids`, keyed `$1`
+/// mailbox, `$2` UIDVALIDITY, `$3` UID, in one transaction.
+async fn on_pending_moves(
     db: &Db,
     sql: &'static str,
-    (mailbox, uidvalidity, uid): (&str, u32, u32),
-) -> Result<(), sqlx::Error> {
-    sqlx::query(sql)
-        .bind(mailbox)
-        .bind(i64::from(uidvalidity))
-        .bind(i64::from(uid))
-        .execute(db.pool())
-        .await?;
+    (mailbox, uidvalidity, uids): (&str, u32, &[u32]),
+) -> anyhow::Result<()> {
+    if uids.is_empty() {
+        return Ok(());
+    }
+    let mut tx = db.begin().await?;
+    for uid in uids {
+        sqlx::query(sql)
+            .bind(mailbox)
+            .bind(i64::from(uidvalidity))
+            .bind(i64::from(*uid))
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
     Ok(())
 }
 

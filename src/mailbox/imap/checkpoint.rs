@@ -2,9 +2,10 @@
 //! and the folder moves still owed, in the database beside the queue
 //! (`migrations/*/0004_imap.sql`).
 //!
-//! Order of events per message: the pipeline's transaction commits, then
-//! [`record_handled`] advances the checkpoint and notes the owed move in one
-//! transaction, then the move runs and [`move_done`] clears the note. A crash
+//! Order of events per batch of messages (one message when it arrived
+//! alone): the pipeline's transaction commits, then [`record_handled_all`]
+//! advances the checkpoint and notes the owed moves in one transaction, then
+//! the moves run (one per folder) and [`move_done_all`] clears the notes. A crash
 //! between any two steps is harmless: before the checkpoint, the message is
 //! fetched again and the pipeline's key says it is already processed; after
 //! it, the owed move is retried on the next connection.
@@ -13,6 +14,6 @@
 //! place that issues SQL); this module names it in the watcher's words.
 
 pub use crate::queue::imap_state::{
-    Checkpoint, PendingMove, load_checkpoint as load, move_done, move_failed, pending_moves,
-    record_handled, reset_checkpoint as reset,
+    Checkpoint, PendingMove, load_checkpoint as load, move_done, move_done_all, move_failed,
+    move_failed_all, pending_moves, record_handled, record_handled_all, reset_checkpoint as reset,
 };

@@ -12,9 +12,12 @@
 //!   On start the watcher catches up on every UID above it; a changed
 //!   UIDVALIDITY rescans the whole mailbox and the pipeline's Message-ID +
 //!   SHA-256 key keeps anything from being filed twice.
-//! - [`watch`]: one message at a time (`UID FETCH n BODY.PEEK[]`, receipt
-//!   time = INTERNALDATE) → [`MessageSink::process`] → checkpoint → move
-//!   (MOVE, or COPY + `\Deleted` + UID EXPUNGE; never a plain delete).
+//! - [`watch`]: the messages waiting above the checkpoint in batches of up
+//!   to `[intake] batch_size` (each fetched alone, `UID FETCH n
+//!   BODY.PEEK[]`, receipt time = INTERNALDATE) → [`MessageSink::process_batch`]
+//!   (one commit files the batch) → checkpoint of the batch → moves, one
+//!   per folder (MOVE, or COPY + `\Deleted` + UID EXPUNGE; never a plain
+//!   delete). A message arriving alone goes at once, alone.
 //!   Then IDLE (re-issued well before 29 minutes), or polling when the server
 //!   has no IDLE. Any failure reconnects with capped exponential back-off.
 //! - [`lease`]: several gateways on one database; exactly one watches.
@@ -40,6 +43,7 @@ pub use crate::imap_client as connect;
 pub use connect::{Endpoint, ImapError, Password};
 pub use watch::{Phase, Status, WatchOptions, Watcher};
 
+pub use crate::pipeline::Arrived;
 use crate::pipeline::{Disposition, Intake};
 use chrono::{DateTime, FixedOffset};
 use std::future::Future;
@@ -80,6 +84,29 @@ pub trait MessageSink: Send + Sync {
         raw: Vec<u8>,
         received_at: DateTime<FixedOffset>,
     ) -> impl Future<Output = Result<Destination, SinkError>> + Send;
+
+    /// Handles several messages fetched in one catch-up pass, with the
+    /// same result for each as [`MessageSink::process`] in turn; the
+    /// results come back in the order of `batch`. Every `Ok` has
+    /// committed when this returns. By default, one message at a time.
+    fn process_batch(
+        &self,
+        batch: Vec<Arrived>,
+    ) -> impl Future<Output = Vec<Result<Destination, SinkError>>> + Send {
+        async move {
+            let mut out = Vec::with_capacity(batch.len());
+            for a in batch {
+                out.push(self.process(a.raw, a.received_at).await);
+            }
+            out
+        }
+    }
+
+    /// How many waiting messages the watcher hands over at most in one
+    /// [`MessageSink::process_batch`] (at least 1).
+    fn batch_size(&self) -> usize {
+        1
+    }
 }
 
 /// The IMAP watcher as a task of `sos-intake serve` for `[imap]` in
@@ -199,11 +226,33 @@ impl MessageSink for Intake {
         raw: Vec<u8>,
         received_at: DateTime<FixedOffset>,
     ) -> Result<Destination, SinkError> {
-        match Intake::process(self, &raw, received_at).await {
-            Ok(outcome) => Ok(Destination::for_outcome(&outcome)),
-            Err(e) if e.is_temporary() => Err(SinkError::Temporary(e.into())),
-            Err(e) => Err(SinkError::Permanent(e.into())),
-        }
+        sink_result(Intake::process(self, &raw, received_at).await)
+    }
+
+    /// Group intake ([`Intake::process_batch`]): one commit counts the
+    /// batch, one files it; a message tried before still goes alone.
+    async fn process_batch(&self, batch: Vec<Arrived>) -> Vec<Result<Destination, SinkError>> {
+        Intake::process_batch(self, &batch)
+            .await
+            .into_iter()
+            .map(sink_result)
+            .collect()
+    }
+
+    /// `[intake] batch_size`.
+    fn batch_size(&self) -> usize {
+        Intake::batch_size(self)
+    }
+}
+
+/// The pipeline's result of one message as the watcher's.
+fn sink_result(
+    result: Result<crate::pipeline::Outcome, crate::pipeline::IntakeError>,
+) -> Result<Destination, SinkError> {
+    match result {
+        Ok(outcome) => Ok(Destination::for_outcome(&outcome)),
+        Err(e) if e.is_temporary() => Err(SinkError::Temporary(e.into())),
+        Err(e) => Err(SinkError::Permanent(e.into())),
     }
 }
 

@@ -114,6 +114,9 @@ pub struct Status {
     pub phase: Phase,
     /// Messages handed to the pipeline and recorded, since start.
     pub handled: u64,
+    /// Batches handed to the pipeline (a lone message is a batch of one),
+    /// since start.
+    pub batches: u64,
     /// Sessions started (logins), since start.
     pub sessions: u64,
     /// The last failure, in plain words.
@@ -182,6 +185,7 @@ impl<S: MessageSink> Watcher<S> {
         let (status, _) = tokio::sync::watch::channel(Status {
             phase: Phase::Starting,
             handled: 0,
+            batches: 0,
             sessions: 0,
             last_error: None,
         });
@@ -554,14 +558,16 @@ impl<S: MessageSink> Watcher<S> {
                     .map_err(SessionEnd::Db)?;
                 continue;
             }
-            self.move_message(session, uidvalidity, m.uid, &m.folder, caps)
+            self.move_messages(session, uidvalidity, &[m.uid], &m.folder, caps)
                 .await?;
         }
         Ok(())
     }
 
     /// Handles every message above `last_uid`, repeating the search until
-    /// none is left; returns the new last UID.
+    /// none is left; returns the new last UID. The waiting messages go to
+    /// the pipeline in batches of up to its batch size; a lone new message
+    /// goes at once, alone.
     async fn catch_up(
         &self,
         session: &mut ImapSession,
@@ -570,6 +576,7 @@ impl<S: MessageSink> Watcher<S> {
         caps: Caps,
         shutdown: &Shutdown,
     ) -> Result<u32, SessionEnd> {
+        let batch_size = self.sink.batch_size().max(1);
         loop {
             let query = format!("UID {}:*", last_uid.saturating_add(1));
             let found = self
@@ -582,68 +589,195 @@ impl<S: MessageSink> Watcher<S> {
             }
             uids.sort_unstable();
             self.set_phase(Phase::CatchingUp);
-            for uid in uids {
+            let mut waiting = uids.as_slice();
+            while !waiting.is_empty() {
                 if shutdown.is_triggered() {
                     return Ok(last_uid);
                 }
-                self.handle(session, uidvalidity, uid, caps).await?;
-                last_uid = uid;
+                let taken = self
+                    .handle_batch(session, uidvalidity, waiting, batch_size, caps, shutdown)
+                    .await?;
+                // Never skip a UID: the checkpoint of a later batch would
+                // pass it.
+                let Some(uid) = taken.checked_sub(1).and_then(|i| waiting.get(i)) else {
+                    return Ok(last_uid);
+                };
+                last_uid = last_uid.max(*uid);
+                waiting = waiting.get(taken..).unwrap_or_default();
             }
         }
     }
 
-    /// One message: fetch, pipeline, checkpoint, move.
-    async fn handle(
+    /// The first messages of `waiting` (at most `batch_size`, and not many
+    /// more than [`MAX_BATCH_BYTES`]): fetch each, the pipeline on them
+    /// together, then one checkpoint for all, then the moves, one per
+    /// folder. Returns how many UIDs of `waiting` were handled; an error
+    /// after the handled ones are recorded and moved.
+    async fn handle_batch(
         &self,
         session: &mut ImapSession,
         uidvalidity: u32,
-        uid: u32,
+        waiting: &[u32],
+        batch_size: usize,
+        caps: Caps,
+        shutdown: &Shutdown,
+    ) -> Result<usize, SessionEnd> {
+        // Fetched in order; `None`: expunged by someone else between
+        // SEARCH and FETCH (handled, nothing to file).
+        let mut fetched: Vec<(u32, Option<Fetched>)> = Vec::new();
+        let mut bytes = 0usize;
+        let mut fetch_error = None;
+        for &uid in waiting.iter().take(batch_size) {
+            if bytes >= MAX_BATCH_BYTES || (shutdown.is_triggered() && !fetched.is_empty()) {
+                break;
+            }
+            let result = self
+                .timed(
+                    self.options.fetch_timeout,
+                    "UID FETCH",
+                    fetch_one(session, uid, self.options.max_fetch_bytes),
+                )
+                .await;
+            match result {
+                Ok(Fetch::Message(m)) => {
+                    bytes = bytes.saturating_add(m.raw.len());
+                    fetched.push((uid, Some(m)));
+                }
+                Ok(Fetch::Gone) => fetched.push((uid, None)),
+                Ok(Fetch::NoBody) => {
+                    let err = ImapError::Protocol(format!("UID {uid} の本文が返されません"));
+                    fetch_error = Some((uid, err));
+                    break;
+                }
+                Err(err) => {
+                    fetch_error = Some((uid, err));
+                    break;
+                }
+            }
+        }
+        // Those recorded are moved even when the pipeline failed on a later
+        // one (their moves are owed in the database either way).
+        let (handled, filed) = self.file_fetched(uidvalidity, fetched).await;
+        let moved = self
+            .move_handled(session, uidvalidity, &handled, caps)
+            .await;
+        match fetch_error {
+            // The messages before the one that cannot be fetched are
+            // recorded (and moved, unless the connection broke); the fetch
+            // failure is counted only then, since giving that message up
+            // advances the checkpoint past it.
+            Some((uid, err)) if filed.is_ok() => {
+                let end = self.fetch_failed(uidvalidity, uid, err).await;
+                moved?;
+                Err(end)
+            }
+            _ => {
+                filed?;
+                moved?;
+                Ok(handled.len())
+            }
+        }
+    }
+
+    /// The pipeline on the fetched messages, then the checkpoint of those
+    /// it handled (in one transaction). Returns the handled UIDs with their
+    /// folders (`None`: nothing to move), and the error that ends the
+    /// session: a temporary failure of the pipeline (the message it names
+    /// and every later one stay unhandled, fetched again next time; those
+    /// that were filed meanwhile are recognised by the pipeline's key), or
+    /// the database's.
+    async fn file_fetched(
+        &self,
+        uidvalidity: u32,
+        fetched: Vec<(u32, Option<Fetched>)>,
+    ) -> (Vec<(u32, Option<String>)>, Result<(), SessionEnd>) {
+        let mut order = Vec::with_capacity(fetched.len());
+        let mut batch = Vec::with_capacity(fetched.len());
+        for (uid, message) in fetched {
+            let size = message.as_ref().map(|m| m.raw.len());
+            order.push((uid, size));
+            if let Some(m) = message {
+                batch.push(super::Arrived {
+                    raw: m.raw,
+                    received_at: m.received_at,
+                });
+            }
+        }
+        let sent = batch.len();
+        let results = if batch.is_empty() {
+            Vec::new()
+        } else {
+            let busy = self.progress.busy();
+            let results = self.sink.process_batch(batch).await;
+            drop(busy);
+            self.status.send_modify(|s| s.batches += 1);
+            results
+        };
+        let mut results = results.into_iter();
+        let mut handled = Vec::with_capacity(order.len());
+        let mut temporary = None;
+        for (uid, size) in order {
+            let Some(size) = size else {
+                handled.push((uid, None));
+                continue;
+            };
+            let destination = match results.next() {
+                Some(Ok(d)) => d,
+                Some(Err(SinkError::Permanent(e))) => {
+                    tracing::error!(uid, size, error = %format!("{e:#}"), "the pipeline cannot handle this message; filing it in the error folder");
+                    Destination::Error
+                }
+                Some(Err(SinkError::Temporary(e))) => {
+                    temporary = Some(SessionEnd::Pipeline(SinkError::Temporary(e)));
+                    break;
+                }
+                None => {
+                    temporary = Some(SessionEnd::Pipeline(SinkError::Temporary(anyhow::anyhow!(
+                        "the pipeline returned {sent} messages' results short"
+                    ))));
+                    break;
+                }
+            };
+            let folder = self.folder(destination).to_string();
+            tracing::debug!(uid, size, folder = %folder, "handled IMAP message");
+            handled.push((uid, Some(folder)));
+        }
+        let notes: Vec<(u32, Option<&str>)> = handled
+            .iter()
+            .map(|(uid, folder)| (*uid, folder.as_deref()))
+            .collect();
+        if let Err(e) =
+            checkpoint::record_handled_all(&self.db, &self.key, uidvalidity, &notes).await
+        {
+            return (Vec::new(), Err(SessionEnd::Db(e)));
+        }
+        let messages = handled.iter().filter(|(_, f)| f.is_some()).count() as u64;
+        self.status.send_modify(|s| s.handled += messages);
+        (handled, temporary.map_or(Ok(()), Err))
+    }
+
+    /// Moves the handled messages that have a folder, one command per
+    /// folder, in the order the folders first appear.
+    async fn move_handled(
+        &self,
+        session: &mut ImapSession,
+        uidvalidity: u32,
+        handled: &[(u32, Option<String>)],
         caps: Caps,
     ) -> Result<(), SessionEnd> {
-        let fetched = self
-            .timed(
-                self.options.fetch_timeout,
-                "UID FETCH",
-                fetch_one(session, uid, self.options.max_fetch_bytes),
-            )
-            .await;
-        let message = match fetched {
-            Ok(Fetch::Message(m)) => m,
-            Ok(Fetch::Gone) => {
-                // Expunged by someone else between SEARCH and FETCH.
-                checkpoint::record_handled(&self.db, &self.key, uidvalidity, uid, None)
-                    .await
-                    .map_err(SessionEnd::Db)?;
-                return Ok(());
+        let mut by_folder: Vec<(&str, Vec<u32>)> = Vec::new();
+        for (uid, folder) in handled {
+            let Some(folder) = folder else { continue };
+            match by_folder.iter_mut().find(|(f, _)| *f == folder.as_str()) {
+                Some((_, uids)) => uids.push(*uid),
+                None => by_folder.push((folder, vec![*uid])),
             }
-            Ok(Fetch::NoBody) => {
-                let err = ImapError::Protocol(format!("UID {uid} の本文が返されません"));
-                return Err(self.fetch_failed(uidvalidity, uid, err).await);
-            }
-            Err(err) => return Err(self.fetch_failed(uidvalidity, uid, err).await),
-        };
-        let size = message.raw.len();
-        let busy = self.progress.busy();
-        let processed = self.sink.process(message.raw, message.received_at).await;
-        drop(busy);
-        let destination = match processed {
-            Ok(d) => d,
-            Err(SinkError::Temporary(e)) => {
-                return Err(SessionEnd::Pipeline(SinkError::Temporary(e)));
-            }
-            Err(SinkError::Permanent(e)) => {
-                tracing::error!(uid, size, error = %format!("{e:#}"), "the pipeline cannot handle this message; filing it in the error folder");
-                Destination::Error
-            }
-        };
-        let folder = self.folder(destination).to_string();
-        checkpoint::record_handled(&self.db, &self.key, uidvalidity, uid, Some(&folder))
-            .await
-            .map_err(SessionEnd::Db)?;
-        self.status.send_modify(|s| s.handled += 1);
-        tracing::debug!(uid, size, folder = %folder, "handled IMAP message");
-        self.move_message(session, uidvalidity, uid, &folder, caps)
-            .await
+        }
+        for (folder, uids) in by_folder {
+            self.move_messages(session, uidvalidity, &uids, folder, caps)
+                .await?;
+        }
+        Ok(())
     }
 
     /// A fetch of `uid` failed (the server cannot read the message and
@@ -683,34 +817,39 @@ impl<S: MessageSink> Watcher<S> {
         err.into()
     }
 
-    /// Moves a handled message; a refusal is noted and retried on the next
-    /// connection, a broken connection ends the session.
-    async fn move_message(
+    /// Moves handled messages (`uids`, ascending) to `folder` with one
+    /// command; a refusal is noted and retried on the next connection, a
+    /// broken connection ends the session.
+    async fn move_messages(
         &self,
         session: &mut ImapSession,
         uidvalidity: u32,
-        uid: u32,
+        uids: &[u32],
         folder: &str,
         caps: Caps,
     ) -> Result<(), SessionEnd> {
+        if uids.is_empty() {
+            return Ok(());
+        }
         let wire = utf7::encode(folder);
+        let set = uid_set(uids);
         let result = timeout(self.options.command_timeout, async {
             if caps.mv {
-                session.uid_mv(uid.to_string(), &wire).await
+                session.uid_mv(&set, &wire).await
             } else {
-                copy_and_delete(session, uid, &wire, caps.uidplus).await
+                copy_and_delete(session, &set, &wire, caps.uidplus).await
             }
         })
         .await;
         match result {
-            Ok(Ok(())) => checkpoint::move_done(&self.db, &self.key, uidvalidity, uid)
+            Ok(Ok(())) => checkpoint::move_done_all(&self.db, &self.key, uidvalidity, uids)
                 .await
                 .map_err(SessionEnd::Db),
             Ok(Err(async_imap::error::Error::No(s) | async_imap::error::Error::Bad(s))) => {
                 let s = connect::server_words(&s);
-                tracing::warn!(uid, folder, reply = %s, "the server refused to move a handled message; will retry");
+                tracing::warn!(uids = %set, folder, reply = %s, "the server refused to move handled messages; will retry");
                 self.moves_owed.store(true, Ordering::SeqCst);
-                checkpoint::move_failed(&self.db, &self.key, uidvalidity, uid)
+                checkpoint::move_failed_all(&self.db, &self.key, uidvalidity, uids)
                     .await
                     .map_err(SessionEnd::Db)
             }
@@ -785,6 +924,11 @@ const MAX_MOVE_ATTEMPTS: u32 = 5;
 
 /// Fetches of one message that may fail in a row before it is skipped.
 const MAX_FETCH_FAILURES: u32 = 3;
+
+/// A batch stops taking messages once it holds this many bytes, so a
+/// backlog of large messages is not all in memory at once (a message over
+/// it goes in a batch of its own, or with the ones fetched before it).
+const MAX_BATCH_BYTES: usize = 16 * 1024 * 1024;
 
 /// The watcher's checkpoint and lease key for a mailbox.
 pub fn checkpoint_key(endpoint: &Endpoint, mailbox: &str) -> String {
@@ -866,26 +1010,50 @@ async fn fetch_one(
     Ok(found)
 }
 
-/// Without MOVE: copy, flag \Deleted, and expunge exactly this UID (UIDPLUS).
-/// Without UIDPLUS the flag stays and nothing is expunged, since a plain
-/// EXPUNGE would also remove other messages someone flagged.
+/// Without MOVE: copy, flag \Deleted, and expunge exactly these UIDs
+/// (`set`, UIDPLUS). Without UIDPLUS the flag stays and nothing is
+/// expunged, since a plain EXPUNGE would also remove other messages someone
+/// flagged.
 async fn copy_and_delete(
     session: &mut ImapSession,
-    uid: u32,
+    set: &str,
     folder_wire: &str,
     uidplus: bool,
 ) -> async_imap::error::Result<()> {
-    let set = uid.to_string();
-    session.uid_copy(&set, folder_wire).await?;
+    session.uid_copy(set, folder_wire).await?;
     {
-        let stream = session.uid_store(&set, "+FLAGS.SILENT (\\Deleted)").await?;
+        let stream = session.uid_store(set, "+FLAGS.SILENT (\\Deleted)").await?;
         stream.try_collect::<Vec<_>>().await?;
     }
     if uidplus {
-        let stream = session.uid_expunge(&set).await?;
+        let stream = session.uid_expunge(set).await?;
         stream.try_collect::<Vec<_>>().await?;
     }
     Ok(())
+}
+
+/// An IMAP sequence set for ascending `uids`, runs written as ranges:
+/// `[3, 4, 5, 9]` → `3:5,9`.
+fn uid_set(uids: &[u32]) -> String {
+    let mut out = String::new();
+    let mut i = 0;
+    while let Some(&first) = uids.get(i) {
+        let mut last = first;
+        while uids.get(i + 1) == Some(&last.saturating_add(1)) {
+            last += 1;
+            i += 1;
+        }
+        if !out.is_empty() {
+            out.push(',');
+        }
+        if last == first {
+            out.push_str(&first.to_string());
+        } else {
+            out.push_str(&format!("{first}:{last}"));
+        }
+        i += 1;
+    }
+    out
 }
 
 /// Capped exponential back-off with a little jitter, so several gateways
@@ -931,6 +1099,16 @@ mod tests {
         assert!(delays[5] <= Duration::from_millis(800) && delays[5] >= Duration::from_millis(640));
         b.reset();
         assert!(b.next_delay() <= Duration::from_millis(100));
+    }
+
+    #[test]
+    fn uid_sets_write_runs_as_ranges() {
+        assert_eq!(uid_set(&[]), "");
+        assert_eq!(uid_set(&[7]), "7");
+        assert_eq!(uid_set(&[3, 4, 5, 9]), "3:5,9");
+        assert_eq!(uid_set(&[1, 3, 5]), "1,3,5");
+        assert_eq!(uid_set(&[1, 2, 4, 5, 6, u32::MAX]), "1:2,4:6,4294967295");
+        assert_eq!(uid_set(&[u32::MAX - 1, u32::MAX]), "4294967294:4294967295");
     }
 
     #[test]
