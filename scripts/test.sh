@@ -14,3 +14,7 @@ echo "PostgreSQL for tests: $SOS_TEST_POSTGRES_URL"
 cargo fmt --check
 cargo clippy --all-targets --locked -- -D warnings
 cargo test --locked --no-fail-fast
+# The fuzz targets are a separate crate that `cargo test` does not build;
+# check that they still compile against the library, so a change of its API
+# cannot silently leave them behind (running them needs cargo-fuzz).
+CARGO_TARGET_DIR=target/fuzz-check cargo check --locked --manifest-path fuzz/Cargo.toml --bins

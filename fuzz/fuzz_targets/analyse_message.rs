@@ -44,7 +44,7 @@ fuzz_target!(|data: &[u8]| {
                 }
             }
             Err(e) => {
-                let _ = e.message_ja();
+                let _ = sos_intake::messages::findings::read_error(&e);
             }
         }
     }

@@ -21,6 +21,7 @@ fn probe() -> Finding {
         field: String::new(),
         value: String::new(),
         message: "fuzz".into(),
+        fact: None,
     }
 }
 
