@@ -28,7 +28,6 @@ use std::time::{Duration, Instant};
 const TOKYO: &str = "sos@fukushi.metro.tokyo.lg.jp";
 
 fn write_config(lab: &MailLab, dir: &Path, batch_size: usize) -> PathBuf {
-    let imap = lab.imap_config(Tls::Implicit);
     let text = format!(
         r#"data_dir = "{data}"
 sos_address = "sos-busshi@mhlw.go.jp"
@@ -41,33 +40,14 @@ host = "127.0.0.1"
 port = {smtp}
 tls = "none"
 timeout_secs = 10
-[imap]
-host = "{host}"
-port = {port}
-tls = "implicit"
-user = "{user}"
-password_file = "{password}"
-ca_file = "{ca}"
-[web]
+{imap}[web]
 enabled = false
 [intake]
 batch_size = {batch_size}
 "#,
         data = dir.join("data").display(),
         smtp = lab.ports.smtp,
-        host = imap.host,
-        port = imap.port.unwrap_or(993),
-        user = imap.user,
-        password = imap
-            .password_file
-            .as_ref()
-            .map(|p| p.display().to_string())
-            .unwrap_or_default(),
-        ca = imap
-            .ca_file
-            .as_ref()
-            .map(|p| p.display().to_string())
-            .unwrap_or_default(),
+        imap = lab.imap_toml(Tls::Implicit),
     );
     let path = dir.join("sos-intake.toml");
     std::fs::write(&path, text).expect("config");

@@ -39,23 +39,11 @@ fn big_mail(i: usize) -> Vec<u8> {
 
 /// `sos-intake serve` on the lab's IMAP, replies to .eml files, no web UI.
 fn serve(lab: &MailLab, t: &TestDb) -> Child {
-    let imap = lab.imap_config(Tls::Implicit);
     let config = t.dir.path().join("sos-intake.toml");
     let text = format!(
-        "{}\n[imap]\nhost = \"{}\"\nport = {}\ntls = \"implicit\"\nuser = \"{}\"\npassword_file = \"{}\"\nca_file = \"{}\"\n\
-         [web]\nenabled = false\n",
+        "{}\n{}[web]\nenabled = false\n",
         lab::CONFIG,
-        imap.host,
-        imap.port.unwrap_or(993),
-        imap.user,
-        imap.password_file
-            .as_ref()
-            .map(|p| p.display().to_string())
-            .unwrap_or_default(),
-        imap.ca_file
-            .as_ref()
-            .map(|p| p.display().to_string())
-            .unwrap_or_default(),
+        lab.imap_toml(Tls::Implicit),
     );
     std::fs::write(&config, text).expect("config");
     let log = std::fs::File::create(t.dir.path().join("serve.log")).expect("log");

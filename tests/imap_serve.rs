@@ -36,7 +36,6 @@ fn sos_intake(config: &Path, database_url: &str, args: &[&str]) -> Command {
 
 /// A configuration file for a gateway on this lab.
 fn write_config(lab: &MailLab, dir: &Path) -> PathBuf {
-    let imap = lab.imap_config(Tls::Implicit);
     let text = format!(
         r#"data_dir = "{data}"
 sos_address = "sos-busshi@mhlw.go.jp"
@@ -50,31 +49,12 @@ host = "127.0.0.1"
 port = {smtp}
 tls = "none"
 timeout_secs = 10
-[imap]
-host = "{host}"
-port = {port}
-tls = "implicit"
-user = "{user}"
-password_file = "{password}"
-ca_file = "{ca}"
-[web]
+{imap}[web]
 enabled = false
 "#,
         data = dir.join("data").display(),
         smtp = lab.ports.smtp,
-        host = imap.host,
-        port = imap.port.unwrap_or(993),
-        user = imap.user,
-        password = imap
-            .password_file
-            .as_ref()
-            .map(|p| p.display().to_string())
-            .unwrap_or_default(),
-        ca = imap
-            .ca_file
-            .as_ref()
-            .map(|p| p.display().to_string())
-            .unwrap_or_default(),
+        imap = lab.imap_toml(Tls::Implicit),
     );
     let path = dir.join("sos-intake.toml");
     std::fs::write(&path, text).expect("config");
@@ -281,20 +261,14 @@ async fn serve_once_catches_up_on_the_imap_mailbox_and_exits() {
     let t = TestDb::sqlite().await;
     lab::append_all(&lab, "INBOX", (0..3).map(lab::plain_mail)).await;
     // No [smtp]: replies are written as .eml files under data_dir/outbox.
-    let imap = lab.imap_config(Tls::Implicit);
     let config = t.dir.path().join("once.toml");
     std::fs::write(
         &config,
         format!(
-            "data_dir = \"{}\"\n{}\n[imap]\nhost = \"{}\"\nport = {}\ntls = \"implicit\"\nuser = \"{}\"\n\
-             password_file = \"{}\"\nca_file = \"{}\"\n[web]\nenabled = false\n",
+            "data_dir = \"{}\"\n{}\n{}[web]\nenabled = false\n",
             t.dir.path().join("data").display(),
             lab::CONFIG,
-            imap.host,
-            imap.port.unwrap_or(993),
-            imap.user,
-            imap.password_file.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
-            imap.ca_file.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
+            lab.imap_toml(Tls::Implicit),
         ),
     )
     .expect("config");

@@ -83,6 +83,34 @@ fn wait_until_it_catches_sigterm(pid: u32) {
     }
 }
 
+/// Stops `serve` with SIGTERM once it listens for it, and expects a clean
+/// exit.
+fn stop_cleanly(child: &mut Child) {
+    wait_until_it_catches_sigterm(child.id());
+    let status = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = child.wait().unwrap();
+    assert!(exit.success(), "SIGTERM stops serve cleanly: {exit:?}");
+}
+
+/// Every one of the `n` messages has exactly one reply row.
+async fn assert_answered_once(db: &sos_intake::queue::Db, n: usize) {
+    let replies =
+        sqlx::query("SELECT mail_message_id, COUNT(*) FROM outbox GROUP BY mail_message_id")
+            .fetch_all(db.pool())
+            .await
+            .unwrap();
+    assert_eq!(replies.len(), n, "every message answered");
+    assert!(
+        replies.iter().all(|r| r.get::<i64, _>(1) == 1),
+        "a message answered twice"
+    );
+}
+
 fn count_files(dir: &Path) -> usize {
     std::fs::read_dir(dir)
         .map(|d| {
@@ -193,15 +221,7 @@ async fn drain_while_killing(n: usize, database_url: Option<&str>) {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    wait_until_it_catches_sigterm(child.id());
-    let status = Command::new("kill")
-        .arg("-TERM")
-        .arg(child.id().to_string())
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let exit = child.wait().unwrap();
-    assert!(exit.success(), "SIGTERM stops serve cleanly: {exit:?}");
+    stop_cleanly(&mut child);
 
     // Every message: one mail_messages row, one filed request, one reply.
     assert_eq!(
@@ -232,16 +252,7 @@ async fn drain_while_killing(n: usize, database_url: Option<&str>) {
         .unwrap()
         .get(0);
     assert_eq!(mm as usize, n);
-    let replies =
-        sqlx::query("SELECT mail_message_id, COUNT(*) FROM outbox GROUP BY mail_message_id")
-            .fetch_all(db.pool())
-            .await
-            .unwrap();
-    assert_eq!(replies.len(), n, "every message answered");
-    assert!(
-        replies.iter().all(|r| r.get::<i64, _>(1) == 1),
-        "a message answered twice"
-    );
+    assert_answered_once(&db, n).await;
     // At the receiving end: every reply's Message-ID delivered once or
     // twice, never more, never lost.
     let outbox = sqlx::query(
@@ -398,28 +409,16 @@ async fn imap_every_message_is_filed_and_answered_once_across_kill_9() {
     let lab = tokio::task::spawn_blocking(MailLab::start).await.unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
-    let imap = lab.imap_config(sos_intake::config::Tls::Implicit);
     let config = tmp.path().join("sos-intake.toml");
     std::fs::write(
         &config,
         format!(
             "data_dir = \"{}\"\n[prefectures]\n\"東京都\" = [\"{TOKYO}\"]\n[mail]\nreply_rate_limit_per_hour = 1000000\n\
              [smtp]\nhost = \"127.0.0.1\"\nport = {}\ntls = \"none\"\ntimeout_secs = 10\n\
-             [imap]\nhost = \"{}\"\nport = {}\ntls = \"implicit\"\nuser = \"{}\"\npassword_file = \"{}\"\nca_file = \"{}\"\n\
-             [web]\nenabled = false\n",
+             {}[web]\nenabled = false\n",
             data.display(),
             lab.ports.smtp,
-            imap.host,
-            imap.port.unwrap_or(993),
-            imap.user,
-            imap.password_file
-                .as_ref()
-                .map(|p| p.display().to_string())
-                .unwrap_or_default(),
-            imap.ca_file
-                .as_ref()
-                .map(|p| p.display().to_string())
-                .unwrap_or_default(),
+            lab.imap_toml(sos_intake::config::Tls::Implicit),
         ),
     )
     .unwrap();
@@ -488,15 +487,7 @@ async fn imap_every_message_is_filed_and_answered_once_across_kill_9() {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    wait_until_it_catches_sigterm(child.id());
-    let status = Command::new("kill")
-        .arg("-TERM")
-        .arg(child.id().to_string())
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let exit = child.wait().unwrap();
-    assert!(exit.success(), "SIGTERM stops serve cleanly: {exit:?}");
+    stop_cleanly(&mut child);
 
     // Each message: one mail_messages row, one request, one reply row.
     let rows = sqlx::query("SELECT message_id, COUNT(*) FROM mail_messages GROUP BY message_id")
@@ -519,16 +510,7 @@ async fn imap_every_message_is_filed_and_answered_once_across_kill_9() {
         filed.iter().all(|r| r.get::<i64, _>(1) == 1),
         "a message filed twice"
     );
-    let replies =
-        sqlx::query("SELECT mail_message_id, COUNT(*) FROM outbox GROUP BY mail_message_id")
-            .fetch_all(db.pool())
-            .await
-            .unwrap();
-    assert_eq!(replies.len(), n, "every message answered");
-    assert!(
-        replies.iter().all(|r| r.get::<i64, _>(1) == 1),
-        "a message answered twice"
-    );
+    assert_answered_once(&db, n).await;
     // On the server: every message moved to 処理済 exactly once, none left
     // behind, no move owed.
     assert_eq!(lab::folder_count(&lab, "処理済").await, (n as u32, 0));

@@ -736,6 +736,16 @@ impl MailLab {
     /// `implicit` on IMAPS, `starttls` / `none` on IMAP, trusting the lab's
     /// CA, password from a file.
     pub fn imap_config(&self, tls: sos_intake::config::Tls) -> sos_intake::config::ImapConfig {
+        toml::from_str(&self.imap_keys(tls)).expect("[imap] for the lab")
+    }
+
+    /// The same as the `[imap]` section of a configuration file.
+    pub fn imap_toml(&self, tls: sos_intake::config::Tls) -> String {
+        format!("[imap]\n{}", self.imap_keys(tls))
+    }
+
+    /// The keys of [`MailLab::imap_config`], one a line.
+    fn imap_keys(&self, tls: sos_intake::config::Tls) -> String {
         use sos_intake::config::Tls;
         let password_file = self.path("imap-password");
         std::fs::write(&password_file, format!("{PASSWORD}\n")).expect("password file");
@@ -744,13 +754,12 @@ impl MailLab {
             Tls::Starttls => (self.ports.imap, "starttls"),
             Tls::None => (self.ports.imap, "none"),
         };
-        let text = format!(
+        format!(
             "host = \"localhost\"\nport = {port}\ntls = \"{word}\"\nuser = \"{USER}\"\n\
              password_file = \"{}\"\nca_file = \"{}\"\n",
             password_file.display(),
             self.ca_file.display()
-        );
-        toml::from_str(&text).expect("[imap] for the lab")
+        )
     }
 }
 
