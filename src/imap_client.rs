@@ -163,6 +163,13 @@ pub enum ImapError {
     /// The server answered something unexpected, or the connection broke
     /// in the middle of a command.
     Protocol(String),
+    /// SELECT answered without a UIDVALIDITY.
+    NoUidValidity,
+    /// A UID FETCH answered without the message's body.
+    NoBody {
+        /// The message asked for.
+        uid: u32,
+    },
     /// No OAuth 2.0 token could be had (configuration, token endpoint
     /// unreachable, client refused).
     Token(TokenError),

@@ -212,6 +212,10 @@ impl fmt::Display for ImapError {
             ImapError::MailboxMissing { mailbox, detail } => mailbox_missing(mailbox, detail),
             ImapError::FolderCreate { folder, detail } => folder_create_failed(folder, detail),
             ImapError::Protocol(v) => protocol_failed(v),
+            ImapError::NoUidValidity => protocol_failed("SELECT に UIDVALIDITY がありません"),
+            ImapError::NoBody { uid } => {
+                protocol_failed(&format!("UID {uid} の本文が返されません"))
+            }
             ImapError::Token(e) => return e.fmt(f),
             ImapError::OAuthUnsupported { mechanism, offered } => {
                 super::oauth::mechanism_missing(mechanism, offered)

@@ -513,9 +513,7 @@ impl<S: MessageSink> Watcher<S> {
                 return Err(self.endpoint.timed_out("SELECT"));
             }
         };
-        mailbox
-            .uid_validity
-            .ok_or_else(|| ImapError::Protocol("SELECT に UIDVALIDITY がありません".into()))
+        mailbox.uid_validity.ok_or(ImapError::NoUidValidity)
     }
 
     /// The last UID already handled under `uidvalidity`; 0 on the first
@@ -645,7 +643,7 @@ impl<S: MessageSink> Watcher<S> {
                 }
                 Ok(Fetch::Gone) => fetched.push((uid, None)),
                 Ok(Fetch::NoBody) => {
-                    let err = ImapError::Protocol(format!("UID {uid} の本文が返されません"));
+                    let err = ImapError::NoBody { uid };
                     fetch_error = Some((uid, err));
                     break;
                 }
