@@ -13,6 +13,7 @@ use crate::base::shutdown::Shutdown;
 use crate::config::ImapConfig;
 use crate::queue::Db;
 use async_imap::extensions::idle::IdleResponse;
+use async_imap::types::UnsolicitedResponse;
 use async_imap::types::Capability;
 use chrono::{DateTime, FixedOffset, Utc};
 use futures::TryStreamExt;
@@ -576,6 +577,10 @@ impl<S: MessageSink> Watcher<S> {
     ) -> Result<u32, SessionEnd> {
         let batch_size = self.sink.batch_size().max(1);
         loop {
+            // Whatever the server announced so far is covered by this
+            // search; what it announces from now on is looked at before
+            // IDLE (see `announced_new_mail`).
+            announced_new_mail(session);
             let query = format!("UID {}:*", last_uid.saturating_add(1));
             let found = self
                 .command("UID SEARCH", session.uid_search(&query))
@@ -863,8 +868,13 @@ impl<S: MessageSink> Watcher<S> {
         session: ImapSession,
         shutdown: &mut Shutdown,
     ) -> Result<(ImapSession, bool), SessionEnd> {
+        // New mail announced during or after the last search (in its
+        // response, or with a MOVE's): it was not in that search, and IDLE
+        // would not announce it again. Search once more instead.
+        if announced_new_mail(&session) {
+            return Ok((session, false));
+        }
         let unsolicited = session.unsolicited_responses.clone();
-        while unsolicited.try_recv().is_ok() {}
         let mut handle = session.idle();
         self.command("IDLE", handle.init()).await?;
         self.set_phase(Phase::Idle);
@@ -915,6 +925,20 @@ impl<S: MessageSink> Watcher<S> {
 }
 
 use std::future::Future;
+
+/// Empties the session's channel of unsolicited responses; true when one of
+/// them says that mail arrived (EXISTS or RECENT). The others (EXPUNGE of
+/// our own moves, flag changes) need nothing.
+fn announced_new_mail(session: &ImapSession) -> bool {
+    let mut new_mail = false;
+    while let Ok(response) = session.unsolicited_responses.try_recv() {
+        new_mail |= matches!(
+            response,
+            UnsolicitedResponse::Exists(_) | UnsolicitedResponse::Recent(_)
+        );
+    }
+    new_mail
+}
 
 /// Moves after this many refusals are given up (logged; the message stays
 /// in the inbox and is not handled again).
