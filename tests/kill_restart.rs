@@ -16,6 +16,13 @@
 //! The same for the IMAP source, whose backlog goes in batches (issue 15):
 //! every message filed and answered once and moved to its folder once.
 //!
+//! The crash-loop guard (`[intake] max_attempts`, tested in
+//! `intake_poison.rs`) is raised here: a message the random kills happen to
+//! hit during three attempts in a row is rightly set aside by it (a batch's
+//! interrupted attempt counts for every message of the batch), which is not
+//! the loss this test looks for. When a message is missing, the test prints
+//! its attempts, the server's folders and the gateway's log.
+//!
 //! `SOS_KILL_SEED=<n>` replays a schedule; `SOS_KILL_MESSAGES=<n>` changes
 //! the size (default 1,000; `SOS_KILL_IMAP_MESSAGES`, default 1,000, for IMAP).
 
@@ -45,7 +52,14 @@ fn request(i: usize, sheet_b64: &str) -> Vec<u8> {
     .into_bytes()
 }
 
+/// Starts `serve`; its warnings and errors are appended to `serve.log`
+/// beside `config`, to be shown when an assertion fails.
 fn serve(config: &Path, database_url: Option<&str>) -> Child {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(config.with_file_name("serve.log"))
+        .expect("serve.log");
     Command::new(env!("CARGO_BIN_EXE_sos-intake"))
         .arg("--config")
         .arg(config)
@@ -55,7 +69,7 @@ fn serve(config: &Path, database_url: Option<&str>) -> Child {
         .env("RUST_LOG", "warn")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(log)
         .spawn()
         .expect("start sos-intake serve")
 }
@@ -156,7 +170,7 @@ async fn drain_while_killing(n: usize, database_url: Option<&str>) {
         &config,
         format!(
             "data_dir = \"{}\"\n[prefectures]\n\"東京都\" = [\"{TOKYO}\"]\n[mail]\nreply_rate_limit_per_hour = 1000000\npoll_interval_ms = 50\n\
-             [smtp]\nhost = \"127.0.0.1\"\nport = {}\ntls = \"none\"\ntimeout_secs = 10\n[web]\nenabled = false\n",
+             [intake]\nmax_attempts = 1000\n[smtp]\nhost = \"127.0.0.1\"\nport = {}\ntls = \"none\"\ntimeout_secs = 10\n[web]\nenabled = false\n",
             data.display(),
             lab.ports.smtp
         ),
@@ -414,7 +428,7 @@ async fn imap_every_message_is_filed_and_answered_once_across_kill_9() {
         &config,
         format!(
             "data_dir = \"{}\"\n[prefectures]\n\"東京都\" = [\"{TOKYO}\"]\n[mail]\nreply_rate_limit_per_hour = 1000000\n\
-             [smtp]\nhost = \"127.0.0.1\"\nport = {}\ntls = \"none\"\ntimeout_secs = 10\n\
+             [intake]\nmax_attempts = 1000\n[smtp]\nhost = \"127.0.0.1\"\nport = {}\ntls = \"none\"\ntimeout_secs = 10\n\
              {}[web]\nenabled = false\n",
             data.display(),
             lab.ports.smtp,
@@ -457,9 +471,11 @@ async fn imap_every_message_is_filed_and_answered_once_across_kill_9() {
         "{kills} kills in {:?}; {left} messages left in the inbox",
         started.elapsed()
     );
+    // Every kill found work in the inbox (the loop stops when it is
+    // empty); on a quick machine the last one may have emptied it.
     assert!(
-        kills >= 3 && left > 0,
-        "the inbox emptied before enough kills; raise SOS_KILL_IMAP_MESSAGES"
+        kills >= 3,
+        "the inbox emptied before enough kills ({left} left); raise SOS_KILL_IMAP_MESSAGES"
     );
 
     // Restart and let it finish, then stop it the polite way.
@@ -494,6 +510,9 @@ async fn imap_every_message_is_filed_and_answered_once_across_kill_9() {
         .fetch_all(db.pool())
         .await
         .unwrap();
+    if rows.len() != n {
+        explain_missing(&lab, &db, &ids, &config).await;
+    }
     assert_eq!(rows.len(), n, "every message recorded");
     assert!(
         rows.iter().all(|r| r.get::<i64, _>(1) == 1),
@@ -542,4 +561,49 @@ async fn imap_every_message_is_filed_and_answered_once_across_kill_9() {
         "IMAP: {n} messages, {kills} kills, {} replies, {twice} delivered twice",
         outbox.len()
     );
+}
+
+/// Says where the messages of `ids` without a `mail_messages` row went:
+/// their attempt rows, the folders on the server, and the gateway's
+/// warnings (so a rare failure of the kill test can be read from its
+/// output alone).
+async fn explain_missing(lab: &MailLab, db: &Db, ids: &[String], config: &Path) {
+    let recorded: std::collections::HashSet<String> =
+        sqlx::query("SELECT message_id FROM mail_messages")
+            .fetch_all(db.pool())
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get::<String, _>(0))
+            .collect();
+    for id in ids.iter().filter(|id| !recorded.contains(*id)) {
+        let attempts = sqlx::query(
+            "SELECT attempts, state, reason_code || ' ' || last_error FROM intake_attempts WHERE message_id IN ($1, '<' || $1 || '>')",
+        )
+        .bind(id)
+        .fetch_all(db.pool())
+        .await
+        .unwrap();
+        let attempts: Vec<String> = attempts
+            .iter()
+            .map(|r| {
+                format!(
+                    "attempts={} state={} last={}",
+                    r.get::<i64, _>(0),
+                    r.get::<String, _>(1),
+                    r.get::<String, _>(2)
+                )
+            })
+            .collect();
+        eprintln!("not recorded: {id}: {attempts:?}");
+    }
+    for folder in ["INBOX", "処理済", "エラー"] {
+        eprintln!("{folder}: {:?}", lab::folder_count(lab, folder).await);
+    }
+    let log = std::fs::read_to_string(config.with_file_name("serve.log")).unwrap_or_default();
+    let lines: Vec<&str> = log.lines().collect();
+    eprintln!("serve.log (last 60 of {} lines):", lines.len());
+    for line in lines.iter().rev().take(60).rev() {
+        eprintln!("  {line}");
+    }
 }
