@@ -15,7 +15,7 @@ use common::db::TestDb;
 use common::maillab::MailLab;
 use lab::{append, count, folder_count, sheet_mail, wait_until};
 use sos_intake::config::Tls;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 fn peak_rss_mb(pid: u32) -> u64 {
@@ -38,7 +38,7 @@ fn big_mail(i: usize) -> Vec<u8> {
 }
 
 /// `sos-intake serve` on the lab's IMAP, replies to .eml files, no web UI.
-fn serve(lab: &MailLab, t: &TestDb) -> Child {
+fn serve(lab: &MailLab, t: &TestDb) -> common::process::Serving {
     let config = t.dir.path().join("sos-intake.toml");
     let text = format!(
         "{}\n{}[web]\nenabled = false\n",
@@ -60,6 +60,7 @@ fn serve(lab: &MailLab, t: &TestDb) -> Child {
         .stdout(log.try_clone().expect("log"))
         .stderr(log)
         .spawn()
+        .map(common::process::Serving)
         .expect("start sos-intake serve")
 }
 

@@ -31,6 +31,7 @@ mod common;
 mod lab;
 
 use common::maillab::MailLab;
+use common::process::Serving;
 use rand::{Rng, SeedableRng};
 use sos_intake::mailbox::maildir::Maildir;
 use sos_intake::queue::Db;
@@ -54,13 +55,13 @@ fn request(i: usize, sheet_b64: &str) -> Vec<u8> {
 
 /// Starts `serve`; its warnings and errors are appended to `serve.log`
 /// beside `config`, to be shown when an assertion fails.
-fn serve(config: &Path, database_url: Option<&str>) -> Child {
+fn serve(config: &Path, database_url: Option<&str>) -> Serving {
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(config.with_file_name("serve.log"))
         .expect("serve.log");
-    Command::new(env!("CARGO_BIN_EXE_sos-intake"))
+    let child = Command::new(env!("CARGO_BIN_EXE_sos-intake"))
         .arg("--config")
         .arg(config)
         .args(["serve", "--no-web"])
@@ -71,7 +72,8 @@ fn serve(config: &Path, database_url: Option<&str>) -> Child {
         .stdout(Stdio::null())
         .stderr(log)
         .spawn()
-        .expect("start sos-intake serve")
+        .expect("start sos-intake serve");
+    Serving(child)
 }
 
 /// Waits until process `pid` has its SIGTERM handler installed (Linux

@@ -14,6 +14,37 @@ pub mod maillab;
 /// A loopback OAuth 2.0 token and introspection endpoint (issue 17).
 pub mod oauth_server;
 
+/// A child process (`serve`) killed when dropped.
+pub mod process {
+    use std::process::Child;
+
+    /// A running `serve`, killed when dropped, so a failed assertion never
+    /// leaves a gateway running after the test.
+    pub struct Serving(pub Child);
+
+    impl std::ops::Deref for Serving {
+        type Target = Child;
+        fn deref(&self) -> &Child {
+            &self.0
+        }
+    }
+
+    impl std::ops::DerefMut for Serving {
+        fn deref_mut(&mut self) -> &mut Child {
+            &mut self.0
+        }
+    }
+
+    impl Drop for Serving {
+        fn drop(&mut self) {
+            if matches!(self.0.try_wait(), Ok(None)) {
+                let _ = self.0.kill();
+                let _ = self.0.wait();
+            }
+        }
+    }
+}
+
 /// Workbooks changed the way a hostile or careless writer would.
 pub mod sheets {
     use std::io::{Read, Write};
