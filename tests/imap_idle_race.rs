@@ -10,6 +10,10 @@
 //! so this test talks to a tiny scripted IMAP server on loopback instead:
 //! its first `UID SEARCH` answers "nothing" followed by `* 1 EXISTS`, every
 //! later one finds UID 1.
+//!
+//! The other way round, a server that says `* 1 EXISTS` with every search
+//! (servers may send EXISTS at any time) gets one extra search, not an
+//! endless loop of them: the watcher still goes to IDLE.
 
 mod common;
 #[path = "imap_lab/mod.rs"]
@@ -26,15 +30,24 @@ use tokio::net::{TcpListener, TcpStream};
 /// The commands the scripted server received (without tags), in order.
 type Log = Arc<Mutex<Vec<String>>>;
 
+/// How the scripted server answers `UID SEARCH`.
+#[derive(Clone, Copy, PartialEq)]
+enum Script {
+    /// The first finds nothing but announces `* 1 EXISTS`; later ones find 1.
+    Race,
+    /// Every one finds nothing and announces `* 1 EXISTS`.
+    Chatty,
+}
+
 /// Serves connections on `listener` one script each, logging commands.
-async fn scripted_server(listener: TcpListener, log: Log, mail: Vec<u8>) {
+async fn scripted_server(listener: TcpListener, log: Log, mail: Vec<u8>, script: Script) {
     while let Ok((stream, _)) = listener.accept().await {
-        tokio::spawn(serve(stream, log.clone(), mail.clone()));
+        tokio::spawn(serve(stream, log.clone(), mail.clone(), script));
     }
 }
 
 /// One connection: the script described in the header.
-async fn serve(stream: TcpStream, log: Log, mail: Vec<u8>) -> std::io::Result<()> {
+async fn serve(stream: TcpStream, log: Log, mail: Vec<u8>, script: Script) -> std::io::Result<()> {
     let (read, mut write) = stream.into_split();
     let mut lines = BufReader::new(read).lines();
     write
@@ -63,7 +76,7 @@ async fn serve(stream: TcpStream, log: Log, mail: Vec<u8>) -> std::io::Result<()
                  * OK [UIDVALIDITY 1700000000] UIDs valid\r\n* OK [UIDNEXT 1] next\r\n\
                  {tag} OK [READ-WRITE] selected\r\n"
             )
-        } else if verb.starts_with("UID SEARCH") && searches == 1 {
+        } else if verb.starts_with("UID SEARCH") && (searches == 1 || script == Script::Chatty) {
             // The race: nothing found, but the mail arrived meanwhile and
             // the server says so at the end of this very command.
             format!("* SEARCH\r\n* 1 EXISTS\r\n{tag} OK search done\r\n")
@@ -107,22 +120,32 @@ async fn serve(stream: TcpStream, log: Log, mail: Vec<u8>) -> std::io::Result<()
     Ok(())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn new_mail_announced_in_the_last_search_is_fetched_before_idle() {
+/// The scripted server on a free port, and an `[imap]` for it.
+async fn start(script: Script, t: &TestDb) -> (Log, sos_intake::config::ImapConfig) {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let port = listener.local_addr().expect("address").port();
     let log = Log::default();
-    tokio::spawn(scripted_server(listener, log.clone(), plain_mail(1)));
-
-    let t = TestDb::sqlite().await;
+    tokio::spawn(scripted_server(
+        listener,
+        log.clone(),
+        plain_mail(1),
+        script,
+    ));
     let password_file = t.dir.path().join("imap-password");
     std::fs::write(&password_file, "secret\n").expect("password file");
-    let config: sos_intake::config::ImapConfig = toml::from_str(&format!(
+    let config = toml::from_str(&format!(
         "host = \"127.0.0.1\"\nport = {port}\ntls = \"none\"\nuser = \"sos\"\n\
          password_file = \"{}\"\n",
         password_file.display()
     ))
     .expect("[imap]");
+    (log, config)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_mail_announced_in_the_last_search_is_fetched_before_idle() {
+    let t = TestDb::sqlite().await;
+    let (log, config) = start(Script::Race, &t).await;
     let options = fast_options();
     // The default: without the fix the mail waits this long.
     assert_eq!(options.idle_silence, Duration::from_secs(5 * 60));
@@ -155,4 +178,24 @@ async fn new_mail_announced_in_the_last_search_is_fetched_before_idle() {
         "no-sheet mail moved to the error folder once: {log:#?}"
     );
     assert_eq!(count("CREATE"), 3, "the three folders made: {log:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_announcing_exists_with_every_search_gets_one_extra_search() {
+    let t = TestDb::sqlite().await;
+    let (log, config) = start(Script::Chatty, &t).await;
+    let running = Running::start_with(&config, &t, fast_options());
+    running
+        .wait_phase(Phase::Idle, Duration::from_secs(15))
+        .await;
+    // Give an endless loop of searches time to show.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let status = running.status();
+    running.stop().await;
+
+    let log = log.lock().unwrap().clone();
+    let searches = log.iter().filter(|c| c.starts_with("UID SEARCH")).count();
+    assert_eq!(searches, 2, "the search and one more, then IDLE: {log:#?}");
+    assert_eq!(status.handled, 0);
+    assert_eq!(messages(&t).await, 0);
 }

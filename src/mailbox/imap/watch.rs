@@ -375,6 +375,9 @@ impl<S: MessageSink> Watcher<S> {
         let mut last_uid = self.starting_point(uidvalidity).await?;
         self.retry_pending_moves(&mut session, uidvalidity, caps)
             .await?;
+        // Whether the last search was the extra one made for mail announced
+        // in a search's response (see below).
+        let mut searched_again = false;
         loop {
             last_uid = self
                 .catch_up(&mut session, uidvalidity, last_uid, caps, shutdown)
@@ -393,6 +396,16 @@ impl<S: MessageSink> Watcher<S> {
             // Caught up on a working connection: the next failure starts
             // the back-off from the beginning again.
             backoff.reset();
+            // New mail announced during or after the last search (in its
+            // response, or with a MOVE's): it was not in that search, and
+            // IDLE would not announce it again, so search once more. Only
+            // once: a server that says EXISTS with every response must not
+            // keep us searching.
+            if !searched_again && announced_new_mail(&session) {
+                searched_again = true;
+                continue;
+            }
+            searched_again = false;
             let (next, stop) = if caps.idle {
                 self.idle(session, shutdown).await?
             } else {
@@ -579,7 +592,7 @@ impl<S: MessageSink> Watcher<S> {
         loop {
             // Whatever the server announced so far is covered by this
             // search; what it announces from now on is looked at before
-            // IDLE (see `announced_new_mail`).
+            // IDLE (in `session`).
             announced_new_mail(session);
             let query = format!("UID {}:*", last_uid.saturating_add(1));
             let found = self
@@ -868,13 +881,9 @@ impl<S: MessageSink> Watcher<S> {
         session: ImapSession,
         shutdown: &mut Shutdown,
     ) -> Result<(ImapSession, bool), SessionEnd> {
-        // New mail announced during or after the last search (in its
-        // response, or with a MOVE's): it was not in that search, and IDLE
-        // would not announce it again. Search once more instead.
-        if announced_new_mail(&session) {
-            return Ok((session, false));
-        }
+        // What the server said before IDLE was seen to by the session loop.
         let unsolicited = session.unsolicited_responses.clone();
+        while unsolicited.try_recv().is_ok() {}
         let mut handle = session.idle();
         self.command("IDLE", handle.init()).await?;
         self.set_phase(Phase::Idle);
