@@ -19,11 +19,14 @@ fn main() -> std::process::ExitCode {
 /// to 8 per core; the gateway's many short blocking tasks (reading sheets,
 /// rendering replies) then leave memory spread over a dozen arenas. Two are
 /// enough for this workload and keep a drain's peak RSS lower (issue 15,
-/// docs/benchmarks-intake.md). Set before any thread starts;
-/// `MALLOC_ARENA_MAX` in the environment still wins.
+/// docs/benchmarks-intake.md). Set before any thread starts; an arena
+/// limit in the environment (`MALLOC_ARENA_MAX`, or `arena_max` in
+/// `GLIBC_TUNABLES`) still wins.
 fn limit_malloc_arenas() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
+    if std::env::var_os("MALLOC_ARENA_MAX").is_none()
+        && !std::env::var("GLIBC_TUNABLES").is_ok_and(|t| t.contains("arena_max"))
+    {
         // SAFETY: mallopt only sets an allocator parameter; called before
         // any other thread exists.
         unsafe {

@@ -8,8 +8,10 @@
 //! repeat it at IDLE. The real Dovecot of the mail lab cannot be made to do
 //! that deterministically (the mail would have to land during the search),
 //! so this test talks to a tiny scripted IMAP server on loopback instead:
-//! its first `UID SEARCH` answers "nothing" followed by `* 1 EXISTS`, every
-//! later one finds UID 1.
+//! its first `UID SEARCH` answers "nothing" followed by `* 1 EXISTS`; the
+//! second finds UID 1; the third (after UID 1 is handled) finds UID 1 again
+//! and announces `* 2 EXISTS` (a burst: a second mail during the extra
+//! round); every later one finds UIDs 1 and 2.
 //!
 //! The other way round, a server that says `* 1 EXISTS` with every search
 //! (servers may send EXISTS at any time) gets one extra search, not an
@@ -33,21 +35,26 @@ type Log = Arc<Mutex<Vec<String>>>;
 /// How the scripted server answers `UID SEARCH`.
 #[derive(Clone, Copy, PartialEq)]
 enum Script {
-    /// The first finds nothing but announces `* 1 EXISTS`; later ones find 1.
+    /// Mail announced in search responses, twice (see the header).
     Race,
     /// Every one finds nothing and announces `* 1 EXISTS`.
     Chatty,
 }
 
 /// Serves connections on `listener` one script each, logging commands.
-async fn scripted_server(listener: TcpListener, log: Log, mail: Vec<u8>, script: Script) {
+async fn scripted_server(listener: TcpListener, log: Log, mail: [Vec<u8>; 2], script: Script) {
     while let Ok((stream, _)) = listener.accept().await {
         tokio::spawn(serve(stream, log.clone(), mail.clone(), script));
     }
 }
 
 /// One connection: the script described in the header.
-async fn serve(stream: TcpStream, log: Log, mail: Vec<u8>, script: Script) -> std::io::Result<()> {
+async fn serve(
+    stream: TcpStream,
+    log: Log,
+    mail: [Vec<u8>; 2],
+    script: Script,
+) -> std::io::Result<()> {
     let (read, mut write) = stream.into_split();
     let mut lines = BufReader::new(read).lines();
     write
@@ -80,20 +87,30 @@ async fn serve(stream: TcpStream, log: Log, mail: Vec<u8>, script: Script) -> st
             // The race: nothing found, but the mail arrived meanwhile and
             // the server says so at the end of this very command.
             format!("* SEARCH\r\n* 1 EXISTS\r\n{tag} OK search done\r\n")
-        } else if verb.starts_with("UID SEARCH") {
+        } else if verb.starts_with("UID SEARCH") && searches == 2 {
             format!("* SEARCH 1\r\n{tag} OK search done\r\n")
-        } else if verb.starts_with("UID FETCH 1 ") {
+        } else if verb.starts_with("UID SEARCH") && searches == 3 {
+            // A second mail arrives during the extra round.
+            format!("* SEARCH 1\r\n* 2 EXISTS\r\n{tag} OK search done\r\n")
+        } else if verb.starts_with("UID SEARCH") {
+            format!("* SEARCH 1 2\r\n{tag} OK search done\r\n")
+        } else if let Some(uid @ (1 | 2)) = verb
+            .strip_prefix("UID FETCH ")
+            .and_then(|rest| rest.split(' ').next())
+            .and_then(|uid| uid.parse::<usize>().ok())
+        {
+            let mail = &mail[uid - 1];
             // `fetch_one` asks (UID INTERNALDATE BODY.PEEK[]<0.limit>).
             write
                 .write_all(
                     format!(
-                        "* 1 FETCH (UID 1 INTERNALDATE \"20-Nov-2026 09:00:05 +0900\" BODY[]<0> {{{}}}\r\n",
+                        "* {uid} FETCH (UID {uid} INTERNALDATE \"20-Nov-2026 09:00:05 +0900\" BODY[]<0> {{{}}}\r\n",
                         mail.len()
                     )
                     .as_bytes(),
                 )
                 .await?;
-            write.write_all(&mail).await?;
+            write.write_all(mail).await?;
             format!(")\r\n{tag} OK fetched\r\n")
         } else if verb.starts_with("UID MOVE") {
             format!("{tag} OK moved\r\n")
@@ -128,7 +145,7 @@ async fn start(script: Script, t: &TestDb) -> (Log, sos_intake::config::ImapConf
     tokio::spawn(scripted_server(
         listener,
         log.clone(),
-        plain_mail(1),
+        [plain_mail(1), plain_mail(2)],
         script,
     ));
     let password_file = t.dir.path().join("imap-password");
@@ -152,9 +169,9 @@ async fn new_mail_announced_in_the_last_search_is_fetched_before_idle() {
 
     let started = Instant::now();
     let running = Running::start_with(&config, &t, options);
-    running.wait_handled(1, Duration::from_secs(15)).await;
+    running.wait_handled(2, Duration::from_secs(15)).await;
     eprintln!("handled after {:?}", started.elapsed());
-    assert_eq!(messages(&t).await, 1, "the mail is filed once");
+    assert_eq!(messages(&t).await, 2, "each mail is filed once");
     // Then it idles (and stops from IDLE with DONE, LOGOUT).
     running
         .wait_phase(Phase::Idle, Duration::from_secs(15))
@@ -165,18 +182,21 @@ async fn new_mail_announced_in_the_last_search_is_fetched_before_idle() {
     let count = |prefix: &str| log.iter().filter(|c| c.starts_with(prefix)).count();
     assert_eq!(count("LOGIN"), 1, "one session, no reconnect: {log:#?}");
     assert_eq!(count("UID FETCH 1 "), 1, "fetched once: {log:#?}");
-    let fetched_at = log.iter().position(|c| c.starts_with("UID FETCH"));
+    assert_eq!(count("UID FETCH 2 "), 1, "fetched once: {log:#?}");
+    let fetched_at = log.iter().rposition(|c| c.starts_with("UID FETCH"));
     let idle_at = log.iter().position(|c| c == "IDLE");
     assert!(
         fetched_at < idle_at,
-        "searched again and fetched before the first IDLE: {log:#?}"
+        "searched again and fetched both before the first IDLE: {log:#?}"
     );
-    let error_folder = format!("UID MOVE 1 \"{}\"", utf7::encode("エラー"));
-    assert_eq!(
-        count(&error_folder),
-        1,
-        "no-sheet mail moved to the error folder once: {log:#?}"
-    );
+    for uid in [1, 2] {
+        let error_folder = format!("UID MOVE {uid} \"{}\"", utf7::encode("エラー"));
+        assert_eq!(
+            count(&error_folder),
+            1,
+            "no-sheet mail moved to the error folder once: {log:#?}"
+        );
+    }
     assert_eq!(count("CREATE"), 3, "the three folders made: {log:#?}");
 }
 

@@ -375,13 +375,19 @@ impl<S: MessageSink> Watcher<S> {
         let mut last_uid = self.starting_point(uidvalidity).await?;
         self.retry_pending_moves(&mut session, uidvalidity, caps)
             .await?;
-        // Whether the last search was the extra one made for mail announced
-        // in a search's response (see below).
+        // Whether the last search was an extra one, made for mail announced
+        // in a search's response or at the start of IDLE, that found
+        // nothing (see below).
         let mut searched_again = false;
         loop {
+            let before = last_uid;
             last_uid = self
                 .catch_up(&mut session, uidvalidity, last_uid, caps, shutdown)
                 .await?;
+            if last_uid != before {
+                // It found mail: the next announcement may be real again.
+                searched_again = false;
+            }
             if self.moves_owed.swap(false, Ordering::SeqCst) {
                 // A refused move (e.g. someone deleted the folder): make the
                 // folders again and retry, a few times at most.
@@ -398,17 +404,20 @@ impl<S: MessageSink> Watcher<S> {
             backoff.reset();
             // New mail announced during or after the last search (in its
             // response, or with a MOVE's): it was not in that search, and
-            // IDLE would not announce it again, so search once more. Only
-            // once: a server that says EXISTS with every response must not
-            // keep us searching.
-            if !searched_again && announced_new_mail(&session) {
+            // IDLE would not announce it again, so search once more. Not
+            // twice in a row without finding mail: a server that says
+            // EXISTS with every response must not keep us searching.
+            let announced = announced_new_mail(|| session.unsolicited_responses.try_recv().ok());
+            if announced && !searched_again {
                 searched_again = true;
                 continue;
             }
-            searched_again = false;
             let (next, stop) = if caps.idle {
-                self.idle(session, shutdown).await?
+                let (next, end) = self.idle(session, shutdown, !searched_again).await?;
+                searched_again = end == IdleEnd::Announced;
+                (next, end == IdleEnd::Stop)
             } else {
+                searched_again = false;
                 self.poll(session, shutdown).await?
             };
             session = next;
@@ -593,7 +602,7 @@ impl<S: MessageSink> Watcher<S> {
             // Whatever the server announced so far is covered by this
             // search; what it announces from now on is looked at before
             // IDLE (in `session`).
-            announced_new_mail(session);
+            announced_new_mail(|| session.unsolicited_responses.try_recv().ok());
             let query = format!("UID {}:*", last_uid.saturating_add(1));
             let found = self
                 .command("UID SEARCH", session.uid_search(&query))
@@ -875,23 +884,28 @@ impl<S: MessageSink> Watcher<S> {
     }
 
     /// IDLE until the server reports a change, the renewal time, silence,
-    /// or shutdown. Returns the session and whether to stop.
+    /// or shutdown. Returns the session and why the IDLE ended. New mail
+    /// announced while IDLE was starting ends it at once when `may_skip`
+    /// (the session loop allows one extra search in a row).
     async fn idle(
         &self,
         session: ImapSession,
         shutdown: &mut Shutdown,
-    ) -> Result<(ImapSession, bool), SessionEnd> {
-        // What the server said before IDLE was seen to by the session loop.
+        may_skip: bool,
+    ) -> Result<(ImapSession, IdleEnd), SessionEnd> {
+        // The session loop has just looked at what came before.
         let unsolicited = session.unsolicited_responses.clone();
-        while unsolicited.try_recv().is_ok() {}
         let mut handle = session.idle();
         self.command("IDLE", handle.init()).await?;
         self.set_phase(Phase::Idle);
         let deadline = Instant::now() + self.options.idle_renew;
-        // Changes reported while IDLE was starting went to the unsolicited
+        // Mail reported while IDLE was starting went to the unsolicited
         // channel, not to the idle stream: catch up at once.
-        let mut stop = false;
-        if unsolicited.is_empty() {
+        let announced = announced_new_mail(|| unsolicited.try_recv().ok());
+        let mut end = IdleEnd::Again;
+        if announced && may_skip {
+            end = IdleEnd::Announced;
+        } else {
             let (wait, _interrupt) = handle.wait_with_timeout(self.options.idle_silence);
             tokio::select! {
                 r = wait => match r {
@@ -910,11 +924,11 @@ impl<S: MessageSink> Watcher<S> {
                     Err(e) => return Err(ImapError::from_imap(e).into()),
                 },
                 _ = tokio::time::sleep_until(deadline) => {}
-                _ = shutdown.triggered() => stop = true,
+                _ = shutdown.triggered() => end = IdleEnd::Stop,
             }
         }
         let session = self.command("DONE", handle.done()).await?;
-        Ok((session, stop))
+        Ok((session, end))
     }
 
     /// Waits one polling interval, then NOOP (which also reports new mail).
@@ -935,12 +949,23 @@ impl<S: MessageSink> Watcher<S> {
 
 use std::future::Future;
 
-/// Empties the session's channel of unsolicited responses; true when one of
-/// them says that mail arrived (EXISTS or RECENT). The others (EXPUNGE of
-/// our own moves, flag changes) need nothing.
-fn announced_new_mail(session: &ImapSession) -> bool {
+/// Why [`Watcher::idle`] returned.
+#[derive(Clone, Copy, PartialEq)]
+enum IdleEnd {
+    /// Shutdown.
+    Stop,
+    /// New mail announced as IDLE started: search at once.
+    Announced,
+    /// Woken by the server, silence or renewal: search, then IDLE again.
+    Again,
+}
+
+/// Empties a channel of unsolicited responses (`next` takes one); true
+/// when one of them says that mail arrived (EXISTS or RECENT). The others
+/// (EXPUNGE of our own moves, flag changes) need nothing.
+fn announced_new_mail(mut next: impl FnMut() -> Option<UnsolicitedResponse>) -> bool {
     let mut new_mail = false;
-    while let Ok(response) = session.unsolicited_responses.try_recv() {
+    while let Some(response) = next() {
         new_mail |= matches!(
             response,
             UnsolicitedResponse::Exists(_) | UnsolicitedResponse::Recent(_)
