@@ -30,6 +30,7 @@ cargo build --release --bin sos-intake --example web_bench_server >/dev/null
 work=${KEEP_WORK:-$(mktemp -d)}
 cleanup() {
   [[ -n "${server:-}" ]] && kill "$server" 2>/dev/null && wait "$server" 2>/dev/null || true
+  [[ -n "${reviewer:-}" ]] && kill "$reviewer" 2>/dev/null || true
   # The gateway runs under time (and strace): stop what they run first.
   [[ -n "${gateway:-}" ]] && pkill -TERM -f "^$TARGET/release/sos-intake --config $work/" 2>/dev/null && wait "$gateway" 2>/dev/null || true
   bench_drop_database
@@ -92,13 +93,26 @@ started=$(date +%s.%N)
 RUST_LOG=warn "${wrap[@]}" "$TARGET"/release/sos-intake --config "$work/sos-intake.toml" serve >"$work/serve.out" 2>&1 &
 gateway=$!
 : >"$work/latency"
+# The reviewer: reloads the queue page, pausing REVIEW_PAUSE seconds
+# between loads (0: without pause), until the drain ends.
+(
+  while :; do
+    curl -s -o /dev/null -w '%{http_code} %{time_total}\n' -H "Cookie: $cookie" "http://127.0.0.1:$PORT/queue" >>"$work/latency" || sleep 0.05
+    [[ "${REVIEW_PAUSE:-0}" == 0 ]] || sleep "$REVIEW_PAUSE"
+  done
+) &
+reviewer=$!
+# The drain is over when new/ is empty and every reply is written. The
+# check lists the two directories five times a second: listing 10,000
+# files without pause would take a core from the gateway it measures.
 while :; do
-  left=$(find "$data/inbox/new" -type f | wc -l)
-  sent=$(find "$data/outbox" -name '*.eml' 2>/dev/null | wc -l)
+  left=$(ls -U "$data/inbox/new" | wc -l)
+  sent=$(ls -U "$data/outbox" | grep -c '\.eml$' || true)
   if [[ $left -eq 0 && $sent -ge $MESSAGES ]]; then break; fi
   kill -0 "$gateway" 2>/dev/null || { echo "serve stopped"; tail -20 "$work/serve.out"; exit 1; }
-  curl -s -o /dev/null -w '%{http_code} %{time_total}\n' -H "Cookie: $cookie" "http://127.0.0.1:$PORT/queue" >>"$work/latency" || sleep 0.05
+  sleep 0.2
 done
+kill "$reviewer" 2>/dev/null; wait "$reviewer" 2>/dev/null || true; reviewer=
 finished=$(date +%s.%N)
 pkill -TERM -f "^$TARGET/release/sos-intake --config $work/" || true
 wait "$gateway" 2>/dev/null || true

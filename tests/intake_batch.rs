@@ -186,3 +186,70 @@ both_backends!(
         assert_eq!(count(&t.db, "SELECT COUNT(*) FROM outbox").await, 2);
     }
 );
+
+/// When each message's attempt was first counted, and when it was filed.
+async fn counted_and_filed(t: &common::db::TestDb, raw: &[u8]) -> (String, String) {
+    let row = sqlx::query(
+        "SELECT a.first_at, m.processed_at FROM intake_attempts a \
+         JOIN mail_messages m ON m.raw_sha256 = a.raw_sha256 WHERE a.raw_sha256 = $1",
+    )
+    .bind(sha256_hex(raw))
+    .fetch_one(t.db.pool())
+    .await
+    .unwrap();
+    (row.get(0), row.get(1))
+}
+
+both_backends!(
+    the_next_batch_is_read_while_one_is_filed_but_never_across_a_message_tried_before,
+    |t| {
+        let mails: Vec<Vec<u8>> = (0..16).map(mail).collect();
+        // Message 9 was being read when a process died: the third batch
+        // (8–11) holds it and is taken in turn.
+        let poisoned = &mails[9];
+        {
+            let mut tx = t.db.begin().await.unwrap();
+            sos_intake::queue::blobs::put(&mut tx, poisoned)
+                .await
+                .unwrap();
+            let arrival = sos_intake::queue::attempts::Arrival {
+                raw_sha256: &sha256_hex(poisoned),
+                source: "maildir",
+                received_at: chrono::Utc::now(),
+                message_id: "<batch-9@tokyo>",
+                from_address: TOKYO,
+                subject: "batch 9",
+            };
+            sos_intake::queue::attempts::start(&mut tx, &arrival, 3, 0)
+                .await
+                .unwrap();
+            tx.commit().await.unwrap();
+        }
+        assert_eq!(drain(&t, &mails, 4).await, 16);
+        let expected: Vec<String> = (0..16).map(|n| format!("batch-{n}@tokyo")).collect();
+        assert_eq!(filing_order(&t).await, expected);
+        let mut times = Vec::new();
+        for raw in &mails {
+            times.push(counted_and_filed(&t, raw).await);
+        }
+        // The second batch (4–7) was received (its attempts counted) before
+        // the first (0–3) was filed: they overlapped.
+        assert!(
+            times[4].0 < times[3].1,
+            "message 4 must be counted before message 3 is filed: counted {}, filed {}",
+            times[4].0,
+            times[3].1
+        );
+        // Nothing of the fourth batch (12–15) was counted before the third
+        // was filed: had it been, a process dying on message 9 again would
+        // count an attempt against each of them.
+        for n in 12..16 {
+            assert!(
+                times[n].0 > times[11].1,
+                "message {n} must be counted after message 11 was filed: counted {}, filed {}",
+                times[n].0,
+                times[11].1
+            );
+        }
+    }
+);

@@ -17,7 +17,7 @@
 //! back-off.
 
 use crate::base::shutdown::Shutdown;
-use crate::pipeline::{Arrived, Disposition, Intake, IntakeError, Outcome};
+use crate::pipeline::{Arrived, Disposition, Intake, IntakeError, Outcome, Ready};
 use anyhow::Context;
 use chrono::{DateTime, FixedOffset, Utc};
 use std::collections::HashSet;
@@ -163,25 +163,57 @@ impl MaildirSource {
     }
 
     /// Processes every message waiting in `new/`, stopping early (between
-    /// messages) on shutdown. A temporary failure (database down) stops the
+    /// batches) on shutdown. A temporary failure (database down) stops the
     /// scan and is returned, so the caller backs off and the message is
     /// tried again.
+    ///
+    /// The batches overlap: while batch *n* is filed, batch *n + 1* (its
+    /// attempts already counted) is read and checked, so the reader
+    /// processes work while the database does. A batch taken in turn (it
+    /// holds a message tried before) overlaps nothing. Every batch received
+    /// is filed before the scan returns, even on shutdown or failure.
     pub async fn drain(&self, shutdown: &Shutdown) -> Result<Drained, IntakeError> {
         let mut drained = Drained::default();
+        let mut temporary = None;
         let waiting = self.maildir.waiting().map_err(IntakeError::Storage)?;
+        // The batch read and waiting for its filing, with its files.
+        let mut ahead: Option<(Vec<&PathBuf>, Ready)> = None;
         for chunk in waiting.chunks(self.intake.batch_size()) {
-            if shutdown.is_triggered() {
+            if shutdown.is_triggered() || temporary.is_some() {
                 break;
             }
-            self.batch(chunk, &mut drained).await?;
+            let (paths, arrived) = self.take(chunk).await;
+            let received = self.intake.receive(arrived).await;
+            if received.in_turn() {
+                if let Some((before, read)) = ahead.take() {
+                    let results = self.intake.file(read).await;
+                    self.settle(before, results, &mut drained, &mut temporary);
+                }
+                let read = self.intake.read(received).await;
+                let results = self.intake.file(read).await;
+                self.settle(paths, results, &mut drained, &mut temporary);
+                continue;
+            }
+            let read = match ahead.take() {
+                Some((before, filing)) => {
+                    let (results, read) =
+                        tokio::join!(self.intake.file(filing), self.intake.read(received));
+                    self.settle(before, results, &mut drained, &mut temporary);
+                    read
+                }
+                None => self.intake.read(received).await,
+            };
+            ahead = Some((paths, read));
         }
-        Ok(drained)
+        if let Some((paths, read)) = ahead {
+            let results = self.intake.file(read).await;
+            self.settle(paths, results, &mut drained, &mut temporary);
+        }
+        temporary.map_or(Ok(drained), Err)
     }
 
-    /// Processes the files of `chunk` as one batch and moves each one
-    /// processed to `cur/`; a temporary failure is returned after the
-    /// others are moved.
-    async fn batch(&self, chunk: &[PathBuf], drained: &mut Drained) -> Result<(), IntakeError> {
+    /// The files of `chunk` not skipped and still there, with their bytes.
+    async fn take<'p>(&self, chunk: &'p [PathBuf]) -> (Vec<&'p PathBuf>, Vec<Arrived>) {
         let mut paths = Vec::with_capacity(chunk.len());
         let mut arrived = Vec::with_capacity(chunk.len());
         for path in chunk {
@@ -198,8 +230,18 @@ impl MaildirSource {
                 arrived.push(a);
             }
         }
-        let results = self.intake.process_batch(&arrived).await;
-        let mut temporary = None;
+        (paths, arrived)
+    }
+
+    /// Moves each file processed to `cur/` and counts it; the first
+    /// temporary failure is kept in `temporary`.
+    fn settle(
+        &self,
+        paths: Vec<&PathBuf>,
+        results: Vec<Result<Outcome, IntakeError>>,
+        drained: &mut Drained,
+        temporary: &mut Option<IntakeError>,
+    ) {
         for (path, result) in paths.into_iter().zip(results) {
             match result.and_then(|outcome| self.seen(path, outcome)) {
                 Ok(Some(outcome)) => {
@@ -209,7 +251,11 @@ impl MaildirSource {
                     }
                 }
                 Ok(None) => {}
-                Err(e) if e.is_temporary() => temporary = temporary.or(Some(e)),
+                Err(e) if e.is_temporary() => {
+                    if temporary.is_none() {
+                        *temporary = Some(e);
+                    }
+                }
                 Err(e) => {
                     tracing::error!("{}: {e}; left in new/ until the next start", path.display());
                     if let Ok(mut f) = self.failed.lock() {
@@ -219,7 +265,6 @@ impl MaildirSource {
                 }
             }
         }
-        temporary.map_or(Ok(()), Err)
     }
 
     /// The file's bytes and delivery time; `None` when it is gone (another

@@ -13,7 +13,7 @@ mod record;
 mod reply;
 
 use analyse::{Analysis, AnalysisError, FileResult, is_ignored};
-pub use batch::Arrived;
+pub use batch::{Arrived, Ready, Received};
 pub use outcome::{Disposition, IntakeError, Outcome};
 use record::{Filed, Recorded};
 
