@@ -24,6 +24,9 @@ RECORDS=${RECORDS:-100000}
 PORT=${PORT:-18090}
 BACKEND=${BACKEND:-sqlite}
 TARGET=${CARGO_TARGET_DIR:-target}
+# BIN: another build of the gateway to measure (e.g. a copy of an earlier
+# commit's binary, to compare two builds in turn on the same machine).
+BIN=${BIN:-$TARGET/release/sos-intake}
 
 cargo build --release --bin sos-intake --example web_bench_server >/dev/null
 
@@ -32,7 +35,7 @@ cleanup() {
   [[ -n "${server:-}" ]] && kill "$server" 2>/dev/null && wait "$server" 2>/dev/null || true
   [[ -n "${reviewer:-}" ]] && kill "$reviewer" 2>/dev/null || true
   # The gateway runs under time (and strace): stop what they run first.
-  [[ -n "${gateway:-}" ]] && pkill -TERM -f "^$TARGET/release/sos-intake --config $work/" 2>/dev/null && wait "$gateway" 2>/dev/null || true
+  [[ -n "${gateway:-}" ]] && pkill -TERM -f "^$BIN --config $work/" 2>/dev/null && wait "$gateway" 2>/dev/null || true
   bench_drop_database
   [[ -n "${KEEP_WORK:-}" ]] || rm -rf "$work"
 }
@@ -90,7 +93,7 @@ if [[ "${STRACE:-}" == 1 ]]; then
   wrap=(strace -f -c -e trace=fsync,fdatasync -o "$work/strace" "${wrap[@]}")
 fi
 started=$(date +%s.%N)
-RUST_LOG=warn "${wrap[@]}" "$TARGET"/release/sos-intake --config "$work/sos-intake.toml" serve >"$work/serve.out" 2>&1 &
+RUST_LOG=warn "${wrap[@]}" "$BIN" --config "$work/sos-intake.toml" serve >"$work/serve.out" 2>&1 &
 gateway=$!
 : >"$work/latency"
 # The reviewer: reloads the queue page, pausing REVIEW_PAUSE seconds
@@ -108,18 +111,21 @@ reviewer=$!
 while :; do
   left=$(ls -U "$data/inbox/new" | wc -l)
   sent=$(ls -U "$data/outbox" | grep -c '\.eml$' || true)
+  if [[ $left -eq 0 && -z "${emptied:-}" ]]; then emptied=$(date +%s.%N); fi
   if [[ $left -eq 0 && $sent -ge $MESSAGES ]]; then break; fi
   kill -0 "$gateway" 2>/dev/null || { echo "serve stopped"; tail -20 "$work/serve.out"; exit 1; }
   sleep 0.2
 done
 kill "$reviewer" 2>/dev/null; wait "$reviewer" 2>/dev/null || true; reviewer=
 finished=$(date +%s.%N)
-pkill -TERM -f "^$TARGET/release/sos-intake --config $work/" || true
+pkill -TERM -f "^$BIN --config $work/" || true
 wait "$gateway" 2>/dev/null || true
 gateway=
 
 awk -v b="$BACKEND" -v n="$MESSAGES" -v r="$RECORDS" -v s="$started" -v f="$finished" 'BEGIN {
   printf "drain/%s: %d messages (queue holding %d requests) filed and answered in %.1f s → %.0f messages/s\n", b, n, r, f - s, n / (f - s) }'
+awk -v s="$started" -v e="$emptied" -v f="$finished" 'BEGIN {
+  printf "  of which: every message filed (new/ empty) after %.1f s, the last reply written %.1f s later\n", e - s, f - e }'
 sed -n 's/^\s*Maximum resident set size (kbytes): /peak RSS (largest process of the gateway, KiB): /p' "$work/time"
 awk '$1 == 200 { print $2 }' "$work/latency" | sort -n | awk '
   { v[NR] = $1 }

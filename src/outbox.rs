@@ -645,6 +645,7 @@ impl Sender {
         report: &mut Report,
     ) -> anyhow::Result<()> {
         let attempts = write_attempts(dir, rows).await;
+        let _turn = self.db.write_turn().await;
         let mut tx = self.db.begin().await?;
         for (row, attempt) in rows.iter().zip(&attempts) {
             self.record_in(&mut tx, row, attempt, report).await?;

@@ -641,3 +641,26 @@ both_backends!(blobs_are_content_addressed_and_immutable, |t| {
         .await;
     assert!(err.is_err(), "blobs must not change");
 });
+
+both_backends!(writers_of_one_process_take_turns_on_sqlite_only, |t| {
+    use std::future::Future;
+    let first = t.db.write_turn().await;
+    let second = t.db.write_turn();
+    let mut second = std::pin::pin!(second);
+    let waker = std::task::Waker::noop();
+    let mut cx = std::task::Context::from_waker(waker);
+    let polled = second.as_mut().poll(&mut cx);
+    match t.db.backend() {
+        // One writer at a time: the second waits for the first...
+        queue::Backend::Sqlite => assert!(polled.is_pending(), "a second SQLite writer must wait"),
+        // (PostgreSQL locks rows, so its writers never queue here.)
+        queue::Backend::Postgres => assert!(polled.is_ready(), "PostgreSQL writers must not queue"),
+    }
+    drop(first);
+    // ...and goes as soon as the first is done.
+    if polled.is_pending() {
+        drop(second.await);
+    }
+    drop(polled);
+    let _third = t.db.write_turn().await;
+});

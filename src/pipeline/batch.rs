@@ -311,6 +311,7 @@ impl Intake {
             .map(|m| self.take_uncounted(&m.sha))
             .collect();
         let stored = async {
+            let _turn = inner.db.write_turn().await;
             let mut tx = inner.db.begin().await?;
             let mut starts = Vec::with_capacity(members.len());
             for (m, uncounted) in members.iter().zip(&uncounted) {
@@ -515,26 +516,37 @@ impl Intake {
         &self,
         ready: &[(Pending<'_>, Analysis)],
     ) -> Result<Vec<Outcome>, IntakeError> {
+        let turn = self.inner.db.write_turn().await;
         let mut tx = self.inner.db.begin().await.map_err(IntakeError::Database)?;
         let mut recorded = Vec::with_capacity(ready.len());
+        let mut closings = Vec::with_capacity(ready.len());
         for (p, work) in ready {
             let span = crate::observe::logging::message_span(&p.peek.message_id, &p.arrived.raw);
             let r = self
                 .record(&mut tx, work, p.sha, p.arrived.received_at)
                 .instrument(span)
                 .await?;
-            recorded.push(r);
+            recorded.push(match r {
+                Recorded::Filed(filed) => {
+                    let (outcome, closing) = *filed;
+                    closings.push(closing);
+                    Some(outcome)
+                }
+                Recorded::AlreadyThere => None,
+            });
         }
+        self.close(&mut tx, &closings).await?;
         use anyhow::Context;
         tx.commit()
             .await
             .context("cannot commit a batch of messages")
             .map_err(IntakeError::Database)?;
+        drop(turn);
         let mut outcomes = Vec::with_capacity(ready.len());
         for ((p, work), r) in ready.iter().zip(recorded) {
             outcomes.push(match r {
-                Recorded::Filed(outcome) => self.committed(work, outcome),
-                Recorded::AlreadyThere => self.already_processed(work, p.sha).await?,
+                Some(outcome) => self.committed(work, outcome),
+                None => self.already_processed(work, p.sha).await?,
             });
         }
         Ok(outcomes)

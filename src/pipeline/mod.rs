@@ -420,18 +420,23 @@ impl Intake {
         raw_sha256: &str,
         received_at: DateTime<FixedOffset>,
     ) -> Result<Outcome, IntakeError> {
+        let turn = self.inner.db.write_turn().await;
         let mut tx = self.inner.db.begin().await.map_err(IntakeError::Database)?;
         let recorded = self.record(&mut tx, work, raw_sha256, received_at).await?;
         match recorded {
             Recorded::AlreadyThere => {
                 drop(tx);
+                drop(turn);
                 self.already_processed(work, raw_sha256).await
             }
-            Recorded::Filed(outcome) => {
+            Recorded::Filed(filed) => {
+                let (outcome, closing) = *filed;
+                self.close(&mut tx, &[closing]).await?;
                 tx.commit()
                     .await
                     .context("cannot commit the message")
                     .map_err(IntakeError::Database)?;
+                drop(turn);
                 Ok(self.committed(work, outcome))
             }
         }

@@ -6,8 +6,9 @@ use super::*;
 
 /// What [`Intake::record`] did with a message.
 pub(super) enum Recorded {
-    /// Its records are written (not yet committed).
-    Filed(Outcome),
+    /// Its records are written (not yet committed); the rest is written by
+    /// [`Intake::close`].
+    Filed(Box<(Outcome, Closing)>),
     /// Its key is recorded already: nothing was written.
     AlreadyThere,
 }
@@ -31,9 +32,6 @@ impl Intake {
         else {
             return Ok(Recorded::AlreadyThere);
         };
-        attempts::finished(tx, raw_sha256)
-            .await
-            .map_err(IntakeError::Database)?;
         let (disposition, filed) = self
             .file_or_set_apart(tx, work, mail_message_id, raw_sha256, received_at)
             .await?;
@@ -66,29 +64,63 @@ impl Intake {
             "problems": work.parsed.problems.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
             "conversation": turn.summary(),
         });
-        let receipts_text = receipts.join(",");
-        let summary_text = summary.to_string();
-        let stored = queue::mail_messages::MessageOutcome {
+        let closing = Closing {
+            mail_message_id,
+            raw_sha256: raw_sha256.to_string(),
             disposition: disposition.as_str(),
-            reply: &reply_note,
-            receipts: &receipts_text,
-            summary: &summary_text,
+            reply: reply_note.clone(),
+            receipts: receipts.join(","),
+            summary: summary.to_string(),
             reason_code: reason.map(Reason::as_str).unwrap_or(""),
         };
-        queue::mail_messages::record_outcome(tx, mail_message_id, &stored)
+        Ok(Recorded::Filed(Box::new((
+            Outcome {
+                disposition,
+                first_disposition: disposition,
+                mail_message_id: Some(mail_message_id),
+                message_id: work.parsed.message_id.clone(),
+                raw_sha256: raw_sha256.to_string(),
+                receipts,
+                reply,
+                reply_note,
+                reason,
+            },
+            closing,
+        ))))
+    }
+
+    /// What recorded messages still owe their transaction, for all of them
+    /// at once: each attempt marked finished and each outcome stored.
+    pub(super) async fn close(
+        &self,
+        tx: &mut queue::Tx,
+        closings: &[Closing],
+    ) -> Result<(), IntakeError> {
+        if closings.is_empty() {
+            return Ok(());
+        }
+        let shas: Vec<&str> = closings.iter().map(|c| c.raw_sha256.as_str()).collect();
+        attempts::finished_all(tx, &shas)
             .await
             .map_err(IntakeError::Database)?;
-        Ok(Recorded::Filed(Outcome {
-            disposition,
-            first_disposition: disposition,
-            mail_message_id: Some(mail_message_id),
-            message_id: work.parsed.message_id.clone(),
-            raw_sha256: raw_sha256.to_string(),
-            receipts,
-            reply,
-            reply_note,
-            reason,
-        }))
+        let outcomes: Vec<(i64, queue::mail_messages::MessageOutcome)> = closings
+            .iter()
+            .map(|c| {
+                (
+                    c.mail_message_id,
+                    queue::mail_messages::MessageOutcome {
+                        disposition: c.disposition,
+                        reply: &c.reply,
+                        receipts: &c.receipts,
+                        summary: &c.summary,
+                        reason_code: c.reason_code,
+                    },
+                )
+            })
+            .collect();
+        queue::mail_messages::record_outcomes(tx, &outcomes)
+            .await
+            .map_err(IntakeError::Database)
     }
 
     /// The message's `mail_messages` row; `None` when a row with the same
@@ -268,6 +300,18 @@ impl Intake {
         }
         Ok(filed)
     }
+}
+
+/// The last writes of a recorded message, made by [`Intake::close`] for a
+/// whole batch in two statements.
+pub(super) struct Closing {
+    mail_message_id: i64,
+    raw_sha256: String,
+    disposition: &'static str,
+    reply: String,
+    receipts: String,
+    summary: String,
+    reason_code: &'static str,
 }
 
 /// One filed form, or one refused file.

@@ -248,6 +248,28 @@ pub async fn finished(conn: &mut AnyConnection, raw_sha256: &str) -> anyhow::Res
     Ok(())
 }
 
+/// Marks the attempts at every message of `raw_sha256s` finished, in one
+/// statement per hundred messages (a batch's filing transaction).
+pub async fn finished_all(conn: &mut AnyConnection, raw_sha256s: &[&str]) -> anyhow::Result<()> {
+    let now = now_text();
+    for chunk in raw_sha256s.chunks(100) {
+        let list: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+        let sql = format!(
+            "UPDATE intake_attempts SET state = 'done', last_at = $1 WHERE raw_sha256 IN ({})",
+            list.join(", ")
+        );
+        let mut query = sqlx::query(&sql).bind(&now);
+        for sha in chunk {
+            query = query.bind(*sha);
+        }
+        query
+            .execute(&mut *conn)
+            .await
+            .context("cannot mark the messages handled")?;
+    }
+    Ok(())
+}
+
 async fn set_aside(
     conn: &mut AnyConnection,
     raw_sha256: &str,

@@ -14,6 +14,7 @@ use sqlx::migrate::Migrator;
 use sqlx::{Any, AnyConnection, AnyPool, ConnectOptions, Connection, Executor, Transaction};
 use std::path::PathBuf;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The SQLite migrations, embedded at build time (`build.rs` reruns the
@@ -64,7 +65,15 @@ pub type Tx = Transaction<'static, Any>;
 pub struct Db {
     pool: AnyPool,
     backend: Backend,
+    /// This process's writers, one at a time (SQLite only; see
+    /// [`Db::write_turn`]).
+    writers: Arc<tokio::sync::Mutex<()>>,
 }
+
+/// A writer's turn on SQLite ([`Db::write_turn`]); the next writer of this
+/// process goes when it is dropped.
+#[derive(Debug)]
+pub struct WriteTurn(#[allow(dead_code)] Option<tokio::sync::OwnedMutexGuard<()>>);
 
 impl Db {
     /// Connects to `url` and applies every migration not applied yet.
@@ -145,7 +154,11 @@ impl Db {
             .run(&pool)
             .await
             .with_context(|| format!("cannot migrate database {}", redact(&url)))?;
-        Ok(Db { pool, backend })
+        Ok(Db {
+            pool,
+            backend,
+            writers: Arc::default(),
+        })
     }
 
     /// Starts a transaction. On SQLite it is `BEGIN IMMEDIATE`, taking the
@@ -172,6 +185,20 @@ impl Db {
     /// own tables.
     pub fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// Waits for this process's turn to write, first come first served;
+    /// hold it from [`Db::begin`] to the commit. SQLite has one writer at a
+    /// time: a second one waiting on the file lock sleeps in SQLite's busy
+    /// handler (1, 2, 5, … 100 ms) and wakes late, so during a backlog the
+    /// outbox sender, squeezed between long filing transactions, fell
+    /// seconds behind. Queued here, each writer goes the moment the one
+    /// before it commits. PostgreSQL locks rows, not the database: no turn.
+    pub async fn write_turn(&self) -> WriteTurn {
+        match self.backend {
+            Backend::Sqlite => WriteTurn(Some(self.writers.clone().lock_owned().await)),
+            Backend::Postgres => WriteTurn(None),
+        }
     }
 
     /// Which engine this is.

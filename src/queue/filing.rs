@@ -181,9 +181,9 @@ pub async fn file_sheet(
         .begin()
         .await
         .context("cannot start the filing transaction")?;
-    if let Some(id) = id_by_key(&mut tx, &key).await? {
-        return outcome_of(&mut tx, id, true).await;
-    }
+    // No look for the key first: the insert below finds a sheet filed
+    // before (ON CONFLICT), and rolling back this transaction gives the
+    // receipt number back. One round trip fewer per sheet.
     let receipt = next_receipt(&mut tx, filing.received_at).await?;
     let code = filing.institution.code.trim().to_string();
 
@@ -267,8 +267,8 @@ pub async fn file_sheet(
         .await
         .with_context(|| format!("cannot file request {receipt}"))?;
     let Some(row) = inserted else {
-        // Another process filed the same input between our check and our
-        // insert; it won, we report its record.
+        // Filed before (or by another process since this transaction
+        // began): we report its record.
         drop(tx);
         let id = id_by_key(conn, &key)
             .await?

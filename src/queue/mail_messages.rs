@@ -91,6 +91,61 @@ pub async fn record_outcome(
     Ok(())
 }
 
+/// Stores the outcome of each message of a batch (row id, outcome) in one
+/// statement per hundred messages: a batch's filing transaction makes one
+/// round trip for all its outcomes instead of one each.
+pub async fn record_outcomes(
+    conn: &mut AnyConnection,
+    outcomes: &[(i64, MessageOutcome<'_>)],
+) -> anyhow::Result<()> {
+    const COLUMNS: usize = 6;
+    for chunk in outcomes.chunks(100) {
+        let rows: Vec<String> = (0..chunk.len())
+            .map(|row| {
+                let n = row * COLUMNS;
+                // The id is cast so PostgreSQL compares it as a number.
+                format!(
+                    "(CAST(${} AS BIGINT), ${}, ${}, ${}, ${}, ${})",
+                    n + 1,
+                    n + 2,
+                    n + 3,
+                    n + 4,
+                    n + 5,
+                    n + 6
+                )
+            })
+            .collect();
+        // VALUES names its columns column1, column2, ... on both backends.
+        let sql = format!(
+            "UPDATE mail_messages SET disposition = v.column2, reply = v.column3, receipts = v.column4, \
+             summary = v.column5, reason_code = v.column6 FROM (VALUES {}) AS v \
+             WHERE mail_messages.id = v.column1",
+            rows.join(", ")
+        );
+        let mut query = sqlx::query(&sql);
+        for (id, o) in chunk {
+            query = query
+                .bind(*id)
+                .bind(o.disposition)
+                .bind(o.reply)
+                .bind(o.receipts)
+                .bind(o.summary)
+                .bind(o.reason_code);
+        }
+        let done = query
+            .execute(&mut *conn)
+            .await
+            .context("cannot record the outcomes")?;
+        anyhow::ensure!(
+            done.rows_affected() == chunk.len() as u64,
+            "recorded {} outcomes of {}",
+            done.rows_affected(),
+            chunk.len()
+        );
+    }
+    Ok(())
+}
+
 /// How a message was handled the first time, as stored (unreadable
 /// columns read as empty).
 #[derive(Clone, Debug)]

@@ -89,7 +89,7 @@ pub mod senders;
 pub mod sessions;
 pub mod signin_failures;
 
-pub use db::{Backend, Db, Tx};
+pub use db::{Backend, Db, Tx, WriteTurn};
 pub use decisions::{complete, move_batch, set_delivery_address, set_mhlw_decision};
 pub use filing::{
     FilingOutcome, GmisChange, GmisFiling, GmisImported, SheetFiling, file_sheet, import_gmis,

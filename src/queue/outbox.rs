@@ -269,6 +269,7 @@ pub async fn claim(
          AND status = 'queued' \
          RETURNING id, envelope_from, recipient, raw, attempts, created_at"
     );
+    let turn = db.write_turn().await;
     let mut tx = db.begin().await?;
     let rows = sqlx::query(&sql)
         .bind(worker)
@@ -278,6 +279,7 @@ pub async fn claim(
         .await
         .context("cannot claim outbox rows")?;
     tx.commit().await.context("cannot commit an outbox claim")?;
+    drop(turn);
     rows.iter()
         .map(|r| {
             Ok(Claimed {
