@@ -253,3 +253,74 @@ both_backends!(
         }
     }
 );
+
+both_backends!(
+    after_an_outage_the_batch_read_ahead_is_left_in_new_with_its_attempt_taken_back,
+    |t| {
+        // The database refuses message 1 (a trigger): filing the first batch
+        // (0–3) hits an outage while the second (4–7) is already counted and
+        // read. The scan stops without filing the second (each message would
+        // wait out the outage), and leaves it in new/.
+        let refuse = match t.backend_name() {
+            "sqlite" => vec![
+                "CREATE TRIGGER refuse_one BEFORE INSERT ON mail_messages WHEN NEW.subject = 'batch 1' \
+                 BEGIN SELECT RAISE(ABORT, 'refused for the test'); END",
+            ],
+            _ => vec![
+                "CREATE FUNCTION refuse_one() RETURNS trigger AS $$ BEGIN \
+                 IF NEW.subject = 'batch 1' THEN RAISE EXCEPTION 'refused for the test'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql",
+                "CREATE TRIGGER refuse_one BEFORE INSERT ON mail_messages FOR EACH ROW EXECUTE FUNCTION refuse_one()",
+            ],
+        };
+        for sql in refuse {
+            sqlx::query(sql).execute(t.db.pool()).await.unwrap();
+        }
+        let mails: Vec<Vec<u8>> = (0..8).map(mail).collect();
+        let inbox = Maildir::open(&t.data_dir().join("inbox")).unwrap();
+        for raw in &mails {
+            inbox.deliver(raw).unwrap();
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        let intake = Intake::new(t.db.clone(), &settings(&t.data_dir(), 4)).unwrap();
+        let source = MaildirSource::new(inbox, intake, Duration::from_millis(50));
+        let err = source.drain(&Shutdown::never()).await.unwrap_err();
+        assert!(err.is_temporary(), "{err}");
+        let waiting = std::fs::read_dir(t.data_dir().join("inbox/new"))
+            .unwrap()
+            .count();
+        assert_eq!(waiting, 5, "message 1 and the whole second batch wait");
+        assert_eq!(
+            filing_order(&t).await,
+            ["batch-0@tokyo", "batch-2@tokyo", "batch-3@tokyo"]
+        );
+        // The outage ends: everything is filed, and the second batch's
+        // messages carry one attempt each, not two.
+        match t.backend_name() {
+            "sqlite" => {
+                sqlx::query("DROP TRIGGER refuse_one")
+                    .execute(t.db.pool())
+                    .await
+                    .unwrap();
+            }
+            _ => {
+                sqlx::query("DROP TRIGGER refuse_one ON mail_messages")
+                    .execute(t.db.pool())
+                    .await
+                    .unwrap();
+            }
+        }
+        let drained = source.drain(&Shutdown::never()).await.unwrap();
+        assert_eq!(drained.processed, 5);
+        assert_eq!(count(&t.db, "SELECT COUNT(*) FROM requests").await, 8);
+        for raw in &mails[4..] {
+            let attempts: i64 =
+                sqlx::query("SELECT attempts FROM intake_attempts WHERE raw_sha256 = $1")
+                    .bind(sha256_hex(raw))
+                    .fetch_one(t.db.pool())
+                    .await
+                    .unwrap()
+                    .get(0);
+            assert_eq!(attempts, 1);
+        }
+    }
+);

@@ -95,8 +95,10 @@ impl Maildir {
         let now = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
             .unwrap_or_default();
+        // Microseconds zero-padded: files delivered within one tick of the
+        // file system's clock share an mtime and are taken in name order.
         let name = format!(
-            "{}.M{}P{}Q{}.sos-intake",
+            "{}.M{:06}P{}Q{}.sos-intake",
             now.as_secs(),
             now.subsec_micros(),
             std::process::id(),
@@ -170,8 +172,10 @@ impl MaildirSource {
     /// The batches overlap: while batch *n* is filed, batch *n + 1* (its
     /// attempts already counted) is read and checked, so the reader
     /// processes work while the database does. A batch taken in turn (it
-    /// holds a message tried before) overlaps nothing. Every batch received
-    /// is filed before the scan returns, even on shutdown or failure.
+    /// holds a message tried before, or a single message) overlaps nothing.
+    /// Every batch received is filed before the scan returns, even on
+    /// shutdown, unless a filing failed for an outage: the batch read ahead
+    /// is then left in `new/`, its attempts taken back.
     pub async fn drain(&self, shutdown: &Shutdown) -> Result<Drained, IntakeError> {
         let mut drained = Drained::default();
         let mut temporary = None;
@@ -182,12 +186,25 @@ impl MaildirSource {
             if shutdown.is_triggered() || temporary.is_some() {
                 break;
             }
+            // A batch read ahead that goes in turn is filed before the next
+            // one is received.
+            if let Some((before, read)) = ahead.take_if(|(_, read)| read.in_turn()) {
+                let results = self.intake.file(read).await;
+                self.settle(before, results, &mut drained, &mut temporary);
+                if temporary.is_some() {
+                    break;
+                }
+            }
             let (paths, arrived) = self.take(chunk).await;
             let received = self.intake.receive(arrived).await;
             if received.in_turn() {
                 if let Some((before, read)) = ahead.take() {
                     let results = self.intake.file(read).await;
                     self.settle(before, results, &mut drained, &mut temporary);
+                    if temporary.is_some() {
+                        // Nothing of this batch is counted yet.
+                        break;
+                    }
                 }
                 let read = self.intake.read(received).await;
                 let results = self.intake.file(read).await;
@@ -206,8 +223,14 @@ impl MaildirSource {
             ahead = Some((paths, read));
         }
         if let Some((paths, read)) = ahead {
-            let results = self.intake.file(read).await;
-            self.settle(paths, results, &mut drained, &mut temporary);
+            if temporary.is_some() {
+                // The database is out: filing it would wait out the outage
+                // message by message. Its files stay in new/.
+                self.intake.abandon(read);
+            } else {
+                let results = self.intake.file(read).await;
+                self.settle(paths, results, &mut drained, &mut temporary);
+            }
         }
         temporary.map_or(Ok(drained), Err)
     }

@@ -108,12 +108,30 @@ struct Pending<'a> {
 }
 
 impl Received {
-    /// True when the batch holds a message tried before: it is filed the
-    /// single-message way in turn, and the next batch must not be received
+    /// True when a message of the batch is read the single-message way in
+    /// the third stage (it was tried before, the batch is a single message,
+    /// or the database did not answer): the next batch must not be received
     /// (its attempts counted) before this one is filed, or a message a
     /// process keeps dying on would count attempts against it.
     pub fn in_turn(&self) -> bool {
-        matches!(self.plan, Plan::InTurn { .. })
+        self.plan.in_turn()
+    }
+}
+
+impl Ready {
+    /// As [`Received::in_turn`], after reading (a group whose reading
+    /// failed goes alone).
+    pub fn in_turn(&self) -> bool {
+        self.0.plan.in_turn()
+    }
+}
+
+impl Plan {
+    fn in_turn(&self) -> bool {
+        match self {
+            Plan::Counted(members) => members.iter().any(|m| matches!(m.state, State::Alone)),
+            Plan::OneByOne | Plan::InTurn { .. } => true,
+        }
     }
 }
 
@@ -195,6 +213,20 @@ impl Intake {
         match read.0.plan {
             Plan::InTurn { tried, shas } => self.in_turn(&read.0.arrived, &tried, &shas).await,
             plan => self.file_counted(Ready(Received { plan, ..read.0 })).await,
+        }
+    }
+
+    /// Gives up a read batch without filing it (the filing before it failed
+    /// for an outage): its counted attempts are taken back at the messages'
+    /// next start, as for an attempt an outage cut short, and the files
+    /// stay where they are.
+    pub fn abandon(&self, ready: Ready) {
+        if let Plan::Counted(members) = ready.0.plan {
+            for m in members {
+                if !matches!(m.state, State::Done(_)) {
+                    self.remember_uncounted(&m.sha, 1);
+                }
+            }
         }
     }
 
