@@ -67,6 +67,25 @@ async fn drain(t: &common::db::TestDb, mails: &[Vec<u8>], batch_size: usize) -> 
     drained.processed
 }
 
+/// Leaves message `n` (`raw`) as a process that died reading it would:
+/// its blob stored, one attempt counted, never finished.
+async fn tried_before(t: &common::db::TestDb, n: usize, raw: &[u8]) {
+    let mut tx = t.db.begin().await.unwrap();
+    sos_intake::queue::blobs::put(&mut tx, raw).await.unwrap();
+    let arrival = sos_intake::queue::attempts::Arrival {
+        raw_sha256: &sha256_hex(raw),
+        source: "maildir",
+        received_at: chrono::Utc::now(),
+        message_id: &format!("<batch-{n}@tokyo>"),
+        from_address: TOKYO,
+        subject: &format!("batch {n}"),
+    };
+    sos_intake::queue::attempts::start(&mut tx, &arrival, 3, 0)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+}
+
 /// The Message-IDs of the recorded mails, in the order they were filed.
 async fn filing_order(t: &common::db::TestDb) -> Vec<String> {
     sqlx::query("SELECT message_id FROM mail_messages ORDER BY id")
@@ -118,25 +137,7 @@ both_backends!(
         let mails: Vec<Vec<u8>> = (0..6).map(mail).collect();
         // Message 3 was being read when a process died (its attempt counted,
         // never finished): its blob and attempt row are there already.
-        let poisoned = &mails[3];
-        {
-            let mut tx = t.db.begin().await.unwrap();
-            sos_intake::queue::blobs::put(&mut tx, poisoned)
-                .await
-                .unwrap();
-            let arrival = sos_intake::queue::attempts::Arrival {
-                raw_sha256: &sha256_hex(poisoned),
-                source: "maildir",
-                received_at: chrono::Utc::now(),
-                message_id: "<batch-3@tokyo>",
-                from_address: TOKYO,
-                subject: "batch 3",
-            };
-            sos_intake::queue::attempts::start(&mut tx, &arrival, 3, 0)
-                .await
-                .unwrap();
-            tx.commit().await.unwrap();
-        }
+        tried_before(&t, 3, &mails[3]).await;
         assert_eq!(drain(&t, &mails, 32).await, 6);
         let expected: Vec<String> = (0..6).map(|n| format!("batch-{n}@tokyo")).collect();
         assert_eq!(filing_order(&t).await, expected, "still in arrival order");
@@ -206,25 +207,7 @@ both_backends!(
         let mails: Vec<Vec<u8>> = (0..16).map(mail).collect();
         // Message 9 was being read when a process died: the third batch
         // (8–11) holds it and is taken in turn.
-        let poisoned = &mails[9];
-        {
-            let mut tx = t.db.begin().await.unwrap();
-            sos_intake::queue::blobs::put(&mut tx, poisoned)
-                .await
-                .unwrap();
-            let arrival = sos_intake::queue::attempts::Arrival {
-                raw_sha256: &sha256_hex(poisoned),
-                source: "maildir",
-                received_at: chrono::Utc::now(),
-                message_id: "<batch-9@tokyo>",
-                from_address: TOKYO,
-                subject: "batch 9",
-            };
-            sos_intake::queue::attempts::start(&mut tx, &arrival, 3, 0)
-                .await
-                .unwrap();
-            tx.commit().await.unwrap();
-        }
+        tried_before(&t, 9, &mails[9]).await;
         assert_eq!(drain(&t, &mails, 4).await, 16);
         let expected: Vec<String> = (0..16).map(|n| format!("batch-{n}@tokyo")).collect();
         assert_eq!(filing_order(&t).await, expected);
@@ -261,20 +244,7 @@ both_backends!(
         // (0–3) hits an outage while the second (4–7) is already counted and
         // read. The scan stops without filing the second (each message would
         // wait out the outage), and leaves it in new/.
-        let refuse = match t.backend_name() {
-            "sqlite" => vec![
-                "CREATE TRIGGER refuse_one BEFORE INSERT ON mail_messages WHEN NEW.subject = 'batch 1' \
-                 BEGIN SELECT RAISE(ABORT, 'refused for the test'); END",
-            ],
-            _ => vec![
-                "CREATE FUNCTION refuse_one() RETURNS trigger AS $$ BEGIN \
-                 IF NEW.subject = 'batch 1' THEN RAISE EXCEPTION 'refused for the test'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql",
-                "CREATE TRIGGER refuse_one BEFORE INSERT ON mail_messages FOR EACH ROW EXECUTE FUNCTION refuse_one()",
-            ],
-        };
-        for sql in refuse {
-            sqlx::query(sql).execute(t.db.pool()).await.unwrap();
-        }
+        t.refuse_subject("refuse_one", "batch 1").await;
         let mails: Vec<Vec<u8>> = (0..8).map(mail).collect();
         let inbox = Maildir::open(&t.data_dir().join("inbox")).unwrap();
         for raw in &mails {
@@ -295,20 +265,7 @@ both_backends!(
         );
         // The outage ends: everything is filed, and the second batch's
         // messages carry one attempt each, not two.
-        match t.backend_name() {
-            "sqlite" => {
-                sqlx::query("DROP TRIGGER refuse_one")
-                    .execute(t.db.pool())
-                    .await
-                    .unwrap();
-            }
-            _ => {
-                sqlx::query("DROP TRIGGER refuse_one ON mail_messages")
-                    .execute(t.db.pool())
-                    .await
-                    .unwrap();
-            }
-        }
+        t.stop_refusing("refuse_one").await;
         let drained = source.drain(&Shutdown::never()).await.unwrap();
         assert_eq!(drained.processed, 5);
         assert_eq!(count(&t.db, "SELECT COUNT(*) FROM requests").await, 8);

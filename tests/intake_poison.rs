@@ -219,20 +219,7 @@ both_backends!(
         // A message whose filing the database refuses every time (here a
         // trigger refuses its subject): after at most max_attempts tries it is
         // set aside, and the message behind it goes through.
-        let refuse = match t.backend_name() {
-            "sqlite" => vec![
-                "CREATE TRIGGER refuse_poison BEFORE INSERT ON mail_messages WHEN NEW.subject = 'poison' \
-             BEGIN SELECT RAISE(ABORT, 'refused for the test'); END",
-            ],
-            _ => vec![
-                "CREATE FUNCTION refuse_poison() RETURNS trigger AS $$ BEGIN \
-             IF NEW.subject = 'poison' THEN RAISE EXCEPTION 'refused for the test'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql",
-                "CREATE TRIGGER refuse_poison BEFORE INSERT ON mail_messages FOR EACH ROW EXECUTE FUNCTION refuse_poison()",
-            ],
-        };
-        for sql in refuse {
-            sqlx::query(sql).execute(t.db.pool()).await.unwrap();
-        }
+        t.refuse_subject("refuse_poison", "poison").await;
         let intake = intake(&t);
         let poison = mail("poison@tokyo", "poison", &common::sheets::valid());
         let mut tries = 0;

@@ -92,6 +92,44 @@ impl TestDb {
             "sqlite"
         }
     }
+
+    /// Makes the database refuse (a trigger named `name`, error "refused
+    /// for the test") every `mail_messages` row whose subject is `subject`.
+    #[allow(dead_code)]
+    pub async fn refuse_subject(&self, name: &str, subject: &str) {
+        let sql = match self.backend_name() {
+            "sqlite" => vec![format!(
+                "CREATE TRIGGER {name} BEFORE INSERT ON mail_messages WHEN NEW.subject = '{subject}' \
+                 BEGIN SELECT RAISE(ABORT, 'refused for the test'); END"
+            )],
+            _ => vec![
+                format!(
+                    "CREATE FUNCTION {name}() RETURNS trigger AS $$ BEGIN \
+                     IF NEW.subject = '{subject}' THEN RAISE EXCEPTION 'refused for the test'; END IF; \
+                     RETURN NEW; END $$ LANGUAGE plpgsql"
+                ),
+                format!(
+                    "CREATE TRIGGER {name} BEFORE INSERT ON mail_messages FOR EACH ROW EXECUTE FUNCTION {name}()"
+                ),
+            ],
+        };
+        for statement in sql {
+            sqlx::query(&statement)
+                .execute(self.db.pool())
+                .await
+                .unwrap();
+        }
+    }
+
+    /// Drops the trigger [`TestDb::refuse_subject`] made.
+    #[allow(dead_code)]
+    pub async fn stop_refusing(&self, name: &str) {
+        let sql = match self.backend_name() {
+            "sqlite" => format!("DROP TRIGGER {name}"),
+            _ => format!("DROP TRIGGER {name} ON mail_messages"),
+        };
+        sqlx::query(&sql).execute(self.db.pool()).await.unwrap();
+    }
 }
 
 impl Drop for TestDb {
