@@ -189,8 +189,7 @@ impl MaildirSource {
             // A batch read ahead that goes in turn is filed before the next
             // one is received.
             if let Some((before, read)) = ahead.take_if(|(_, read)| read.in_turn()) {
-                let results = self.intake.file(read).await;
-                self.settle(before, results, &mut drained, &mut temporary);
+                self.file(before, read, &mut drained, &mut temporary).await;
                 if temporary.is_some() {
                     break;
                 }
@@ -199,16 +198,14 @@ impl MaildirSource {
             let received = self.intake.receive(arrived).await;
             if received.in_turn() {
                 if let Some((before, read)) = ahead.take() {
-                    let results = self.intake.file(read).await;
-                    self.settle(before, results, &mut drained, &mut temporary);
+                    self.file(before, read, &mut drained, &mut temporary).await;
                     if temporary.is_some() {
                         // Nothing of this batch is counted yet.
                         break;
                     }
                 }
                 let read = self.intake.read(received).await;
-                let results = self.intake.file(read).await;
-                self.settle(paths, results, &mut drained, &mut temporary);
+                self.file(paths, read, &mut drained, &mut temporary).await;
                 continue;
             }
             let read = match ahead.take() {
@@ -228,8 +225,7 @@ impl MaildirSource {
                 // message by message. Its files stay in new/.
                 self.intake.abandon(read);
             } else {
-                let results = self.intake.file(read).await;
-                self.settle(paths, results, &mut drained, &mut temporary);
+                self.file(paths, read, &mut drained, &mut temporary).await;
             }
         }
         temporary.map_or(Ok(drained), Err)
@@ -254,6 +250,18 @@ impl MaildirSource {
             }
         }
         (paths, arrived)
+    }
+
+    /// Files a read batch and settles its files (see [`Self::settle`]).
+    async fn file(
+        &self,
+        paths: Vec<&PathBuf>,
+        read: Ready,
+        drained: &mut Drained,
+        temporary: &mut Option<IntakeError>,
+    ) {
+        let results = self.intake.file(read).await;
+        self.settle(paths, results, drained, temporary);
     }
 
     /// Moves each file processed to `cur/` and counts it; the first

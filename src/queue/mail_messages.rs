@@ -13,7 +13,7 @@ use sqlx::{AnyConnection, AnyPool, Row};
 use super::db::{now_text, time_text};
 
 /// A message's row as first recorded (its disposition starts as
-/// `rejected` and is set by [`record_outcome`] in the same transaction).
+/// `rejected` and is set by [`record_outcomes`] in the same transaction).
 #[derive(Clone, Debug)]
 pub struct NewMessage<'a> {
     /// The Message-ID header, empty when there is none.
@@ -70,25 +70,6 @@ pub struct MessageOutcome<'a> {
     pub summary: &'a str,
     /// The unanswered-reason code, empty when answered.
     pub reason_code: &'a str,
-}
-
-/// Stores the outcome of the message with row id `id`.
-pub async fn record_outcome(
-    conn: &mut AnyConnection,
-    id: i64,
-    o: &MessageOutcome<'_>,
-) -> anyhow::Result<()> {
-    sqlx::query("UPDATE mail_messages SET disposition = $1, reply = $2, receipts = $3, summary = $4, reason_code = $5 WHERE id = $6")
-        .bind(o.disposition)
-        .bind(o.reply)
-        .bind(o.receipts)
-        .bind(o.summary)
-        .bind(o.reason_code)
-        .bind(id)
-        .execute(&mut *conn)
-        .await
-        .context("cannot record the outcome")?;
-    Ok(())
 }
 
 /// Stores the outcome of each message of a batch (row id, outcome) in one
