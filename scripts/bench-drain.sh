@@ -93,7 +93,7 @@ if [[ "${STRACE:-}" == 1 ]]; then
   wrap=(strace -f -c -e trace=fsync,fdatasync -o "$work/strace" "${wrap[@]}")
 fi
 started=$(date +%s.%N)
-RUST_LOG=warn "${wrap[@]}" "$BIN" --config "$work/sos-intake.toml" serve >"$work/serve.out" 2>&1 &
+RUST_LOG=${RUST_LOG:-warn} "${wrap[@]}" "$BIN" --config "$work/sos-intake.toml" serve >"$work/serve.out" 2>&1 &
 gateway=$!
 : >"$work/latency"
 # The reviewer: reloads the queue page, pausing REVIEW_PAUSE seconds

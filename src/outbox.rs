@@ -142,6 +142,21 @@ pub async fn enqueue(conn: &mut AnyConnection, mail: &OutgoingMail) -> anyhow::R
     queue::outbox::insert(conn, &row).await
 }
 
+/// Stages `mail` in the caller's filing transaction
+/// ([`crate::queue::staged`]): queued, due now, when the stage is flushed
+/// before the commit.
+pub fn stage(staged: &mut crate::queue::Staged, mail: &OutgoingMail) -> crate::queue::StagedMail {
+    staged.enqueue(&queue::outbox::NewRow {
+        kind: &mail.kind,
+        mail_message_id: mail.mail_message_id,
+        envelope_from: &mail.envelope_from,
+        recipient: &mail.recipient,
+        subject: &mail.subject,
+        message_id: &mail.message_id,
+        raw: &mail.raw,
+    })
+}
+
 /// The outbox rows are read and counted by named functions of the queue
 /// (the one module that issues SQL); their old paths here stay.
 pub use crate::queue::outbox::{Entry, Status, count_since, list, raw};

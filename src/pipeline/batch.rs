@@ -550,34 +550,36 @@ impl Intake {
     ) -> Result<Vec<Outcome>, IntakeError> {
         let turn = self.inner.db.write_turn().await;
         let mut tx = self.inner.db.begin().await.map_err(IntakeError::Database)?;
-        let mut recorded = Vec::with_capacity(ready.len());
-        let mut closings = Vec::with_capacity(ready.len());
+        let mut staged = crate::queue::Staged::new();
+        // Per message: its place in `filed`, or None when it was there.
+        let mut places = Vec::with_capacity(ready.len());
+        let mut filed = Vec::with_capacity(ready.len());
         for (p, work) in ready {
             let span = crate::observe::logging::message_span(&p.peek.message_id, &p.arrived.raw);
             let r = self
-                .record(&mut tx, work, p.sha, p.arrived.received_at)
+                .record((&mut tx, &mut staged), work, p.sha, p.arrived.received_at)
                 .instrument(span)
                 .await?;
-            recorded.push(match r {
-                Recorded::Filed(filed) => {
-                    let (outcome, closing) = *filed;
-                    closings.push(closing);
-                    Some(outcome)
+            places.push(match r {
+                Recorded::Filed(one) => {
+                    filed.push(*one);
+                    Some(filed.len() - 1)
                 }
                 Recorded::AlreadyThere => None,
             });
         }
-        self.close(&mut tx, &closings).await?;
+        self.close((&mut tx, &mut staged), &mut filed).await?;
         use anyhow::Context;
         tx.commit()
             .await
             .context("cannot commit a batch of messages")
             .map_err(IntakeError::Database)?;
         drop(turn);
+        let mut filed = filed.into_iter().map(Some).collect::<Vec<_>>();
         let mut outcomes = Vec::with_capacity(ready.len());
-        for ((p, work), r) in ready.iter().zip(recorded) {
-            outcomes.push(match r {
-                Some(outcome) => self.committed(work, outcome),
+        for ((p, work), place) in ready.iter().zip(places) {
+            outcomes.push(match place.and_then(|i| filed[i].take()) {
+                Some((outcome, _)) => self.committed(work, outcome),
                 None => self.already_processed(work, p.sha).await?,
             });
         }

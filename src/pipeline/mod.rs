@@ -422,7 +422,10 @@ impl Intake {
     ) -> Result<Outcome, IntakeError> {
         let turn = self.inner.db.write_turn().await;
         let mut tx = self.inner.db.begin().await.map_err(IntakeError::Database)?;
-        let recorded = self.record(&mut tx, work, raw_sha256, received_at).await?;
+        let mut staged = queue::Staged::new();
+        let recorded = self
+            .record((&mut tx, &mut staged), work, raw_sha256, received_at)
+            .await?;
         match recorded {
             Recorded::AlreadyThere => {
                 drop(tx);
@@ -430,13 +433,14 @@ impl Intake {
                 self.already_processed(work, raw_sha256).await
             }
             Recorded::Filed(filed) => {
-                let (outcome, closing) = *filed;
-                self.close(&mut tx, &[closing]).await?;
+                let mut filed = [*filed];
+                self.close((&mut tx, &mut staged), &mut filed).await?;
                 tx.commit()
                     .await
                     .context("cannot commit the message")
                     .map_err(IntakeError::Database)?;
                 drop(turn);
+                let [(outcome, _)] = filed;
                 Ok(self.committed(work, outcome))
             }
         }

@@ -21,7 +21,7 @@ impl Intake {
     /// several messages in one transaction.
     pub(super) async fn record(
         &self,
-        tx: &mut queue::Tx,
+        (tx, staged): (&mut queue::Tx, &mut queue::Staged),
         work: &Analysis,
         raw_sha256: &str,
         received_at: DateTime<FixedOffset>,
@@ -33,7 +33,7 @@ impl Intake {
             return Ok(Recorded::AlreadyThere);
         };
         let (disposition, filed) = self
-            .file_or_set_apart(tx, work, mail_message_id, raw_sha256, received_at)
+            .file_or_set_apart((tx, staged), work, mail_message_id, raw_sha256, received_at)
             .await?;
         let receipts: Vec<String> = filed
             .iter()
@@ -46,7 +46,7 @@ impl Intake {
             Some((why, note)) => (None, note.to_string(), Some(why)),
             None => {
                 self.queue_reply(
-                    tx,
+                    (tx, staged),
                     work,
                     &filed,
                     (disposition, &turn),
@@ -65,6 +65,7 @@ impl Intake {
             "conversation": turn.summary(),
         });
         let closing = Closing {
+            mail: reply,
             mail_message_id,
             raw_sha256: raw_sha256.to_string(),
             disposition: disposition.as_str(),
@@ -81,7 +82,7 @@ impl Intake {
                 message_id: work.parsed.message_id.clone(),
                 raw_sha256: raw_sha256.to_string(),
                 receipts,
-                reply,
+                reply: None,
                 reply_note,
                 reason,
             },
@@ -90,15 +91,21 @@ impl Intake {
     }
 
     /// What recorded messages still owe their transaction, for all of them
-    /// at once: each attempt marked finished and each outcome stored.
+    /// at once: the staged rows written (each outcome learns its reply's
+    /// outbox id), each attempt marked finished and each outcome stored.
     pub(super) async fn close(
         &self,
-        tx: &mut queue::Tx,
-        closings: &[Closing],
+        (tx, staged): (&mut queue::Tx, &mut queue::Staged),
+        recorded: &mut [(Outcome, Closing)],
     ) -> Result<(), IntakeError> {
-        if closings.is_empty() {
+        let flushed = staged.flush(tx).await.map_err(IntakeError::Database)?;
+        for (outcome, closing) in recorded.iter_mut() {
+            outcome.reply = closing.mail.and_then(|m| flushed.outbox_id(m));
+        }
+        if recorded.is_empty() {
             return Ok(());
         }
+        let closings: Vec<&Closing> = recorded.iter().map(|(_, c)| c).collect();
         let shas: Vec<&str> = closings.iter().map(|c| c.raw_sha256.as_str()).collect();
         attempts::finished_all(tx, &shas)
             .await
@@ -159,7 +166,7 @@ impl Intake {
     /// was filed.
     pub(super) async fn file_or_set_apart(
         &self,
-        tx: &mut queue::Tx,
+        (tx, staged): (&mut queue::Tx, &mut queue::Staged),
         work: &Analysis,
         mail_message_id: i64,
         raw_sha256: &str,
@@ -171,7 +178,13 @@ impl Intake {
             }
             (SenderClass::Prefecture { prefecture, trust }, _) => {
                 let filed = self
-                    .file_all(tx, work, (*prefecture, *trust), raw_sha256, received_at)
+                    .file_all(
+                        (tx, staged),
+                        work,
+                        (*prefecture, *trust),
+                        raw_sha256,
+                        received_at,
+                    )
                     .await?;
                 (disposition_of(&filed), filed)
             }
@@ -239,7 +252,7 @@ impl Intake {
     /// Files every form found; each result keeps its findings for the reply.
     pub(super) async fn file_all(
         &self,
-        tx: &mut queue::Tx,
+        (tx, staged): (&mut queue::Tx, &mut queue::Staged),
         work: &Analysis,
         (prefecture, sender_trust): (Prefecture, SenderTrust),
         raw_sha256: &str,
@@ -257,7 +270,7 @@ impl Intake {
             else {
                 continue;
             };
-            blobs::put(tx, bytes).await.map_err(IntakeError::Database)?;
+            staged.put_blob(bytes);
             let count = forms.len();
             for (form, checked) in forms {
                 let filing = SheetFiling {
@@ -275,7 +288,7 @@ impl Intake {
                     actor: "mail".into(),
                     sender_trust,
                 };
-                let outcome = queue::file_sheet(tx, &filing)
+                let outcome = queue::file_sheet_staged(tx, staged, &filing)
                     .await
                     .map_err(IntakeError::Database)?;
                 let mut findings = checked.findings.clone();
@@ -305,6 +318,9 @@ impl Intake {
 /// The last writes of a recorded message, made by [`Intake::close`] for a
 /// whole batch in two statements.
 pub(super) struct Closing {
+    /// The reply staged for the outbox: [`Outcome::reply`] is its row id,
+    /// set by [`Intake::close`].
+    mail: Option<queue::StagedMail>,
     mail_message_id: i64,
     raw_sha256: String,
     disposition: &'static str,

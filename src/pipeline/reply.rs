@@ -8,15 +8,15 @@ impl Intake {
     /// Decides whether to answer, renders and queues the reply.
     pub(super) async fn queue_reply(
         &self,
-        tx: &mut queue::Tx,
+        (tx, staged): (&mut queue::Tx, &mut queue::Staged),
         work: &Analysis,
         filed: &[Filed],
         (disposition, turn): (Disposition, &Turn),
         mail_message_id: i64,
         received_at: DateTime<FixedOffset>,
-    ) -> Result<(Option<i64>, String, Option<Reason>), IntakeError> {
+    ) -> Result<(Option<queue::StagedMail>, String, Option<Reason>), IntakeError> {
         let inner = &self.inner;
-        let (to, recipient) = match self.may_answer(tx, work).await? {
+        let (to, recipient) = match self.may_answer(tx, staged, work).await? {
             Ok(answerable) => answerable,
             Err((note, why)) => return Ok((None, note, Some(why))),
         };
@@ -61,10 +61,8 @@ impl Intake {
             &message,
         )
         .map_err(IntakeError::Internal)?;
-        let id = outbox::enqueue(tx, &mail)
-            .await
-            .map_err(IntakeError::Database)?;
-        Ok((Some(id), "queued".into(), None))
+        let staged_mail = outbox::stage(staged, &mail);
+        Ok((Some(staged_mail), "queued".into(), None))
     }
 
     /// Whether the message may be answered: the sender's policy, a usable
@@ -73,6 +71,7 @@ impl Intake {
     async fn may_answer<'w>(
         &self,
         tx: &mut queue::Tx,
+        staged: &mut queue::Staged,
         work: &'w Analysis,
     ) -> Result<Result<(&'w message::Mailbox, String), (String, Reason)>, IntakeError> {
         let inner = &self.inner;
@@ -109,15 +108,16 @@ impl Intake {
             )));
         }
         let since = Utc::now() - chrono::Duration::hours(1);
-        let recent = outbox::count_since(
-            tx,
-            outbox::kind::REPLY,
-            &recipient,
-            since,
-            inner.mail.reply_rate_limit_per_hour,
-        )
-        .await
-        .map_err(IntakeError::Database)?;
+        let recent = staged
+            .count_since(
+                tx,
+                outbox::kind::REPLY,
+                &recipient,
+                since,
+                inner.mail.reply_rate_limit_per_hour,
+            )
+            .await
+            .map_err(IntakeError::Database)?;
         if recent >= i64::from(inner.mail.reply_rate_limit_per_hour) {
             tracing::warn!(to = %recipient, recent, "reply rate limit reached; not answering");
             return Ok(Err((

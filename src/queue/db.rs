@@ -285,6 +285,19 @@ pub fn now_text() -> String {
     time_text(Utc::now())
 }
 
+/// `($1, …, $c), ($c+1, …), …`: the VALUES of a multi-row statement of
+/// `rows` rows of `columns` parameters each.
+pub(crate) fn values_rows(rows: usize, columns: usize) -> String {
+    (0..rows)
+        .map(|row| {
+            let first = row * columns + 1;
+            let params: Vec<String> = (first..first + columns).map(|i| format!("${i}")).collect();
+            format!("({})", params.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

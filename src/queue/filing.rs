@@ -19,6 +19,7 @@
 use super::audit::{self, Action};
 use super::db::{date_text, now_text, parse_date, time_text};
 use super::records::{parse_items_text, requested_items_text, upsert_lines};
+use super::staged::Staged;
 use crate::message::senders::SenderTrust;
 use crate::prefecture::Prefecture;
 use crate::request::{Institution, Item, ItemLine, Source, Status};
@@ -165,29 +166,55 @@ fn judge_rivals(filing: &SheetFiling, rivals: &[Rival]) -> RivalVerdict {
     }
 }
 
-/// Files one checked sheet. See the module and [`super`] docs for the rules.
-///
-/// Long on purpose: it is one transaction whose steps (key check, receipt,
-/// G-MIS finding, the rivals' verdict ([`judge_rivals`]), the insert, the
-/// supersession marks and the audit row) share the findings, the receipt and
-/// the row id, in the statement order tuned for throughput; split further
-/// only with the filing bench at hand.
+/// Files one checked sheet in its own transaction. See the module and
+/// [`super`] docs for the rules, and [`file_sheet_staged`].
 pub async fn file_sheet(
     conn: &mut AnyConnection,
     filing: &SheetFiling,
 ) -> anyhow::Result<FilingOutcome> {
-    let key = sheet_filing_key(filing);
     let mut tx = conn
         .begin()
         .await
         .context("cannot start the filing transaction")?;
+    let mut staged = Staged::new();
+    let outcome = file_sheet_staged(&mut tx, &mut staged, filing).await?;
+    staged.flush(&mut tx).await?;
+    tx.commit()
+        .await
+        .with_context(|| format!("cannot commit filing {}", outcome.receipt))?;
+    Ok(outcome)
+}
+
+/// Files one checked sheet inside the caller's transaction, the rows
+/// nothing reads back (item lines, audit rows) staged in `staged`, which
+/// the caller flushes before it commits ([`super::staged`]).
+///
+/// Long on purpose: its steps (receipt, G-MIS finding, the rivals' verdict
+/// ([`judge_rivals`]), the insert, the supersession marks and the audit
+/// row) share the findings, the receipt and the row id, in the statement
+/// order tuned for throughput; split further only with the filing bench at
+/// hand.
+pub async fn file_sheet_staged(
+    tx: &mut AnyConnection,
+    staged: &mut Staged,
+    filing: &SheetFiling,
+) -> anyhow::Result<FilingOutcome> {
+    let key = sheet_filing_key(filing);
     // No look for the key first: the insert below finds a sheet filed
-    // before (ON CONFLICT), and rolling back this transaction gives the
-    // receipt number back. One round trip fewer per sheet.
-    let receipt = next_receipt(&mut tx, filing.received_at).await?;
+    // before (ON CONFLICT), and the receipt number is then given back.
+    // One round trip fewer per sheet.
+    let number = staged.next_receipt_number(tx).await?;
+    let receipt = receipt_text(filing.received_at, number);
     let code = filing.institution.code.trim().to_string();
 
-    let (gmis_registered, earlier) = institution_context(&mut tx, &code).await?;
+    let (gmis_registered, earlier) = match staged.institution(&code) {
+        Some(known) => known,
+        None => {
+            let known = institution_context(tx, &code).await?;
+            staged.remember_institution(&code, known);
+            known
+        }
+    };
     let mut added: Vec<Finding> = Vec::new();
     if gmis_registered {
         added.push(queue_finding(
@@ -205,7 +232,7 @@ pub async fn file_sheet(
     let mut refused = false;
     if !has_errors(&findings) {
         let requested: Vec<Item> = requested(&filing.lines);
-        let rivals = overlapping_sheets(&mut tx, filing, &code, &requested).await?;
+        let rivals = overlapping_sheets(tx, filing, &code, &requested).await?;
         let verdict = judge_rivals(filing, &rivals);
         refused = verdict.refused;
         to_supersede = verdict.to_supersede;
@@ -269,16 +296,21 @@ pub async fn file_sheet(
     let Some(row) = inserted else {
         // Filed before (or by another process since this transaction
         // began): we report its record.
-        drop(tx);
-        let id = id_by_key(conn, &key)
-            .await?
-            .context("filing key vanished")?;
-        return outcome_of(conn, id, true).await;
+        staged.give_back_receipt_number(number);
+        let id = id_by_key(tx, &key).await?.context("filing key vanished")?;
+        return outcome_of(tx, id, true).await;
     };
     let id: i64 = row.try_get(0)?;
-    upsert_lines(&mut tx, id, &filing.lines).await?;
+    staged.upsert_lines(id, &filing.lines);
 
-    mark_superseded(&mut tx, id, &receipt, &to_supersede, &filing.actor, &now).await?;
+    mark_superseded(
+        tx,
+        staged,
+        (id, &receipt),
+        &to_supersede,
+        (&filing.actor, &now),
+    )
+    .await?;
     let detail = serde_json::json!({
         "receipt": receipt,
         "status": status.as_str(),
@@ -292,19 +324,7 @@ pub async fn file_sheet(
     } else {
         Action::Filed
     };
-    audit::record(
-        &mut tx,
-        Some(id),
-        &filing.actor,
-        action.as_str(),
-        &detail,
-        "",
-    )
-    .await?;
-    tx.commit()
-        .await
-        .with_context(|| format!("cannot commit filing {receipt}"))?;
-
+    staged.audit(Some(id), &filing.actor, action.as_str(), &detail, "");
     Ok(FilingOutcome {
         record_id: id,
         receipt,
@@ -322,11 +342,10 @@ pub async fn file_sheet(
 /// (`receipt`), with an audit row on each.
 async fn mark_superseded(
     tx: &mut AnyConnection,
-    id: i64,
-    receipt: &str,
+    staged: &mut Staged,
+    (id, receipt): (i64, &str),
     old: &[(i64, String)],
-    actor: &str,
-    now: &str,
+    (actor, now): (&str, &str),
 ) -> anyhow::Result<()> {
     for (old_id, old_receipt) in old {
         sqlx::query("UPDATE requests SET superseded_by = $1, updated_at = $2 WHERE id = $3")
@@ -337,15 +356,13 @@ async fn mark_superseded(
             .await
             .with_context(|| format!("cannot mark {old_receipt} superseded"))?;
         let detail = serde_json::json!({ "superseded_by": receipt });
-        audit::record(
-            tx,
+        staged.audit(
             Some(*old_id),
             actor,
             Action::Superseded.as_str(),
             &detail,
             "",
-        )
-        .await?;
+        );
     }
     Ok(())
 }
@@ -428,10 +445,15 @@ async fn next_receipt(
     .await
     .context("cannot take a receipt number")?;
     let n: i64 = row.try_get(0)?;
-    Ok(format!(
+    Ok(receipt_text(received_at, n))
+}
+
+/// `SOS-<JST date of receipt>-<6-digit sequence>`.
+fn receipt_text(received_at: DateTime<Utc>, n: i64) -> String {
+    format!(
         "SOS-{}-{n:06}",
         crate::base::time::in_jst(&received_at).format("%Y%m%d")
-    ))
+    )
 }
 
 /// What the queue knows about an institution, in one round trip: whether

@@ -88,14 +88,17 @@ pub mod review;
 pub mod senders;
 pub mod sessions;
 pub mod signin_failures;
+pub mod staged;
 
 pub use db::{Backend, Db, Tx, WriteTurn};
 pub use decisions::{complete, move_batch, set_delivery_address, set_mhlw_decision};
 pub use filing::{
-    FilingOutcome, GmisChange, GmisFiling, GmisImported, SheetFiling, file_sheet, import_gmis,
+    FilingOutcome, GmisChange, GmisFiling, GmisImported, SheetFiling, file_sheet,
+    file_sheet_staged, import_gmis,
 };
 pub use listing::{ListFilter, Listing, RequestSummary, StatusCount, list, neighbours};
 pub use records::{RequestRecord, SupersededVersion, get, resolve};
+pub use staged::{Flushed, Staged, StagedMail};
 
 use crate::request::Item;
 

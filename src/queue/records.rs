@@ -316,75 +316,79 @@ fn method_parse(s: &str) -> Option<Method> {
         .find(|m| m.as_str() == s)
 }
 
-/// Inserts or replaces the institution's and the prefecture's part of each
-/// line; MHLW's part of an existing line is kept (a later G-MIS export must
-/// not wipe a decision already taken).
+/// Stores the item lines of request `id` (see [`upsert_lines_of`]).
 pub(crate) async fn upsert_lines(
     conn: &mut AnyConnection,
     id: i64,
     lines: &[ItemLine],
 ) -> anyhow::Result<()> {
-    // One statement for all lines (one round trip); an item given twice
-    // keeps its last line, as one-by-one upserts would.
-    let mut unique: Vec<&ItemLine> = Vec::with_capacity(lines.len());
-    for line in lines {
-        unique.retain(|l| l.item != line.item);
-        unique.push(line);
-    }
-    if unique.is_empty() {
-        return Ok(());
-    }
+    upsert_lines_of(conn, &[(id, lines.to_vec())]).await
+}
+
+/// Inserts or replaces the institution's and the prefecture's part of each
+/// line of several requests; MHLW's part of an existing line is kept (a
+/// later G-MIS export must not wipe a decision already taken). One
+/// statement for all of them (one round trip; more only past the parameter
+/// limit). An item given twice for a request keeps its last line, as
+/// one-by-one upserts would.
+pub(crate) async fn upsert_lines_of(
+    conn: &mut AnyConnection,
+    requests: &[(i64, Vec<ItemLine>)],
+) -> anyhow::Result<()> {
     const COLUMNS: usize = 19;
-    let values: Vec<String> = (0..unique.len())
-        .map(|row| {
-            let placeholders: Vec<String> = (1..=COLUMNS)
-                .map(|c| format!("${}", row * COLUMNS + c))
-                .collect();
-            format!("({})", placeholders.join(", "))
-        })
-        .collect();
-    let sql = format!(
-        "INSERT INTO request_items (request_id, item, position, requested, stock, outlook, weekly_use, \
-         weekly_purchase, reason, pref_need, pref_method, pref_prefecture_quantity, pref_national_quantity, \
-         pref_total_quantity, pref_opinion, mhlw_approved, mhlw_quantity, mhlw_ship_date, mhlw_reason) \
-         VALUES {} \
-         ON CONFLICT (request_id, item) DO UPDATE SET position = excluded.position, \
-         requested = excluded.requested, stock = excluded.stock, outlook = excluded.outlook, \
-         weekly_use = excluded.weekly_use, weekly_purchase = excluded.weekly_purchase, \
-         reason = excluded.reason, pref_need = excluded.pref_need, pref_method = excluded.pref_method, \
-         pref_prefecture_quantity = excluded.pref_prefecture_quantity, \
-         pref_national_quantity = excluded.pref_national_quantity, \
-         pref_total_quantity = excluded.pref_total_quantity, pref_opinion = excluded.pref_opinion",
-        values.join(", ")
-    );
-    let mut query = sqlx::query(&sql);
-    for line in &unique {
-        let position = Item::ALL.iter().position(|i| *i == line.item).unwrap_or(0) as i64;
-        query = query
-            .bind(id)
-            .bind(line.item.code())
-            .bind(position)
-            .bind(line.requested as i64)
-            .bind(line.stock)
-            .bind(line.outlook.map(|o| o.as_str()))
-            .bind(line.weekly_use)
-            .bind(line.weekly_purchase)
-            .bind(line.reason.as_str())
-            .bind(line.prefecture.need.map(need_text))
-            .bind(line.prefecture.method.map(|m| m.as_str()))
-            .bind(line.prefecture.prefecture_quantity)
-            .bind(line.prefecture.national_quantity)
-            .bind(line.prefecture.total_quantity)
-            .bind(line.prefecture.opinion.as_str())
-            .bind(line.mhlw.approved.map(|a| a as i64))
-            .bind(line.mhlw.quantity)
-            .bind(line.mhlw.ship_date.map(date_text))
-            .bind(line.mhlw.reason.as_str());
+    let mut rows: Vec<(i64, &ItemLine)> = Vec::new();
+    for (id, lines) in requests {
+        let mut unique: Vec<&ItemLine> = Vec::with_capacity(lines.len());
+        for line in lines {
+            unique.retain(|l| l.item != line.item);
+            unique.push(line);
+        }
+        rows.extend(unique.into_iter().map(|l| (*id, l)));
     }
-    query
-        .execute(&mut *conn)
-        .await
-        .with_context(|| format!("cannot store the item lines of request {id}"))?;
+    for chunk in rows.chunks(30_000 / COLUMNS) {
+        let sql = format!(
+            "INSERT INTO request_items (request_id, item, position, requested, stock, outlook, weekly_use, \
+             weekly_purchase, reason, pref_need, pref_method, pref_prefecture_quantity, pref_national_quantity, \
+             pref_total_quantity, pref_opinion, mhlw_approved, mhlw_quantity, mhlw_ship_date, mhlw_reason) \
+             VALUES {} \
+             ON CONFLICT (request_id, item) DO UPDATE SET position = excluded.position, \
+             requested = excluded.requested, stock = excluded.stock, outlook = excluded.outlook, \
+             weekly_use = excluded.weekly_use, weekly_purchase = excluded.weekly_purchase, \
+             reason = excluded.reason, pref_need = excluded.pref_need, pref_method = excluded.pref_method, \
+             pref_prefecture_quantity = excluded.pref_prefecture_quantity, \
+             pref_national_quantity = excluded.pref_national_quantity, \
+             pref_total_quantity = excluded.pref_total_quantity, pref_opinion = excluded.pref_opinion",
+            super::db::values_rows(chunk.len(), COLUMNS)
+        );
+        let mut query = sqlx::query(&sql);
+        for (id, line) in chunk {
+            let position = Item::ALL.iter().position(|i| *i == line.item).unwrap_or(0) as i64;
+            query = query
+                .bind(*id)
+                .bind(line.item.code())
+                .bind(position)
+                .bind(line.requested as i64)
+                .bind(line.stock)
+                .bind(line.outlook.map(|o| o.as_str()))
+                .bind(line.weekly_use)
+                .bind(line.weekly_purchase)
+                .bind(line.reason.as_str())
+                .bind(line.prefecture.need.map(need_text))
+                .bind(line.prefecture.method.map(|m| m.as_str()))
+                .bind(line.prefecture.prefecture_quantity)
+                .bind(line.prefecture.national_quantity)
+                .bind(line.prefecture.total_quantity)
+                .bind(line.prefecture.opinion.as_str())
+                .bind(line.mhlw.approved.map(|a| a as i64))
+                .bind(line.mhlw.quantity)
+                .bind(line.mhlw.ship_date.map(date_text))
+                .bind(line.mhlw.reason.as_str());
+        }
+        query
+            .execute(&mut *conn)
+            .await
+            .context("cannot store the item lines")?;
+    }
     Ok(())
 }
 
