@@ -26,7 +26,7 @@
 //! [`Received::in_turn`]: it is taken in the order of the single-message
 //! way, and a source must not receive the next batch before filing it.
 
-use super::{Analysis, Intake, IntakeError, Outcome, Recorded};
+use super::{Analysis, Intake, IntakeError, Outcome};
 use crate::message::peek::HeaderPeek;
 use crate::queue::attempts::{self, Start};
 use crate::queue::blobs;
@@ -345,23 +345,25 @@ impl Intake {
         let stored = async {
             let _turn = inner.db.write_turn().await;
             let mut tx = inner.db.begin().await?;
-            let mut starts = Vec::with_capacity(members.len());
-            for (m, uncounted) in members.iter().zip(&uncounted) {
+            // One statement for the raw bytes, one for the attempts.
+            let mut staged = crate::queue::Staged::new();
+            let mut arrivals = Vec::with_capacity(members.len());
+            for m in members {
                 let arrived = &batch[m.index];
-                blobs::put(&mut tx, &arrived.raw).await?;
-                let arrival = attempts::Arrival {
+                staged.put_blob(&arrived.raw);
+                arrivals.push(attempts::Arrival {
                     raw_sha256: &m.sha,
                     source: &inner.source,
                     received_at: arrived.received_at.to_utc(),
                     message_id: &m.peek.message_id,
                     from_address: &m.peek.from_address,
                     subject: &m.peek.subject,
-                };
-                starts.push(
-                    attempts::start(&mut tx, &arrival, inner.intake.max_attempts, *uncounted)
-                        .await?,
-                );
+                });
             }
+            staged.flush(&mut tx).await?;
+            let starts =
+                attempts::start_all(&mut tx, &arrivals, inner.intake.max_attempts, &uncounted)
+                    .await?;
             tx.commit().await?;
             anyhow::Ok(starts)
         }
@@ -554,19 +556,29 @@ impl Intake {
         // Per message: its place in `filed`, or None when it was there.
         let mut places = Vec::with_capacity(ready.len());
         let mut filed = Vec::with_capacity(ready.len());
-        for (p, work) in ready {
+        let rows: Vec<_> = ready
+            .iter()
+            .map(|(p, work)| (work, p.sha, p.arrived.received_at))
+            .collect();
+        let ids = self.insert_messages(&mut tx, &rows).await?;
+        for ((p, work), id) in ready.iter().zip(ids) {
+            let Some(id) = id else {
+                places.push(None);
+                continue;
+            };
             let span = crate::observe::logging::message_span(&p.peek.message_id, &p.arrived.raw);
-            let r = self
-                .record((&mut tx, &mut staged), work, p.sha, p.arrived.received_at)
+            let one = self
+                .record_as(
+                    (&mut tx, &mut staged),
+                    id,
+                    work,
+                    p.sha,
+                    p.arrived.received_at,
+                )
                 .instrument(span)
                 .await?;
-            places.push(match r {
-                Recorded::Filed(one) => {
-                    filed.push(*one);
-                    Some(filed.len() - 1)
-                }
-                Recorded::AlreadyThere => None,
-            });
+            filed.push(one);
+            places.push(Some(filed.len() - 1));
         }
         self.close((&mut tx, &mut staged), &mut filed).await?;
         use anyhow::Context;

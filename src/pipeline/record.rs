@@ -32,6 +32,22 @@ impl Intake {
         else {
             return Ok(Recorded::AlreadyThere);
         };
+        self.record_as((tx, staged), mail_message_id, work, raw_sha256, received_at)
+            .await
+            .map(|filed| Recorded::Filed(Box::new(filed)))
+    }
+
+    /// [`Intake::record`] after the message's `mail_messages` row is
+    /// inserted as `mail_message_id` (a batch inserts all its rows at once:
+    /// [`Intake::insert_messages`]).
+    pub(super) async fn record_as(
+        &self,
+        (tx, staged): (&mut queue::Tx, &mut queue::Staged),
+        mail_message_id: i64,
+        work: &Analysis,
+        raw_sha256: &str,
+        received_at: DateTime<FixedOffset>,
+    ) -> Result<(Outcome, Closing), IntakeError> {
         let (disposition, filed) = self
             .file_or_set_apart((tx, staged), work, mail_message_id, raw_sha256, received_at)
             .await?;
@@ -74,7 +90,7 @@ impl Intake {
             summary: summary.to_string(),
             reason_code: reason.map(Reason::as_str).unwrap_or(""),
         };
-        Ok(Recorded::Filed(Box::new((
+        Ok((
             Outcome {
                 disposition,
                 first_disposition: disposition,
@@ -87,7 +103,7 @@ impl Intake {
                 reason,
             },
             closing,
-        ))))
+        ))
     }
 
     /// What recorded messages still owe their transaction, for all of them
@@ -130,6 +146,24 @@ impl Intake {
             .map_err(IntakeError::Database)
     }
 
+    /// The `mail_messages` rows of several messages (`(analysis, raw
+    /// SHA-256, received at)`), in one statement; as [`Intake::insert_message`]
+    /// for each.
+    pub(super) async fn insert_messages(
+        &self,
+        tx: &mut queue::Tx,
+        messages: &[(&Analysis, &str, DateTime<FixedOffset>)],
+    ) -> Result<Vec<Option<i64>>, IntakeError> {
+        let owned: Vec<_> = messages
+            .iter()
+            .map(|(work, sha, at)| self.message_row(work, sha, *at))
+            .collect();
+        let rows: Vec<_> = owned.iter().map(MessageRow::as_new).collect();
+        queue::mail_messages::insert_all(tx, &rows)
+            .await
+            .map_err(IntakeError::Database)
+    }
+
     /// The message's `mail_messages` row; `None` when a row with the same
     /// key exists (a second delivery of the same bytes). On PostgreSQL a
     /// concurrent twin waits on the unique index, then finds the row (ON
@@ -141,24 +175,31 @@ impl Intake {
         raw_sha256: &str,
         received_at: DateTime<FixedOffset>,
     ) -> Result<Option<i64>, IntakeError> {
-        let message_id = work.parsed.message_id.clone().unwrap_or_default();
-        let from_address = work.sender_address();
-        let subject = work.parsed.subject.clone().unwrap_or_default();
-        let row = queue::mail_messages::NewMessage {
-            message_id: &message_id,
-            raw_sha256,
-            source: &self.inner.source,
+        let row = self.message_row(work, raw_sha256, received_at);
+        queue::mail_messages::insert(tx, &row.as_new())
+            .await
+            .map_err(IntakeError::Database)
+    }
+
+    /// What a message's `mail_messages` row holds.
+    fn message_row(
+        &self,
+        work: &Analysis,
+        raw_sha256: &str,
+        received_at: DateTime<FixedOffset>,
+    ) -> MessageRow {
+        MessageRow {
+            message_id: work.parsed.message_id.clone().unwrap_or_default(),
+            raw_sha256: raw_sha256.to_string(),
+            source: self.inner.source.clone(),
             received_at: received_at.to_utc(),
-            from_address: &from_address,
-            subject: &subject,
+            from_address: work.sender_address(),
+            subject: work.parsed.subject.clone().unwrap_or_default(),
             prefecture: match &work.class.sender {
                 SenderClass::Prefecture { prefecture, .. } => Some(prefecture.name()),
                 _ => None,
             },
-        };
-        queue::mail_messages::insert(tx, &row)
-            .await
-            .map_err(IntakeError::Database)
+        }
     }
 
     /// Files the sheets of a prefecture's mail, lists anything else in
@@ -312,6 +353,32 @@ impl Intake {
             }
         }
         Ok(filed)
+    }
+}
+
+/// A message's `mail_messages` row, owned (see
+/// [`queue::mail_messages::NewMessage`]).
+struct MessageRow {
+    message_id: String,
+    raw_sha256: String,
+    source: String,
+    received_at: DateTime<Utc>,
+    from_address: String,
+    subject: String,
+    prefecture: Option<&'static str>,
+}
+
+impl MessageRow {
+    fn as_new(&self) -> queue::mail_messages::NewMessage<'_> {
+        queue::mail_messages::NewMessage {
+            message_id: &self.message_id,
+            raw_sha256: &self.raw_sha256,
+            source: &self.source,
+            received_at: self.received_at,
+            from_address: &self.from_address,
+            subject: &self.subject,
+            prefecture: self.prefecture,
+        }
     }
 }
 

@@ -127,9 +127,112 @@ pub async fn start(
     .fetch_one(&mut *conn)
     .await
     .context("cannot read the attempts at a message")?;
-    let state: String = row.try_get("state")?;
-    let attempts: i64 = row.try_get("attempts")?;
-    let reason: String = row.try_get("reason_code")?;
+    let counted = Counted {
+        state: row.try_get("state")?,
+        attempts: row.try_get("attempts")?,
+        reason: row.try_get("reason_code")?,
+    };
+    decide(conn, arrival.raw_sha256, counted, max_attempts).await
+}
+
+/// [`start`] for several arrivals at once, in one transaction of the
+/// caller: the attempts of all of them counted in one statement (issue 15),
+/// with the same result for each as [`start`] in turn. Arrivals sharing
+/// their bytes are counted one by one, as [`start`] would.
+pub async fn start_all(
+    conn: &mut AnyConnection,
+    arrivals: &[Arrival<'_>],
+    max_attempts: u32,
+    uncounted: &[u32],
+) -> anyhow::Result<Vec<Start>> {
+    let mut shas: Vec<&str> = arrivals.iter().map(|a| a.raw_sha256).collect();
+    shas.sort_unstable();
+    shas.dedup();
+    if shas.len() != arrivals.len() || arrivals.len() != uncounted.len() {
+        let mut starts = Vec::with_capacity(arrivals.len());
+        for (i, arrival) in arrivals.iter().enumerate() {
+            let n = uncounted.get(i).copied().unwrap_or(0);
+            starts.push(start(conn, arrival, max_attempts, n).await?);
+        }
+        return Ok(starts);
+    }
+    for (arrival, n) in arrivals.iter().zip(uncounted) {
+        if *n > 0 {
+            forgive(conn, arrival.raw_sha256, *n).await?;
+        }
+    }
+    let now = now_text();
+    let mut counted = std::collections::HashMap::with_capacity(arrivals.len());
+    const COLUMNS: usize = 8;
+    for chunk in arrivals.chunks(1000) {
+        // Each new row starts at one attempt, processing, first tried
+        // when last tried.
+        let values = super::db::Params::on(conn).rows(chunk.len(), COLUMNS, ", 1, 'processing'");
+        let sql = format!(
+            "INSERT INTO intake_attempts (raw_sha256, source, received_at, message_id, from_address, subject, last_at, \
+             first_at, attempts, state) VALUES {} \
+             ON CONFLICT (raw_sha256) DO UPDATE SET \
+               attempts = CASE WHEN intake_attempts.state = 'processing' THEN intake_attempts.attempts + 1 ELSE intake_attempts.attempts END, \
+               source = CASE WHEN intake_attempts.state = 'processing' THEN excluded.source ELSE intake_attempts.source END, \
+               last_at = excluded.last_at \
+             RETURNING raw_sha256, state, attempts, reason_code",
+            values
+        );
+        let mut query = sqlx::query(&sql);
+        for a in chunk {
+            query = query
+                .bind(a.raw_sha256)
+                .bind(a.source)
+                .bind(time_text(a.received_at))
+                .bind(crate::text::strip_controls(a.message_id).into_owned())
+                .bind(crate::text::strip_controls(a.from_address).into_owned())
+                .bind(crate::text::strip_controls(a.subject).into_owned())
+                .bind(now.as_str())
+                .bind(now.as_str());
+        }
+        let rows = query
+            .fetch_all(&mut *conn)
+            .await
+            .context("cannot count the attempts at messages")?;
+        for row in rows {
+            let sha: String = row.try_get("raw_sha256")?;
+            let c = Counted {
+                state: row.try_get("state")?,
+                attempts: row.try_get("attempts")?,
+                reason: row.try_get("reason_code")?,
+            };
+            counted.insert(sha, c);
+        }
+    }
+    let mut starts = Vec::with_capacity(arrivals.len());
+    for a in arrivals {
+        let c = counted
+            .remove(a.raw_sha256)
+            .context("an attempt was not counted")?;
+        starts.push(decide(conn, a.raw_sha256, c, max_attempts).await?);
+    }
+    Ok(starts)
+}
+
+/// An attempts row as counted.
+struct Counted {
+    state: String,
+    attempts: i64,
+    reason: String,
+}
+
+/// What the counted attempts at `raw_sha256` mean (see [`start`]).
+async fn decide(
+    conn: &mut AnyConnection,
+    raw_sha256: &str,
+    counted: Counted,
+    max_attempts: u32,
+) -> anyhow::Result<Start> {
+    let Counted {
+        state,
+        attempts,
+        reason,
+    } = counted;
     match state.as_str() {
         "done" => Ok(Start::Handled),
         "dead" => Ok(Start::AlreadySetAside(
@@ -145,11 +248,11 @@ pub async fn start(
             };
             // This start is not an attempt: the message is not read.
             sqlx::query("UPDATE intake_attempts SET attempts = attempts - 1 WHERE raw_sha256 = $1")
-                .bind(arrival.raw_sha256)
+                .bind(raw_sha256)
                 .execute(&mut *conn)
                 .await
                 .context("cannot count the attempts at a message")?;
-            set_aside(conn, arrival.raw_sha256, why, "").await?;
+            set_aside(conn, raw_sha256, why, "").await?;
             Ok(Start::SetAside(why))
         }
         _ => Ok(Start::Proceed { attempt: attempts }),
@@ -166,10 +269,7 @@ pub async fn tried_before(
     if shas.is_empty() {
         return Ok(Default::default());
     }
-    let marks = (1..=shas.len())
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let marks = super::db::Params::on(conn).list(shas.len());
     let sql = format!(
         "SELECT raw_sha256 FROM intake_attempts WHERE state <> 'done' AND raw_sha256 IN ({marks})"
     );
@@ -253,10 +353,11 @@ pub async fn finished(conn: &mut AnyConnection, raw_sha256: &str) -> anyhow::Res
 pub async fn finished_all(conn: &mut AnyConnection, raw_sha256s: &[&str]) -> anyhow::Result<()> {
     let now = now_text();
     for chunk in raw_sha256s.chunks(100) {
-        let list: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+        let mut params = super::db::Params::on(conn);
         let sql = format!(
-            "UPDATE intake_attempts SET state = 'done', last_at = $1 WHERE raw_sha256 IN ({})",
-            list.join(", ")
+            "UPDATE intake_attempts SET state = 'done', last_at = {} WHERE raw_sha256 IN ({})",
+            params.next(),
+            params.list(chunk.len())
         );
         let mut query = sqlx::query(&sql).bind(&now);
         for sha in chunk {

@@ -57,6 +57,52 @@ pub async fn insert(conn: &mut AnyConnection, m: &NewMessage<'_>) -> anyhow::Res
         .context("cannot read the message id")
 }
 
+/// [`insert`] for several messages in one statement (issue 15): for each,
+/// its new row id, or `None` when a row with its key existed, or when an
+/// earlier message of `messages` has the same key (the same bytes twice).
+pub async fn insert_all(
+    conn: &mut AnyConnection,
+    messages: &[NewMessage<'_>],
+) -> anyhow::Result<Vec<Option<i64>>> {
+    const COLUMNS: usize = 8;
+    let now = now_text();
+    let mut ids: std::collections::HashMap<(String, String), i64> = Default::default();
+    for chunk in messages.chunks(1000) {
+        let values = super::db::Params::on(conn).rows(chunk.len(), COLUMNS, ", 'rejected'");
+        let sql = format!(
+            "INSERT INTO mail_messages (message_id, raw_sha256, source, received_at, processed_at, from_address, \
+             subject, prefecture, disposition) VALUES {} ON CONFLICT (message_id, raw_sha256) DO NOTHING \
+             RETURNING id, message_id, raw_sha256",
+            values
+        );
+        let mut query = sqlx::query(&sql);
+        for m in chunk {
+            query = query
+                .bind(m.message_id)
+                .bind(m.raw_sha256)
+                .bind(m.source)
+                .bind(time_text(m.received_at))
+                .bind(now.as_str())
+                .bind(m.from_address)
+                .bind(m.subject)
+                .bind(m.prefecture);
+        }
+        let rows = query
+            .fetch_all(&mut *conn)
+            .await
+            .context("cannot record the messages")?;
+        for row in rows {
+            let key = (row.try_get::<String, _>(1)?, row.try_get::<String, _>(2)?);
+            ids.insert(key, row.try_get::<i64, _>(0)?);
+        }
+    }
+    // The first message with a key takes its row; a repeat finds it taken.
+    Ok(messages
+        .iter()
+        .map(|m| ids.remove(&(m.message_id.to_string(), m.raw_sha256.to_string())))
+        .collect())
+}
+
 /// What a message came to, as stored words.
 #[derive(Clone, Debug)]
 pub struct MessageOutcome<'a> {
@@ -81,19 +127,12 @@ pub async fn record_outcomes(
 ) -> anyhow::Result<()> {
     const COLUMNS: usize = 6;
     for chunk in outcomes.chunks(100) {
+        let mut params = super::db::Params::on(conn);
         let rows: Vec<String> = (0..chunk.len())
-            .map(|row| {
-                let n = row * COLUMNS;
+            .map(|_| {
                 // The id is cast so PostgreSQL compares it as a number.
-                format!(
-                    "(CAST(${} AS BIGINT), ${}, ${}, ${}, ${}, ${})",
-                    n + 1,
-                    n + 2,
-                    n + 3,
-                    n + 4,
-                    n + 5,
-                    n + 6
-                )
+                let id = params.next();
+                format!("(CAST({id} AS BIGINT), {})", params.list(COLUMNS - 1))
             })
             .collect();
         // VALUES names its columns column1, column2, ... on both backends.

@@ -358,7 +358,7 @@ pub(crate) async fn upsert_lines_of(
              pref_prefecture_quantity = excluded.pref_prefecture_quantity, \
              pref_national_quantity = excluded.pref_national_quantity, \
              pref_total_quantity = excluded.pref_total_quantity, pref_opinion = excluded.pref_opinion",
-            super::db::values_rows(chunk.len(), COLUMNS)
+            super::db::Params::on(conn).rows(chunk.len(), COLUMNS, "")
         );
         let mut query = sqlx::query(&sql);
         for (id, line) in chunk {

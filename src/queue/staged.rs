@@ -14,7 +14,7 @@
 //! transaction: a rollback loses the staged rows with the rest, and a
 //! receipt number is never taken without its record.
 
-use super::db::{now_text, values_rows};
+use super::db::{Params, now_text};
 use super::outbox::NewRow;
 use crate::request::ItemLine;
 use anyhow::Context;
@@ -243,7 +243,7 @@ impl Staged {
             let sql = format!(
                 "INSERT INTO blobs (sha256, size, content, stored_at) VALUES {} \
                  ON CONFLICT (sha256) DO NOTHING",
-                values_rows(chunk.len(), COLUMNS)
+                Params::on(conn).rows(chunk.len(), COLUMNS, "")
             );
             let mut query = sqlx::query(&sql);
             for (sha, bytes) in chunk {
@@ -267,7 +267,7 @@ impl Staged {
         for chunk in rows.chunks(MAX_PARAMETERS / COLUMNS) {
             let sql = format!(
                 "INSERT INTO audit_log (request_id, at, actor, action, detail, reason) VALUES {}",
-                values_rows(chunk.len(), COLUMNS)
+                Params::on(conn).rows(chunk.len(), COLUMNS, "")
             );
             let mut query = sqlx::query(&sql);
             for r in chunk {
@@ -293,31 +293,14 @@ impl Staged {
     /// are checked against the staged ones all the same, so a backend that
     /// did otherwise fails the transaction instead of mixing up replies.
     async fn flush_outbox(&mut self, conn: &mut AnyConnection) -> anyhow::Result<Vec<i64>> {
-        const COLUMNS: usize = 8;
+        const COLUMNS: usize = 9;
         let rows = std::mem::take(&mut self.outbox);
         let mut ids = Vec::with_capacity(rows.len());
         for chunk in rows.chunks(MAX_PARAMETERS / COLUMNS) {
-            let values: Vec<String> = (0..chunk.len())
-                .map(|row| {
-                    let n = row * COLUMNS;
-                    format!(
-                        "(${}, ${}, ${}, ${}, ${}, ${}, ${}, 'queued', 0, ${}, ${})",
-                        n + 1,
-                        n + 2,
-                        n + 3,
-                        n + 4,
-                        n + 5,
-                        n + 6,
-                        n + 7,
-                        n + 8,
-                        n + 8
-                    )
-                })
-                .collect();
             let sql = format!(
                 "INSERT INTO outbox (kind, mail_message_id, envelope_from, recipient, subject, message_id, raw, \
-                 status, attempts, next_attempt_at, created_at) VALUES {} RETURNING id, message_id",
-                values.join(", ")
+                 next_attempt_at, created_at, status, attempts) VALUES {} RETURNING id, message_id",
+                Params::on(conn).rows(chunk.len(), COLUMNS, ", 'queued', 0")
             );
             let mut query = sqlx::query(&sql);
             for r in chunk {
@@ -329,6 +312,7 @@ impl Staged {
                     .bind(r.subject.as_str())
                     .bind(r.message_id.as_str())
                     .bind(r.raw.as_slice())
+                    .bind(r.at.as_str())
                     .bind(r.at.as_str());
             }
             let returned = query
