@@ -124,6 +124,10 @@ pub(super) enum FileResult {
         sha256: String,
         /// Each form with its check.
         forms: Vec<(RequestSheet, validation::Checked)>,
+        /// The copy marked with the forms' errors, made here (the reading
+        /// stage runs in parallel, filing does not) when a form has errors;
+        /// the reply uses it unless filing adds findings ([`annotated`]).
+        annotated: Option<Vec<u8>>,
     },
     /// A file that should have been a sheet but could not be read.
     Problem(ProblemView),
@@ -164,6 +168,36 @@ impl FileResult {
             FileResult::Problem(p) | FileResult::Unsupported(p) => {
                 serde_json::json!({"file": p.file_name, "kind": p.kind})
             }
+        }
+    }
+}
+
+/// The workbook marked with its forms' findings, when a form has errors
+/// (`None` also when it cannot be marked: the reply then goes without it,
+/// as it always did).
+fn annotated(
+    bytes: &[u8],
+    forms: &[(RequestSheet, validation::Checked)],
+    name: &str,
+) -> Option<Vec<u8>> {
+    if !forms
+        .iter()
+        .any(|(_, c)| validation::has_errors(&c.findings))
+    {
+        return None;
+    }
+    let marks: Vec<crate::replies::SheetFindings<'_>> = forms
+        .iter()
+        .map(|(form, c)| crate::replies::SheetFindings {
+            sheet: &form.sheet,
+            findings: &c.findings,
+        })
+        .collect();
+    match crate::replies::annotated_copy(bytes, &marks) {
+        Ok(copy) => Some(copy),
+        Err(e) => {
+            tracing::warn!("cannot annotate {name}: {e}");
+            None
         }
     }
 }
@@ -233,7 +267,7 @@ pub(super) fn read_sheet(
     };
     Ok(match read {
         Ok(book) => {
-            let forms = book
+            let forms: Vec<(RequestSheet, validation::Checked)> = book
                 .forms
                 .into_iter()
                 .map(|mut form| {
@@ -253,11 +287,13 @@ pub(super) fn read_sheet(
                     (form, checked)
                 })
                 .collect();
+            let annotated = annotated(&a.bytes, &forms, name);
             FileResult::Sheets {
                 name: name.to_string(),
                 bytes: a.bytes.clone(),
                 sha256: a.sha256.clone(),
                 forms,
+                annotated,
             }
         }
         Err(e) => {

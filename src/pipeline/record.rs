@@ -307,6 +307,7 @@ impl Intake {
                 bytes,
                 sha256,
                 forms,
+                ..
             } = file
             else {
                 continue;
@@ -430,6 +431,12 @@ impl Filed {
             findings: Vec::new(),
             outcome: None,
         }
+    }
+
+    /// True when filing added findings to the form's own (G-MIS
+    /// registration, a 受付完了 rival, supersession).
+    pub(super) fn findings_added(&self) -> bool {
+        self.findings != self.checked.findings
     }
 
     /// Filed into review.

@@ -26,26 +26,28 @@ impl Intake {
             Disposition::Quarantined => ReplyStatus::Quarantined,
             _ => ReplyStatus::Rejected,
         };
-        let (view, attachments) = {
+        // The annotated copies were made while reading; only a file whose
+        // findings filing added to is marked again, off the runtime.
+        let (mut view, attachments) = if needs_marking_again(&work.files, filed) {
             let this = self.clone();
             let files = work.files.clone();
             let filed = filed.to_vec();
             let parsed_from = to.clone();
             let subject = work.parsed.subject.clone().unwrap_or_default();
-            let link = turn.link().cloned();
             tokio::task::spawn_blocking(move || {
-                let (mut view, attachments) =
-                    this.reply_view(status, &parsed_from, &subject, received_at, &files, &filed);
-                if let Some(link) = link {
-                    view.no_sheet = false;
-                    view.download_link = true;
-                    view.link_service = link.service.unwrap_or_default().to_string();
-                }
-                (view, attachments)
+                this.reply_view(status, &parsed_from, &subject, received_at, &files, &filed)
             })
             .await
             .map_err(|e| IntakeError::Internal(anyhow::anyhow!("the reply task failed: {e}")))?
+        } else {
+            let subject = work.parsed.subject.clone().unwrap_or_default();
+            self.reply_view(status, to, &subject, received_at, &work.files, filed)
         };
+        if let Some(link) = turn.link() {
+            view.no_sheet = false;
+            view.download_link = true;
+            view.link_service = link.service.clone().unwrap_or_default().to_string();
+        }
         let thread = Thread {
             to: recipient.clone(),
             to_name: to.name.clone(),
@@ -174,11 +176,18 @@ impl Intake {
     }
 }
 
-/// One annotated copy per file with errors, marking all its forms.
+/// One annotated copy per file with errors, marking all its forms: the
+/// copy made while reading, unless filing added findings to one of them.
 fn annotated_copies(files: &[FileResult], filed: &[Filed]) -> Vec<ReplyAttachment> {
     let mut attachments = Vec::new();
     for (index, file) in files.iter().enumerate() {
-        let FileResult::Sheets { name, bytes, .. } = file else {
+        let FileResult::Sheets {
+            name,
+            bytes,
+            annotated,
+            ..
+        } = file
+        else {
             continue;
         };
         let mine: Vec<&Filed> = filed
@@ -188,14 +197,22 @@ fn annotated_copies(files: &[FileResult], filed: &[Filed]) -> Vec<ReplyAttachmen
         if !mine.iter().any(|f| validation::has_errors(&f.findings)) {
             continue;
         }
-        let marks: Vec<SheetFindings<'_>> = mine
-            .iter()
-            .map(|f| SheetFindings {
-                sheet: &f.sheet_name,
-                findings: &f.findings,
-            })
-            .collect();
-        match crate::replies::annotated_copy(bytes, &marks) {
+        let copy = if !mine.iter().any(|f| f.findings_added()) {
+            match annotated {
+                Some(copy) => Ok(copy.clone()),
+                None => continue,
+            }
+        } else {
+            let marks: Vec<SheetFindings<'_>> = mine
+                .iter()
+                .map(|f| SheetFindings {
+                    sheet: &f.sheet_name,
+                    findings: &f.findings,
+                })
+                .collect();
+            crate::replies::annotated_copy(bytes, &marks)
+        };
+        match copy {
             Ok(copy) => attachments.push(ReplyAttachment {
                 file_name: msg::annotated_file_name(name),
                 bytes: copy,
@@ -204,6 +221,17 @@ fn annotated_copies(files: &[FileResult], filed: &[Filed]) -> Vec<ReplyAttachmen
         }
     }
     attachments
+}
+
+/// True when a file with errors has a form whose findings filing added to:
+/// its annotated copy is made again (CPU work, off the runtime).
+fn needs_marking_again(files: &[FileResult], filed: &[Filed]) -> bool {
+    filed.iter().any(|f| {
+        f.findings_added()
+            && validation::has_errors(&f.findings)
+            && f.bytes_index
+                .is_some_and(|i| matches!(files.get(i), Some(FileResult::Sheets { .. })))
+    })
 }
 
 /// True when a file held a form, or a file most likely held the sheet: a
