@@ -660,11 +660,20 @@ impl Sender {
         report: &mut Report,
     ) -> anyhow::Result<()> {
         let attempts = write_attempts(dir, rows).await;
+        let outcomes: Vec<(i64, Judged)> = rows
+            .iter()
+            .zip(&attempts)
+            .map(|(row, attempt)| (row.id, self.judge(row, attempt, report)))
+            .collect();
+        let outcomes: Vec<(i64, queue::outbox::Outcome<'_>)> = outcomes
+            .iter()
+            .map(|(id, judged)| (*id, judged.outcome()))
+            .collect();
+        // One statement for the batch (issue 15): the sender shares the
+        // database writer with intake.
         let _turn = self.db.write_turn().await;
         let mut tx = self.db.begin().await?;
-        for (row, attempt) in rows.iter().zip(&attempts) {
-            self.record_in(&mut tx, row, attempt, report).await?;
-        }
+        queue::outbox::record_outcomes(&mut tx, &outcomes).await?;
         tx.commit()
             .await
             .context("cannot commit the outcome of outbox rows")?;
@@ -725,6 +734,13 @@ impl Sender {
         attempt: &Attempt,
         report: &mut Report,
     ) -> anyhow::Result<()> {
+        let judged = self.judge(row, attempt, report);
+        queue::outbox::record_outcome(conn, row.id, &judged.outcome()).await
+    }
+
+    /// What an attempt at `row` comes to (counted in `report` and the
+    /// monitor, logged).
+    fn judge(&self, row: &Claimed, attempt: &Attempt, report: &mut Report) -> Judged {
         let now = Utc::now();
         count_attempt(attempt);
         let (status, response, next) = match attempt {
@@ -761,14 +777,32 @@ impl Sender {
                 }
             }
         };
-        let sent_at = (status == Status::Sent).then_some(now);
-        let outcome = queue::outbox::Outcome {
+        Judged {
             status,
-            response: &truncate(&response, 2000),
+            response: truncate(&response, 2000),
             next_attempt_at: next,
-            sent_at,
-        };
-        queue::outbox::record_outcome(conn, row.id, &outcome).await
+            sent_at: (status == Status::Sent).then_some(now),
+        }
+    }
+}
+
+/// An attempt's outcome as [`Sender::judge`] decides it (an owned
+/// [`queue::outbox::Outcome`]).
+struct Judged {
+    status: Status,
+    response: String,
+    next_attempt_at: chrono::DateTime<Utc>,
+    sent_at: Option<chrono::DateTime<Utc>>,
+}
+
+impl Judged {
+    fn outcome(&self) -> queue::outbox::Outcome<'_> {
+        queue::outbox::Outcome {
+            status: self.status,
+            response: &self.response,
+            next_attempt_at: self.next_attempt_at,
+            sent_at: self.sent_at,
+        }
     }
 }
 
