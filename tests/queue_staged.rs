@@ -361,3 +361,116 @@ both_backends!(
         assert_eq!(count(&t, "SELECT COUNT(*) FROM mail_messages").await, 3);
     }
 );
+
+/// A sheet of institution `code` for 東京都 (GLOVES) keyed by `seed`, sent
+/// by a sender of `trust`.
+fn from(
+    seed: &str,
+    trust: sos_intake::mailbox::senders::SenderTrust,
+) -> sos_intake::queue::SheetFiling {
+    let mut f = sheet_filing(
+        "1310000014",
+        GLOVES,
+        "2026-11-20T10:15:00+09:00",
+        "2026-11-20",
+        seed,
+    );
+    f.sender_trust = trust;
+    f
+}
+
+both_backends!(
+    sheets_of_one_institution_in_one_transaction_supersede_as_one_at_a_time,
+    |t| {
+        use sos_intake::mailbox::senders::SenderTrust::{Authenticated, Unchecked};
+        let mut tx = t.db.begin().await.unwrap();
+        let mut staged = Staged::new();
+        let mut file = async |f| {
+            queue::file_sheet_staged(&mut tx, &mut staged, &f)
+                .await
+                .unwrap()
+        };
+        let a = file(from("a", Authenticated)).await;
+        let b = file(from("b", Authenticated)).await;
+        let unchecked = file(from("u", Unchecked)).await;
+        let c = file(from("c", Authenticated)).await;
+        staged.flush(&mut tx).await.unwrap();
+        tx.commit().await.unwrap();
+
+        assert!(a.superseded.is_empty());
+        assert_eq!(b.superseded, vec![a.receipt.clone()]);
+        assert!(
+            unchecked.superseded.is_empty(),
+            "an unchecked sender replaces nothing"
+        );
+        assert_eq!(
+            c.superseded,
+            vec![b.receipt.clone()],
+            "the one current version, not the unchecked resend"
+        );
+        assert_eq!(
+            count(
+                &t,
+                "SELECT COUNT(*) FROM requests WHERE superseded_by IS NULL"
+            )
+            .await,
+            2,
+            "c and the unchecked resend stay current"
+        );
+    }
+);
+
+both_backends!(
+    a_completed_sheet_refuses_every_resend_of_a_transaction,
+    |t| {
+        use sos_intake::mailbox::senders::SenderTrust::Authenticated;
+        let mut conn = t.db.pool().acquire().await.unwrap();
+        let done = queue::file_sheet(&mut conn, &from("done", Authenticated))
+            .await
+            .unwrap();
+        drop(conn);
+        {
+            let mut tx = t.db.begin().await.unwrap();
+            let record = queue::get(&mut tx, done.record_id).await.unwrap();
+            for line in record.requested_lines() {
+                let decision = sos_intake::request::MhlwDecision {
+                    approved: Some(true),
+                    quantity: Some(2000),
+                    ship_date: chrono::NaiveDate::from_ymd_opt(2026, 11, 25),
+                    reason: String::new(),
+                };
+                queue::set_mhlw_decision(
+                    &mut tx,
+                    done.record_id,
+                    line.item,
+                    &decision,
+                    "reviewer",
+                    "",
+                )
+                .await
+                .unwrap();
+            }
+            queue::complete(&mut tx, done.record_id, "reviewer")
+                .await
+                .unwrap();
+            tx.commit().await.unwrap();
+        }
+        let mut tx = t.db.begin().await.unwrap();
+        let mut staged = Staged::new();
+        let first = queue::file_sheet_staged(&mut tx, &mut staged, &from("r1", Authenticated))
+            .await
+            .unwrap();
+        let second = queue::file_sheet_staged(&mut tx, &mut staged, &from("r2", Authenticated))
+            .await
+            .unwrap();
+        staged.flush(&mut tx).await.unwrap();
+        tx.commit().await.unwrap();
+        for out in [&first, &second] {
+            assert!(out.refused_because_completed, "{out:?}");
+            assert!(
+                out.superseded.is_empty(),
+                "a refused resend replaces nothing"
+            );
+        }
+    }
+);

@@ -29,6 +29,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use sqlx::{AnyConnection, Connection, Row};
+use std::collections::HashMap;
 
 /// Finding code: the institution is registered in G-MIS.
 pub const GMIS_REGISTERED_CODE: &str = "queue.gmis_registered";
@@ -232,7 +233,7 @@ pub async fn file_sheet_staged(
     let mut refused = false;
     if !has_errors(&findings) {
         let requested: Vec<Item> = requested(&filing.lines);
-        let rivals = overlapping_sheets(tx, filing, &code, &requested).await?;
+        let rivals = overlapping_sheets(tx, staged, filing, &code, &requested).await?;
         let verdict = judge_rivals(filing, &rivals);
         refused = verdict.refused;
         to_supersede = verdict.to_supersede;
@@ -302,6 +303,14 @@ pub async fn file_sheet_staged(
     };
     let id: i64 = row.try_get(0)?;
     staged.upsert_lines(id, &filing.lines);
+    note_filed(
+        staged,
+        filing,
+        &code,
+        (id, &receipt, status),
+        refused,
+        &to_supersede,
+    );
 
     mark_superseded(
         tx,
@@ -500,14 +509,39 @@ fn may_replace(filing: &SheetFiling, rival: &Rival) -> bool {
         && rival.prefecture == filing.prefecture.name()
 }
 
+/// A current sheet (not superseded, not refused) of an institution and
+/// batch, as the rivals' search reads it.
+#[derive(Clone, Debug)]
+pub(crate) struct CurrentSheet {
+    id: i64,
+    receipt: String,
+    status: Status,
+    items: Vec<Item>,
+    prefecture: String,
+    sender_trust: Option<SenderTrust>,
+}
+
+/// The current sheets of one institution and batch that a transaction has
+/// read (see [`Staged`]): the completed ones, and per prefecture those a
+/// trusted sender of it may replace. Kept up to date with the sheets the
+/// transaction files and supersedes, so later sheets of the same
+/// institution in the transaction need not ask again.
+#[derive(Debug, Default)]
+pub(crate) struct CurrentSheets {
+    completed: Vec<CurrentSheet>,
+    replaceable: HashMap<String, Vec<CurrentSheet>>,
+}
+
 /// The current sheets of the same institution and batch sharing an item
 /// with `requested` that matter to `filing`: the completed ones (which
 /// refuse it) and, when its sender may supersede, the ones it may replace.
 /// Two index seeks (migration 0012), so the search costs the same however
 /// many other current sheets the batch holds (e.g. unauthenticated resends,
-/// which neither refuse nor can be replaced).
+/// which neither refuse nor can be replaced); each asked once per
+/// transaction ([`CurrentSheets`]).
 async fn overlapping_sheets(
     conn: &mut AnyConnection,
+    staged: &mut Staged,
     filing: &SheetFiling,
     code: &str,
     requested: &[Item],
@@ -515,58 +549,140 @@ async fn overlapping_sheets(
     if code.is_empty() || requested.is_empty() {
         return Ok(Vec::new());
     }
+    let key = (code.to_string(), date_text(filing.batch_date));
+    if !staged.current.contains_key(&key) {
+        let completed = current_sheets(conn, filing, code, None).await?;
+        staged.current.insert(
+            key.clone(),
+            CurrentSheets {
+                completed,
+                replaceable: HashMap::new(),
+            },
+        );
+    }
+    let prefecture = filing.prefecture.name();
+    if filing.sender_trust.may_supersede()
+        && !staged.current[&key].replaceable.contains_key(prefecture)
+    {
+        let rows = current_sheets(conn, filing, code, Some(prefecture)).await?;
+        if let Some(sheets) = staged.current.get_mut(&key) {
+            sheets.replaceable.insert(prefecture.to_string(), rows);
+        }
+    }
+    let sheets = &staged.current[&key];
+    let mut rows: Vec<&CurrentSheet> = sheets.completed.iter().collect();
+    if filing.sender_trust.may_supersede()
+        && let Some(replaceable) = sheets.replaceable.get(prefecture)
+    {
+        rows.extend(replaceable);
+    }
+    rows.sort_by_key(|r| r.id);
+    rows.dedup_by_key(|r| r.id);
+    Ok(rows
+        .into_iter()
+        .filter_map(|row| {
+            let overlap: Vec<Item> = row
+                .items
+                .iter()
+                .copied()
+                .filter(|i| requested.contains(i))
+                .collect();
+            (!overlap.is_empty()).then(|| Rival {
+                id: row.id,
+                receipt: row.receipt.clone(),
+                status: row.status,
+                overlap,
+                prefecture: row.prefecture.clone(),
+                sender_trust: row.sender_trust,
+            })
+        })
+        .collect())
+}
+
+/// The completed current sheets of the institution and batch of `filing`
+/// (`prefecture` None), or those of `prefecture` a trusted sender may
+/// replace.
+async fn current_sheets(
+    conn: &mut AnyConnection,
+    filing: &SheetFiling,
+    code: &str,
+    prefecture: Option<&str>,
+) -> anyhow::Result<Vec<CurrentSheet>> {
     const COLUMNS: &str = "SELECT id, receipt, status, requested_items, prefecture, sender_auth FROM requests \
          WHERE institution_code = $1 AND batch_date = $2 AND source = $3 AND superseded_by IS NULL \
          AND refused_because_completed = 0";
-    let completed = sqlx::query(&format!("{COLUMNS} AND status = $4 ORDER BY id"))
-        .bind(code)
-        .bind(date_text(filing.batch_date))
-        .bind(Source::Sheet.as_str())
-        .bind(Status::Completed.as_str())
-        .fetch_all(&mut *conn)
-        .await
-        .context("cannot look for completed sheets")?;
-    // Error records stay out of review but are still replaced by a clean
-    // resend, so staff see one current version.
-    let replaceable = if filing.sender_trust.may_supersede() {
-        sqlx::query(&format!(
+    let rows = match prefecture {
+        None => sqlx::query(&format!("{COLUMNS} AND status = $4 ORDER BY id"))
+            .bind(code)
+            .bind(date_text(filing.batch_date))
+            .bind(Source::Sheet.as_str())
+            .bind(Status::Completed.as_str())
+            .fetch_all(&mut *conn)
+            .await
+            .context("cannot look for completed sheets")?,
+        // Error records stay out of review but are still replaced by a
+        // clean resend, so staff see one current version.
+        Some(prefecture) => sqlx::query(&format!(
             "{COLUMNS} AND prefecture = $4 AND sender_auth <> 'unchecked' ORDER BY id"
         ))
         .bind(code)
         .bind(date_text(filing.batch_date))
         .bind(Source::Sheet.as_str())
-        .bind(filing.prefecture.name())
+        .bind(prefecture)
         .fetch_all(&mut *conn)
         .await
-        .context("cannot look for earlier sheets")?
-    } else {
-        Vec::new()
+        .context("cannot look for earlier sheets")?,
     };
-    let mut rows = completed;
-    rows.extend(replaceable);
-    rows.sort_by_key(|r| r.try_get::<i64, _>("id").unwrap_or_default());
-    rows.dedup_by_key(|r| r.try_get::<i64, _>("id").unwrap_or_default());
-    let mut out = Vec::new();
-    for row in &rows {
-        let items = parse_items_text(&row.try_get::<String, _>("requested_items")?);
-        let overlap: Vec<Item> = items
-            .into_iter()
-            .filter(|i| requested.contains(i))
-            .collect();
-        if overlap.is_empty() {
-            continue;
-        }
-        out.push(Rival {
-            id: row.try_get("id")?,
-            receipt: row.try_get("receipt")?,
-            status: Status::parse(&row.try_get::<String, _>("status")?)
-                .context("unknown status")?,
-            overlap,
-            prefecture: row.try_get("prefecture")?,
-            sender_trust: SenderTrust::parse(&row.try_get::<String, _>("sender_auth")?),
+    rows.iter()
+        .map(|row| {
+            Ok(CurrentSheet {
+                id: row.try_get("id")?,
+                receipt: row.try_get("receipt")?,
+                status: Status::parse(&row.try_get::<String, _>("status")?)
+                    .context("unknown status")?,
+                items: parse_items_text(&row.try_get::<String, _>("requested_items")?),
+                prefecture: row.try_get("prefecture")?,
+                sender_trust: SenderTrust::parse(&row.try_get::<String, _>("sender_auth")?),
+            })
+        })
+        .collect()
+}
+
+/// Keeps the transaction's [`CurrentSheets`] of `filing`'s institution and
+/// batch as the database now has them: record `id` filed (current unless
+/// refused), the records of `superseded` no longer current.
+fn note_filed(
+    staged: &mut Staged,
+    filing: &SheetFiling,
+    code: &str,
+    (id, receipt, status): (i64, &str, Status),
+    refused: bool,
+    superseded: &[(i64, String)],
+) {
+    let key = (code.to_string(), date_text(filing.batch_date));
+    let Some(sheets) = staged.current.get_mut(&key) else {
+        return;
+    };
+    let gone = |s: &CurrentSheet| superseded.iter().any(|(old, _)| *old == s.id);
+    sheets.completed.retain(|s| !gone(s));
+    for rows in sheets.replaceable.values_mut() {
+        rows.retain(|s| !gone(s));
+    }
+    // As the search's filter: not refused, and a sender other than
+    // `unchecked` (the new record is never completed).
+    if refused || filing.sender_trust.as_str() == "unchecked" {
+        return;
+    }
+    if let Some(rows) = sheets.replaceable.get_mut(filing.prefecture.name()) {
+        rows.push(CurrentSheet {
+            id,
+            receipt: receipt.to_string(),
+            status,
+            items: requested(&filing.lines),
+            prefecture: filing.prefecture.name().to_string(),
+            sender_trust: Some(filing.sender_trust),
         });
     }
-    Ok(out)
 }
 
 fn requested(lines: &[ItemLine]) -> Vec<Item> {

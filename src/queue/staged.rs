@@ -37,6 +37,9 @@ pub struct Staged {
     institutions: HashMap<String, (bool, i64)>,
     /// (kind, recipient) → outbox rows counted in the database.
     recent: HashMap<(String, String), i64>,
+    /// (institution code, batch date) → its current sheets as read and
+    /// kept up to date by [`super::filing`].
+    pub(crate) current: HashMap<(String, String), super::filing::CurrentSheets>,
     blobs: Vec<(String, Vec<u8>)>,
     lines: Vec<(i64, Vec<ItemLine>)>,
     audit: Vec<AuditRow>,
@@ -232,6 +235,7 @@ impl Staged {
         let outbox_ids = self.flush_outbox(conn).await?;
         self.institutions.clear();
         self.recent.clear();
+        self.current.clear();
         Ok(Flushed { outbox_ids })
     }
 
