@@ -46,7 +46,7 @@ impl Intake {
         if let Some(link) = turn.link() {
             view.no_sheet = false;
             view.download_link = true;
-            view.link_service = link.service.clone().unwrap_or_default().to_string();
+            view.link_service = link.service.unwrap_or_default().to_string();
         }
         let thread = Thread {
             to: recipient.clone(),
