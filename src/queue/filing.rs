@@ -191,7 +191,7 @@ pub async fn file_sheet(
 /// the caller flushes before it commits ([`super::staged`]).
 ///
 /// Long on purpose: its steps (receipt, G-MIS finding, the rivals' verdict
-/// ([`judge_rivals`]), the insert, the supersession marks and the audit
+/// (`judge_rivals`), the insert, the supersession marks and the audit
 /// row) share the findings, the receipt and the row id, in the statement
 /// order tuned for throughput; split further only with the filing bench at
 /// hand.

@@ -34,6 +34,10 @@
 //!   (or refusal when that one is 受付完了), earlier distributions. Filing
 //!   the same input again (same message SHA-256 + attachment SHA-256 + sheet
 //!   name) returns the first outcome with `already_filed = true`.
+//! - [`file_sheet_staged`]`(tx, &mut Staged, &SheetFiling)` does the same
+//!   inside the caller's transaction, holding the rows nothing reads back
+//!   in a [`Staged`] that the caller flushes before its commit ([`staged`]:
+//!   one statement per table for a whole batch of messages).
 //! - [`import_gmis`]`(conn, &GmisFiling) -> GmisImported` files or updates one
 //!   G-MIS request (key レコードID), never touching a 受付完了 one, and
 //!   remembers the institution as G-MIS-registered.

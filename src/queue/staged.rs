@@ -216,7 +216,7 @@ impl Staged {
     }
 
     /// Writes everything staged, one statement per table (more only past
-    /// [`MAX_PARAMETERS`]), and empties the stage. Call it inside the
+    /// the parameter limit), and empties the stage. Call it inside the
     /// transaction, before the commit.
     pub async fn flush(&mut self, conn: &mut AnyConnection) -> anyhow::Result<Flushed> {
         if let Some((read, last)) = self.receipts.take()
