@@ -223,14 +223,16 @@ fn annotated_copies(files: &[FileResult], filed: &[Filed]) -> Vec<ReplyAttachmen
     attachments
 }
 
-/// True when a file with errors has a form whose findings filing added to:
-/// its annotated copy is made again (CPU work, off the runtime).
+/// True when a file with errors has a form whose findings filing added to
+/// (the same test as [`annotated_copies`]): its annotated copy is made
+/// again (CPU work, off the runtime).
 fn needs_marking_again(files: &[FileResult], filed: &[Filed]) -> bool {
-    filed.iter().any(|f| {
-        f.findings_added()
-            && validation::has_errors(&f.findings)
-            && f.bytes_index
-                .is_some_and(|i| matches!(files.get(i), Some(FileResult::Sheets { .. })))
+    files.iter().enumerate().any(|(index, file)| {
+        let FileResult::Sheets { .. } = file else {
+            return false;
+        };
+        let mine = || filed.iter().filter(|f| f.bytes_index == Some(index));
+        mine().any(|f| validation::has_errors(&f.findings)) && mine().any(Filed::findings_added)
     })
 }
 

@@ -26,6 +26,11 @@ use std::collections::HashMap;
 /// PostgreSQL 65,535).
 const MAX_PARAMETERS: usize = 30_000;
 
+/// The most blob bytes one statement carries: a batch's raw messages may
+/// be up to 40 MiB each, and PostgreSQL refuses a protocol message past
+/// 1 GiB (a statement past this still takes one blob).
+const MAX_BLOB_BYTES: usize = 32 << 20;
+
 /// Rows held for the end of a transaction, and what it has asked already.
 /// See the module docs.
 #[derive(Default)]
@@ -243,7 +248,7 @@ impl Staged {
         const COLUMNS: usize = 4;
         let blobs = std::mem::take(&mut self.blobs);
         let now = now_text();
-        for chunk in blobs.chunks(MAX_PARAMETERS / COLUMNS) {
+        for chunk in blob_chunks(&blobs, MAX_PARAMETERS / COLUMNS, MAX_BLOB_BYTES) {
             let sql = format!(
                 "INSERT INTO blobs (sha256, size, content, stored_at) VALUES {} \
                  ON CONFLICT (sha256) DO NOTHING",
@@ -339,5 +344,56 @@ impl Staged {
             }
         }
         Ok(ids)
+    }
+}
+
+/// `blobs` in runs of at most `rows` blobs and `bytes` bytes (a blob larger
+/// than `bytes` alone).
+fn blob_chunks(
+    blobs: &[(String, Vec<u8>)],
+    rows: usize,
+    bytes: usize,
+) -> Vec<&[(String, Vec<u8>)]> {
+    let mut chunks = Vec::new();
+    let (mut start, mut size) = (0, 0);
+    for (i, (_, b)) in blobs.iter().enumerate() {
+        if i > start && (i - start == rows || size + b.len() > bytes) {
+            chunks.push(&blobs[start..i]);
+            (start, size) = (i, 0);
+        }
+        size += b.len();
+    }
+    if start < blobs.len() {
+        chunks.push(&blobs[start..]);
+    }
+    chunks
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn blobs(sizes: &[usize]) -> Vec<(String, Vec<u8>)> {
+        sizes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (i.to_string(), vec![0; *n]))
+            .collect()
+    }
+
+    fn lengths(chunks: Vec<&[(String, Vec<u8>)]>) -> Vec<usize> {
+        chunks.iter().map(|c| c.len()).collect()
+    }
+
+    #[test]
+    fn blob_statements_stop_at_the_row_and_byte_limits() {
+        assert_eq!(lengths(blob_chunks(&blobs(&[1; 5]), 2, 100)), [2, 2, 1]);
+        assert_eq!(lengths(blob_chunks(&blobs(&[40, 40, 40]), 10, 100)), [2, 1]);
+        // A blob past the byte limit goes alone, never dropped.
+        assert_eq!(
+            lengths(blob_chunks(&blobs(&[10, 500, 10]), 10, 100)),
+            [1, 1, 1]
+        );
+        assert!(blob_chunks(&blobs(&[]), 10, 100).is_empty());
     }
 }
