@@ -68,6 +68,19 @@ pub struct OutgoingMail {
 }
 
 impl OutgoingMail {
+    /// The row it is queued as.
+    fn row(&self) -> queue::outbox::NewRow<'_> {
+        queue::outbox::NewRow {
+            kind: &self.kind,
+            mail_message_id: self.mail_message_id,
+            envelope_from: &self.envelope_from,
+            recipient: &self.recipient,
+            subject: &self.subject,
+            message_id: &self.message_id,
+            raw: &self.raw,
+        }
+    }
+
     /// Takes the envelope, subject and Message-ID from a message built with
     /// lettre's builder (its first To address is the recipient).
     pub fn from_message(
@@ -130,31 +143,14 @@ pub fn wake() {
 /// Queues `mail` for delivery as soon as possible, inside the caller's
 /// transaction (pass `&mut *tx`), and returns the row id.
 pub async fn enqueue(conn: &mut AnyConnection, mail: &OutgoingMail) -> anyhow::Result<i64> {
-    let row = queue::outbox::NewRow {
-        kind: &mail.kind,
-        mail_message_id: mail.mail_message_id,
-        envelope_from: &mail.envelope_from,
-        recipient: &mail.recipient,
-        subject: &mail.subject,
-        message_id: &mail.message_id,
-        raw: &mail.raw,
-    };
-    queue::outbox::insert(conn, &row).await
+    queue::outbox::insert(conn, &mail.row()).await
 }
 
 /// Stages `mail` in the caller's filing transaction
 /// ([`crate::queue::staged`]): queued, due now, when the stage is flushed
 /// before the commit.
 pub fn stage(staged: &mut crate::queue::Staged, mail: &OutgoingMail) -> crate::queue::StagedMail {
-    staged.enqueue(&queue::outbox::NewRow {
-        kind: &mail.kind,
-        mail_message_id: mail.mail_message_id,
-        envelope_from: &mail.envelope_from,
-        recipient: &mail.recipient,
-        subject: &mail.subject,
-        message_id: &mail.message_id,
-        raw: &mail.raw,
-    })
+    staged.enqueue(&mail.row())
 }
 
 /// The outbox rows are read and counted by named functions of the queue

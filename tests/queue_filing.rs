@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::db::{gmis_filing, sheet_filing};
+use common::db::{approve_and_complete, gmis_filing, sheet_filing};
 use sos_intake::messages::findings::message;
 use sos_intake::queue::{self, ListFilter, blobs};
 use sos_intake::request::{Item, MhlwDecision, Status};
@@ -15,25 +15,6 @@ const GLOVES: &[Item] = &[Item::NonSterileGloves];
 
 async fn count_rows(db: &queue::Db, table: &str) -> i64 {
     common::db::count(db, &format!("SELECT COUNT(*) FROM {table}")).await
-}
-
-/// Approves every requested item and completes the record.
-async fn approve_and_complete(db: &queue::Db, id: i64) {
-    let mut tx = db.begin().await.unwrap();
-    let record = queue::get(&mut tx, id).await.unwrap();
-    for line in record.requested_lines() {
-        let decision = MhlwDecision {
-            approved: Some(true),
-            quantity: Some(2000),
-            ship_date: chrono::NaiveDate::from_ymd_opt(2026, 11, 25),
-            reason: String::new(),
-        };
-        queue::set_mhlw_decision(&mut tx, id, line.item, &decision, "reviewer", "")
-            .await
-            .unwrap();
-    }
-    queue::complete(&mut tx, id, "reviewer").await.unwrap();
-    tx.commit().await.unwrap();
 }
 
 both_backends!(clean_sheet_goes_to_review_with_everything_kept, |t| {

@@ -429,32 +429,7 @@ both_backends!(
             .await
             .unwrap();
         drop(conn);
-        {
-            let mut tx = t.db.begin().await.unwrap();
-            let record = queue::get(&mut tx, done.record_id).await.unwrap();
-            for line in record.requested_lines() {
-                let decision = sos_intake::request::MhlwDecision {
-                    approved: Some(true),
-                    quantity: Some(2000),
-                    ship_date: chrono::NaiveDate::from_ymd_opt(2026, 11, 25),
-                    reason: String::new(),
-                };
-                queue::set_mhlw_decision(
-                    &mut tx,
-                    done.record_id,
-                    line.item,
-                    &decision,
-                    "reviewer",
-                    "",
-                )
-                .await
-                .unwrap();
-            }
-            queue::complete(&mut tx, done.record_id, "reviewer")
-                .await
-                .unwrap();
-            tx.commit().await.unwrap();
-        }
+        common::db::approve_and_complete(&t.db, done.record_id).await;
         let mut tx = t.db.begin().await.unwrap();
         let mut staged = Staged::new();
         let first = queue::file_sheet_staged(&mut tx, &mut staged, &from("r1", Authenticated))
