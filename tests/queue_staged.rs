@@ -338,10 +338,10 @@ both_backends!(
             blobs::put(&mut tx, b"a").await.unwrap(),
             blobs::put(&mut tx, b"b").await.unwrap(),
         );
-        let earlier = mail_messages::insert(&mut tx, &message("<1@test>", &a))
+        let earlier = mail_messages::insert_all(&mut tx, &[message("<1@test>", &a)])
             .await
             .unwrap();
-        assert!(earlier.is_some());
+        assert!(earlier[0].is_some());
         let ids = mail_messages::insert_all(
             &mut tx,
             &[

@@ -568,7 +568,7 @@ impl Intake {
             };
             let span = crate::observe::logging::message_span(&p.peek.message_id, &p.arrived.raw);
             let one = self
-                .record_as(
+                .record(
                     (&mut tx, &mut staged),
                     id,
                     work,

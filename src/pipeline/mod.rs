@@ -15,7 +15,7 @@ mod reply;
 use analyse::{Analysis, AnalysisError, FileResult, is_ignored};
 pub use batch::{Arrived, Ready, Received};
 pub use outcome::{Disposition, IntakeError, Outcome};
-use record::{Filed, Recorded};
+use record::Filed;
 
 /// The shutdown signal lives in [`crate::base::shutdown`] so the outbox
 /// and mailbox sources can use it without importing the pipeline; it stays
@@ -423,17 +423,20 @@ impl Intake {
         let turn = self.inner.db.write_turn().await;
         let mut tx = self.inner.db.begin().await.map_err(IntakeError::Database)?;
         let mut staged = queue::Staged::new();
-        let recorded = self
-            .record((&mut tx, &mut staged), work, raw_sha256, received_at)
+        let ids = self
+            .insert_messages(&mut tx, &[(work, raw_sha256, received_at)])
             .await?;
-        match recorded {
-            Recorded::AlreadyThere => {
+        match ids.first().copied().flatten() {
+            None => {
                 drop(tx);
                 drop(turn);
                 self.already_processed(work, raw_sha256).await
             }
-            Recorded::Filed(filed) => {
-                let mut filed = [*filed];
+            Some(id) => {
+                let filed = self
+                    .record((&mut tx, &mut staged), id, work, raw_sha256, received_at)
+                    .await?;
+                let mut filed = [filed];
                 self.close((&mut tx, &mut staged), &mut filed).await?;
                 tx.commit()
                     .await

@@ -4,43 +4,14 @@
 
 use super::*;
 
-/// What [`Intake::record`] did with a message.
-pub(super) enum Recorded {
-    /// Its records are written (not yet committed); the rest is written by
-    /// [`Intake::close`].
-    Filed(Box<(Outcome, Closing)>),
-    /// Its key is recorded already: nothing was written.
-    AlreadyThere,
-}
-
 impl Intake {
-    /// Everything a message leaves in the database, inside `tx`: its
-    /// `mail_messages` row (the Message-ID + SHA-256 key), the attempt
-    /// marked finished, the filed requests, quarantine, conversation and
-    /// the queued reply. Nothing is committed here, so a caller may record
-    /// several messages in one transaction.
+    /// Everything a message leaves in the database, inside `tx`, once its
+    /// `mail_messages` row (the Message-ID + SHA-256 key) is inserted as
+    /// `mail_message_id` ([`Intake::insert_messages`]): the filed requests,
+    /// quarantine, conversation and the queued reply, staged in `staged`.
+    /// Nothing is committed here, so a caller may record several messages
+    /// in one transaction; [`Intake::close`] writes what they still owe.
     pub(super) async fn record(
-        &self,
-        (tx, staged): (&mut queue::Tx, &mut queue::Staged),
-        work: &Analysis,
-        raw_sha256: &str,
-        received_at: DateTime<FixedOffset>,
-    ) -> Result<Recorded, IntakeError> {
-        let Some(mail_message_id) = self
-            .insert_message(tx, work, raw_sha256, received_at)
-            .await?
-        else {
-            return Ok(Recorded::AlreadyThere);
-        };
-        self.record_as((tx, staged), mail_message_id, work, raw_sha256, received_at)
-            .await
-            .map(|filed| Recorded::Filed(Box::new(filed)))
-    }
-
-    /// [`Intake::record`] after the message's `mail_messages` row is
-    /// inserted as `mail_message_id` (a batch inserts all its rows at once:
-    /// [`Intake::insert_messages`]).
-    pub(super) async fn record_as(
         &self,
         (tx, staged): (&mut queue::Tx, &mut queue::Staged),
         mail_message_id: i64,
@@ -146,9 +117,10 @@ impl Intake {
             .map_err(IntakeError::Database)
     }
 
-    /// The `mail_messages` rows of several messages (`(analysis, raw
-    /// SHA-256, received at)`), in one statement; as [`Intake::insert_message`]
-    /// for each.
+    /// The `mail_messages` rows of messages (`(analysis, raw SHA-256,
+    /// received at)`), in one statement: each one's row id, or `None` when
+    /// its key is recorded already (see
+    /// [`queue::mail_messages::insert_all`]).
     pub(super) async fn insert_messages(
         &self,
         tx: &mut queue::Tx,
@@ -160,23 +132,6 @@ impl Intake {
             .collect();
         let rows: Vec<_> = owned.iter().map(MessageRow::as_new).collect();
         queue::mail_messages::insert_all(tx, &rows)
-            .await
-            .map_err(IntakeError::Database)
-    }
-
-    /// The message's `mail_messages` row; `None` when a row with the same
-    /// key exists (a second delivery of the same bytes). On PostgreSQL a
-    /// concurrent twin waits on the unique index, then finds the row (ON
-    /// CONFLICT DO NOTHING returns none).
-    pub(super) async fn insert_message(
-        &self,
-        tx: &mut queue::Tx,
-        work: &Analysis,
-        raw_sha256: &str,
-        received_at: DateTime<FixedOffset>,
-    ) -> Result<Option<i64>, IntakeError> {
-        let row = self.message_row(work, raw_sha256, received_at);
-        queue::mail_messages::insert(tx, &row.as_new())
             .await
             .map_err(IntakeError::Database)
     }

@@ -13,7 +13,8 @@ use sqlx::{AnyConnection, AnyPool, Row};
 use super::db::{now_text, time_text};
 
 /// A message's row as first recorded (its disposition starts as
-/// `rejected` and is set by [`record_outcomes`] in the same transaction).
+/// `rejected` and is set by [`record_outcomes`] in the same transaction),
+/// as [`insert_all`] takes it.
 #[derive(Clone, Debug)]
 pub struct NewMessage<'a> {
     /// The Message-ID header, empty when there is none.
@@ -32,34 +33,11 @@ pub struct NewMessage<'a> {
     pub prefecture: Option<&'a str>,
 }
 
-/// Inserts the row; `None` when a row with the same key exists (a second
-/// delivery of the same bytes). On PostgreSQL a concurrent twin waits on the
-/// unique index, then finds the row (ON CONFLICT DO NOTHING returns none).
-pub async fn insert(conn: &mut AnyConnection, m: &NewMessage<'_>) -> anyhow::Result<Option<i64>> {
-    let inserted = sqlx::query(
-        "INSERT INTO mail_messages (message_id, raw_sha256, source, received_at, processed_at, from_address, subject, prefecture, disposition) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'rejected') ON CONFLICT (message_id, raw_sha256) DO NOTHING RETURNING id",
-    )
-    .bind(m.message_id)
-    .bind(m.raw_sha256)
-    .bind(m.source)
-    .bind(time_text(m.received_at))
-    .bind(now_text())
-    .bind(m.from_address)
-    .bind(m.subject)
-    .bind(m.prefecture)
-    .fetch_optional(&mut *conn)
-    .await
-    .context("cannot record the message")?;
-    inserted
-        .map(|row| row.try_get::<i64, _>(0))
-        .transpose()
-        .context("cannot read the message id")
-}
-
-/// [`insert`] for several messages in one statement (issue 15): for each,
-/// its new row id, or `None` when a row with its key existed, or when an
-/// earlier message of `messages` has the same key (the same bytes twice).
+/// Inserts the rows of messages in one statement (issue 15): for each, its
+/// new row id, or `None` when a row with its key existed (a second delivery
+/// of the same bytes), or when an earlier message of `messages` has the same
+/// key. On PostgreSQL a concurrent twin waits on the unique index, then
+/// finds the row (ON CONFLICT DO NOTHING returns none).
 pub async fn insert_all(
     conn: &mut AnyConnection,
     messages: &[NewMessage<'_>],
