@@ -17,7 +17,7 @@
 //! back-off.
 
 use crate::base::shutdown::Shutdown;
-use crate::pipeline::{Arrived, Disposition, Intake, IntakeError, Outcome, Ready};
+use crate::pipeline::{Arrived, Disposition, Intake, IntakeError, Outcome, Ready, Received};
 use anyhow::Context;
 use chrono::{DateTime, FixedOffset, Utc};
 use std::collections::HashSet;
@@ -169,33 +169,32 @@ impl MaildirSource {
     /// scan and is returned, so the caller backs off and the message is
     /// tried again.
     ///
-    /// The batches overlap: while batch *n* is filed, batch *n + 1* (its
-    /// attempts already counted) is read and checked, so the reader
-    /// processes work while the database does. A batch taken in turn (it
-    /// holds a message tried before, or a single message) overlaps nothing.
-    /// Every batch received is filed before the scan returns, even on
-    /// shutdown, unless a filing failed for an outage: the batch read ahead
-    /// is then left in `new/`, its attempts taken back.
+    /// The batches overlap: while batch *n* is read and checked, batch
+    /// *n − 1* is filed and then batch *n + 1* taken from the disk and
+    /// received (its attempts counted), so the reader processes work while
+    /// the database does and the writer never waits for the files. A batch
+    /// taken in turn (it holds a message tried before, or a single message)
+    /// overlaps nothing, and nothing after it is received before it is
+    /// filed. Every batch received is filed before the scan returns, even
+    /// on shutdown, unless a filing failed for an outage: the batches
+    /// received after it are then left in `new/`, their attempts taken
+    /// back.
     pub async fn drain(&self, shutdown: &Shutdown) -> Result<Drained, IntakeError> {
         let mut drained = Drained::default();
         let mut temporary = None;
         let waiting = self.maildir.waiting().map_err(IntakeError::Storage)?;
+        let mut chunks = waiting.chunks(self.intake.batch_size());
         // The batch read and waiting for its filing, with its files.
         let mut ahead: Option<(Vec<&PathBuf>, Ready)> = None;
-        for chunk in waiting.chunks(self.intake.batch_size()) {
-            if shutdown.is_triggered() || temporary.is_some() {
+        // The batch received and waiting to be read, with its files.
+        let mut next: Option<(Vec<&PathBuf>, Received)> = None;
+        loop {
+            if next.is_none() {
+                next = self.receive_next(&mut chunks, shutdown, &temporary).await;
+            }
+            let Some((paths, received)) = next.take() else {
                 break;
-            }
-            // A batch read ahead that goes in turn is filed before the next
-            // one is received.
-            if let Some((before, read)) = ahead.take_if(|(_, read)| read.in_turn()) {
-                self.file(before, read, &mut drained, &mut temporary).await;
-                if temporary.is_some() {
-                    break;
-                }
-            }
-            let (paths, arrived) = self.take(chunk).await;
-            let received = self.intake.receive(arrived).await;
+            };
             if received.in_turn() {
                 if let Some((before, read)) = ahead.take() {
                     self.file(before, read, &mut drained, &mut temporary).await;
@@ -208,27 +207,67 @@ impl MaildirSource {
                 self.file(paths, read, &mut drained, &mut temporary).await;
                 continue;
             }
-            let read = match ahead.take() {
+            let (read, following) = match ahead.take() {
                 Some((before, filing)) => {
-                    let (results, read) =
-                        tokio::join!(self.intake.file(filing), self.intake.read(received));
-                    self.settle(before, results, &mut drained, &mut temporary);
-                    read
+                    tokio::join!(self.intake.read(received), async {
+                        self.file(before, filing, &mut drained, &mut temporary)
+                            .await;
+                        self.receive_next(&mut chunks, shutdown, &temporary).await
+                    })
                 }
-                None => self.intake.read(received).await,
+                None => tokio::join!(
+                    self.intake.read(received),
+                    self.receive_next(&mut chunks, shutdown, &temporary)
+                ),
             };
             ahead = Some((paths, read));
+            next = following;
         }
+        self.finish(ahead, next, &mut drained, &mut temporary).await;
+        temporary.map_or(Ok(drained), Err)
+    }
+
+    /// The next chunk of `chunks` taken from the disk and received; `None`
+    /// when there is none left, on shutdown, or after an outage.
+    async fn receive_next<'p>(
+        &self,
+        chunks: &mut std::slice::Chunks<'p, PathBuf>,
+        shutdown: &Shutdown,
+        temporary: &Option<IntakeError>,
+    ) -> Option<(Vec<&'p PathBuf>, Received)> {
+        if shutdown.is_triggered() || temporary.is_some() {
+            return None;
+        }
+        let (paths, arrived) = self.take(chunks.next()?).await;
+        Some((paths, self.intake.receive(arrived).await))
+    }
+
+    /// Files what a scan received and did not file yet (the batch read
+    /// ahead, and the one received after it on shutdown). After an outage
+    /// both are left in `new/`: filing them would wait out the outage
+    /// message by message.
+    async fn finish(
+        &self,
+        ahead: Option<(Vec<&PathBuf>, Ready)>,
+        next: Option<(Vec<&PathBuf>, Received)>,
+        drained: &mut Drained,
+        temporary: &mut Option<IntakeError>,
+    ) {
         if let Some((paths, read)) = ahead {
             if temporary.is_some() {
-                // The database is out: filing it would wait out the outage
-                // message by message. Its files stay in new/.
                 self.intake.abandon(read);
             } else {
-                self.file(paths, read, &mut drained, &mut temporary).await;
+                self.file(paths, read, drained, temporary).await;
             }
         }
-        temporary.map_or(Ok(drained), Err)
+        if let Some((paths, received)) = next {
+            if temporary.is_some() {
+                self.intake.abandon_received(received);
+            } else {
+                let read = self.intake.read(received).await;
+                self.file(paths, read, drained, temporary).await;
+            }
+        }
     }
 
     /// The files of `chunk` not skipped and still there, with their bytes.

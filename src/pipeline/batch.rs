@@ -221,7 +221,13 @@ impl Intake {
     /// next start, as for an attempt an outage cut short, and the files
     /// stay where they are.
     pub fn abandon(&self, ready: Ready) {
-        if let Plan::Counted(members) = ready.0.plan {
+        self.abandon_received(ready.0);
+    }
+
+    /// Gives up a received batch before it is read, as [`Intake::abandon`]
+    /// a read one.
+    pub fn abandon_received(&self, received: Received) {
+        if let Plan::Counted(members) = received.plan {
             for m in members {
                 if !matches!(m.state, State::Done(_)) {
                     self.remember_uncounted(&m.sha, 1);
@@ -517,7 +523,12 @@ impl Intake {
                 .map_err(IntakeError::Database)?
         };
         let directory = std::sync::Arc::new(self.inner.directory.with_authorised(&authorised));
-        let parallel = self.inner.readers.processes().max(1);
+        // Twice as many analyses as reader processes: while a reader
+        // parses one message, the gateway side of another (decoding the
+        // answer, checking the sheet, making the annotated copy) runs, so
+        // neither waits for the other; the pool itself still runs at most
+        // `processes` readers.
+        let parallel = self.inner.readers.processes().max(1) * 2;
         // Owned inputs: the futures borrow nothing from the batch.
         let mut jobs = Vec::with_capacity(grouped.len());
         for p in grouped {
@@ -526,22 +537,27 @@ impl Intake {
             let received_at = p.arrived.received_at;
             let directory = directory.clone();
             let span = crate::observe::logging::message_span(&p.peek.message_id, &p.arrived.raw);
+            let index = jobs.len();
             jobs.push(async move {
-                tokio::task::spawn_blocking(move || {
+                let analysis = tokio::task::spawn_blocking(move || {
                     span.in_scope(|| this.analyse(&raw, received_at, &directory))
                 })
                 .await
                 .map_err(|e| {
                     IntakeError::Internal(anyhow::anyhow!("the analysis task failed: {e}"))
-                })?
-                .map_err(super::AnalysisError::into_intake)
+                })
+                .and_then(|r| r.map_err(super::AnalysisError::into_intake));
+                (index, analysis)
             });
         }
-        let analyses = futures::stream::iter(jobs)
-            .buffered(parallel)
+        // Unordered: a slow message (a large workbook) does not hold the
+        // slots of those after it; the results are put back in order.
+        let mut analyses = futures::stream::iter(jobs)
+            .buffer_unordered(parallel)
             .collect::<Vec<_>>()
             .await;
-        Ok(analyses)
+        analyses.sort_unstable_by_key(|(index, _)| *index);
+        Ok(analyses.into_iter().map(|(_, a)| a).collect())
     }
 
     /// Files every analysed message in one transaction, in order; the
