@@ -130,10 +130,15 @@ impl Db {
                     // checkpoint cannot pass a reader's snapshot); once a
                     // checkpoint completes, the file is cut back to 64 MiB
                     // instead of staying at its high-water mark.
+                    // temp_store: a batch's multi-row statements keep their
+                    // statement journal in memory; SQLite would otherwise
+                    // spill it to a file it creates and unlinks in /var/tmp,
+                    // a batch at a time (a few hundred KiB, bounded by the
+                    // 32 MiB a staged statement holds at most).
                     conn.execute(
                         format!(
                             "PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}; PRAGMA foreign_keys = ON; \
-                             PRAGMA journal_size_limit = 67108864"
+                             PRAGMA journal_size_limit = 67108864; PRAGMA temp_store = MEMORY"
                         )
                         .as_str(),
                     )
