@@ -4,9 +4,12 @@
 //! Requests are blocking calls (the pipeline's analysis already runs on
 //! tokio's blocking pool, `check` is synchronous). A request takes an idle
 //! reader, or starts one while fewer than `processes` run, or waits for one
-//! to come back. A watchdog thread per request kills the reader at the
-//! wall-clock deadline; the reader is only reaped after the watchdog has
-//! stopped, so its process id can never be reused under the watchdog.
+//! to come back. Each reader has a watchdog thread, armed for the length
+//! of a request, that kills it at the wall-clock deadline; the reader is
+//! only reaped while its watchdog is disarmed, so its process id can never
+//! be reused under the watchdog. (One thread per reader, not per request:
+//! starting a thread for each of a backlog's requests cost a measurable
+//! share of a drain.)
 
 use super::child::ChildLimits;
 use super::protocol::{self, FrameError, Request, Response};
@@ -19,11 +22,9 @@ use std::io::{BufRead, BufReader, BufWriter, Read, Write};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How a reader process ended by itself.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -402,6 +403,14 @@ impl Children {
         };
         let tail = Arc::new(Mutex::new(Vec::new()));
         let pid = child.id();
+        let dog = match Watchdog::start(pid) {
+            Ok(dog) => dog,
+            Err(e) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(unavailable(format!("no watchdog thread: {e}")));
+            }
+        };
         let mut reader = Reader {
             pid,
             child,
@@ -412,6 +421,7 @@ impl Children {
             stderr: Some(drain_stderr(pid, stderr, tail.clone())),
             tail,
             dead: false,
+            dog,
         };
         let greeting = reader.guarded(self.timeout, |io| {
             match protocol::read_json(&mut io.stdout)? {
@@ -445,6 +455,106 @@ struct Reader {
     tail: Arc<Mutex<Vec<u8>>>,
     /// Killed or exited: not to be used again.
     dead: bool,
+    /// Kills it when a request runs past its deadline.
+    dog: Watchdog,
+}
+
+/// A reader's watchdog: a thread that kills the reader when an armed
+/// deadline passes. Killing happens under the lock that `disarm` takes, so
+/// once `disarm` returns the reader cannot be killed by it until the next
+/// `arm`: the reader may then be reaped.
+struct Watchdog {
+    shared: Arc<(Mutex<Dog>, Condvar)>,
+    thread: Option<JoinHandle<()>>,
+}
+
+/// What the watchdog thread and the reader share.
+#[derive(Default)]
+struct Dog {
+    /// The deadline of the request under way.
+    armed: Option<Instant>,
+    /// The deadline passed and the reader was killed.
+    fired: bool,
+    /// The reader is gone: the thread ends.
+    stop: bool,
+}
+
+impl Watchdog {
+    /// The watchdog of process `pid`, its thread started.
+    fn start(pid: u32) -> std::io::Result<Watchdog> {
+        let shared = Arc::new((Mutex::new(Dog::default()), Condvar::new()));
+        let thread = {
+            let shared = shared.clone();
+            std::thread::Builder::new()
+                .name(format!("reader-{pid}-watchdog"))
+                .spawn(move || watch(pid as libc::pid_t, &shared))?
+        };
+        Ok(Watchdog {
+            shared,
+            thread: Some(thread),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Dog> {
+        self.shared.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Kills the reader unless [`Watchdog::disarm`] comes within `timeout`.
+    fn arm(&self, timeout: Duration) {
+        let mut dog = self.lock();
+        dog.armed = Some(Instant::now() + timeout);
+        dog.fired = false;
+        self.shared.1.notify_one();
+    }
+
+    /// Stops the count; true when the deadline had passed (the reader was
+    /// killed).
+    fn disarm(&self) -> bool {
+        let mut dog = self.lock();
+        dog.armed = None;
+        self.shared.1.notify_one();
+        dog.fired
+    }
+}
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        {
+            let mut dog = self.lock();
+            dog.armed = None;
+            dog.stop = true;
+            self.shared.1.notify_one();
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// The watchdog thread of process `pid`.
+fn watch(pid: libc::pid_t, shared: &(Mutex<Dog>, Condvar)) {
+    let (lock, wake) = shared;
+    let mut dog = lock.lock().unwrap_or_else(|e| e.into_inner());
+    while !dog.stop {
+        dog = match dog.armed {
+            None => wake.wait(dog).unwrap_or_else(|e| e.into_inner()),
+            Some(deadline) => {
+                let now = Instant::now();
+                if now >= deadline {
+                    // SAFETY: the reader is only reaped while the watchdog
+                    // is disarmed (see `Reader::guarded`), and we hold the
+                    // lock that disarming takes: `pid` is still ours.
+                    unsafe { libc::kill(pid, libc::SIGKILL) };
+                    dog.fired = true;
+                    dog.armed = None;
+                    continue;
+                }
+                wake.wait_timeout(dog, deadline - now)
+                    .map(|(g, _)| g)
+                    .unwrap_or_else(|e| e.into_inner().0)
+            }
+        };
+    }
 }
 
 /// How much of a reader's stderr is kept for the failure report.
@@ -474,20 +584,7 @@ impl Reader {
         timeout: Duration,
         exchange: impl FnOnce(&mut Io) -> Result<T, FrameError>,
     ) -> Result<T, ReaderFailure> {
-        let fired = Arc::new(AtomicBool::new(false));
-        let (stop, stopped) = mpsc::channel::<()>();
-        let dog = {
-            let fired = fired.clone();
-            let pid = self.pid as libc::pid_t;
-            std::thread::spawn(move || {
-                if let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(timeout) {
-                    fired.store(true, Ordering::SeqCst);
-                    // SAFETY: the reader is not reaped while the watchdog
-                    // runs (see `finish`), so `pid` is still ours.
-                    unsafe { libc::kill(pid, libc::SIGKILL) };
-                }
-            })
-        };
+        self.dog.arm(timeout);
         let result = exchange(&mut self.io);
         let garbage = match &result {
             Ok(_) => None,
@@ -502,9 +599,7 @@ impl Reader {
             // Wait for the end without reaping: the watchdog bounds this.
             wait_exited(self.pid);
         }
-        drop(stop);
-        let _ = dog.join();
-        let timed_out = fired.load(Ordering::SeqCst);
+        let timed_out = self.dog.disarm();
         match result {
             Ok(value) => {
                 // Answered just as the deadline passed: keep the answer,
@@ -557,6 +652,9 @@ impl Reader {
 
 impl Drop for Reader {
     fn drop(&mut self) {
+        // Dropped in the middle of a request (a panic): no kill after the
+        // reap below.
+        self.dog.disarm();
         if !self.dead {
             let _ = self.child.kill();
             let _ = self.child.wait();
