@@ -127,6 +127,11 @@ awk -v b="$BACKEND" -v n="$MESSAGES" -v r="$RECORDS" -v s="$started" -v f="$fini
 awk -v s="$started" -v e="$emptied" -v f="$finished" 'BEGIN {
   printf "  of which: every message filed (new/ empty) after %.1f s, the last reply written %.1f s later\n", e - s, f - e }'
 sed -n 's/^\s*Maximum resident set size (kbytes): /peak RSS (largest process of the gateway, KiB): /p' "$work/time"
+# CPU time of the gateway and its reader processes (reaped children count),
+# start-up and shut-down included: steadier than the rate on a VM whose
+# speed drifts, so two builds compare better by it.
+awk -v n="$MESSAGES" -F': ' '/User time/ { u = $2 } /System time/ { s = $2 }
+  END { printf "CPU (gateway + readers): user %.1f s, system %.1f s, %.0f µs a message\n", u, s, (u + s) * 1e6 / n }' "$work/time"
 awk '$1 == 200 { print $2 }' "$work/latency" | sort -n | awk '
   { v[NR] = $1 }
   END {

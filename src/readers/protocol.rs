@@ -18,8 +18,13 @@ use std::io::{self, Read, Write};
 pub const MAX_FRAME: u64 = 1 << 30;
 
 /// What the gateway asks of a reader.
+///
+/// Externally tagged (`{"parse_message": {...}}`), as is [`Response`]: an
+/// internally tagged enum makes serde buffer the whole value before it
+/// reads the tag, which doubled the cost of decoding a reader's answer on
+/// the gateway's side of a drain.
 #[derive(Debug, Serialize, Deserialize)]
-#[serde(tag = "op", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum Request {
     /// `message::parse` of the payload under these limits.
     ParseMessage {
@@ -32,7 +37,7 @@ pub enum Request {
 
 /// What a reader answers.
 #[derive(Debug, Serialize, Deserialize)]
-#[serde(tag = "reply", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum Response {
     /// Sent once at start-up, after the limits are in force.
     Ready {
