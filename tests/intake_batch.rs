@@ -281,3 +281,59 @@ both_backends!(
         }
     }
 );
+
+both_backends!(
+    a_drain_stopped_midway_files_every_batch_it_counted_and_leaves_the_rest_uncounted,
+    |t| {
+        // Shutdown comes while the drain runs. Batches overlap (one read
+        // while the one before is filed and the one after it received), so
+        // when the scan stops, up to two batches are counted but not filed:
+        // both must be filed before it returns, or their messages would
+        // carry an attempt too many into the next scan.
+        let mails: Vec<Vec<u8>> = (0..40).map(mail).collect();
+        let inbox = Maildir::open(&t.data_dir().join("inbox")).unwrap();
+        for raw in &mails {
+            inbox.deliver(raw).unwrap();
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        let intake = Intake::new(t.db.clone(), &settings(&t.data_dir(), 4)).unwrap();
+        let source = MaildirSource::new(inbox, intake, Duration::from_millis(50));
+        let (trigger, shutdown) = Shutdown::new();
+        let stopper = async {
+            while count(&t.db, "SELECT COUNT(*) FROM requests").await == 0 {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            trigger.trigger();
+        };
+        let (drained, ()) = tokio::join!(source.drain(&shutdown), stopper);
+        let drained = drained.unwrap();
+        assert!(
+            drained.processed < 40,
+            "the drain stopped early ({} processed)",
+            drained.processed
+        );
+        let counted = count(&t.db, "SELECT COUNT(*) FROM intake_attempts").await;
+        let filed = count(&t.db, "SELECT COUNT(*) FROM requests").await;
+        assert_eq!(
+            counted, filed,
+            "every message counted is filed when the scan returns"
+        );
+        assert_eq!(filed as usize, drained.processed);
+        let waiting = std::fs::read_dir(t.data_dir().join("inbox/new"))
+            .unwrap()
+            .count();
+        assert_eq!(waiting, 40 - drained.processed);
+        // The next scan files the rest, each with its first attempt.
+        let rest = source.drain(&Shutdown::never()).await.unwrap();
+        assert_eq!(rest.processed, waiting);
+        assert_eq!(count(&t.db, "SELECT COUNT(*) FROM requests").await, 40);
+        assert_eq!(
+            count(
+                &t.db,
+                "SELECT COUNT(*) FROM intake_attempts WHERE attempts = 1 AND state = 'done'"
+            )
+            .await,
+            40
+        );
+    }
+);

@@ -176,9 +176,8 @@ impl MaildirSource {
     /// taken in turn (it holds a message tried before, or a single message)
     /// overlaps nothing, and nothing after it is received before it is
     /// filed. Every batch received is filed before the scan returns, even
-    /// on shutdown, unless a filing failed for an outage: the batches
-    /// received after it are then left in `new/`, their attempts taken
-    /// back.
+    /// on shutdown, unless a filing failed for an outage: the batch
+    /// read ahead is then left in `new/`, its attempts taken back.
     pub async fn drain(&self, shutdown: &Shutdown) -> Result<Drained, IntakeError> {
         let mut drained = Drained::default();
         let mut temporary = None;
@@ -223,7 +222,7 @@ impl MaildirSource {
             ahead = Some((paths, read));
             next = following;
         }
-        self.finish(ahead, next, &mut drained, &mut temporary).await;
+        self.finish(ahead, &mut drained, &mut temporary).await;
         temporary.map_or(Ok(drained), Err)
     }
 
@@ -242,14 +241,14 @@ impl MaildirSource {
         Some((paths, self.intake.receive(arrived).await))
     }
 
-    /// Files what a scan received and did not file yet (the batch read
-    /// ahead, and the one received after it on shutdown). After an outage
-    /// both are left in `new/`: filing them would wait out the outage
-    /// message by message.
+    /// Files the batch a scan read ahead and did not file yet. After an
+    /// outage it is left in `new/`, its attempts taken back: filing it
+    /// would wait out the outage message by message. (The batch received
+    /// after it is never left over: `receive_next` receives nothing on
+    /// shutdown or after an outage, and a batch received is always read.)
     async fn finish(
         &self,
         ahead: Option<(Vec<&PathBuf>, Ready)>,
-        next: Option<(Vec<&PathBuf>, Received)>,
         drained: &mut Drained,
         temporary: &mut Option<IntakeError>,
     ) {
@@ -257,14 +256,6 @@ impl MaildirSource {
             if temporary.is_some() {
                 self.intake.abandon(read);
             } else {
-                self.file(paths, read, drained, temporary).await;
-            }
-        }
-        if let Some((paths, received)) = next {
-            if temporary.is_some() {
-                self.intake.abandon_received(received);
-            } else {
-                let read = self.intake.read(received).await;
                 self.file(paths, read, drained, temporary).await;
             }
         }

@@ -221,13 +221,7 @@ impl Intake {
     /// next start, as for an attempt an outage cut short, and the files
     /// stay where they are.
     pub fn abandon(&self, ready: Ready) {
-        self.abandon_received(ready.0);
-    }
-
-    /// Gives up a received batch before it is read, as [`Intake::abandon`]
-    /// a read one.
-    pub fn abandon_received(&self, received: Received) {
-        if let Plan::Counted(members) = received.plan {
+        if let Plan::Counted(members) = ready.0.plan {
             for m in members {
                 if !matches!(m.state, State::Done(_)) {
                     self.remember_uncounted(&m.sha, 1);
