@@ -337,3 +337,48 @@ both_backends!(
         );
     }
 );
+
+/// When PostgreSQL last analysed `table` (`None`: never, as far as the
+/// statistics collector has told).
+async fn analysed(t: &common::db::TestDb, table: &str) -> Option<String> {
+    sqlx::query(
+        "SELECT CAST(GREATEST(last_analyze, last_autoanalyze) AS TEXT) FROM pg_stat_user_tables \
+         WHERE relname = $1",
+    )
+    .bind(table)
+    .fetch_one(t.db.pool())
+    .await
+    .unwrap()
+    .get(0)
+}
+
+#[tokio::test]
+async fn a_growing_queue_on_postgresql_gets_fresh_planner_statistics() {
+    // The foreign-key checks' plans PostgreSQL caches per connection were
+    // made while the fresh tables held a few rows (sequential scans): the
+    // 1,000th message filed refreshes the statistics, so they are made
+    // again. Before, the checks read the whole growing table until
+    // autovacuum came by.
+    let t = common::db::TestDb::postgres().await;
+    assert_eq!(analysed(&t, "blobs").await, None);
+    t.db.note_filed(999);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(analysed(&t, "blobs").await, None, "not before 1,000");
+    t.db.note_filed(1);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    for table in [
+        "blobs",
+        "mail_messages",
+        "intake_attempts",
+        "requests",
+        "outbox",
+    ] {
+        while analysed(&t, table).await.is_none() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{table} was not analysed after 1,000 messages"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}

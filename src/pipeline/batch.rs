@@ -597,6 +597,7 @@ impl Intake {
             .context("cannot commit a batch of messages")
             .map_err(IntakeError::Database)?;
         drop(turn);
+        self.inner.db.note_filed(ready.len());
         let mut filed = filed.into_iter().map(Some).collect::<Vec<_>>();
         let mut outcomes = Vec::with_capacity(ready.len());
         for ((p, work), place) in ready.iter().zip(places) {
