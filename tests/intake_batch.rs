@@ -352,7 +352,9 @@ async fn analysed(t: &common::db::TestDb, table: &str) -> Option<String> {
     .get(0)
 }
 
-#[tokio::test]
+// Multi-threaded, as `both_backends!`: `TestDb`'s drop closes the pool
+// from another thread, which waits on the refresh's connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_growing_queue_on_postgresql_gets_fresh_planner_statistics() {
     // The foreign-key checks' plans PostgreSQL caches per connection were
     // made while the fresh tables held a few rows (sequential scans): the
