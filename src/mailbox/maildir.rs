@@ -175,7 +175,11 @@ impl MaildirSource {
     /// the database does and the writer never waits for the files. A batch
     /// taken in turn (it holds a message tried before, or a single message)
     /// overlaps nothing, and nothing after it is received before it is
-    /// filed. Every batch received is filed before the scan returns, even
+    /// filed. (A group whose reading failed — the database did not give the
+    /// authorised senders — is filed message by message too, but the batch
+    /// after it was received while it was read: should the process die
+    /// then, that batch's messages carry one attempt more, as do those of a
+    /// batch overlapping a filing the process dies in.) Every batch received is filed before the scan returns, even
     /// on shutdown, unless a filing failed for an outage: the batch
     /// read ahead is then left in `new/`, its attempts taken back.
     pub async fn drain(&self, shutdown: &Shutdown) -> Result<Drained, IntakeError> {
@@ -198,7 +202,9 @@ impl MaildirSource {
                 if let Some((before, read)) = ahead.take() {
                     self.file(before, read, &mut drained, &mut temporary).await;
                     if temporary.is_some() {
-                        // Nothing of this batch is counted yet.
+                        // Mostly nothing of this batch is counted yet; what
+                        // is (bytes repeated within it) is taken back.
+                        self.intake.abandon_received(received);
                         break;
                     }
                 }

@@ -118,14 +118,6 @@ impl Received {
     }
 }
 
-impl Ready {
-    /// As [`Received::in_turn`], after reading (a group whose reading
-    /// failed goes alone).
-    pub fn in_turn(&self) -> bool {
-        self.0.plan.in_turn()
-    }
-}
-
 impl Plan {
     fn in_turn(&self) -> bool {
         match self {
@@ -221,7 +213,14 @@ impl Intake {
     /// next start, as for an attempt an outage cut short, and the files
     /// stay where they are.
     pub fn abandon(&self, ready: Ready) {
-        if let Plan::Counted(members) = ready.0.plan {
+        self.abandon_received(ready.0);
+    }
+
+    /// Gives up a received batch before it is read, as [`Intake::abandon`]
+    /// a read one (a batch taken in turn may hold counted messages: one
+    /// whose bytes came twice in the batch, counted as a second attempt).
+    pub fn abandon_received(&self, received: Received) {
+        if let Plan::Counted(members) = received.plan {
             for m in members {
                 if !matches!(m.state, State::Done(_)) {
                     self.remember_uncounted(&m.sha, 1);
@@ -521,7 +520,8 @@ impl Intake {
         // parses one message, the gateway side of another (decoding the
         // answer, checking the sheet, making the annotated copy) runs, so
         // neither waits for the other; the pool itself still runs at most
-        // `processes` readers.
+        // `processes` readers (in process, `processes` is the number of
+        // cores: the analyses are then all CPU, twice the cores at most).
         let parallel = self.inner.readers.processes().max(1) * 2;
         // Owned inputs: the futures borrow nothing from the batch.
         let mut jobs = Vec::with_capacity(grouped.len());

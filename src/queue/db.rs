@@ -68,7 +68,7 @@ pub struct Db {
     /// This process's writers, one at a time (SQLite only; see
     /// [`Db::write_turn`]).
     writers: Arc<tokio::sync::Mutex<()>>,
-    /// Messages filed by this process ([`Db::note_filed`]).
+    /// Messages filed in batches by this process ([`Db::note_filed`]).
     filed: Arc<std::sync::atomic::AtomicU64>,
 }
 
@@ -214,9 +214,10 @@ impl Db {
         }
     }
 
-    /// Counts `n` messages filed by this process. On PostgreSQL, each time
-    /// the count passes 1,000, 4,000, 16,000, … the planner statistics of
-    /// the tables a drain grows are refreshed in the background (`ANALYZE`).
+    /// Counts `n` messages a batch of this process filed (or found filed
+    /// before). On PostgreSQL, each time the count passes 1,000, 4,000,
+    /// 16,000, … the planner statistics of the tables a drain grows are
+    /// refreshed in the background (`ANALYZE`).
     ///
     /// Why: PostgreSQL caches a plan per connection for the foreign-key
     /// checks of every insert, made when it first runs. On a fresh queue

@@ -430,6 +430,8 @@ impl Children {
             }
         });
         match greeting {
+            // Greeted just as the deadline passed: that reader is reaped.
+            Ok(()) if reader.dead => Err(unavailable("the reader was too slow to start".into())),
             Ok(()) => Ok(reader),
             Err(e) => Err(unavailable(format!(
                 "the reader did not start ({e}); {}",
@@ -472,7 +474,7 @@ struct Watchdog {
 #[derive(Default)]
 struct Dog {
     /// The deadline of the request under way.
-    armed: Option<Instant>,
+    armed: Option<Deadline>,
     /// The deadline passed and the reader was killed.
     fired: bool,
     /// The reader is gone: the thread ends.
@@ -499,10 +501,15 @@ impl Watchdog {
         self.shared.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Kills the reader unless [`Watchdog::disarm`] comes within `timeout`.
+    /// Kills the reader unless [`Watchdog::disarm`] comes within `timeout`
+    /// (a timeout past what `Instant` can hold never fires).
     fn arm(&self, timeout: Duration) {
         let mut dog = self.lock();
-        dog.armed = Some(Instant::now() + timeout);
+        dog.armed = Some(
+            Instant::now()
+                .checked_add(timeout)
+                .map_or(Deadline::Never, Deadline::At),
+        );
         dog.fired = false;
         self.shared.1.notify_one();
     }
@@ -531,14 +538,21 @@ impl Drop for Watchdog {
     }
 }
 
+/// When an armed watchdog fires.
+#[derive(Clone, Copy)]
+enum Deadline {
+    At(Instant),
+    Never,
+}
+
 /// The watchdog thread of process `pid`.
 fn watch(pid: libc::pid_t, shared: &(Mutex<Dog>, Condvar)) {
     let (lock, wake) = shared;
     let mut dog = lock.lock().unwrap_or_else(|e| e.into_inner());
     while !dog.stop {
         dog = match dog.armed {
-            None => wake.wait(dog).unwrap_or_else(|e| e.into_inner()),
-            Some(deadline) => {
+            None | Some(Deadline::Never) => wake.wait(dog).unwrap_or_else(|e| e.into_inner()),
+            Some(Deadline::At(deadline)) => {
                 let now = Instant::now();
                 if now >= deadline {
                     // SAFETY: the reader is only reaped while the watchdog
