@@ -67,6 +67,18 @@ async fn drain(t: &common::db::TestDb, mails: &[Vec<u8>], batch_size: usize) -> 
     drained.processed
 }
 
+/// Delivers `mails` in order (see [`drain`]) to a Maildir source taking
+/// batches of `batch_size`.
+fn delivered(t: &common::db::TestDb, mails: &[Vec<u8>], batch_size: usize) -> MaildirSource {
+    let inbox = Maildir::open(&t.data_dir().join("inbox")).unwrap();
+    for raw in mails {
+        inbox.deliver(raw).unwrap();
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let intake = Intake::new(t.db.clone(), &settings(&t.data_dir(), batch_size)).unwrap();
+    MaildirSource::new(inbox, intake, Duration::from_millis(50))
+}
+
 /// Leaves message `n` (`raw`) as a process that died reading it would:
 /// its blob stored, one attempt counted, never finished.
 async fn tried_before(t: &common::db::TestDb, n: usize, raw: &[u8]) {
@@ -246,13 +258,7 @@ both_backends!(
         // wait out the outage), and leaves it in new/.
         t.refuse_subject("refuse_one", "batch 1").await;
         let mails: Vec<Vec<u8>> = (0..8).map(mail).collect();
-        let inbox = Maildir::open(&t.data_dir().join("inbox")).unwrap();
-        for raw in &mails {
-            inbox.deliver(raw).unwrap();
-            std::thread::sleep(Duration::from_millis(2));
-        }
-        let intake = Intake::new(t.db.clone(), &settings(&t.data_dir(), 4)).unwrap();
-        let source = MaildirSource::new(inbox, intake, Duration::from_millis(50));
+        let source = delivered(&t, &mails, 4);
         let err = source.drain(&Shutdown::never()).await.unwrap_err();
         assert!(err.is_temporary(), "{err}");
         let waiting = std::fs::read_dir(t.data_dir().join("inbox/new"))
@@ -291,13 +297,7 @@ both_backends!(
         // both must be filed before it returns, or their messages would
         // carry an attempt too many into the next scan.
         let mails: Vec<Vec<u8>> = (0..40).map(mail).collect();
-        let inbox = Maildir::open(&t.data_dir().join("inbox")).unwrap();
-        for raw in &mails {
-            inbox.deliver(raw).unwrap();
-            std::thread::sleep(Duration::from_millis(2));
-        }
-        let intake = Intake::new(t.db.clone(), &settings(&t.data_dir(), 4)).unwrap();
-        let source = MaildirSource::new(inbox, intake, Duration::from_millis(50));
+        let source = delivered(&t, &mails, 4);
         let (trigger, shutdown) = Shutdown::new();
         let stopper = async {
             while count(&t.db, "SELECT COUNT(*) FROM requests").await == 0 {
