@@ -45,16 +45,10 @@ fn mail(n: usize) -> Vec<u8> {
     .into_bytes()
 }
 
-/// Delivers `mails` in order, one millisecond apart (the Maildir is read in
-/// delivery-time order), and drains it with batches of `batch_size`.
+/// Delivers `mails` ([`delivered`]) and drains them with batches of
+/// `batch_size`; every file must end in `cur/`.
 async fn drain(t: &common::db::TestDb, mails: &[Vec<u8>], batch_size: usize) -> usize {
-    let inbox = Maildir::open(&t.data_dir().join("inbox")).unwrap();
-    for raw in mails {
-        inbox.deliver(raw).unwrap();
-        std::thread::sleep(Duration::from_millis(2));
-    }
-    let intake = Intake::new(t.db.clone(), &settings(&t.data_dir(), batch_size)).unwrap();
-    let source = MaildirSource::new(inbox, intake, Duration::from_millis(50));
+    let source = delivered(t, mails, batch_size);
     let drained = source.drain(&Shutdown::never()).await.unwrap();
     assert_eq!(drained.failed, 0);
     assert_eq!(
@@ -67,8 +61,9 @@ async fn drain(t: &common::db::TestDb, mails: &[Vec<u8>], batch_size: usize) -> 
     drained.processed
 }
 
-/// Delivers `mails` in order (see [`drain`]) to a Maildir source taking
-/// batches of `batch_size`.
+/// Delivers `mails` in order, a couple of milliseconds apart (the Maildir
+/// is read in delivery-time order), to a Maildir source taking batches of
+/// `batch_size`.
 fn delivered(t: &common::db::TestDb, mails: &[Vec<u8>], batch_size: usize) -> MaildirSource {
     let inbox = Maildir::open(&t.data_dir().join("inbox")).unwrap();
     for raw in mails {

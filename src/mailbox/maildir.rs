@@ -179,9 +179,11 @@ impl MaildirSource {
     /// authorised senders — is filed message by message too, but the batch
     /// after it was received while it was read: should the process die
     /// then, that batch's messages carry one attempt more, as do those of a
-    /// batch overlapping a filing the process dies in.) Every batch received is filed before the scan returns, even
-    /// on shutdown, unless a filing failed for an outage: the batch
-    /// read ahead is then left in `new/`, its attempts taken back.
+    /// batch overlapping a filing the process dies in.)
+    ///
+    /// Every batch received is filed before the scan returns, even on
+    /// shutdown, unless a filing failed for an outage: the batch read ahead
+    /// is then left in `new/`, its attempts taken back.
     pub async fn drain(&self, shutdown: &Shutdown) -> Result<Drained, IntakeError> {
         let mut drained = Drained::default();
         let mut temporary = None;

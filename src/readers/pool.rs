@@ -473,8 +473,9 @@ struct Watchdog {
 /// What the watchdog thread and the reader share.
 #[derive(Default)]
 struct Dog {
-    /// The deadline of the request under way.
-    armed: Option<Deadline>,
+    /// The deadline of the request under way (`None`: none, or one too
+    /// far off for `Instant`, which never fires).
+    armed: Option<Instant>,
     /// The deadline passed and the reader was killed.
     fired: bool,
     /// The reader is gone: the thread ends.
@@ -505,11 +506,7 @@ impl Watchdog {
     /// (a timeout past what `Instant` can hold never fires).
     fn arm(&self, timeout: Duration) {
         let mut dog = self.lock();
-        dog.armed = Some(
-            Instant::now()
-                .checked_add(timeout)
-                .map_or(Deadline::Never, Deadline::At),
-        );
+        dog.armed = Instant::now().checked_add(timeout);
         dog.fired = false;
         self.shared.1.notify_one();
     }
@@ -538,21 +535,14 @@ impl Drop for Watchdog {
     }
 }
 
-/// When an armed watchdog fires.
-#[derive(Clone, Copy)]
-enum Deadline {
-    At(Instant),
-    Never,
-}
-
 /// The watchdog thread of process `pid`.
 fn watch(pid: libc::pid_t, shared: &(Mutex<Dog>, Condvar)) {
     let (lock, wake) = shared;
     let mut dog = lock.lock().unwrap_or_else(|e| e.into_inner());
     while !dog.stop {
         dog = match dog.armed {
-            None | Some(Deadline::Never) => wake.wait(dog).unwrap_or_else(|e| e.into_inner()),
-            Some(Deadline::At(deadline)) => {
+            None => wake.wait(dog).unwrap_or_else(|e| e.into_inner()),
+            Some(deadline) => {
                 let now = Instant::now();
                 if now >= deadline {
                     // SAFETY: the reader is only reaped while the watchdog
